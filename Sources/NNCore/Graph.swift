@@ -1,0 +1,172 @@
+/// The model graph every part of nnserve shares: named inputs, nodes, named outputs.
+///
+/// Values are referenced by name: a node's `inputs` name graph inputs or other nodes, and each
+/// output names the node whose value it exposes. Every value is a matrix [rows, width]; rows
+/// are the batch, and `validate()` infers each width. A graph is plain data: the trainer
+/// builds it, the file format stores it, the inference engine compiles it.
+public struct Graph: Sendable, Equatable {
+    public var inputs: [GraphInput]
+    public var nodes: [Node]
+    public var outputs: [GraphOutput]
+
+    public init(inputs: [GraphInput], nodes: [Node], outputs: [GraphOutput]) {
+        self.inputs = inputs
+        self.nodes = nodes
+        self.outputs = outputs
+    }
+
+    /// The node called `name`, if any.
+    public func node(named name: String) -> Node? {
+        nodes.first { $0.name == name }
+    }
+
+    /// Trainable and frozen numbers stored in the graph (kernels, biases, batch-norm vectors).
+    public var parameterCount: Int {
+        nodes.reduce(0) { $0 + $1.operation.parameterCount }
+    }
+}
+
+/// A named model input of `width` features.
+public struct GraphInput: Sendable, Equatable {
+    public var name: String
+    public var width: Int
+    /// One name per feature (column names of the training CSV), or empty when unknown.
+    public var featureNames: [String]
+    /// Per-feature statistics the model expects inputs to be standardized with, applied by
+    /// the model itself so callers send raw features.
+    public var standardization: Standardization?
+
+    public init(name: String, width: Int, featureNames: [String] = [], standardization: Standardization? = nil) {
+        self.name = name
+        self.width = width
+        self.featureNames = featureNames
+        self.standardization = standardization
+    }
+}
+
+/// x_std = (x - mean) / std, per feature.
+public struct Standardization: Sendable, Equatable {
+    public var mean: [Float]
+    public var std: [Float]
+
+    public init(mean: [Float], std: [Float]) {
+        self.mean = mean
+        self.std = std
+    }
+}
+
+/// A named output (head) exposing the value of `node`.
+public struct GraphOutput: Sendable, Equatable {
+    public var name: String
+    public var node: String
+
+    public init(name: String, node: String) {
+        self.name = name
+        self.node = node
+    }
+}
+
+/// One operation applied to the values named in `inputs`.
+public struct Node: Sendable, Equatable {
+    public var name: String
+    public var operation: Operation
+    public var inputs: [String]
+
+    public init(name: String, operation: Operation, inputs: [String]) {
+        self.name = name
+        self.operation = operation
+        self.inputs = inputs
+    }
+}
+
+/// The operations of the graph IR.
+public enum Operation: Sendable, Equatable {
+    /// y = activation(x·W + b), W of shape [in, out], b of shape [out].
+    case dense(Dense)
+    /// Batch normalization; at inference y = γ(x-μ)/√(σ²+ε) + β with the moving statistics.
+    case batchNorm(BatchNorm)
+    /// Inverted dropout with drop probability `rate`; identity at inference.
+    case dropout(rate: Float)
+    /// Alpha dropout (for SELU networks) with drop probability `rate`; identity at inference.
+    case alphaDropout(rate: Float)
+    case activation(Activation)
+    /// Features of all inputs side by side, in input order.
+    case concat
+    /// Elementwise sum of inputs of equal width (residual connections).
+    case add
+    /// Row-wise softmax.
+    case softmax
+
+    /// The short name used in messages and in model files.
+    public var kind: String {
+        switch self {
+        case .dense: "dense"
+        case .batchNorm: "batch_norm"
+        case .dropout: "dropout"
+        case .alphaDropout: "alpha_dropout"
+        case .activation: "activation"
+        case .concat: "concat"
+        case .add: "add"
+        case .softmax: "softmax"
+        }
+    }
+
+    public var parameterCount: Int {
+        switch self {
+        case .dense(let dense): dense.weights.count + dense.bias.count
+        case .batchNorm(let norm): norm.gamma.count * 4
+        default: 0
+        }
+    }
+}
+
+/// A fully connected layer.
+public struct Dense: Sendable, Equatable {
+    /// Kernel of shape [in, out], row-major.
+    public var weights: Tensor
+    /// Bias of shape [out].
+    public var bias: Tensor
+    public var activation: Activation
+
+    public init(weights: Tensor, bias: Tensor, activation: Activation = .linear) {
+        self.weights = weights
+        self.bias = bias
+        self.activation = activation
+    }
+
+    public var inputWidth: Int { weights.rank == 2 ? weights.shape[0] : 0 }
+    public var outputWidth: Int { weights.rank == 2 ? weights.shape[1] : 0 }
+}
+
+/// Batch normalization parameters and moving statistics of one layer.
+public struct BatchNorm: Sendable, Equatable {
+    /// Keras' defaults (training-math.md): moving = moving·momentum + batch·(1-momentum).
+    public static let defaultMomentum: Float = 0.99
+    public static let defaultEpsilon: Float = 1e-3
+
+    public var gamma: Tensor
+    public var beta: Tensor
+    public var movingMean: Tensor
+    public var movingVariance: Tensor
+    public var epsilon: Float
+    public var momentum: Float
+
+    public init(gamma: Tensor, beta: Tensor, movingMean: Tensor, movingVariance: Tensor,
+                epsilon: Float = defaultEpsilon, momentum: Float = defaultMomentum) {
+        self.gamma = gamma
+        self.beta = beta
+        self.movingMean = movingMean
+        self.movingVariance = movingVariance
+        self.epsilon = epsilon
+        self.momentum = momentum
+    }
+
+    /// Freshly initialized statistics for `width` features: γ=1, β=0, μ=0, σ²=1.
+    public init(width: Int, epsilon: Float = defaultEpsilon, momentum: Float = defaultMomentum) {
+        self.init(gamma: Tensor([Float](repeating: 1, count: width)), beta: Tensor(zeros: [width]),
+                  movingMean: Tensor(zeros: [width]), movingVariance: Tensor([Float](repeating: 1, count: width)),
+                  epsilon: epsilon, momentum: momentum)
+    }
+
+    public var width: Int { gamma.count }
+}

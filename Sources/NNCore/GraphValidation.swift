@@ -1,0 +1,163 @@
+/// What validation learns about a graph: an execution order and the width of every value.
+public struct GraphAnalysis: Sendable, Equatable {
+    /// Node indices in an order where every node comes after the values it reads.
+    public var order: [Int]
+    /// Features per row of every named value (graph inputs and nodes).
+    public var widths: [String: Int]
+}
+
+extension Graph {
+    /// Checks names, references, acyclicity, arities, parameter shapes and widths.
+    ///
+    /// Loaders call this before anything trusts a graph read from a file, so every shape a
+    /// later stage indexes with has been checked here.
+    public func validate() throws(GraphError) -> GraphAnalysis {
+        var widths: [String: Int] = [:]
+        for input in inputs {
+            try input.check()
+            guard widths.updateValue(input.width, forKey: input.name) == nil else { throw .duplicateName(input.name) }
+        }
+        var indexByName: [String: Int] = [:]
+        for (index, node) in nodes.enumerated() {
+            guard !node.name.isEmpty else { throw .emptyName(what: "node #\(index) (\(node.operation.kind))") }
+            guard widths[node.name] == nil, indexByName.updateValue(index, forKey: node.name) == nil else {
+                throw .duplicateName(node.name)
+            }
+        }
+        for node in nodes {
+            for reference in node.inputs where widths[reference] == nil && indexByName[reference] == nil {
+                throw .unknownReference(node: node.name, reference: reference)
+            }
+        }
+        guard !outputs.isEmpty else { throw .noOutputs }
+        var outputNames = Set<String>()
+        for output in outputs {
+            guard !output.name.isEmpty else { throw .emptyName(what: "output for node '\(output.node)'") }
+            guard outputNames.insert(output.name).inserted else { throw .duplicateName(output.name) }
+            guard indexByName[output.node] != nil || widths[output.node] != nil else {
+                throw .unknownOutputNode(output: output.name, node: output.node)
+            }
+        }
+
+        let order = try topologicalOrder(indexByName: indexByName)
+        for index in order {
+            let node = nodes[index]
+            let inputWidths = node.inputs.map { widths[$0]! }
+            widths[node.name] = try node.outputWidth(inputWidths: inputWidths)
+        }
+        return GraphAnalysis(order: order, widths: widths)
+    }
+
+    /// Kahn's algorithm, stable in declaration order so plans are deterministic.
+    private func topologicalOrder(indexByName: [String: Int]) throws(GraphError) -> [Int] {
+        var pending = nodes.map { node in node.inputs.filter { indexByName[$0] != nil }.count }
+        var readers = [[Int]](repeating: [], count: nodes.count)
+        for (index, node) in nodes.enumerated() {
+            for reference in node.inputs {
+                if let producer = indexByName[reference] { readers[producer].append(index) }
+            }
+        }
+        var ready = pending.indices.filter { pending[$0] == 0 }.reversed() as [Int]
+        var order: [Int] = []
+        order.reserveCapacity(nodes.count)
+        while let next = ready.popLast() {
+            order.append(next)
+            for reader in readers[next] {
+                pending[reader] -= 1
+                if pending[reader] == 0 {
+                    ready.append(reader)
+                    ready.sort(by: >)
+                }
+            }
+        }
+        guard order.count == nodes.count else {
+            throw .cycle(nodes: pending.indices.filter { pending[$0] > 0 }.map { nodes[$0].name })
+        }
+        return order
+    }
+}
+
+extension GraphInput {
+    fileprivate func check() throws(GraphError) {
+        guard !name.isEmpty else { throw .emptyName(what: "graph input") }
+        guard width > 0 else { throw .invalidInput(input: name, detail: "width must be positive, got \(width)") }
+        guard featureNames.isEmpty || featureNames.count == width else {
+            throw .invalidInput(input: name, detail: "has \(featureNames.count) feature names for \(width) features")
+        }
+        if let standardization {
+            guard standardization.mean.count == width, standardization.std.count == width else {
+                throw .invalidInput(input: name, detail: "standardization has \(standardization.mean.count) means and \(standardization.std.count) deviations for \(width) features")
+            }
+            if let bad = standardization.std.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+                throw .invalidInput(input: name, detail: "standard deviation of feature \(bad) is \(standardization.std[bad]); it must be finite and positive")
+            }
+            if let bad = standardization.mean.firstIndex(where: { !$0.isFinite }) {
+                throw .invalidInput(input: name, detail: "mean of feature \(bad) is \(standardization.mean[bad])")
+            }
+        }
+    }
+}
+
+extension Node {
+    /// The width this node produces from inputs of `inputWidths`, checking its parameters.
+    fileprivate func outputWidth(inputWidths: [Int]) throws(GraphError) -> Int {
+        func requireInputs(_ expected: String, _ valid: Bool) throws(GraphError) {
+            guard valid else {
+                throw .wrongInputCount(node: name, kind: operation.kind, expected: expected, got: inputWidths.count)
+            }
+        }
+        switch operation {
+        case .dense(let dense):
+            try requireInputs("1", inputWidths.count == 1)
+            guard dense.weights.rank == 2 else {
+                throw .invalidParameter(node: name, detail: "kernel must have shape [in, out], got \(dense.weights.shape)")
+            }
+            guard dense.bias.shape == [dense.outputWidth] else {
+                throw .invalidParameter(node: name, detail: "bias has shape \(dense.bias.shape), kernel \(dense.weights.shape) needs [\(dense.outputWidth)]")
+            }
+            guard dense.outputWidth > 0 else {
+                throw .invalidParameter(node: name, detail: "kernel \(dense.weights.shape) has no output units")
+            }
+            guard dense.inputWidth == inputWidths[0] else {
+                throw .widthMismatch(node: name, detail: "input '\(inputs[0])' has \(inputWidths[0]) features, kernel \(dense.weights.shape) expects \(dense.inputWidth)")
+            }
+            return dense.outputWidth
+        case .batchNorm(let norm):
+            try requireInputs("1", inputWidths.count == 1)
+            let width = inputWidths[0]
+            for (label, vector) in [("gamma", norm.gamma), ("beta", norm.beta), ("moving_mean", norm.movingMean),
+                                    ("moving_variance", norm.movingVariance)] where vector.shape != [width] {
+                throw .widthMismatch(node: name, detail: "\(label) has shape \(vector.shape), input '\(inputs[0])' has \(width) features")
+            }
+            guard norm.epsilon.isFinite, norm.epsilon > 0 else {
+                throw .invalidParameter(node: name, detail: "epsilon must be positive, got \(norm.epsilon)")
+            }
+            guard norm.momentum.isFinite, (0...1).contains(norm.momentum) else {
+                throw .invalidParameter(node: name, detail: "momentum must be in [0, 1], got \(norm.momentum)")
+            }
+            if let bad = norm.movingVariance.scalars.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+                throw .invalidParameter(node: name, detail: "moving_variance[\(bad)] is \(norm.movingVariance[bad]); it must be finite and non-negative")
+            }
+            return width
+        case .dropout(let rate), .alphaDropout(let rate):
+            try requireInputs("1", inputWidths.count == 1)
+            guard rate.isFinite, rate >= 0, rate < 1 else {
+                throw .invalidParameter(node: name, detail: "\(operation.kind) rate must be in [0, 1), got \(rate)")
+            }
+            return inputWidths[0]
+        case .activation, .softmax:
+            try requireInputs("1", inputWidths.count == 1)
+            return inputWidths[0]
+        case .concat:
+            try requireInputs("at least 1", !inputWidths.isEmpty)
+            return inputWidths.reduce(0, +)
+        case .add:
+            try requireInputs("at least 2", inputWidths.count >= 2)
+            guard Set(inputWidths).count == 1 else {
+                let described = zip(inputs, inputWidths).map { "'\($0)' has \($1)" }.joined(separator: ", ")
+                throw .widthMismatch(node: name, detail: "add needs inputs of equal width: \(described) features")
+            }
+            return inputWidths[0]
+        }
+    }
+}

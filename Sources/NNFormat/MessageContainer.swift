@@ -1,0 +1,43 @@
+import Foundation
+import SwiftProtobuf
+
+/// A protobuf message in a container: the step model files and checkpoints share.
+enum MessageContainer {
+    static func encode(_ message: some SwiftProtobuf.Message, kind: ContainerKind, flags: ContainerFlags,
+                       compressionLevel: Int32) throws(FormatError) -> [UInt8] {
+        let payload: [UInt8]
+        do {
+            payload = try message.serializedBytes()
+        } catch {
+            throw .malformedMessage(source: "\(kind) being written", detail: "\(error)")
+        }
+        return try Container.encode(payload: payload, kind: kind, flags: flags, compressionLevel: compressionLevel)
+    }
+
+    static func decode<M: SwiftProtobuf.Message>(_: M.Type, from bytes: [UInt8], kind: ContainerKind, source: String,
+                                                  limits: ReadLimits) throws(FormatError) -> (M, ContainerFlags) {
+        let (payload, flags) = try Container.decode(bytes, kind: kind, source: source, limits: limits)
+        do {
+            return (try M(serializedBytes: payload), flags)
+        } catch {
+            throw .malformedMessage(source: source, detail: "\(error)")
+        }
+    }
+}
+
+/// How a model file or checkpoint is written.
+public struct WriteOptions: Sendable {
+    /// Store tensors byte-shuffled (smaller files; costs a pass over the weights).
+    public var shuffle: Bool
+    public var compressionLevel: Int32
+    /// Storage type of Dense kernels and biases; lossy types are upcast at load.
+    public var weights: Nnserve_DataType
+
+    public static let `default` = WriteOptions(shuffle: true, compressionLevel: Zstd.defaultLevel, weights: .float32)
+
+    public init(shuffle: Bool, compressionLevel: Int32, weights: Nnserve_DataType) {
+        self.shuffle = shuffle
+        self.compressionLevel = compressionLevel
+        self.weights = weights
+    }
+}

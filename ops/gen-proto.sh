@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Regenerates Sources/NNFormat/Generated from proto/. Run after editing a .proto file and
+# commit the output: the package build never compiles protoc-gen-swift.
+#
+# protoc comes from Debian's protobuf-compiler. protoc-gen-swift is built once, from the
+# swift-protobuf version Package.swift names, in a scratch directory outside the package.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+version=$(grep -o 'swift-protobuf", from: "[0-9.]*' "$root/Package.swift" | grep -o '[0-9.]*$')
+scratch=${PROTOC_GEN_SWIFT_SCRATCH:-/tmp/nnserve-protoc-gen-swift-$version}
+
+command -v protoc >/dev/null || { echo "protoc missing: apt-get install -y protobuf-compiler" >&2; exit 1; }
+if [ ! -x "$scratch/src/.build/release/protoc-gen-swift" ]; then
+  echo "building protoc-gen-swift $version in $scratch (once)"
+  rm -rf "$scratch/src"
+  mkdir -p "$scratch"
+  git clone --quiet --branch "$version" --depth 1 https://github.com/apple/swift-protobuf "$scratch/src"
+  (cd "$scratch/src" && swift build -c release --product protoc-gen-swift)
+fi
+
+out="$root/Sources/NNFormat/Generated"
+rm -f "$out"/*.pb.swift
+mkdir -p "$out"
+protoc --plugin=protoc-gen-swift="$scratch/src/.build/release/protoc-gen-swift" \
+  --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores \
+  --swift_out="$out" -I "$root/proto" "$root"/proto/nnserve/*.proto
+echo "generated: $(ls "$out"/*.pb.swift | xargs -n1 basename | tr '\n' ' ')"
