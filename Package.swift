@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "NNCore", targets: ["NNCore"]),
         .library(name: "NNFormat", targets: ["NNFormat"]),
+        .library(name: "NNInference", targets: ["NNInference"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -28,7 +29,18 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        .target(
+            name: "CNNKernels",
+            // Kernels are optimized even in debug builds: tests run them on real shapes. AVX2
+            // code is enabled per function (target attributes), never with -march=native.
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
         .target(name: "NNCore", swiftSettings: strictSwift),
+        .target(
+            name: "NNInference",
+            dependencies: ["NNCore", "CNNKernels", "COpenBLAS"],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "NNFormat",
             dependencies: [
@@ -38,8 +50,19 @@ let package = Package(
             exclude: ["Generated/README.md"],
             swiftSettings: strictSwift
         ),
-        .target(name: "NNTestSupport", dependencies: ["NNCore"], path: "Tests/NNTestSupport", swiftSettings: strictSwift),
+        .target(
+            name: "NNTestSupport",
+            dependencies: ["NNCore"],
+            path: "Tests/NNTestSupport",
+            // The reference executor is plain loops in Double; optimized, it checks real shapes quickly.
+            swiftSettings: strictSwift + [.unsafeFlags(["-O"])]
+        ),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "NNTestSupport"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "NNInferenceTests",
+            dependencies: ["NNInference", "NNCore", "NNTestSupport", "CNNKernels"],
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "NNFormatTests",
             dependencies: ["NNFormat", "NNCore", "NNTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -69,10 +69,10 @@ public struct GraphOutput: Sendable, Equatable {
 /// One operation applied to the values named in `inputs`.
 public struct Node: Sendable, Equatable {
     public var name: String
-    public var operation: Operation
+    public var operation: NodeOperation
     public var inputs: [String]
 
-    public init(name: String, operation: Operation, inputs: [String]) {
+    public init(name: String, operation: NodeOperation, inputs: [String]) {
         self.name = name
         self.operation = operation
         self.inputs = inputs
@@ -80,7 +80,7 @@ public struct Node: Sendable, Equatable {
 }
 
 /// The operations of the graph IR.
-public enum Operation: Sendable, Equatable {
+public enum NodeOperation: Sendable, Equatable {
     /// y = activation(x·W + b), W of shape [in, out], b of shape [out].
     case dense(Dense)
     /// Batch normalization; at inference y = γ(x-μ)/√(σ²+ε) + β with the moving statistics.

@@ -93,7 +93,7 @@ public enum GraphCoding {
         return stored
     }
 
-    private static func decodeOperation(of node: Nnserve_Node, source: String) throws(FormatError) -> Operation {
+    private static func decodeOperation(of node: Nnserve_Node, source: String) throws(FormatError) -> NodeOperation {
         func tensor(_ stored: Nnserve_Tensor, _ parameter: String) throws(FormatError) -> Tensor {
             try TensorCoding.decode(stored, name: "\(node.name)/\(parameter)", source: source)
         }

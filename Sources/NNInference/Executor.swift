@@ -1,0 +1,200 @@
+import CNNKernels
+import COpenBLAS
+import NNCore
+
+/// Runs a plan on batches of up to `plan.maxRows` rows. Owns its arena, so each thread
+/// that runs a model uses its own executor; `run` allocates nothing.
+///
+/// Zero-copy use (the server's path): write each input's rows into `input(i)`, call
+/// `run(rows:)`, read `output(i)`. `predict` wraps that for tensors of any batch size.
+public final class Executor {
+    public let plan: Plan
+    private let arena: AlignedStorage
+    private let steps: ContiguousArray<ResolvedStep>
+    /// One epilogue per step (unused for non-dense steps); stable addresses for the C calls.
+    private let epilogues: UnsafeMutableBufferPointer<nn_epilogue>
+    private let useAVX2: Int32
+
+    public init(plan: Plan) {
+        self.plan = plan
+        arena = AlignedStorage(count: plan.arenaFloats)
+        useAVX2 = plan.kernels.flag
+        epilogues = .allocate(capacity: max(plan.steps.count, 1))
+        epilogues.initialize(repeating: nn_epilogue())
+        let base = arena.pointer
+        var resolved = ContiguousArray<ResolvedStep>()
+        for (index, step) in plan.steps.enumerated() {
+            resolved.append(ResolvedStep(step, arena: base, epilogue: epilogues.baseAddress! + index))
+        }
+        steps = resolved
+    }
+
+    deinit {
+        epilogues.deallocate()
+    }
+
+    /// Where input `index` (in `plan.inputs` order) is written: row r at `pointer + r·leadingDimension`.
+    public func input(_ index: Int) -> (pointer: UnsafeMutablePointer<Float>, leadingDimension: Int) {
+        let location = plan.inputs[index].location
+        return (arena.pointer + location.offset, location.leadingDimension)
+    }
+
+    /// Where output `index` (in `plan.outputs` order) is found after `run`.
+    public func output(_ index: Int) -> (pointer: UnsafePointer<Float>, leadingDimension: Int) {
+        let location = plan.outputs[index].location
+        return (UnsafePointer(arena.pointer + location.offset), location.leadingDimension)
+    }
+
+    /// Runs the plan on the first `rows` rows of the inputs. No allocation, no locks.
+    public func run(rows: Int) {
+        precondition(rows >= 0 && rows <= plan.maxRows, "rows \(rows) outside 0...\(plan.maxRows)")
+        guard rows > 0 else { return }
+        let rowCount = Int32(rows)
+        steps.withUnsafeBufferPointer { steps in
+            for step in steps { step.execute(rows: rowCount, useAVX2: useAVX2) }
+        }
+    }
+
+    /// Copies rows of a contiguous [rows, width] matrix into input `index`.
+    public func setInput(_ index: Int, rows: Int, from source: UnsafePointer<Float>) {
+        let (pointer, leadingDimension) = input(index)
+        let width = plan.inputs[index].width
+        nn_copy(Int32(rows), Int32(width), source, Int32(width), pointer, Int32(leadingDimension))
+    }
+
+    /// Copies output `index` into a contiguous [rows, width] matrix.
+    public func copyOutput(_ index: Int, rows: Int, to destination: UnsafeMutablePointer<Float>) {
+        let (pointer, leadingDimension) = output(index)
+        let width = plan.outputs[index].width
+        nn_copy(Int32(rows), Int32(width), pointer, Int32(leadingDimension), destination, Int32(width))
+    }
+
+    /// Runs named [rows, width] inputs of any row count (in chunks of `maxRows`) and returns
+    /// the requested outputs (all by default). Allocates its results: for tools and tests.
+    public func predict(_ inputs: [String: Tensor], outputs requested: [String]? = nil) throws(InferenceError) -> [String: Tensor] {
+        for name in inputs.keys where !plan.inputs.contains(where: { $0.name == name }) {
+            throw .unknownInput(name: name, known: plan.inputs.map(\.name))
+        }
+        var rows: Int?
+        var ordered: [Tensor] = []
+        for binding in plan.inputs {
+            guard let tensor = inputs[binding.name] else { throw .missingInput(name: binding.name) }
+            guard tensor.rank == 2, tensor.shape[1] == binding.width else {
+                throw .wrongShape(input: binding.name, shape: tensor.shape, expectedWidth: binding.width)
+            }
+            if let rows, rows != tensor.shape[0] {
+                throw .rowCountMismatch(input: binding.name, rows: tensor.shape[0], expected: rows)
+            }
+            rows = tensor.shape[0]
+            ordered.append(tensor)
+        }
+        let names = requested ?? plan.outputs.map(\.name)
+        var indices: [Int] = []
+        for name in names {
+            guard let index = plan.outputs.firstIndex(where: { $0.name == name }) else {
+                throw .unknownOutput(name: name, known: plan.outputs.map(\.name))
+            }
+            indices.append(index)
+        }
+        let total = rows ?? 0
+        var results = indices.map { Tensor(zeros: [total, plan.outputs[$0].width]) }
+        var start = 0
+        while start < total {
+            let chunk = min(plan.maxRows, total - start)
+            for (index, tensor) in ordered.enumerated() {
+                tensor.withUnsafeBufferPointer { setInput(index, rows: chunk, from: $0.baseAddress! + start * plan.inputs[index].width) }
+            }
+            run(rows: chunk)
+            for (slot, index) in indices.enumerated() {
+                let width = plan.outputs[index].width
+                results[slot].withUnsafeMutableBufferPointer { copyOutput(index, rows: chunk, to: $0.baseAddress! + start * width) }
+            }
+            start += chunk
+        }
+        return Dictionary(uniqueKeysWithValues: zip(names, results))
+    }
+}
+
+/// A plan step with its arena addresses resolved: plain values only, so the run loop does no
+/// reference counting.
+private struct ResolvedStep {
+    enum Kind { case dense, affine, activation, add, copy }
+
+    var kind: Kind
+    var x: UnsafeMutablePointer<Float>
+    var ldx: Int32
+    var second: UnsafeMutablePointer<Float>?
+    var ldSecond: Int32 = 0
+    var y: UnsafeMutablePointer<Float>
+    var ldy: Int32
+    var k: Int32 = 0
+    var n: Int32
+    var parameters: UnsafePointer<Float>?
+    var parameters2: UnsafePointer<Float>?
+    var activation: Int32 = 0
+    var alpha: Float = 0
+    var smallKernelMaxRows: Int32 = 0
+    var epilogue: UnsafeMutablePointer<nn_epilogue>
+
+    init(_ step: Plan.Step, arena: UnsafeMutablePointer<Float>, epilogue: UnsafeMutablePointer<nn_epilogue>) {
+        self.epilogue = epilogue
+        switch step {
+        case .dense(let weights, let bias, let input, let output, let activation, let residual, let post, let smallMaxRows):
+            kind = .dense
+            (x, ldx) = (arena + input.offset, Int32(input.leadingDimension))
+            (y, ldy) = (arena + output.offset, Int32(output.leadingDimension))
+            k = Int32(input.width)
+            n = Int32(output.width)
+            parameters = UnsafePointer(weights.pointer)
+            smallKernelMaxRows = Int32(min(smallMaxRows, Int(Int32.max)))
+            let (code, alpha) = activation.kernelCode
+            let (postCode, postAlpha) = post.kernelCode
+            epilogue.pointee = nn_epilogue(
+                bias: UnsafePointer(bias.pointer), activation: code, alpha: alpha,
+                residual: residual.map { UnsafePointer(arena + $0.offset) }, residual_ld: Int32(residual?.leadingDimension ?? 0),
+                post_activation: postCode, post_alpha: postAlpha)
+        case .affine(let input, let output, let scale, let shift):
+            kind = .affine
+            (x, ldx, y, ldy, n) = (arena + input.offset, Int32(input.leadingDimension), arena + output.offset,
+                                   Int32(output.leadingDimension), Int32(output.width))
+            parameters = UnsafePointer(scale.pointer)
+            parameters2 = UnsafePointer(shift.pointer)
+        case .activation(let input, let output, let activationKind):
+            kind = .activation
+            (x, ldx, y, ldy, n) = (arena + input.offset, Int32(input.leadingDimension), arena + output.offset,
+                                   Int32(output.leadingDimension), Int32(output.width))
+            (activation, alpha) = activationKind.kernelCode
+        case .add(let first, let secondLocation, let output):
+            kind = .add
+            (x, ldx, y, ldy, n) = (arena + first.offset, Int32(first.leadingDimension), arena + output.offset,
+                                   Int32(output.leadingDimension), Int32(output.width))
+            second = arena + secondLocation.offset
+            ldSecond = Int32(secondLocation.leadingDimension)
+        case .copy(let input, let output):
+            kind = .copy
+            (x, ldx, y, ldy, n) = (arena + input.offset, Int32(input.leadingDimension), arena + output.offset,
+                                   Int32(output.leadingDimension), Int32(output.width))
+        }
+    }
+
+    @inline(__always)
+    func execute(rows: Int32, useAVX2: Int32) {
+        switch kind {
+        case .dense:
+            if rows <= smallKernelMaxRows {
+                nn_dense_small(rows, k, n, x, ldx, parameters, n, y, ldy, epilogue, useAVX2)
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1, x, ldx, parameters, n, 0, y, ldy)
+                nn_epilogue_apply(rows, n, y, ldy, epilogue, useAVX2)
+            }
+        case .affine:
+            nn_affine(rows, n, x, ldx, parameters, parameters2, y, ldy)
+        case .activation:
+            nn_activation(rows, n, x, ldx, y, ldy, activation, alpha, useAVX2)
+        case .add:
+            nn_add(rows, n, x, ldx, second, ldSecond, y, ldy)
+        case .copy:
+            nn_copy(rows, n, x, ldx, y, ldy)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import NNCore
+
+/// A graph compiled for execution: steps with folded weights, every value's place in an
+/// arena, and the kernel choice per Dense layer. Immutable and shared by the executors
+/// that run it (one per thread).
+public final class Plan: Sendable {
+    /// A named input or output and where it lives in the arena.
+    public struct Binding: Sendable, Equatable {
+        public var name: String
+        public var location: ValueLocation
+        public var width: Int { location.width }
+    }
+
+    enum Step: Sendable {
+        case dense(weights: AlignedStorage, bias: AlignedStorage, input: ValueLocation, output: ValueLocation,
+                   activation: Activation, residual: ValueLocation?, postActivation: Activation, smallKernelMaxRows: Int)
+        case affine(input: ValueLocation, output: ValueLocation, scale: AlignedStorage, shift: AlignedStorage)
+        case activation(input: ValueLocation, output: ValueLocation, activation: Activation)
+        case add(first: ValueLocation, second: ValueLocation, output: ValueLocation)
+        case copy(input: ValueLocation, output: ValueLocation)
+    }
+
+    public let inputs: [Binding]
+    public let outputs: [Binding]
+    public let maxRows: Int
+    public let arenaFloats: Int
+    public let kernels: KernelSet
+    /// What the compiler did, in order ("folded batch norm 'bn1' into …").
+    public let rewrites: [String]
+    /// The steps by name and kind, for inspection ("dense deep1 (64→256, relu)").
+    public let stepDescriptions: [String]
+    let steps: [Step]
+
+    /// Compiles `graph` (validating it first).
+    public convenience init(graph: Graph, options: PlanOptions = PlanOptions()) throws(InferenceError) {
+        guard options.maxRows > 0 else { throw .invalidMaxRows(options.maxRows) }
+        let analysis: GraphAnalysis
+        do { analysis = try graph.validate() } catch { throw .invalidGraph(error) }
+        var builder = PlanBuilder(graph: graph, options: options)
+        let outputValues = builder.lower(order: analysis.order)
+        self.init(builder: builder, outputValues: outputValues, graph: graph, options: options)
+    }
+
+    private init(builder: PlanBuilder, outputValues: [Int], graph: Graph, options: PlanOptions) {
+        let planned = builder.steps.compactMap { $0 }
+        var definitions = [Int?](repeating: nil, count: builder.widths.count)
+        var lastUses = [Int?](repeating: nil, count: builder.widths.count)
+        for value in builder.inputValues { definitions[value] = -1 }
+        for (index, step) in planned.enumerated() {
+            definitions[step.outputValue] = index
+            for value in step.inputValues { lastUses[value] = index }
+        }
+        for value in outputValues { lastUses[value] = planned.count }
+        let planner = BufferPlanner(widths: builder.widths, placements: builder.placements, maxRows: options.maxRows)
+        let (locations, arenaFloats) = planner.plan(definitions: definitions, lastUses: lastUses)
+
+        inputs = zip(graph.inputs, builder.inputValues).map { Binding(name: $0.name, location: locations[$1]!) }
+        outputs = zip(graph.outputs, outputValues).map { Binding(name: $0.name, location: locations[$1]!) }
+        maxRows = options.maxRows
+        self.arenaFloats = arenaFloats
+        kernels = options.kernels
+        rewrites = builder.rewrites
+        steps = planned.flatMap { Self.lower($0, locations: locations, options: options) }
+        stepDescriptions = planned.map(Self.describe)
+    }
+
+    private static func storage(_ tensor: Tensor) -> AlignedStorage {
+        let storage = AlignedStorage(count: tensor.count)
+        tensor.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: tensor.count) }
+        return storage
+    }
+
+    private static func lower(_ step: PlannedStep, locations: [ValueLocation?], options: PlanOptions) -> [Step] {
+        switch step {
+        case .dense(let dense):
+            let maxRows = options.smallKernelMaxRows
+                ?? DenseKernelChoice.smallKernelMaxRows(k: dense.inputWidth, n: dense.outputWidth)
+            return [.dense(weights: storage(dense.weights), bias: storage(dense.bias), input: locations[dense.input]!,
+                           output: locations[dense.output]!, activation: dense.activation,
+                           residual: dense.residual.map { locations[$0]! }, postActivation: dense.postActivation,
+                           smallKernelMaxRows: maxRows)]
+        case .affine(let input, let output, let scale, let shift, _):
+            return [.affine(input: locations[input]!, output: locations[output]!, scale: storage(scale), shift: storage(shift))]
+        case .activation(let input, let output, let activation, _):
+            return [.activation(input: locations[input]!, output: locations[output]!, activation: activation)]
+        case .add(let inputs, let output, _):
+            // Σ inputs as a chain of pairwise adds into the output buffer.
+            var result: [Step] = [.add(first: locations[inputs[0]]!, second: locations[inputs[1]]!, output: locations[output]!)]
+            for next in inputs.dropFirst(2) {
+                result.append(.add(first: locations[output]!, second: locations[next]!, output: locations[output]!))
+            }
+            return result
+        case .copy(let input, let output, _):
+            return [.copy(input: locations[input]!, output: locations[output]!)]
+        }
+    }
+
+    private static func describe(_ step: PlannedStep) -> String {
+        switch step {
+        case .dense(let dense):
+            var epilogue = [dense.activation.description]
+            if dense.residual != nil { epilogue.append("+ residual") }
+            if dense.postActivation != .linear { epilogue.append(dense.postActivation.description) }
+            return "dense \(dense.node) (\(dense.inputWidth)→\(dense.outputWidth), \(epilogue.joined(separator: " ")))"
+        case .affine(_, _, let scale, _, let node): return "affine \(node) (\(scale.count))"
+        case .activation(_, _, let activation, let node): return "activation \(node) (\(activation))"
+        case .add(let inputs, _, let node): return "add \(node) (\(inputs.count) inputs)"
+        case .copy(_, _, let node): return "copy into \(node)"
+        }
+    }
+}

@@ -1,0 +1,34 @@
+/// How a graph is compiled.
+public struct PlanOptions: Sendable, Equatable {
+    /// Rows the arena is sized for; larger batches run in chunks of this many rows.
+    public var maxRows: Int
+    /// Fold batch norm and input standardization into neighbouring Dense layers.
+    public var foldAffine: Bool
+    /// Fuse activations, softmax and residual adds into Dense epilogues.
+    public var fuseEpilogues: Bool
+    /// Let producers write straight into their column slice of a concat's buffer.
+    public var concatByLayout: Bool
+    public var kernels: KernelSet
+    /// Batches of at most this many rows use the register-blocked kernel instead of sgemm;
+    /// nil chooses per layer from measurements (`DenseKernelChoice`).
+    public var smallKernelMaxRows: Int?
+
+    /// 256 rows: past this, sgemm throughput is flat on the reference models
+    /// (docs/BENCHMARKS.md), so bigger arenas only cost memory.
+    public static let defaultMaxRows = 256
+
+    public init(maxRows: Int = defaultMaxRows, foldAffine: Bool = true, fuseEpilogues: Bool = true,
+                concatByLayout: Bool = true, kernels: KernelSet = .detected, smallKernelMaxRows: Int? = nil) {
+        self.maxRows = maxRows
+        self.foldAffine = foldAffine
+        self.fuseEpilogues = fuseEpilogues
+        self.concatByLayout = concatByLayout
+        self.kernels = kernels
+        self.smallKernelMaxRows = smallKernelMaxRows
+    }
+
+    /// Every rewrite off: the graph's operations one by one (for tests and debugging).
+    public static func unoptimized(maxRows: Int = defaultMaxRows, kernels: KernelSet = .detected) -> PlanOptions {
+        PlanOptions(maxRows: maxRows, foldAffine: false, fuseEpilogues: false, concatByLayout: false, kernels: kernels)
+    }
+}

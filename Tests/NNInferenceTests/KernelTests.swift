@@ -1,0 +1,96 @@
+import CNNKernels
+import NNCore
+@testable import NNInference
+import NNTestSupport
+import XCTest
+
+/// Each fused kernel against a naive loop over the NNCore scalar definitions, on both the
+/// AVX2 and the portable path, with leading dimensions wider than the matrices.
+final class KernelTests: XCTestCase {
+    private var kernelSets: [KernelSet] { KernelSet.detected == .avx2 ? [.avx2, .portable] : [.portable] }
+
+    private func naiveDense(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, rows: Int, k: Int, n: Int,
+                            activation: Activation, post: Activation) -> [Double] {
+        var result: [Double] = []
+        for r in 0..<rows {
+            var row = (0..<n).map { j in (0..<k).reduce(Double(bias[j])) { $0 + Double(x[r * k + $1]) * Double(w[$1 * n + j]) } }
+            row = activation == .softmax ? Activation.softmax(row: row) : row.map(activation.value)
+            if let residual { row = row.indices.map { row[$0] + Double(residual[r * n + $0]) } }
+            result += row.map(post.value)
+        }
+        return result
+    }
+
+    func testSmallDenseKernelMatchesNaiveLoopForEveryShapeAndEpilogue() {
+        var rng = CounterRNG(seed: 11)
+        let shapes = [(1, 1, 1), (1, 8, 30), (3, 30, 30), (4, 17, 25), (5, 64, 47), (8, 100, 10), (13, 33, 70), (16, 300, 24)]
+        for (rows, k, n) in shapes {
+            for activation in Activation.allDefaults {
+                let useResidual = activation != .softmax && rows % 2 == 1
+                let post: Activation = useResidual ? .tanh : .linear
+                let ldx = k + 3, ldy = n + 5
+                let x = (0..<rows * k).map { _ in rng.nextUniform() * 2 - 1 }
+                let w = (0..<k * n).map { _ in (rng.nextUniform() * 2 - 1) / Float(k).squareRoot() }
+                let bias = (0..<n).map { _ in rng.nextUniform() - 0.5 }
+                let residual = (0..<rows * n).map { _ in rng.nextUniform() - 0.5 }
+                let expected = naiveDense(x, w, bias, residual: useResidual ? residual : nil, rows: rows, k: k, n: n,
+                                          activation: activation, post: post)
+                var paddedX = [Float](repeating: .nan, count: rows * ldx)
+                for r in 0..<rows { for p in 0..<k { paddedX[r * ldx + p] = x[r * k + p] } }
+                for kernels in kernelSets {
+                    for viaGEMM in [false, true] {
+                        var y = [Float](repeating: -777, count: rows * ldy)
+                        let (code, alpha) = activation.kernelCode
+                        let (postCode, postAlpha) = post.kernelCode
+                        bias.withUnsafeBufferPointer { biasPointer in
+                            residual.withUnsafeBufferPointer { residualPointer in
+                                var epilogue = nn_epilogue(bias: biasPointer.baseAddress, activation: code, alpha: alpha,
+                                                           residual: useResidual ? residualPointer.baseAddress : nil, residual_ld: Int32(n),
+                                                           post_activation: postCode, post_alpha: postAlpha)
+                                if viaGEMM {
+                                    // What a GEMM leaves in y: the plain products, before any epilogue.
+                                    let products = naiveDense(x, w, [Float](repeating: 0, count: n), residual: nil, rows: rows, k: k, n: n,
+                                                              activation: .linear, post: .linear)
+                                    for r in 0..<rows { for j in 0..<n { y[r * ldy + j] = Float(products[r * n + j]) } }
+                                    nn_epilogue_apply(Int32(rows), Int32(n), &y, Int32(ldy), &epilogue, kernels == .avx2 ? 1 : 0)
+                                } else {
+                                    nn_dense_small(Int32(rows), Int32(k), Int32(n), paddedX, Int32(ldx), w, Int32(n), &y, Int32(ldy),
+                                                   &epilogue, kernels == .avx2 ? 1 : 0)
+                                }
+                            }
+                        }
+                        for r in 0..<rows {
+                            for j in 0..<n {
+                                let actual = Double(y[r * ldy + j]), wanted = expected[r * n + j]
+                                XCTAssertEqual(actual, wanted, accuracy: 2e-5 * max(1, abs(wanted)),
+                                               "\(kernels) gemm=\(viaGEMM) \(activation) [\(rows)x\(k)x\(n)] at (\(r), \(j))")
+                            }
+                            for j in n..<ldy { XCTAssertEqual(y[r * ldy + j], -777, "wrote past the row at column \(j)") }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testActivationKernelIsStableAtExtremes() {
+        let inputs: [Float] = [-1e30, -1000, -88, -20, -1, -1e-6, 0, 1e-6, 1, 20, 88, 1000, 1e30]
+        for kernels in kernelSets {
+            for activation in Activation.allDefaults where activation.isElementwise {
+                var output = [Float](repeating: 0, count: inputs.count)
+                let (code, alpha) = activation.kernelCode
+                nn_activation(1, Int32(inputs.count), inputs, Int32(inputs.count), &output, Int32(inputs.count), code, alpha,
+                              kernels == .avx2 ? 1 : 0)
+                for (x, y) in zip(inputs, output) {
+                    let expected = activation.value(Double(x))
+                    XCTAssertFalse(y.isNaN, "\(kernels) \(activation)(\(x)) is NaN")
+                    XCTAssertEqual(Double(y), expected, accuracy: 1e-6 * max(1, abs(expected)), "\(kernels) \(activation)(\(x))")
+                }
+            }
+            var logits: [Float] = [1000, 999, -1000, 0, 5, 7, 1000, 3, 2]
+            nn_activation(1, 9, logits, 9, &logits, 9, Int32(NN_ACT_SOFTMAX), 0, kernels == .avx2 ? 1 : 0)
+            let expected = Activation.softmax(row: [1000, 999, -1000, 0, 5, 7, 1000, 3, 2])
+            for (actual, wanted) in zip(logits, expected) { XCTAssertEqual(Double(actual), wanted, accuracy: 1e-6) }
+        }
+    }
+}
