@@ -58,9 +58,10 @@ let package = Package(
             swiftSettings: strictSwift + [.unsafeFlags(["-O"])]
         ),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "NNTestSupport"], swiftSettings: strictSwift),
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .testTarget(
             name: "NNInferenceTests",
-            dependencies: ["NNInference", "NNCore", "NNTestSupport", "CNNKernels"],
+            dependencies: ["NNInference", "NNCore", "NNTestSupport", "CNNKernels", "CMallocCounter"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,0 +1,32 @@
+import CMallocCounter
+import NNCore
+import NNInference
+import NNTestSupport
+import XCTest
+
+/// `Executor.run` allocates nothing once warm: counted with an interposed allocator.
+final class AllocationTests: XCTestCase {
+    func testRunAllocatesNothingAfterWarmUp() throws {
+        BLASThreads.set(1)
+        let graphs = [GraphFixtures.wideAndDeep(), GraphFixtures.mlp([784, 300, 100, 10]), RandomGraphs.make(seed: 7)]
+        for graph in graphs {
+            let executor = Executor(plan: try Plan(graph: graph))
+            for index in executor.plan.inputs.indices {
+                let (pointer, leadingDimension) = executor.input(index)
+                for row in 0..<executor.plan.maxRows {
+                    for column in 0..<executor.plan.inputs[index].width { pointer[row * leadingDimension + column] = Float(column % 7) - 3 }
+                }
+            }
+            for rows in [1, 8, 64, 256] { executor.run(rows: rows) }
+            nn_malloc_counter_start()
+            let probe = [Float](repeating: 1, count: 1000)
+            XCTAssertGreaterThan(nn_malloc_counter_stop(), 0, "the counter must see an ordinary allocation (\(probe.count))")
+
+            let batchSizes = [1, 3, 8, 17, 64, 256]
+            nn_malloc_counter_start()
+            for iteration in 0..<60 { executor.run(rows: batchSizes[iteration % batchSizes.count]) }
+            let allocations = nn_malloc_counter_stop()
+            XCTAssertEqual(allocations, 0, "allocations during run for graph with \(graph.nodes.count) nodes")
+        }
+    }
+}
