@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test proto clean
+.PHONY: setup build test proto clean bench-kernels bench-crossover bench-sizes
 
 setup:
 	@bash ops/setup.sh
@@ -22,3 +22,19 @@ proto: setup
 
 clean:
 	rm -rf .build
+
+## bench-kernels: inference time of M1-M4 against the GEMM floor and ONNX Runtime (release build).
+## BENCH_FLAGS=--json prints one JSON object per model and batch.
+bench-kernels: setup
+	$(SWIFT) build -c release --product nnbench
+	.build/release/nnbench kernels $(BENCH_FLAGS)
+
+## bench-crossover: small-batch kernel vs sgemm per layer shape (sets DenseKernelChoice).
+bench-crossover: setup
+	$(SWIFT) build -c release --product nnbench
+	.build/release/nnbench crossover $(BENCH_FLAGS)
+
+## bench-sizes: model file size under each storage choice.
+bench-sizes: setup
+	$(SWIFT) build -c release --product nnbench
+	.build/release/nnbench container-sizes

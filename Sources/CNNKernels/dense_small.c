@@ -2,10 +2,11 @@
  * Small-batch Dense: y = epilogue(x·w) for a few rows, without GEMM packing overhead.
  *
  * Tiles of up to 4 rows × 24 columns keep 12 accumulators in ymm registers; each step of
- * the k loop loads 3 weight vectors and broadcasts 4 inputs (12 FMAs). The epilogue (bias,
- * activation, residual) runs on the accumulators before the single store, so the output
- * is written once. Column tails use masked loads and stores: nothing reads past w's row n
- * or writes past y's row n.
+ * the k loop loads 3 weight vectors from a packed panel (the weights rearranged once, when
+ * the plan is compiled, so a tile reads them sequentially) and broadcasts 4 inputs (12
+ * FMAs). The epilogue (bias, activation, residual) runs on the accumulators before the
+ * single store, so the output is written once. Column tails use masked stores: nothing
+ * writes past y's row n. One or two rows stream the row-major weights instead.
  */
 #include "nn_kernels.h"
 #include "epilogue_tile.h"
@@ -13,21 +14,26 @@
 
 enum { TILE_ROWS = 4, TILE_VECTORS = 3, TILE_COLUMNS = 8 * TILE_VECTORS };
 
+/* Row blocks of at most this many rows stream the row-major weights; larger ones use the
+   packed panels with register accumulators. Set from `nnbench crossover`. */
+#define NN_STREAM_MAX_ROWS 2
+/* Narrower outputs are mostly masked tails when streamed; tiles serve them better. */
+#define NN_STREAM_MIN_COLUMNS 32
+
 #if defined(__x86_64__)
 NN_AVX2 static inline __attribute__((always_inline)) void
-tile_avx2(const int mr, const int nv, int k, const float *x, int ldx, const float *w, int ldw,
+tile_avx2(const int mr, const int nv, int k, const float *x, int ldx, const float *panel,
           float *y, int ldy, int row0, int col0, int columns, const nn_epilogue *ep) {
     __m256 acc[TILE_ROWS][TILE_VECTORS];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = _mm256_setzero_ps();
     const __m256i last_mask = nn_lane_mask(columns - 8 * (nv - 1));
     const __m256i full_mask = _mm256_set1_epi32(-1);
-    const int last_full = columns == 8 * nv;
     for (int p = 0; p < k; p++) {
-        const float *wrow = w + (long)p * ldw + col0;
+        /* Panels are zero-padded to TILE_COLUMNS, so whole-vector loads are always in bounds. */
+        const float *wrow = panel + (long)p * TILE_COLUMNS;
         __m256 wv[TILE_VECTORS];
-        for (int v = 0; v < nv - 1; v++) wv[v] = _mm256_loadu_ps(wrow + 8 * v);
-        wv[nv - 1] = last_full ? _mm256_loadu_ps(wrow + 8 * (nv - 1)) : _mm256_maskload_ps(wrow + 8 * (nv - 1), last_mask);
+        for (int v = 0; v < nv; v++) wv[v] = _mm256_loadu_ps(wrow + 8 * v);
         for (int r = 0; r < mr; r++) {
             __m256 xb = _mm256_broadcast_ss(x + (long)r * ldx + p);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm256_fmadd_ps(xb, wv[v], acc[r][v]);
@@ -39,17 +45,83 @@ tile_avx2(const int mr, const int nv, int k, const float *x, int ldx, const floa
                                    v == nv - 1 ? last_mask : full_mask, ep);
 }
 
-/* Dispatches to a tile specialised for constant (mr, nv) so the accumulators stay in registers. */
+/* Row-streaming form for few rows: y[r, :] += Σ_i x[r, p+i]·w[p+i, :] over blocks of KB
+   weight rows, so the weights are read once, sequentially, per block of MR rows (no
+   page-sized strides through w). The partial sums live in y, which stays in L1 for the
+   layer widths nnserve serves; the epilogue then runs over the same rows. */
+NN_AVX2 static inline __attribute__((always_inline)) void
+stream_rows_avx2(const int mr, const int kb, int k, int n, const float *x, int ldx, const float *w, int ldw,
+                 float *y, int ldy) {
+    const __m256i tail = nn_lane_mask(n % 8);
+    const int whole = n - n % 8;
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < n; j++) y[(long)r * ldy + j] = 0.0f;
+    int p = 0;
+    for (; p + kb <= k; p += kb) {
+        __m256 xb[TILE_ROWS][4];
+        for (int r = 0; r < mr; r++)
+            for (int i = 0; i < kb; i++) xb[r][i] = _mm256_broadcast_ss(x + (long)r * ldx + p + i);
+        const float *wp = w + (long)p * ldw;
+        for (int j = 0; j < whole; j += 8) {
+            __m256 wv[4];
+            for (int i = 0; i < kb; i++) wv[i] = _mm256_loadu_ps(wp + (long)i * ldw + j);
+            for (int r = 0; r < mr; r++) {
+                float *yr = y + (long)r * ldy + j;
+                __m256 acc = _mm256_loadu_ps(yr);
+                for (int i = 0; i < kb; i++) acc = _mm256_fmadd_ps(xb[r][i], wv[i], acc);
+                _mm256_storeu_ps(yr, acc);
+            }
+        }
+        if (whole < n) {
+            __m256 wv[4];
+            for (int i = 0; i < kb; i++) wv[i] = _mm256_maskload_ps(wp + (long)i * ldw + whole, tail);
+            for (int r = 0; r < mr; r++) {
+                float *yr = y + (long)r * ldy + whole;
+                __m256 acc = _mm256_maskload_ps(yr, tail);
+                for (int i = 0; i < kb; i++) acc = _mm256_fmadd_ps(xb[r][i], wv[i], acc);
+                _mm256_maskstore_ps(yr, tail, acc);
+            }
+        }
+    }
+    for (; p < k; p++) {
+        const float *wp = w + (long)p * ldw;
+        for (int r = 0; r < mr; r++) {
+            const __m256 xv = _mm256_broadcast_ss(x + (long)r * ldx + p);
+            float *yr = y + (long)r * ldy;
+            int j = 0;
+            for (; j < whole; j += 8) _mm256_storeu_ps(yr + j, _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp + j), _mm256_loadu_ps(yr + j)));
+            if (whole < n) _mm256_maskstore_ps(yr + whole, tail, _mm256_fmadd_ps(xv, _mm256_maskload_ps(wp + whole, tail), _mm256_maskload_ps(yr + whole, tail)));
+        }
+    }
+}
+
+/* Dispatches to code specialised for constant (mr, nv) or (mr, kb) so values stay in registers. */
 NN_AVX2 static void dense_small_avx2(int rows, int k, int n, const float *x, int ldx, const float *w, int ldw,
-                                     float *y, int ldy, const nn_epilogue *ep) {
+                                     const float *packed, float *y, int ldy, const nn_epilogue *ep) {
     for (int row = 0; row < rows; row += TILE_ROWS) {
         const int mr = rows - row < TILE_ROWS ? rows - row : TILE_ROWS;
         const float *xr = x + (long)row * ldx;
         float *yr = y + (long)row * ldy;
+        if (mr <= NN_STREAM_MAX_ROWS && n >= NN_STREAM_MIN_COLUMNS) {
+            /* One or two rows: memory-bound, so stream the row-major weights once, then run
+               the epilogue over the rows while they are in L1. */
+            if (mr == 1) stream_rows_avx2(1, 4, k, n, xr, ldx, w, ldw, yr, ldy);
+            else stream_rows_avx2(2, 4, k, n, xr, ldx, w, ldw, yr, ldy);
+            const __m256i full = _mm256_set1_epi32(-1);
+            const __m256i tail = nn_lane_mask(n % 8);
+            for (int r = 0; r < mr; r++) {
+                float *out = yr + (long)r * ldy;
+                int j = 0;
+                for (; j + 8 <= n; j += 8) nn_epilogue_store_avx2(_mm256_loadu_ps(out + j), out + j, j, row + r, full, ep);
+                if (j < n) nn_epilogue_store_avx2(_mm256_maskload_ps(out + j, tail), out + j, j, row + r, tail, ep);
+            }
+            continue;
+        }
         for (int col = 0; col < n; col += TILE_COLUMNS) {
             const int columns = n - col < TILE_COLUMNS ? n - col : TILE_COLUMNS;
             const int nv = (columns + 7) / 8;
-#define NN_TILE(MR, NV) tile_avx2(MR, NV, k, xr, ldx, w, ldw, yr, ldy, row, col, columns, ep)
+            const float *panel = packed + (long)(col / TILE_COLUMNS) * k * TILE_COLUMNS;
+#define NN_TILE(MR, NV) tile_avx2(MR, NV, k, xr, ldx, panel, yr, ldy, row, col, columns, ep)
 #define NN_TILE_ROWS(MR) switch (nv) { case 1: NN_TILE(MR, 1); break; case 2: NN_TILE(MR, 2); break; default: NN_TILE(MR, 3); }
             switch (mr) {
             case 1: NN_TILE_ROWS(1); break;
@@ -79,10 +151,23 @@ static void dense_small_portable(int rows, int k, int n, const float *x, int ldx
     }
 }
 
+long nn_packed_weights_count(int k, int n) {
+    return (long)((n + TILE_COLUMNS - 1) / TILE_COLUMNS) * TILE_COLUMNS * k;
+}
+
+void nn_pack_weights(int k, int n, const float *w, int ldw, float *packed) {
+    for (int col = 0; col < n; col += TILE_COLUMNS) {
+        float *panel = packed + (long)(col / TILE_COLUMNS) * k * TILE_COLUMNS;
+        for (int p = 0; p < k; p++)
+            for (int j = 0; j < TILE_COLUMNS; j++)
+                panel[(long)p * TILE_COLUMNS + j] = col + j < n ? w[(long)p * ldw + col + j] : 0.0f;
+    }
+}
+
 void nn_dense_small(int rows, int k, int n, const float *x, int ldx, const float *w, int ldw,
-                    float *y, int ldy, const nn_epilogue *ep, int use_avx2) {
+                    const float *packed, float *y, int ldy, const nn_epilogue *ep, int use_avx2) {
 #if defined(__x86_64__)
-    if (use_avx2) dense_small_avx2(rows, k, n, x, ldx, w, ldw, y, ldy, ep);
+    if (use_avx2) dense_small_avx2(rows, k, n, x, ldx, w, ldw, packed, y, ldy, ep);
     else
 #endif
         dense_small_portable(rows, k, n, x, ldx, w, ldw, y, ldy, ep);

@@ -49,9 +49,14 @@ public final class Executor {
     public func run(rows: Int) {
         precondition(rows >= 0 && rows <= plan.maxRows, "rows \(rows) outside 0...\(plan.maxRows)")
         guard rows > 0 else { return }
-        let rowCount = Int32(rows)
+        let chunk = plan.rowChunk
         steps.withUnsafeBufferPointer { steps in
-            for step in steps { step.execute(rows: rowCount, useAVX2: useAVX2) }
+            var start = 0
+            while start < rows {
+                let count = Int32(min(chunk, rows - start))
+                for step in steps { step.execute(rows: count, firstRow: start, useAVX2: useAVX2) }
+                start += chunk
+            }
         }
     }
 
@@ -131,6 +136,9 @@ private struct ResolvedStep {
     var n: Int32
     var parameters: UnsafePointer<Float>?
     var parameters2: UnsafePointer<Float>?
+    var packed: UnsafePointer<Float>?
+    /// Row 0 of the residual; the epilogue's pointer is moved to each chunk's first row.
+    var residualBase: UnsafePointer<Float>?
     var activation: Int32 = 0
     var alpha: Float = 0
     var smallKernelMaxRows: Int32 = 0
@@ -139,8 +147,10 @@ private struct ResolvedStep {
     init(_ step: Plan.Step, arena: UnsafeMutablePointer<Float>, epilogue: UnsafeMutablePointer<nn_epilogue>) {
         self.epilogue = epilogue
         switch step {
-        case .dense(let weights, let bias, let input, let output, let activation, let residual, let post, let smallMaxRows):
+        case .dense(let weights, let packedWeights, let bias, let input, let output, let activation, let residual, let post,
+                    let smallMaxRows):
             kind = .dense
+            packed = UnsafePointer(packedWeights.pointer)
             (x, ldx) = (arena + input.offset, Int32(input.leadingDimension))
             (y, ldy) = (arena + output.offset, Int32(output.leadingDimension))
             k = Int32(input.width)
@@ -149,6 +159,7 @@ private struct ResolvedStep {
             smallKernelMaxRows = Int32(min(smallMaxRows, Int(Int32.max)))
             let (code, alpha) = activation.kernelCode
             let (postCode, postAlpha) = post.kernelCode
+            residualBase = residual.map { UnsafePointer(arena + $0.offset) }
             epilogue.pointee = nn_epilogue(
                 bias: UnsafePointer(bias.pointer), activation: code, alpha: alpha,
                 residual: residual.map { UnsafePointer(arena + $0.offset) }, residual_ld: Int32(residual?.leadingDimension ?? 0),
@@ -177,12 +188,20 @@ private struct ResolvedStep {
         }
     }
 
+    /// Runs rows `firstRow ..< firstRow + rows` (every step is row-wise, so chunks of rows are
+    /// independent).
     @inline(__always)
-    func execute(rows: Int32, useAVX2: Int32) {
+    func execute(rows: Int32, firstRow: Int, useAVX2: Int32) {
+        let x = self.x + firstRow * Int(ldx)
+        let y = self.y + firstRow * Int(ldy)
+        let second = self.second.map { $0 + firstRow * Int(ldSecond) }
+        if let residual = residualBase {
+            epilogue.pointee.residual = residual + firstRow * Int(epilogue.pointee.residual_ld)
+        }
         switch kind {
         case .dense:
             if rows <= smallKernelMaxRows {
-                nn_dense_small(rows, k, n, x, ldx, parameters, n, y, ldy, epilogue, useAVX2)
+                nn_dense_small(rows, k, n, x, ldx, parameters, n, packed, y, ldy, epilogue, useAVX2)
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1, x, ldx, parameters, n, 0, y, ldy)
                 nn_epilogue_apply(rows, n, y, ldy, epilogue, useAVX2)

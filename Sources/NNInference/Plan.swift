@@ -1,3 +1,4 @@
+import CNNKernels
 import NNCore
 
 /// A graph compiled for execution: steps with folded weights, every value's place in an
@@ -12,7 +13,8 @@ public final class Plan: Sendable {
     }
 
     enum Step: Sendable {
-        case dense(weights: AlignedStorage, bias: AlignedStorage, input: ValueLocation, output: ValueLocation,
+        case dense(weights: AlignedStorage, packedWeights: AlignedStorage, bias: AlignedStorage,
+                   input: ValueLocation, output: ValueLocation,
                    activation: Activation, residual: ValueLocation?, postActivation: Activation, smallKernelMaxRows: Int)
         case affine(input: ValueLocation, output: ValueLocation, scale: AlignedStorage, shift: AlignedStorage)
         case activation(input: ValueLocation, output: ValueLocation, activation: Activation)
@@ -24,6 +26,10 @@ public final class Plan: Sendable {
     public let outputs: [Binding]
     public let maxRows: Int
     public let arenaFloats: Int
+    /// Rows run through every step before the next rows start. Small models run in chunks
+    /// whose activations fit in L1, instead of streaming each layer's whole batch through
+    /// L2; models whose layers need sgemm's large batches run the whole batch per step.
+    public let rowChunk: Int
     public let kernels: KernelSet
     /// What the compiler did, in order ("folded batch norm 'bn1' into …").
     public let rewrites: [String]
@@ -61,6 +67,7 @@ public final class Plan: Sendable {
         kernels = options.kernels
         rewrites = builder.rewrites
         steps = planned.flatMap { Self.lower($0, locations: locations, options: options) }
+        rowChunk = Self.rowChunk(steps: steps, arenaFloats: arenaFloats, maxRows: options.maxRows)
         stepDescriptions = planned.map(Self.describe)
     }
 
@@ -70,12 +77,35 @@ public final class Plan: Sendable {
         return storage
     }
 
+    /// Bytes of activations per chunk: well inside a 32 KiB L1 data cache, which the weights share.
+    static let chunkActivationBytes = 16 * 1024
+    /// Chunks smaller than this lose more to per-step overhead than they gain in locality.
+    static let minimumRowChunk = 16
+
+    private static func rowChunk(steps: [Step], arenaFloats: Int, maxRows: Int) -> Int {
+        let bytesPerRow = max(1, arenaFloats / maxRows * MemoryLayout<Float>.size)
+        var chunk = chunkActivationBytes / bytesPerRow / 4 * 4
+        for case .dense(_, _, _, _, _, _, _, _, let smallKernelMaxRows) in steps {
+            chunk = min(chunk, smallKernelMaxRows)
+        }
+        return chunk >= minimumRowChunk ? min(chunk, maxRows) : maxRows
+    }
+
+    /// The weights in the small-batch kernel's panel layout.
+    private static func packed(_ weights: Tensor) -> AlignedStorage {
+        let (k, n) = (Int32(weights.shape[0]), Int32(weights.shape[1]))
+        let storage = AlignedStorage(count: nn_packed_weights_count(k, n))
+        weights.withUnsafeBufferPointer { nn_pack_weights(k, n, $0.baseAddress, n, storage.pointer) }
+        return storage
+    }
+
     private static func lower(_ step: PlannedStep, locations: [ValueLocation?], options: PlanOptions) -> [Step] {
         switch step {
         case .dense(let dense):
             let maxRows = options.smallKernelMaxRows
                 ?? DenseKernelChoice.smallKernelMaxRows(k: dense.inputWidth, n: dense.outputWidth)
-            return [.dense(weights: storage(dense.weights), bias: storage(dense.bias), input: locations[dense.input]!,
+            return [.dense(weights: storage(dense.weights), packedWeights: packed(dense.weights), bias: storage(dense.bias),
+                           input: locations[dense.input]!,
                            output: locations[dense.output]!, activation: dense.activation,
                            residual: dense.residual.map { locations[$0]! }, postActivation: dense.postActivation,
                            smallKernelMaxRows: maxRows)]

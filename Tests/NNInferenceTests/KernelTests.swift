@@ -54,8 +54,10 @@ final class KernelTests: XCTestCase {
                                     for r in 0..<rows { for j in 0..<n { y[r * ldy + j] = Float(products[r * n + j]) } }
                                     nn_epilogue_apply(Int32(rows), Int32(n), &y, Int32(ldy), &epilogue, kernels == .avx2 ? 1 : 0)
                                 } else {
-                                    nn_dense_small(Int32(rows), Int32(k), Int32(n), paddedX, Int32(ldx), w, Int32(n), &y, Int32(ldy),
-                                                   &epilogue, kernels == .avx2 ? 1 : 0)
+                                    var packed = [Float](repeating: .nan, count: nn_packed_weights_count(Int32(k), Int32(n)))
+                                    nn_pack_weights(Int32(k), Int32(n), w, Int32(n), &packed)
+                                    nn_dense_small(Int32(rows), Int32(k), Int32(n), paddedX, Int32(ldx), w, Int32(n), packed,
+                                                   &y, Int32(ldy), &epilogue, kernels == .avx2 ? 1 : 0)
                                 }
                             }
                         }

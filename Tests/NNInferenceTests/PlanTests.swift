@@ -106,6 +106,22 @@ final class PlanTests: XCTestCase {
         }
     }
 
+    func testSmallModelsRunInRowChunksWithTheSameResults() throws {
+        var rng = CounterRNG(seed: 12)
+        let graph = Graph(inputs: [GraphInput(name: "x", width: 8)],
+                          nodes: [GraphFixtures.dense("d1", from: "x", 8, 30, activation: .relu, rng: &rng),
+                                  GraphFixtures.dense("d2", from: "d1", 30, 30, activation: .relu, rng: &rng),
+                                  GraphFixtures.dense("d3", from: "d2", 30, 30, activation: .linear, rng: &rng),
+                                  Node(name: "sum", operation: .add, inputs: ["d3", "d1"]),
+                                  GraphFixtures.dense("out", from: "sum", 30, 1, activation: .linear, rng: &rng)],
+                          outputs: [GraphOutput(name: "y", node: "out")])
+        let plan = try Plan(graph: graph)
+        XCTAssertLessThan(plan.rowChunk, plan.maxRows, "a model this small should run in chunks")
+        for rows in [plan.rowChunk - 1, plan.rowChunk, plan.rowChunk + 1, 250] {
+            try assertMatchesReference(graph, rows: rows, options: PlanOptions(), label: "chunked")
+        }
+    }
+
     func testArenaReusesDeadBuffers() throws {
         let plan = try Plan(graph: GraphFixtures.mlp([64, 256, 256, 256, 256, 256, 1]), options: PlanOptions(maxRows: 8))
         // Five 256-wide hidden values, but at most two are alive at once (plus the input).

@@ -51,12 +51,21 @@ typedef struct {
 /* 1 when the CPU runs AVX2 and FMA instructions, else 0. */
 int nn_cpu_has_avx2_fma(void);
 
+/* Floats needed by nn_pack_weights for a k×n matrix. */
+long nn_packed_weights_count(int k, int n);
+
+/* Rearranges w[k, n] into column panels of 24: panel p holds, for each of the k rows, the
+   24 floats of columns 24p..24p+23 (zero past n), contiguously. Done once per plan. */
+void nn_pack_weights(int k, int n, const float *w, int ldw, float *packed);
+
 /*
  * y[rows, n] = epilogue(x[rows, k] * w[k, n]): a register-blocked kernel for small batches
  * (rows of 4 at a time, 24 columns per tile) with the epilogue applied in registers.
+ * `w` is row-major with leading dimension ldw; `packed` is the same matrix as laid out by
+ * nn_pack_weights (both are read, by different row counts).
  */
 void nn_dense_small(int rows, int k, int n,
-                    const float *x, int ldx, const float *w, int ldw,
+                    const float *x, int ldx, const float *w, int ldw, const float *packed,
                     float *y, int ldy, const nn_epilogue *epilogue, int use_avx2);
 
 /* Applies the epilogue in place to y[rows, n] (after a GEMM wrote acc into y). */

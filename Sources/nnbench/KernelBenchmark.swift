@@ -1,0 +1,78 @@
+import COpenBLAS
+import Foundation
+import NNCore
+import NNInference
+
+/// Inference speed of the reference models against the pure-GEMM floor and ONNX Runtime.
+struct KernelBenchmark {
+    struct Result: Codable {
+        var model: String
+        var batch: Int
+        var secondsPerBatch: Double
+        var rowsPerSecond: Double
+        /// Sum of cblas_sgemm times of the model's layers at this batch, measured in the same run.
+        var gemmFloorSeconds: Double
+        /// Our throughput over the floor's (1.0 = as fast as the bare matrix products).
+        var ratioToGemmFloor: Double
+        var ortSeconds: Double?
+        /// ONNX Runtime's latency over ours (>1: we are faster).
+        var ratioToORT: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case model, batch, rowsPerSecond = "rows_per_s", secondsPerBatch = "seconds_per_batch"
+            case gemmFloorSeconds = "gemm_floor_seconds", ratioToGemmFloor = "ratio_to_gemm_floor"
+            case ortSeconds = "ort_seconds", ratioToORT = "ratio_to_ort"
+        }
+    }
+
+    var stopwatch: Stopwatch
+    var anchors: [String: [String: Double]]
+
+    func measure(_ model: ReferenceModel, batch: Int) throws -> Result {
+        let plan = try Plan(graph: model.graph(), options: PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows)))
+        let executor = Executor(plan: plan)
+        var rng = CounterRNG(seed: 5)
+        let (input, leadingDimension) = executor.input(0)
+        for row in 0..<batch {
+            for column in 0..<model.inputWidth { input[row * leadingDimension + column] = rng.nextUniform() * 2 - 1 }
+        }
+        let seconds = stopwatch.secondsPerCall { executor.run(rows: batch) }
+        let floor = gemmFloor(model, batch: batch)
+        let ort = anchors[model.rawValue]?[String(batch)].map { $0 / 1e6 }
+        return Result(model: model.rawValue, batch: batch, secondsPerBatch: seconds, rowsPerSecond: Double(batch) / seconds,
+                      gemmFloorSeconds: floor, ratioToGemmFloor: floor / seconds, ortSeconds: ort, ratioToORT: ort.map { $0 / seconds })
+    }
+
+    /// Row-major A[batch×k]·W[k×n] per layer, same buffers every call (hot cache): a floor.
+    private func gemmFloor(_ model: ReferenceModel, batch: Int) -> Double {
+        let shapes = model.layerShapes
+        let widest = shapes.map { max($0.k, $0.n) }.max()!
+        var rng = CounterRNG(seed: 6)
+        let activations = (0..<batch * widest).map { _ in rng.nextUniform() }
+        let weights = shapes.map { shape in (0..<shape.k * shape.n).map { _ in rng.nextUniform() - 0.5 } }
+        var output = [Float](repeating: 0, count: batch * widest)
+        return stopwatch.secondsPerCall {
+            output.withUnsafeMutableBufferPointer { c in
+                for (index, shape) in shapes.enumerated() {
+                    weights[index].withUnsafeBufferPointer { w in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(shape.n), Int32(shape.k), 1,
+                                    activations, Int32(shape.k), w.baseAddress, Int32(shape.n), 0, c.baseAddress, Int32(shape.n))
+                    }
+                }
+            }
+        }
+    }
+
+    static func table(_ results: [Result]) -> String {
+        var lines = ["| model | batch | µs/batch | rows/s | GEMM floor µs | × GEMM floor | ORT µs (anchor) | × ORT |",
+                     "|---|---|---|---|---|---|---|---|"]
+        for result in results {
+            let ort = result.ortSeconds.map { String(format: "%.1f", $0 * 1e6) } ?? "–"
+            let ratio = result.ratioToORT.map { String(format: "%.2f", $0) } ?? "–"
+            lines.append(String(format: "| %@ | %d | %.2f | %.0f | %.2f | %.2f | %@ | %@ |", result.model, result.batch,
+                                result.secondsPerBatch * 1e6, result.rowsPerSecond, result.gemmFloorSeconds * 1e6,
+                                result.ratioToGemmFloor, ort, ratio))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import NNCore
+import NNInference
+
+@main
+struct NNBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nnbench",
+        abstract: "Benchmarks of nnserve's kernels and file format (figures go to docs/BENCHMARKS.md).",
+        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self]
+    )
+}
+
+struct TimingOptions: ParsableArguments {
+    @Option(help: "Seconds per timed block (5 blocks, median taken).")
+    var blockSeconds: Double = 0.1
+
+    @Option(help: "OpenBLAS threads.")
+    var threads: Int = 1
+
+    var stopwatch: Stopwatch { Stopwatch(blockSeconds: blockSeconds) }
+}
+
+extension NNBench {
+    struct Kernels: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Inference time of M1-M4 per batch, against the GEMM floor and ONNX Runtime.")
+
+        @OptionGroup var timing: TimingOptions
+
+        @Option(help: "Models, comma separated (M1,M2,M3,M4).")
+        var models = "M1,M2,M3,M4"
+
+        @Option(help: "Batch sizes, comma separated.")
+        var batches = "1,8,64,256"
+
+        @Option(help: "ONNX Runtime anchor figures (JSON).")
+        var anchors = "bench/anchors.json"
+
+        @Flag(help: "Print one JSON object per model and batch instead of a table.")
+        var json = false
+
+        func run() throws {
+            BLASThreads.set(timing.threads)
+            let benchmark = KernelBenchmark(stopwatch: timing.stopwatch, anchors: try Self.loadAnchors(anchors))
+            var results: [KernelBenchmark.Result] = []
+            for name in models.split(separator: ",") {
+                guard let model = ReferenceModel(rawValue: String(name)) else {
+                    throw ValidationError("unknown model '\(name)'; choose from \(ReferenceModel.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                for batch in try Self.integers(batches, option: "--batches") {
+                    let result = try benchmark.measure(model, batch: batch)
+                    if json {
+                        let encoder = JSONEncoder()
+                        encoder.outputFormatting = .sortedKeys
+                        print(String(decoding: try encoder.encode(result), as: UTF8.self))
+                    }
+                    results.append(result)
+                }
+            }
+            if !json {
+                print("nnbench kernels: \(timing.threads) BLAS thread(s), kernels \(KernelSet.detected)")
+                print(KernelBenchmark.table(results))
+            }
+        }
+
+        static func loadAnchors(_ path: String) throws -> [String: [String: Double]] {
+            guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+            struct File: Decodable {
+                var ortSingleThreadMicros: [String: [String: Double]]
+                enum CodingKeys: String, CodingKey { case ortSingleThreadMicros = "ort_single_thread_micros" }
+            }
+            return try JSONDecoder().decode(File.self, from: data).ortSingleThreadMicros
+        }
+
+        static func integers(_ list: String, option: String) throws -> [Int] {
+            try list.split(separator: ",").map { item in
+                guard let value = Int(item), value > 0 else { throw ValidationError("\(option): '\(item)' is not a positive integer") }
+                return value
+            }
+        }
+    }
+
+    struct Crossover: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Small-batch kernel vs sgemm per reference layer shape and row count.")
+
+        @OptionGroup var timing: TimingOptions
+
+        @Option(help: "Row counts, comma separated.")
+        var rows = "1,2,4,8,12,16,24,32,48,64"
+
+        func run() throws {
+            BLASThreads.set(timing.threads)
+            let crossover = KernelCrossover(stopwatch: timing.stopwatch)
+            let rowCounts = try Kernels.integers(rows, option: "--rows")
+            print("| layer k×n | " + rowCounts.map { "\($0) rows" }.joined(separator: " | ") + " |")
+            print("|---|" + rowCounts.map { _ in "---|" }.joined())
+            var seen = Set<String>()
+            for model in ReferenceModel.allCases {
+                for shape in model.layerShapes where seen.insert("\(shape.k)x\(shape.n)").inserted {
+                    let cells = try crossover.rows(k: shape.k, n: shape.n, rowCounts: rowCounts).map { row in
+                        String(format: "%.2f", row.gemm / row.small)
+                    }
+                    print("| \(shape.k)×\(shape.n) | " + cells.joined(separator: " | ") + " |")
+                }
+            }
+            print("cells: sgemm time / small-kernel time (>1: the small kernel is faster)")
+        }
+    }
+
+    struct ContainerSizesCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "container-sizes", abstract: "Size of a 2.4M-parameter model (M3) under each storage choice.")
+
+        func run() throws {
+            let graph = ReferenceModel.m3.graph()
+            print("model M3 \(ReferenceModel.m3.summary): \(graph.parameterCount) parameters")
+            print("| storage | bytes | ratio to raw |")
+            print("|---|---|---|")
+            let rows = try ContainerSizes().measure(graph)
+            for row in rows {
+                print(String(format: "| %@ | %d | %.3f |", row.label, row.bytes, Double(row.bytes) / Double(rows[0].bytes)))
+            }
+        }
+    }
+}
