@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "NNCore", targets: ["NNCore"]),
         .library(name: "NNFormat", targets: ["NNFormat"]),
         .library(name: "NNInference", targets: ["NNInference"]),
+        .library(name: "NNTrain", targets: ["NNTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -59,6 +60,16 @@ let package = Package(
             swiftSettings: strictSwift + [.unsafeFlags(["-O"])]
         ),
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "NNTestSupport"], swiftSettings: strictSwift),
+        .target(
+            name: "NNTrain",
+            dependencies: ["NNCore", "NNFormat", "NNInference", "CNNKernels", "COpenBLAS"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "NNTrainTests",
+            dependencies: ["NNTrain", "NNCore", "NNFormat", "NNInference", "NNTestSupport"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "nnbench",
             dependencies: [

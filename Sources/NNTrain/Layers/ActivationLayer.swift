@@ -1,0 +1,67 @@
+import CNNKernels
+import NNCore
+
+/// y = f(z) elementwise, or row-wise softmax; backward gives dL/dz from dL/dy.
+///
+/// Forward uses the inference kernels, so training and serving compute the same function.
+enum ActivationLayer {
+    static func forward(_ z: Tensor, _ activation: Activation) -> Tensor {
+        guard activation != .linear else { return z }
+        var y = Tensor(zeros: z.shape)
+        let (code, alpha) = activationCode(activation)
+        z.withUnsafeBufferPointer { source in
+            y.withUnsafeMutableBufferPointer { destination in
+                nn_activation(Int32(z.rows), Int32(z.columns), source.baseAddress, Int32(z.columns),
+                              destination.baseAddress, Int32(z.columns), code, alpha, kernelFlag)
+            }
+        }
+        return y
+    }
+
+    /// dL/dz given dL/dy, the input z and the output y = f(z).
+    static func backward(_ dy: Tensor, z: Tensor, y: Tensor, _ activation: Activation) -> Tensor {
+        switch activation {
+        case .linear:
+            return dy
+        case .relu:
+            return dy.zipped(with: z) { gradient, input in input > 0 ? gradient : 0 }
+        case .sigmoid:
+            return dy.zipped(with: y) { gradient, output in gradient * output * (1 - output) }
+        case .tanh:
+            return dy.zipped(with: y) { gradient, output in gradient * (1 - output * output) }
+        case .softmax:
+            // dz_i = y_i (dy_i - Σ_j dy_j y_j)
+            var dz = dy
+            let width = dy.columns
+            y.withUnsafeBufferPointer { y in
+                dz.withUnsafeMutableBufferPointer { dz in
+                    for row in 0..<dy.rows {
+                        var dot: Float = 0
+                        for column in 0..<width { dot += dz[row * width + column] * y[row * width + column] }
+                        for column in 0..<width { dz[row * width + column] = y[row * width + column] * (dz[row * width + column] - dot) }
+                    }
+                }
+            }
+            return dz
+        default:
+            return dy.zipped(with: z) { gradient, input in gradient * Float(activation.derivative(Double(input))) }
+        }
+    }
+
+    private static let kernelFlag: Int32 = nn_cpu_has_avx2_fma()
+
+    private static func activationCode(_ activation: Activation) -> (Int32, Float) {
+        switch activation {
+        case .linear: (Int32(NN_ACT_LINEAR), 0)
+        case .relu: (Int32(NN_ACT_RELU), 0)
+        case .leakyRelu(let alpha): (Int32(NN_ACT_LEAKY_RELU), alpha)
+        case .elu(let alpha): (Int32(NN_ACT_ELU), alpha)
+        case .selu: (Int32(NN_ACT_SELU), 0)
+        case .sigmoid: (Int32(NN_ACT_SIGMOID), 0)
+        case .tanh: (Int32(NN_ACT_TANH), 0)
+        case .softplus: (Int32(NN_ACT_SOFTPLUS), 0)
+        case .gelu: (Int32(NN_ACT_GELU), 0)
+        case .softmax: (Int32(NN_ACT_SOFTMAX), 0)
+        }
+    }
+}

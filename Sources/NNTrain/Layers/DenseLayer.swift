@@ -1,0 +1,21 @@
+import NNCore
+
+/// z = x·W + b, y = f(z).
+enum DenseLayer {
+    struct Cache {
+        var input: Tensor
+        var preActivation: Tensor
+        var output: Tensor
+    }
+
+    static func forward(_ x: Tensor, weights: Tensor, bias: Tensor, activation: Activation) -> (Tensor, Cache) {
+        let z = MatrixMath.multiply(x, weights).addingRowVector(bias)
+        let y = ActivationLayer.forward(z, activation)
+        return (y, Cache(input: x, preActivation: z, output: y))
+    }
+
+    /// Gradients from dL/dz (the activation's backward already applied).
+    static func backward(dz: Tensor, cache: Cache, weights: Tensor) -> (dx: Tensor, dWeights: Tensor, dBias: Tensor) {
+        (MatrixMath.multiplyTransposingSecond(dz, weights), MatrixMath.multiplyTransposingFirst(cache.input, dz), dz.columnSums())
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import NNCore
+
+/// Loss functions, mean over the batch (formulas in training-math.md).
+///
+/// Cross-entropies take logits. When a head's last Dense ends in softmax or sigmoid, the
+/// trainer hands them its pre-activation and the fused gradient (softmax(z) - y) flows
+/// straight into the Dense, stable for any logit.
+public enum Loss: Sendable, Equatable {
+    case mse
+    case mae
+    /// Keras' default δ = 1.
+    case huber(delta: Float)
+    case binaryCrossEntropy
+    case categoricalCrossEntropy
+    /// Targets are class indices in one column.
+    case sparseCategoricalCrossEntropy
+    /// Hadsell et al. 2006 on the distance between two embeddings (the head's output is
+    /// [left | right] side by side); target 1 = similar. Not halved: y·d² + (1-y)·max(0, m-d)².
+    case contrastive(margin: Float)
+
+    public var name: String {
+        switch self {
+        case .mse: "mse"
+        case .mae: "mae"
+        case .huber: "huber"
+        case .binaryCrossEntropy: "binary_crossentropy"
+        case .categoricalCrossEntropy: "categorical_crossentropy"
+        case .sparseCategoricalCrossEntropy: "sparse_categorical_crossentropy"
+        case .contrastive: "contrastive"
+        }
+    }
+
+    /// True for losses that read logits: the head's final sigmoid/softmax is fused into them.
+    var takesLogits: Bool {
+        switch self {
+        case .binaryCrossEntropy, .categoricalCrossEntropy, .sparseCategoricalCrossEntropy: true
+        default: false
+        }
+    }
+
+    /// Columns of the target for a prediction `width` wide.
+    func targetWidth(predictionWidth width: Int) -> Int {
+        switch self {
+        case .sparseCategoricalCrossEntropy, .contrastive: 1
+        default: width
+        }
+    }
+
+    /// Mean loss over rows and dL/dprediction (dL/dlogits for cross-entropies).
+    public func evaluate(_ prediction: Tensor, target: Tensor) -> (value: Double, gradient: Tensor) {
+        let rows = prediction.rows, width = prediction.columns
+        var gradient = Tensor(zeros: prediction.shape)
+        var total = 0.0
+        let count = Double(rows)
+        prediction.withUnsafeBufferPointer { p in
+            target.withUnsafeBufferPointer { t in
+                gradient.withUnsafeMutableBufferPointer { g in
+                    switch self {
+                    case .mse, .mae, .huber:
+                        let scale = count * Double(width)
+                        for index in 0..<rows * width {
+                            let error = Double(p[index]) - Double(t[index])
+                            let (value, slope) = Loss.pointwise(self, error)
+                            total += value
+                            g[index] = Float(slope / scale)
+                        }
+                        total /= Double(width)
+                    case .binaryCrossEntropy:
+                        let scale = count * Double(width)
+                        for index in 0..<rows * width {
+                            let z = Double(p[index]), y = Double(t[index])
+                            total += max(z, 0) - z * y + log1p(exp(-abs(z)))
+                            g[index] = Float((Activation.stableSigmoid(z) - y) / scale)
+                        }
+                        total /= Double(width)
+                    case .categoricalCrossEntropy, .sparseCategoricalCrossEntropy:
+                        for row in 0..<rows {
+                            let logits = (0..<width).map { Double(p[row * width + $0]) }
+                            let probabilities = Activation.softmax(row: logits)
+                            let maximum = logits.max()!
+                            let logSum = maximum + log(logits.reduce(0) { $0 + exp($1 - maximum) })
+                            for j in 0..<width {
+                                let y = self == .sparseCategoricalCrossEntropy
+                                    ? (Int(t[row]) == j ? 1.0 : 0.0) : Double(t[row * width + j])
+                                total += y * (logSum - logits[j])
+                                g[row * width + j] = Float((probabilities[j] - y) / count)
+                            }
+                        }
+                    case .contrastive(let margin):
+                        let half = width / 2
+                        for row in 0..<rows {
+                            var squared = 0.0
+                            for j in 0..<half {
+                                let d = Double(p[row * width + j]) - Double(p[row * width + half + j])
+                                squared += d * d
+                            }
+                            let distance = squared.squareRoot()
+                            let similar = Double(t[row])
+                            let gap = max(0, Double(margin) - distance)
+                            total += similar * squared + (1 - similar) * gap * gap
+                            // d(d²)/da = 2(a-b); d(gap²)/da = -2·gap·(a-b)/d.
+                            let factor = 2 * similar - (distance > 1e-12 ? 2 * (1 - similar) * gap / distance : 0)
+                            for j in 0..<half {
+                                let d = Double(p[row * width + j]) - Double(p[row * width + half + j])
+                                g[row * width + j] = Float(factor * d / count)
+                                g[row * width + half + j] = Float(-factor * d / count)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (total / count, gradient)
+    }
+
+    /// Value and slope of a pointwise regression loss at error e = prediction - target.
+    static func pointwise(_ loss: Loss, _ error: Double) -> (Double, Double) {
+        switch loss {
+        case .mae: return (abs(error), error > 0 ? 1 : (error < 0 ? -1 : 0))
+        case .huber(let delta):
+            let d = Double(delta)
+            return abs(error) <= d ? (0.5 * error * error, error) : (d * (abs(error) - 0.5 * d), error > 0 ? d : -d)
+        default: return (error * error, 2 * error)
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import NNCore
+
+/// A graph with its forward and backward passes for training.
+///
+/// The graph itself holds the parameters and batch-norm statistics, so what is trained is
+/// exactly what is checkpointed and exported. Values are [rows, width] tensors keyed by name.
+public struct TrainingGraph: Sendable {
+    public private(set) var graph: Graph
+    let order: [Int]
+
+    /// How a forward pass runs.
+    public enum Mode: Sendable {
+        /// Batch statistics (moving averages updated), dropout masks drawn from the stream of
+        /// (seed, epoch, step, node index).
+        case training(seed: UInt64, epoch: Int, step: Int)
+        /// Moving statistics, no dropout: what the exported model computes.
+        case inference
+    }
+
+    /// What a backward pass starts from at one output.
+    public enum OutputGradient {
+        /// dL/d(output value).
+        case value(Tensor)
+        /// dL/d(logits) of an output whose last operation is softmax or sigmoid: the fused
+        /// cross-entropy gradient, which skips that activation's backward.
+        case logits(Tensor)
+    }
+
+    /// Values and caches of one forward pass.
+    public struct Pass {
+        public var values: [String: Tensor]
+        var caches: [Int: NodeCache]
+    }
+
+    enum NodeCache {
+        case dense(DenseLayer.Cache)
+        case batchNorm(BatchNormLayer.Cache)
+        case dropout(DropoutLayer.Cache)
+        case activation(z: Tensor, y: Tensor)
+    }
+
+    public init(_ graph: Graph) throws(GraphError) {
+        order = try graph.validate().order
+        self.graph = graph
+    }
+
+    /// Runs the graph on raw inputs (standardized here with each input's statistics).
+    public mutating func forward(_ inputs: [String: Tensor], mode: Mode) -> Pass {
+        var values: [String: Tensor] = [:]
+        for input in graph.inputs {
+            values[input.name] = Self.standardized(inputs[input.name]!, input.standardization)
+        }
+        var caches: [Int: NodeCache] = [:]
+        for index in order {
+            let node = graph.nodes[index]
+            let x = values[node.inputs[0]]!
+            switch node.operation {
+            case .dense(let dense):
+                let (y, cache) = DenseLayer.forward(x, weights: dense.weights, bias: dense.bias, activation: dense.activation)
+                values[node.name] = y
+                caches[index] = .dense(cache)
+            case .batchNorm(var norm):
+                if case .training = mode {
+                    let (y, cache) = BatchNormLayer.forwardTraining(x, &norm)
+                    graph.nodes[index].operation = .batchNorm(norm)
+                    values[node.name] = y
+                    caches[index] = .batchNorm(cache)
+                } else {
+                    values[node.name] = BatchNormLayer.forwardInference(x, norm)
+                }
+            case .dropout(let rate), .alphaDropout(let rate):
+                if case .training(let seed, let epoch, let step) = mode {
+                    var rng = CounterRNG(seed: seed, stream: CounterRNG.stream(epoch: epoch, step: step, layer: index))
+                    let alpha = if case .alphaDropout = node.operation { true } else { false }
+                    let (y, cache) = DropoutLayer.forward(x, rate: rate, alpha: alpha, rng: &rng)
+                    values[node.name] = y
+                    caches[index] = .dropout(cache)
+                } else {
+                    values[node.name] = x
+                }
+            case .activation(let activation):
+                let y = ActivationLayer.forward(x, activation)
+                values[node.name] = y
+                caches[index] = .activation(z: x, y: y)
+            case .softmax:
+                let y = ActivationLayer.forward(x, .softmax)
+                values[node.name] = y
+                caches[index] = .activation(z: x, y: y)
+            case .concat:
+                values[node.name] = Tensor.concatenatingColumns(node.inputs.map { values[$0]! })
+            case .add:
+                values[node.name] = node.inputs.dropFirst().reduce(x) { $0.zipped(with: values[$1]!, +) }
+            }
+        }
+        return Pass(values: values, caches: caches)
+    }
+
+    /// The output values of a pass, by output name.
+    public func outputs(of pass: Pass) -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: graph.outputs.map { ($0.name, pass.values[$0.node]!) })
+    }
+
+    /// Gradients of every parameter ("node/weights", "node/bias", "node/gamma", "node/beta").
+    public func backward(_ pass: Pass, outputGradients: [String: OutputGradient]) -> [String: Tensor] {
+        var valueGradients: [String: Tensor] = [:]
+        var logitGradients: [String: Tensor] = [:]
+        func accumulate(_ gradient: Tensor, into name: String) {
+            valueGradients[name] = valueGradients[name].map { $0.zipped(with: gradient, +) } ?? gradient
+        }
+        for output in graph.outputs {
+            switch outputGradients[output.name] {
+            case .value(let gradient)?: accumulate(gradient, into: output.node)
+            case .logits(let gradient)?: logitGradients[output.node] = gradient
+            case nil: break
+            }
+        }
+        var parameterGradients: [String: Tensor] = [:]
+        for index in order.reversed() {
+            let node = graph.nodes[index]
+            let dy = valueGradients[node.name]
+            let dLogits = logitGradients[node.name]
+            guard dy != nil || dLogits != nil else { continue }
+            switch (node.operation, pass.caches[index]) {
+            case (.dense(let dense), .dense(let cache)?):
+                var dz = dy.map { ActivationLayer.backward($0, z: cache.preActivation, y: cache.output, dense.activation) }
+                if let dLogits { dz = dz.map { $0.zipped(with: dLogits, +) } ?? dLogits }
+                let (dx, dWeights, dBias) = DenseLayer.backward(dz: dz!, cache: cache, weights: dense.weights)
+                parameterGradients["\(node.name)/weights"] = dWeights
+                parameterGradients["\(node.name)/bias"] = dBias
+                accumulate(dx, into: node.inputs[0])
+            case (.batchNorm(let norm), .batchNorm(let cache)?):
+                let (dx, dGamma, dBeta) = BatchNormLayer.backward(dy!, cache: cache, norm)
+                parameterGradients["\(node.name)/gamma"] = dGamma
+                parameterGradients["\(node.name)/beta"] = dBeta
+                accumulate(dx, into: node.inputs[0])
+            case (.dropout, .dropout(let cache)?), (.alphaDropout, .dropout(let cache)?):
+                accumulate(DropoutLayer.backward(dy!, cache: cache), into: node.inputs[0])
+            case (.dropout, nil), (.alphaDropout, nil):
+                accumulate(dy!, into: node.inputs[0])
+            case (.activation(let activation), .activation(let z, let y)?):
+                var dz = dy.map { ActivationLayer.backward($0, z: z, y: y, activation) }
+                if let dLogits { dz = dz.map { $0.zipped(with: dLogits, +) } ?? dLogits }
+                accumulate(dz!, into: node.inputs[0])
+            case (.softmax, .activation(let z, let y)?):
+                var dz = dy.map { ActivationLayer.backward($0, z: z, y: y, .softmax) }
+                if let dLogits { dz = dz.map { $0.zipped(with: dLogits, +) } ?? dLogits }
+                accumulate(dz!, into: node.inputs[0])
+            case (.concat, _):
+                var start = 0
+                for input in node.inputs {
+                    let width = pass.values[input]!.columns
+                    accumulate(dy!.columnSlice(start, width: width), into: input)
+                    start += width
+                }
+            case (.add, _):
+                for input in node.inputs { accumulate(dy!, into: input) }
+            default:
+                preconditionFailure("node '\(node.name)' has no cache from a training pass")
+            }
+        }
+        return parameterGradients
+    }
+
+    /// Names of the trainable parameters, in graph order.
+    public var parameterNames: [String] {
+        graph.nodes.flatMap { node -> [String] in
+            switch node.operation {
+            case .dense: ["\(node.name)/weights", "\(node.name)/bias"]
+            case .batchNorm: ["\(node.name)/gamma", "\(node.name)/beta"]
+            default: []
+            }
+        }
+    }
+
+    /// Calls `update` on every trainable parameter in place.
+    public mutating func updateParameters(_ update: (String, inout Tensor) -> Void) {
+        for index in graph.nodes.indices {
+            let name = graph.nodes[index].name
+            switch graph.nodes[index].operation {
+            case .dense(var dense):
+                update("\(name)/weights", &dense.weights)
+                update("\(name)/bias", &dense.bias)
+                graph.nodes[index].operation = .dense(dense)
+            case .batchNorm(var norm):
+                update("\(name)/gamma", &norm.gamma)
+                update("\(name)/beta", &norm.beta)
+                graph.nodes[index].operation = .batchNorm(norm)
+            default:
+                break
+            }
+        }
+    }
+
+    static func standardized(_ x: Tensor, _ standardization: Standardization?) -> Tensor {
+        guard let standardization else { return x }
+        let width = x.columns
+        var result = x
+        result.withUnsafeMutableBufferPointer { values in
+            for index in values.indices {
+                let j = index % width
+                values[index] = (values[index] - standardization.mean[j]) / standardization.std[j]
+            }
+        }
+        return result
+    }
+}
