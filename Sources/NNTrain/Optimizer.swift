@@ -1,0 +1,154 @@
+import Foundation
+import NNCore
+
+/// Optimizers (formulas and defaults in training-math.md). State is per parameter name, so
+/// it checkpoints and restores with the parameters.
+public struct Optimizer: Sendable {
+    public enum Kind: Sendable, Equatable {
+        case sgd
+        /// PyTorch form: v = μv + g; w -= lr·v.
+        case momentum(Float)
+        /// w -= lr·(g + μv) with v = μv + g.
+        case nesterov(Float)
+        case adam(beta1: Float, beta2: Float, epsilon: Float)
+        /// Adam with decoupled weight decay: w -= lr·wd·w alongside the Adam step.
+        case adamW(beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float)
+
+        /// Keras' Adam defaults (ε = 1e-7).
+        public static let adamDefault = Kind.adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+
+        public var name: String {
+            switch self {
+            case .sgd: "sgd"
+            case .momentum: "momentum"
+            case .nesterov: "nesterov"
+            case .adam: "adam"
+            case .adamW: "adamw"
+            }
+        }
+    }
+
+    public var kind: Kind
+    public var schedule: LearningRateSchedule
+    /// Rescale all gradients together when their global L2 norm exceeds this.
+    public var clipNorm: Float?
+    /// Steps taken so far (Adam's bias correction uses step + 1 for the next one).
+    public private(set) var step: Int = 0
+    /// Per-parameter slots: "m" and "v" for Adam, "velocity" for momentum.
+    public private(set) var slots: [String: [String: Tensor]] = [:]
+
+    public init(kind: Kind, schedule: LearningRateSchedule, clipNorm: Float? = nil) {
+        self.kind = kind
+        self.schedule = schedule
+        self.clipNorm = clipNorm
+    }
+
+    /// Restores a checkpointed state.
+    public init(kind: Kind, schedule: LearningRateSchedule, clipNorm: Float?, step: Int, slots: [String: [String: Tensor]]) {
+        self.init(kind: kind, schedule: schedule, clipNorm: clipNorm)
+        self.step = step
+        self.slots = slots
+    }
+
+    /// The learning rate of the next step.
+    public var learningRate: Float { schedule.rate(atStep: step) }
+
+    /// Global L2 norm of a set of gradients.
+    public static func globalNorm(_ gradients: [String: Tensor]) -> Double {
+        gradients.keys.sorted().reduce(0.0) { total, key in
+            gradients[key]!.scalars.reduce(total) { $0 + Double($1) * Double($1) }
+        }.squareRoot()
+    }
+
+    /// Applies one step to every parameter of `graph` that has a gradient.
+    public mutating func apply(_ gradients: [String: Tensor], to graph: inout TrainingGraph) {
+        let rate = learningRate
+        var scale: Float = 1
+        if let clipNorm {
+            let norm = Self.globalNorm(gradients)
+            if norm > Double(clipNorm) { scale = Float(Double(clipNorm) / norm) }
+        }
+        step += 1
+        let t = Float(step)
+        graph.updateParameters { name, parameter in
+            guard var gradient = gradients[name] else { return }
+            if scale != 1 { gradient = gradient.mapped { $0 * scale } }
+            update(name, &parameter, gradient, rate: rate, t: t)
+        }
+    }
+
+    private mutating func update(_ name: String, _ parameter: inout Tensor, _ gradient: Tensor, rate: Float, t: Float) {
+        switch kind {
+        case .sgd:
+            parameter = parameter.zipped(with: gradient) { $0 - rate * $1 }
+        case .momentum(let mu), .nesterov(let mu):
+            let previous = slots[name]?["velocity"] ?? Tensor(zeros: parameter.shape)
+            let velocity = previous.zipped(with: gradient) { mu * $0 + $1 }
+            slots[name, default: [:]]["velocity"] = velocity
+            if case .nesterov = kind {
+                let direction = gradient.zipped(with: velocity) { $0 + mu * $1 }
+                parameter = parameter.zipped(with: direction) { $0 - rate * $1 }
+            } else {
+                parameter = parameter.zipped(with: velocity) { $0 - rate * $1 }
+            }
+        case .adam(let beta1, let beta2, let epsilon), .adamW(let beta1, let beta2, let epsilon, _):
+            let m = (slots[name]?["m"] ?? Tensor(zeros: parameter.shape)).zipped(with: gradient) { beta1 * $0 + (1 - beta1) * $1 }
+            let v = (slots[name]?["v"] ?? Tensor(zeros: parameter.shape)).zipped(with: gradient) { beta2 * $0 + (1 - beta2) * $1 * $1 }
+            slots[name] = ["m": m, "v": v]
+            let correction1 = 1 - Float(pow(Double(beta1), Double(t)))
+            let correction2 = 1 - Float(pow(Double(beta2), Double(t)))
+            var updated = parameter
+            if case .adamW(_, _, _, let decay) = kind {
+                updated = updated.mapped { $0 - rate * decay * $0 }
+            }
+            m.withUnsafeBufferPointer { m in
+                v.withUnsafeBufferPointer { v in
+                    updated.withUnsafeMutableBufferPointer { w in
+                        for index in w.indices {
+                            let mHat = m[index] / correction1
+                            let vHat = v[index] / correction2
+                            w[index] -= rate * mHat / (vHat.squareRoot() + epsilon)
+                        }
+                    }
+                }
+            }
+            parameter = updated
+        }
+    }
+}
+
+/// The learning rate as a function of the step.
+public enum LearningRateSchedule: Sendable, Equatable {
+    case constant(Float)
+    /// rate · factor^⌊step / every⌋
+    case step(initial: Float, factor: Float, every: Int)
+    /// rate · decay^(step / decaySteps)
+    case exponential(initial: Float, decay: Float, decaySteps: Int)
+    /// Linear warmup to `peak` over `warmupSteps`, then cosine decay to `floor` at `totalSteps`.
+    case cosine(peak: Float, warmupSteps: Int, totalSteps: Int, floor: Float)
+    /// Smith's one-cycle: linear from peak/25 up to peak over 30% of the steps, then cosine
+    /// down to peak/1e4 (fastai's defaults).
+    case oneCycle(peak: Float, totalSteps: Int)
+
+    public func rate(atStep step: Int) -> Float {
+        let s = Double(step)
+        switch self {
+        case .constant(let rate):
+            return rate
+        case .step(let initial, let factor, let every):
+            return initial * Float(pow(Double(factor), Double(step / max(every, 1))))
+        case .exponential(let initial, let decay, let decaySteps):
+            return initial * Float(pow(Double(decay), s / Double(max(decaySteps, 1))))
+        case .cosine(let peak, let warmup, let total, let floor):
+            if step < warmup { return peak * Float((s + 1) / Double(warmup)) }
+            let progress = min(1, (s - Double(warmup)) / Double(max(total - warmup, 1)))
+            return floor + (peak - floor) * Float(0.5 * (1 + cos(Double.pi * progress)))
+        case .oneCycle(let peak, let total):
+            let rise = max(1, Int(Double(total) * 0.3))
+            let start = Double(peak) / 25, end = Double(peak) / 1e4
+            if step < rise { return Float(start + (Double(peak) - start) * s / Double(rise)) }
+            let progress = min(1, (s - Double(rise)) / Double(max(total - rise, 1)))
+            return Float(end + (Double(peak) - end) * 0.5 * (1 + cos(Double.pi * progress)))
+        }
+    }
+}
