@@ -6,8 +6,12 @@ enum MessageContainer {
     static func encode(_ message: some SwiftProtobuf.Message, kind: ContainerKind, flags: ContainerFlags,
                        compressionLevel: Int32) throws(FormatError) -> [UInt8] {
         let payload: [UInt8]
+        // Maps in sorted key order: the same message always gives the same bytes, so two runs
+        // with the same seed write identical checkpoints.
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
         do {
-            payload = try message.serializedBytes()
+            payload = try message.serializedBytes(options: options)
         } catch {
             throw .malformedMessage(source: "\(kind) being written", detail: "\(error)")
         }

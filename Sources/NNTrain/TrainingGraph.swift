@@ -204,3 +204,21 @@ public struct TrainingGraph: Sendable {
         return result
     }
 }
+
+extension TrainingGraph {
+    /// The logits behind an output that ends in softmax or sigmoid (for fused cross-entropy),
+    /// or nil when the node's value is itself the logits.
+    func logits(of nodeName: String, in pass: Pass) -> Tensor? {
+        guard let index = graph.nodes.firstIndex(where: { $0.name == nodeName }) else { return nil }
+        switch (graph.nodes[index].operation, pass.caches[index]) {
+        case (.dense(let dense), .dense(let cache)?) where dense.activation == .softmax || dense.activation == .sigmoid:
+            return cache.preActivation
+        case (.activation(let activation), .activation(let z, _)?) where activation == .softmax || activation == .sigmoid:
+            return z
+        case (.softmax, .activation(let z, _)?):
+            return z
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import NNCore
+
+/// Builds the training graph of a spec: widths from the data, weights from the initializer
+/// that suits each activation (or the one named), seeded by the run's seed.
+public enum ModelFactory {
+    /// Per-parameter L1/L2 penalties ("node/weights" → (l1, l2)).
+    public typealias Regularization = [String: (l1: Float, l2: Float)]
+
+    /// The penalties a spec's layers ask for.
+    public static func regularization(_ spec: ModelSpec) -> Regularization {
+        var result: Regularization = [:]
+        for layer in spec.layers where layer.type == "dense" && (layer.l1 != nil || layer.l2 != nil) {
+            result["\(layer.name)/weights"] = (layer.l1 ?? 0, layer.l2 ?? 0)
+        }
+        return result
+    }
+
+    public static func graph(_ spec: ModelSpec, inputs: [GraphInput], seed: UInt64, file: String,
+                             warn: (String) -> Void = { _ in }) throws(DataError) -> (Graph, Regularization) {
+        var widths = Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.width) })
+        var nodes: [Node] = []
+        for (index, layer) in spec.layers.enumerated() {
+            func fail(_ detail: String) -> DataError { .invalidModel(file: file, detail: "layer '\(layer.name)': \(detail)") }
+            var inputWidths: [Int] = []
+            for input in layer.inputs {
+                guard let width = widths[input] else { throw fail("reads '\(input)', which is not an input or an earlier layer") }
+                inputWidths.append(width)
+            }
+            guard !inputWidths.isEmpty else { throw fail("has no inputs") }
+            let activation: Activation
+            if let name = layer.activation {
+                guard var parsed = Activation(name: name) else { throw fail("unknown activation '\(name)'") }
+                if let alpha = layer.alpha {
+                    if case .leakyRelu = parsed { parsed = .leakyRelu(alpha: alpha) }
+                    if case .elu = parsed { parsed = .elu(alpha: alpha) }
+                }
+                activation = parsed
+            } else {
+                activation = .linear
+            }
+            let operation: NodeOperation
+            switch layer.type {
+            case "dense":
+                guard let units = layer.units, units > 0 else { throw fail("dense needs a positive 'units'") }
+                let initializer: Initializer
+                if let name = layer.initializer {
+                    guard let parsed = Initializer(rawValue: name) else { throw fail("unknown initializer '\(name)'") }
+                    initializer = parsed
+                } else {
+                    initializer = .suited(to: activation)
+                }
+                var rng = CounterRNG(seed: seed, stream: CounterRNG.stream(epoch: 0xF_FFFF, step: 0, layer: index))
+                let weights = initializer.kernel(fanIn: inputWidths[0], fanOut: units, rng: &rng)
+                operation = .dense(Dense(weights: weights, bias: Tensor(zeros: [units]), activation: activation))
+            case "batch_norm":
+                operation = .batchNorm(BatchNorm(width: inputWidths[0], epsilon: layer.epsilon ?? BatchNorm.defaultEpsilon,
+                                                 momentum: layer.momentum ?? BatchNorm.defaultMomentum))
+            case "dropout": operation = .dropout(rate: layer.rate ?? 0.5)
+            case "alpha_dropout": operation = .alphaDropout(rate: layer.rate ?? 0.1)
+            case "activation": operation = .activation(activation)
+            case "softmax": operation = .softmax
+            case "concat": operation = .concat
+            case "add": operation = .add
+            default:
+                throw fail("unknown type '\(layer.type)' (dense, batch_norm, dropout, alpha_dropout, activation, softmax, concat, add)")
+            }
+            if activation == .selu || layer.type == "alpha_dropout" {
+                for input in inputs where layer.inputs.contains(input.name) && input.standardization == nil {
+                    warn("layer '\(layer.name)' uses selu on input '\(input.name)', which is not standardized: self-normalization needs inputs with mean 0 and variance 1")
+                }
+            }
+            let node = Node(name: layer.name, operation: operation, inputs: layer.inputs)
+            nodes.append(node)
+            let graphSoFar = Graph(inputs: inputs, nodes: nodes, outputs: [GraphOutput(name: "_", node: layer.name)])
+            do {
+                widths = try graphSoFar.validate().widths
+            } catch {
+                throw .invalidModel(file: file, detail: "\(error)")
+            }
+        }
+        let graph = Graph(inputs: inputs, nodes: nodes, outputs: spec.outputs.map { GraphOutput(name: $0.name, node: $0.node) })
+        do { _ = try graph.validate() } catch { throw .invalidModel(file: file, detail: "\(error)") }
+        return (graph, regularization(spec))
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import NNCore
+
+/// A model as data: the declarative model file (JSON) and the Swift functional API both
+/// produce one, and `ModelFactory` turns it into a graph with initialized weights.
+///
+/// JSON example (keys in snake_case):
+///
+///     {"inputs": [{"name": "x"}],
+///      "layers": [{"name": "h1", "type": "dense", "units": 64, "activation": "relu", "inputs": ["x"]},
+///                 {"name": "out", "type": "dense", "units": 10, "activation": "softmax", "inputs": ["h1"]}],
+///      "outputs": [{"name": "label", "node": "out", "loss": "sparse_categorical_crossentropy", "targets": ["label"]}]}
+public struct ModelSpec: Codable, Sendable, Equatable {
+    public struct Input: Codable, Sendable, Equatable {
+        public var name: String
+        /// CSV columns fed to this input; nil = every column that is not a target.
+        public var columns: [String]?
+        /// Standardize with training-split statistics (default true).
+        public var standardize: Bool?
+
+        public init(name: String, columns: [String]? = nil, standardize: Bool? = nil) {
+            self.name = name
+            self.columns = columns
+            self.standardize = standardize
+        }
+    }
+
+    public struct Layer: Codable, Sendable, Equatable {
+        public var name: String
+        /// dense, batch_norm, dropout, alpha_dropout, activation, softmax, concat, add
+        public var type: String
+        public var inputs: [String]
+        public var units: Int?
+        public var activation: String?
+        /// Slope of leaky_relu or scale of elu.
+        public var alpha: Float?
+        public var initializer: String?
+        public var l1: Float?
+        public var l2: Float?
+        public var rate: Float?
+        public var momentum: Float?
+        public var epsilon: Float?
+
+        public init(name: String, type: String, inputs: [String], units: Int? = nil, activation: String? = nil, alpha: Float? = nil,
+                    initializer: String? = nil, l1: Float? = nil, l2: Float? = nil, rate: Float? = nil,
+                    momentum: Float? = nil, epsilon: Float? = nil) {
+            self.name = name
+            self.type = type
+            self.inputs = inputs
+            self.units = units
+            self.activation = activation
+            self.alpha = alpha
+            self.initializer = initializer
+            self.l1 = l1
+            self.l2 = l2
+            self.rate = rate
+            self.momentum = momentum
+            self.epsilon = epsilon
+        }
+    }
+
+    /// A head: which node it reads, its loss, its weight in the total, its target columns.
+    public struct Head: Codable, Sendable, Equatable {
+        public var name: String
+        public var node: String
+        public var loss: String
+        public var weight: Float?
+        public var targets: [String]
+        /// Huber's δ (default 1) or the contrastive margin (default 1).
+        public var delta: Float?
+        public var margin: Float?
+
+        public init(name: String, node: String, loss: String, targets: [String], weight: Float? = nil,
+                    delta: Float? = nil, margin: Float? = nil) {
+            self.name = name
+            self.node = node
+            self.loss = loss
+            self.targets = targets
+            self.weight = weight
+            self.delta = delta
+            self.margin = margin
+        }
+    }
+
+    public var inputs: [Input]
+    public var layers: [Layer]
+    public var outputs: [Head]
+
+    public init(inputs: [Input], layers: [Layer], outputs: [Head]) {
+        self.inputs = inputs
+        self.layers = layers
+        self.outputs = outputs
+    }
+
+    public static func decode(json data: Data, file: String) throws(DataError) -> ModelSpec {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(ModelSpec.self, from: data)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw .invalidModel(file: file, detail: "missing '\(key.stringValue)' at \(Self.path(context))")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw .invalidModel(file: file, detail: "\(context.debugDescription) at \(Self.path(context))")
+        } catch {
+            throw .invalidModel(file: file, detail: "not a model file: \(error)")
+        }
+    }
+
+    public func encodedJSON() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    private static func path(_ context: DecodingError.Context) -> String {
+        let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return path.isEmpty ? "top level" : path
+    }
+
+    /// The loss of a head, with its parameters.
+    func loss(of head: Head, file: String) throws(DataError) -> Loss {
+        switch head.loss {
+        case "mse": return .mse
+        case "mae": return .mae
+        case "huber": return .huber(delta: head.delta ?? 1)
+        case "binary_crossentropy": return .binaryCrossEntropy
+        case "categorical_crossentropy": return .categoricalCrossEntropy
+        case "sparse_categorical_crossentropy": return .sparseCategoricalCrossEntropy
+        case "contrastive": return .contrastive(margin: head.margin ?? 1)
+        default:
+            throw .invalidModel(file: file, detail: "output '\(head.name)': unknown loss '\(head.loss)' (mse, mae, huber, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, contrastive)")
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import NNCore
+import NNFormat
+
+/// The training loop: seeded shuffles, dropout from counter-based streams, optimizer steps,
+/// metrics through NNInference each epoch, atomic checkpoints that a NaN never overwrites.
+public struct Trainer {
+    /// What one epoch did.
+    public struct EpochReport: Sendable {
+        public var epoch: Int
+        public var trainingLoss: Double
+        public var metrics: [String: Double]
+        public var seconds: Double
+    }
+
+    public private(set) var model: TrainingGraph
+    public private(set) var optimizer: Optimizer
+    public let spec: ModelSpec
+    public let settings: TrainingSettings
+    public private(set) var epoch: Int
+    public private(set) var history: [EpochReport] = []
+    let heads: [(name: String, loss: Loss, weight: Float)]
+    let regularization: ModelFactory.Regularization
+    let training: TrainingData
+    let validation: TrainingData
+    let split: Nnserve_DataSplit
+
+    /// A new run: splits and standardizes `table`, builds and initializes the graph.
+    public init(spec: ModelSpec, table: CSVTable, settings: TrainingSettings, modelFile: String = "model",
+                warn: (String) -> Void = { _ in }) throws(DataError) {
+        let (data, featureColumns) = try TrainingData.from(table, spec: spec)
+        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: settings.seed)
+        let training = data.subset(trainRows[...])
+        var inputs: [GraphInput] = []
+        for input in spec.inputs {
+            let columns = featureColumns[input.name]!
+            let statistics = input.standardize == false ? nil : TrainingData.standardization(of: training.inputs[input.name]!)
+            inputs.append(GraphInput(name: input.name, width: columns.count, featureNames: columns, standardization: statistics))
+        }
+        let (graph, regularization) = try ModelFactory.graph(spec, inputs: inputs, seed: settings.seed, file: modelFile, warn: warn)
+        var split = Nnserve_DataSplit()
+        split.trainingFile = table.file
+        split.validationFraction = settings.validationFraction
+        split.splitSeed = settings.seed
+        split.trainingRows = Int64(trainRows.count)
+        split.validationRows = Int64(validationRows.count)
+        split.targetColumns = spec.outputs.flatMap(\.targets)
+        try self.init(spec: spec, settings: settings, graph: graph, regularization: regularization, training: training,
+                      validation: data.subset(validationRows[...]), split: split, modelFile: modelFile)
+        try checkTargets(data, file: table.file)
+        optimizer = try settings.makeOptimizer(stepsPerEpoch: stepsPerEpoch)
+    }
+
+    /// Continues the run of `checkpoint` on the same data file for `additionalEpochs` more
+    /// epochs; the learning-rate schedule keeps the original run's length.
+    public static func resume(_ checkpoint: CheckpointFile, table: CSVTable, additionalEpochs: Int) throws -> Trainer {
+        let state = checkpoint.state
+        let spec = try ModelSpec.decode(json: Data(state.modelConfig.utf8), file: "checkpoint model config")
+        let decoder = JSONDecoder()
+        var settings = try decoder.decode(TrainingSettings.self, from: Data((state.settings["training"] ?? "{}").utf8))
+        let (data, _) = try TrainingData.from(table, spec: spec)
+        guard Int64(data.rows) == state.split.trainingRows + state.split.validationRows else {
+            throw DataError.unreadable(file: table.file, detail: "has \(data.rows) rows; the checkpoint was trained on \(state.split.trainingRows + state.split.validationRows)")
+        }
+        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: settings.seed)
+        settings.scheduleEpochs = settings.scheduleEpochs ?? settings.epochs
+        settings.epochs = Int(state.epoch) + additionalEpochs
+        var trainer = try Trainer(spec: spec, settings: settings, graph: checkpoint.graph,
+                                  regularization: ModelFactory.regularization(spec), training: data.subset(trainRows[...]),
+                                  validation: data.subset(validationRows[...]), split: state.split, modelFile: "checkpoint")
+        let base = try settings.makeOptimizer(stepsPerEpoch: trainer.stepsPerEpoch)
+        var slots: [String: [String: Tensor]] = [:]
+        for slot in state.optimizer.slots {
+            for named in slot.slots {
+                slots[slot.parameter, default: [:]][named.name] = try TensorCoding.decode(named.tensor, name: slot.parameter, source: "checkpoint")
+            }
+        }
+        trainer.optimizer = Optimizer(kind: base.kind, schedule: base.schedule, clipNorm: base.clipNorm,
+                                      step: Int(state.optimizer.step), slots: slots)
+        trainer.epoch = Int(state.epoch)
+        trainer.history = state.history.map { EpochReport(epoch: Int($0.epoch), trainingLoss: $0.metrics["loss"] ?? .nan,
+                                                          metrics: $0.metrics.filter { $0.key != "loss" }, seconds: $0.seconds) }
+        return trainer
+    }
+
+    /// Everything needed to resume, as a checkpoint. Deterministic: two runs with the same
+    /// seed write the same bytes (no timestamps; run times are kept out of the file).
+    public func checkpointFile(name: String = "run") -> CheckpointFile {
+        var state = Nnserve_Checkpoint()
+        state.name = name
+        state.step = Int64(optimizer.step)
+        state.epoch = Int32(epoch)
+        state.rng.seed = settings.seed
+        state.split = split
+        state.modelConfig = (try? spec.encodedJSON()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        state.settings = ["training": (try? encoder.encode(settings)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"]
+        state.optimizer.kind = optimizer.kind.name
+        state.optimizer.step = Int64(optimizer.step)
+        state.optimizer.slots = optimizer.slots.keys.sorted().map { parameter in
+            var slot = Nnserve_OptimizerSlot()
+            slot.parameter = parameter
+            slot.slots = optimizer.slots[parameter]!.keys.sorted().map { key in
+                var named = Nnserve_NamedTensor()
+                named.name = key
+                named.tensor = TensorCoding.encode(optimizer.slots[parameter]![key]!)
+                return named
+            }
+            return slot
+        }
+        state.history = history.map { report in
+            var entry = Nnserve_EpochMetrics()
+            entry.epoch = Int32(report.epoch)
+            entry.metrics = report.metrics.merging(["loss": report.trainingLoss]) { $1 }
+            return entry
+        }
+        state.metadata.producer = "nntrain"
+        state.metadata.trainingMetrics = history.last?.metrics ?? [:]
+        return CheckpointFile(graph: model.graph, state: state)
+    }
+
+    init(spec: ModelSpec, settings: TrainingSettings, graph: Graph, regularization: ModelFactory.Regularization,
+                 training: TrainingData, validation: TrainingData, split: Nnserve_DataSplit, modelFile: String) throws(DataError) {
+        do { model = try TrainingGraph(graph) } catch { throw .invalidModel(file: modelFile, detail: "\(error)") }
+        self.spec = spec
+        self.settings = settings
+        self.regularization = regularization
+        self.training = training
+        self.validation = validation
+        self.split = split
+        epoch = 0
+        var heads: [(String, Loss, Float)] = []
+        for head in spec.outputs { heads.append((head.name, try spec.loss(of: head, file: modelFile), head.weight ?? 1)) }
+        self.heads = heads
+        optimizer = Optimizer(kind: .sgd, schedule: .constant(0))
+    }
+
+    var stepsPerEpoch: Int { (training.rows + settings.batchSize - 1) / max(settings.batchSize, 1) }
+
+    /// Trains until `settings.epochs`, calling `report` after each epoch and writing the
+    /// checkpoint every `checkpointEvery` epochs and at the end.
+    public mutating func fit(checkpoint path: String?, report: (EpochReport) -> Void = { _ in }) throws {
+        while epoch < settings.epochs {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let loss = try trainOneEpoch()
+            let metrics = try evaluate()
+            let entry = EpochReport(epoch: epoch, trainingLoss: loss, metrics: metrics,
+                                    seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            history.append(entry)
+            report(entry)
+            if let path, epoch % max(settings.checkpointEvery, 1) == 0 || epoch == settings.epochs {
+                try checkpointFile().write(to: path)
+            }
+        }
+    }
+
+    /// One pass over the training rows; returns the mean training loss.
+    mutating func trainOneEpoch() throws -> Double {
+        epoch += 1
+        var order = Array(0..<training.rows)
+        var rng = CounterRNG(seed: settings.seed, stream: CounterRNG.stream(epoch: epoch, step: 0, layer: 0xFFF))
+        TrainingData.shuffle(&order, rng: &rng)
+        var total = 0.0
+        for stepInEpoch in 0..<stepsPerEpoch {
+            let start = stepInEpoch * settings.batchSize
+            let batch = training.subset(order[start..<min(start + settings.batchSize, training.rows)])
+            let globalStep = optimizer.step
+            let pass = model.forward(batch.inputs, mode: .training(seed: settings.seed, epoch: epoch, step: globalStep))
+            var gradients: [String: TrainingGraph.OutputGradient] = [:]
+            var loss = 0.0
+            for head in heads {
+                let node = model.graph.outputs.first { $0.name == head.name }!.node
+                let target = batch.targets[head.name]!
+                if head.loss.takesLogits, let logits = model.logits(of: node, in: pass) {
+                    let (value, gradient) = head.loss.evaluate(logits, target: target)
+                    loss += Double(head.weight) * value
+                    gradients[head.name] = .logits(gradient.mapped { $0 * head.weight })
+                } else {
+                    let (value, gradient) = head.loss.evaluate(pass.values[node]!, target: target)
+                    loss += Double(head.weight) * value
+                    gradients[head.name] = .value(gradient.mapped { $0 * head.weight })
+                }
+            }
+            var parameterGradients = model.backward(pass, outputGradients: gradients)
+            loss += applyRegularization(&parameterGradients)
+            guard loss.isFinite else { throw DataError.lossDiverged(epoch: epoch, step: globalStep, loss: loss) }
+            optimizer.apply(parameterGradients, to: &model)
+            total += loss * Double(batch.rows)
+        }
+        return total / Double(max(training.rows, 1))
+    }
+
+    /// Adds L1/L2 penalties to the gradients; returns the penalty added to the loss.
+    private func applyRegularization(_ gradients: inout [String: Tensor]) -> Double {
+        guard !regularization.isEmpty else { return 0 }
+        var penalty = 0.0
+        var copy = model
+        copy.updateParameters { name, weights in
+            guard let (l1, l2) = regularization[name], let gradient = gradients[name] else { return }
+            penalty += weights.scalars.reduce(0.0) { $0 + Double(l1) * Double(abs($1)) + Double(l2) * Double($1 * $1) }
+            gradients[name] = gradient.zipped(with: weights) { g, w in g + l1 * (w > 0 ? 1 : (w < 0 ? -1 : 0)) + 2 * l2 * w }
+        }
+        return penalty
+    }
+
+    /// Validation metrics (training metrics when there is no validation split), via NNInference.
+    public func evaluate(_ data: TrainingData? = nil) throws -> [String: Double] {
+        let rows = data ?? (validation.rows > 0 ? validation : training)
+        let prefix = data == nil && validation.rows > 0 ? "val_" : ""
+        let metrics = try Metrics.evaluate(model.graph, heads: heads.map { ($0.name, $0.loss) }, data: rows)
+        return Dictionary(uniqueKeysWithValues: metrics.map { (prefix + $0.key, $0.value) })
+    }
+
+    /// Targets a loss cannot take are refused before training, with the line that holds them.
+    private func checkTargets(_ data: TrainingData, file: String) throws(DataError) {
+        let widths = (try? model.graph.validate().widths) ?? [:]
+        for (index, head) in heads.enumerated() {
+            let target = data.targets[head.name]!
+            let columns = spec.outputs[index].targets
+            let classes = widths[model.graph.outputs[index].node] ?? 0
+            for row in 0..<target.rows {
+                for column in 0..<target.columns {
+                    let value = target[row, column]
+                    let problem: String? = switch head.loss {
+                    case .sparseCategoricalCrossEntropy:
+                        value == value.rounded() && value >= 0 && Int(value) < classes ? nil
+                            : "sparse_categorical_crossentropy needs a class index in 0..<\(classes)"
+                    case .binaryCrossEntropy, .categoricalCrossEntropy:
+                        (0...1).contains(value) ? nil : "\(head.loss.name) needs targets in [0, 1]"
+                    case .contrastive:
+                        value == 0 || value == 1 ? nil : "contrastive needs 1 (similar) or 0 (dissimilar)"
+                    default: nil
+                    }
+                    if let problem {
+                        throw .targetOutOfRange(file: file, line: row + 2, column: columns[column], value: value, detail: problem)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import NNCore
+
+/// Inputs and targets of a set of rows, as the trainer feeds them.
+public struct TrainingData: Sendable {
+    /// Raw (unstandardized) features per graph input, [rows, width].
+    public var inputs: [String: Tensor]
+    /// Targets per head, [rows, target columns].
+    public var targets: [String: Tensor]
+    public var rows: Int
+
+    public func subset(_ indices: ArraySlice<Int>) -> TrainingData {
+        TrainingData(inputs: inputs.mapValues { $0.gatheringRows(indices) },
+                     targets: targets.mapValues { $0.gatheringRows(indices) }, rows: indices.count)
+    }
+
+    /// Reads the columns a spec names from a table: inputs (every non-target column when an
+    /// input names none) and each head's targets.
+    public static func from(_ table: CSVTable, spec: ModelSpec) throws(DataError) -> (TrainingData, featureColumns: [String: [String]]) {
+        let targetColumns = Set(spec.outputs.flatMap(\.targets))
+        var inputs: [String: Tensor] = [:]
+        var featureColumns: [String: [String]] = [:]
+        for input in spec.inputs {
+            let columns = input.columns ?? table.header.filter { !targetColumns.contains($0) }
+            let (values, _) = try table.matrix(columns: columns)
+            inputs[input.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
+            featureColumns[input.name] = columns
+        }
+        var targets: [String: Tensor] = [:]
+        for head in spec.outputs {
+            let (values, _) = try table.matrix(columns: head.targets)
+            targets[head.name] = Tensor(shape: [table.rowCount, head.targets.count], values: values)
+        }
+        return (TrainingData(inputs: inputs, targets: targets, rows: table.rowCount), featureColumns)
+    }
+
+    /// A seeded split: row indices for training and validation.
+    public static func split(rows: Int, validationFraction: Double, seed: UInt64) -> (training: [Int], validation: [Int]) {
+        var order = Array(0..<rows)
+        var rng = CounterRNG(seed: seed, stream: 0x5911_7)
+        shuffle(&order, rng: &rng)
+        let validationCount = Int((Double(rows) * validationFraction).rounded())
+        return (Array(order[validationCount...]), Array(order[..<validationCount]))
+    }
+
+    /// Fisher-Yates with the counter-based generator (Swift's shuffle may change across versions).
+    public static func shuffle(_ values: inout [Int], rng: inout CounterRNG) {
+        guard values.count > 1 else { return }
+        for index in stride(from: values.count - 1, to: 0, by: -1) {
+            let other = Int(rng.next() % UInt64(index + 1))
+            values.swapAt(index, other)
+        }
+    }
+
+    /// Per-column mean and standard deviation (constant columns get std 1, so they pass through centered).
+    public static func standardization(of tensor: Tensor) -> Standardization {
+        let rows = tensor.rows, width = tensor.columns
+        var mean = [Double](repeating: 0, count: width), variance = [Double](repeating: 0, count: width)
+        tensor.withUnsafeBufferPointer { x in
+            for index in 0..<rows * width { mean[index % width] += Double(x[index]) }
+            for j in 0..<width { mean[j] /= Double(max(rows, 1)) }
+            for index in 0..<rows * width {
+                let d = Double(x[index]) - mean[index % width]
+                variance[index % width] += d * d
+            }
+        }
+        let std = variance.map { ($0 / Double(max(rows, 1))).squareRoot() }
+        return Standardization(mean: mean.map { Float($0) }, std: std.map { $0 > 1e-12 ? Float($0) : 1 })
+    }
+}

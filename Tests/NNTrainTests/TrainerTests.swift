@@ -1,0 +1,108 @@
+import Foundation
+import NNCore
+import NNFormat
+@testable import NNTrain
+import XCTest
+
+final class TrainerTests: XCTestCase {
+    static let datasets = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../datasets").standardized.path
+
+    private func digitsSpec(dropout: Float = 0.2) -> ModelSpec {
+        ModelSpec(inputs: [.init(name: "pixels")],
+                  layers: [.init(name: "h1", type: "dense", inputs: ["pixels"], units: 64, activation: "linear"),
+                           .init(name: "bn1", type: "batch_norm", inputs: ["h1"]),
+                           .init(name: "relu1", type: "activation", inputs: ["bn1"], activation: "relu"),
+                           .init(name: "drop1", type: "dropout", inputs: ["relu1"], rate: dropout),
+                           .init(name: "logits", type: "dense", inputs: ["drop1"], units: 10, activation: "softmax")],
+                  outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+    }
+
+    private func settings(epochs: Int) -> TrainingSettings {
+        var settings = TrainingSettings()
+        settings.epochs = epochs
+        settings.batchSize = 32
+        settings.learningRate = 3e-3
+        settings.seed = 7
+        return settings
+    }
+
+    private func temporaryPath(_ name: String) -> String {
+        NSTemporaryDirectory() + "nntrain-\(UUID().uuidString)-\(name)"
+    }
+
+    func testLearnsDigitsToAtLeast96PercentValidationAccuracy() throws {
+        let table = try CSVTable.read(Self.datasets + "/digits.csv")
+        var trainer = try Trainer(spec: digitsSpec(), table: table, settings: settings(epochs: 15))
+        try trainer.fit(checkpoint: nil)
+        let accuracy = try XCTUnwrap(trainer.history.last?.metrics["val_accuracy"])
+        XCTAssertGreaterThanOrEqual(accuracy, 0.96, "validation accuracy after 15 epochs")
+    }
+
+    func testSameSeedWritesBitIdenticalCheckpoints() throws {
+        let table = try CSVTable.read(Self.datasets + "/digits.csv")
+        var first = try Trainer(spec: digitsSpec(), table: table, settings: settings(epochs: 2))
+        var second = try Trainer(spec: digitsSpec(), table: table, settings: settings(epochs: 2))
+        let (a, b) = (temporaryPath("a.ckpt"), temporaryPath("b.ckpt"))
+        try first.fit(checkpoint: a)
+        try second.fit(checkpoint: b)
+        XCTAssertEqual(FileManager.default.contents(atPath: a), FileManager.default.contents(atPath: b))
+    }
+
+    func testResumingGivesTheWeightsOfAnUninterruptedRun() throws {
+        let table = try CSVTable.read(Self.datasets + "/digits.csv")
+        var uninterrupted = try Trainer(spec: digitsSpec(), table: table, settings: settings(epochs: 3))
+        try uninterrupted.fit(checkpoint: nil)
+
+        let path = temporaryPath("run.ckpt")
+        var stopped = try Trainer(spec: digitsSpec(), table: table, settings: settings(epochs: 3))
+        _ = try stopped.trainOneEpoch()
+        try stopped.checkpointFile().write(to: path)
+        var resumed = try Trainer.resume(try CheckpointFile.read(from: path), table: table, additionalEpochs: 2)
+        try resumed.fit(checkpoint: nil)
+        XCTAssertEqual(resumed.epoch, 3)
+        XCTAssertEqual(resumed.model.graph, uninterrupted.model.graph, "weights and batch-norm statistics after 3 epochs")
+    }
+
+    func testBadInputsStopWithMessagesNamingTheValue() throws {
+        XCTAssertThrowsError(try CSVTable.parse("a,b\n1,2\n3,x\n", file: "t.csv")) {
+            XCTAssertEqual("\($0)", "t.csv:3: column 'b': 'x' is not a number")
+        }
+        XCTAssertThrowsError(try CSVTable.parse("a,b\n1,nan\n", file: "t.csv")) {
+            XCTAssertEqual("\($0)", "t.csv:2: column 'b': nan is not finite")
+        }
+        XCTAssertThrowsError(try CSVTable.parse("a,b\n1,2,3\n", file: "t.csv")) {
+            XCTAssertEqual("\($0)", "t.csv:2: 3 fields, the header has 2")
+        }
+        let table = try CSVTable.parse("f,label\n0.5,1\n0.1,0\n0.3,12\n0.2,1\n", file: "d.csv")
+        var spec = digitsSpec()
+        spec.inputs = [.init(name: "pixels", columns: ["f"])]
+        XCTAssertThrowsError(try Trainer(spec: spec, table: table, settings: settings(epochs: 1))) {
+            XCTAssertEqual("\($0)", "d.csv:4: target 'label' is 12.0; sparse_categorical_crossentropy needs a class index in 0..<10")
+        }
+        spec.inputs = [.init(name: "pixels", columns: ["g"])]
+        XCTAssertThrowsError(try Trainer(spec: spec, table: table, settings: settings(epochs: 1))) {
+            XCTAssertEqual("\($0)", "d.csv: no column 'g'; columns are f, label")
+        }
+        XCTAssertThrowsError(try ModelSpec.decode(json: Data(#"{"inputs": [], "layers": [{"name": "x"}], "outputs": []}"#.utf8), file: "m.json")) {
+            XCTAssertTrue("\($0)".hasPrefix("m.json: missing 'type' at .layers[0]"), "\($0)")
+        }
+    }
+
+    func testDivergingLossNeverOverwritesTheCheckpoint() throws {
+        let table = try CSVTable.read(Self.datasets + "/digits.csv")
+        var settings = settings(epochs: 1)
+        let path = temporaryPath("good.ckpt")
+        var trainer = try Trainer(spec: digitsSpec(), table: table, settings: settings)
+        try trainer.fit(checkpoint: path)
+        let good = FileManager.default.contents(atPath: path)
+        settings.learningRate = 1e30
+        settings.optimizer = "sgd"
+        settings.epochs = 3
+        var exploding = try Trainer(spec: digitsSpec(dropout: 0), table: table, settings: settings)
+        XCTAssertThrowsError(try exploding.fit(checkpoint: path)) { error in
+            XCTAssertTrue("\(error)".contains("training loss became"), "\(error)")
+        }
+        XCTAssertEqual(FileManager.default.contents(atPath: path), good)
+    }
+}
