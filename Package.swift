@@ -71,6 +71,14 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .executableTarget(
+            name: "nntrain",
+            dependencies: [
+                "NNTrain", "NNFormat", "NNInference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
             name: "nnbench",
             dependencies: [
                 "NNCore", "NNFormat", "NNInference", "COpenBLAS",

@@ -65,12 +65,13 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         public var node: String
         public var loss: String
         public var weight: Float?
-        public var targets: [String]
+        /// Target columns; nil = the column named like the head (or `--target`).
+        public var targets: [String]?
         /// Huber's δ (default 1) or the contrastive margin (default 1).
         public var delta: Float?
         public var margin: Float?
 
-        public init(name: String, node: String, loss: String, targets: [String], weight: Float? = nil,
+        public init(name: String, node: String, loss: String, targets: [String]? = nil, weight: Float? = nil,
                     delta: Float? = nil, margin: Float? = nil) {
             self.name = name
             self.node = node
@@ -90,6 +91,20 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         self.inputs = inputs
         self.layers = layers
         self.outputs = outputs
+    }
+
+    /// Target columns of a head.
+    func targets(of head: Head) -> [String] { head.targets ?? [head.name] }
+
+    /// The spec with `columns` as the target of its only head that names none (`--target`).
+    public func withTarget(_ columns: [String], file: String) throws(DataError) -> ModelSpec {
+        var copy = self
+        let open = copy.outputs.indices.filter { copy.outputs[$0].targets == nil }
+        guard open.count == 1 || copy.outputs.count == 1 else {
+            throw .invalidModel(file: file, detail: "--target is ambiguous: \(open.count) outputs name no targets; set 'targets' per output in the model file")
+        }
+        copy.outputs[open.first ?? 0].targets = columns
+        return copy
     }
 
     public static func decode(json data: Data, file: String) throws(DataError) -> ModelSpec {

@@ -44,7 +44,7 @@ public struct Trainer {
         split.splitSeed = settings.seed
         split.trainingRows = Int64(trainRows.count)
         split.validationRows = Int64(validationRows.count)
-        split.targetColumns = spec.outputs.flatMap(\.targets)
+        split.targetColumns = spec.outputs.flatMap(spec.targets(of:))
         try self.init(spec: spec, settings: settings, graph: graph, regularization: regularization, training: training,
                       validation: data.subset(validationRows[...]), split: split, modelFile: modelFile)
         try checkTargets(data, file: table.file)
@@ -212,12 +212,19 @@ public struct Trainer {
         return Dictionary(uniqueKeysWithValues: metrics.map { (prefix + $0.key, $0.value) })
     }
 
+    /// Metrics of the current model on another table with the training columns.
+    public func evaluate(on table: CSVTable) throws -> [String: Double] {
+        let (data, _) = try TrainingData.from(table, spec: spec)
+        try checkTargets(data, file: table.file)
+        return try evaluate(data)
+    }
+
     /// Targets a loss cannot take are refused before training, with the line that holds them.
     private func checkTargets(_ data: TrainingData, file: String) throws(DataError) {
         let widths = (try? model.graph.validate().widths) ?? [:]
         for (index, head) in heads.enumerated() {
             let target = data.targets[head.name]!
-            let columns = spec.outputs[index].targets
+            let columns = spec.targets(of: spec.outputs[index])
             let classes = widths[model.graph.outputs[index].node] ?? 0
             for row in 0..<target.rows {
                 for column in 0..<target.columns {

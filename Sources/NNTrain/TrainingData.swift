@@ -16,7 +16,7 @@ public struct TrainingData: Sendable {
     /// Reads the columns a spec names from a table: inputs (every non-target column when an
     /// input names none) and each head's targets.
     public static func from(_ table: CSVTable, spec: ModelSpec) throws(DataError) -> (TrainingData, featureColumns: [String: [String]]) {
-        let targetColumns = Set(spec.outputs.flatMap(\.targets))
+        let targetColumns = Set(spec.outputs.flatMap(spec.targets(of:)))
         var inputs: [String: Tensor] = [:]
         var featureColumns: [String: [String]] = [:]
         for input in spec.inputs {
@@ -27,8 +27,9 @@ public struct TrainingData: Sendable {
         }
         var targets: [String: Tensor] = [:]
         for head in spec.outputs {
-            let (values, _) = try table.matrix(columns: head.targets)
-            targets[head.name] = Tensor(shape: [table.rowCount, head.targets.count], values: values)
+            let columns = spec.targets(of: head)
+            let (values, _) = try table.matrix(columns: columns)
+            targets[head.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
         }
         return (TrainingData(inputs: inputs, targets: targets, rows: table.rowCount), featureColumns)
     }

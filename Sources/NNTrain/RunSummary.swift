@@ -1,0 +1,56 @@
+import Foundation
+import NNCore
+import NNFormat
+
+/// Human-readable descriptions of a run: the per-epoch progress line and `nntrain summary`.
+public enum RunSummary {
+    /// "epoch 3/20  loss 0.1234  val_accuracy 0.9612  (1.2 s, ETA 20 s)"
+    public static func progressLine(_ report: Trainer.EpochReport, of epochs: Int, averageSeconds: Double) -> String {
+        let metrics = report.metrics.keys.sorted().map { String(format: "%@ %.4f", $0, report.metrics[$0]!) }
+        let remaining = Double(epochs - report.epoch) * averageSeconds
+        return String(format: "epoch %d/%d  loss %.4f  ", report.epoch, epochs, report.trainingLoss)
+            + metrics.joined(separator: "  ") + String(format: "  (%.1f s, ETA %.0f s)", report.seconds, remaining)
+    }
+
+    /// Layers, shapes, parameter counts, batch-norm statistics, the configuration.
+    public static func describe(_ checkpoint: CheckpointFile) -> String {
+        let graph = checkpoint.graph
+        var lines: [String] = []
+        let state = checkpoint.state
+        lines.append("run '\(state.name)': epoch \(state.epoch), step \(state.step), seed \(state.rng.seed)")
+        for input in graph.inputs {
+            lines.append("input \(input.name): \(input.width) features\(input.standardization == nil ? "" : ", standardized")"
+                         + (input.featureNames.isEmpty ? "" : " (\(input.featureNames.prefix(6).joined(separator: ", "))\(input.width > 6 ? ", …" : ""))"))
+        }
+        let widths = (try? graph.validate().widths) ?? [:]
+        lines.append(String(repeating: "-", count: 72))
+        lines.append("layer".padding(toLength: 16, withPad: " ", startingAt: 0) + "kind".padding(toLength: 14, withPad: " ", startingAt: 0)
+                     + "inputs".padding(toLength: 22, withPad: " ", startingAt: 0) + "width".padding(toLength: 8, withPad: " ", startingAt: 0) + "params")
+        for node in graph.nodes {
+            var kind = node.operation.kind
+            if case .dense(let dense) = node.operation { kind += " \(dense.activation.name)" }
+            if case .activation(let activation) = node.operation { kind = activation.name }
+            lines.append(node.name.padding(toLength: 16, withPad: " ", startingAt: 0) + kind.padding(toLength: 14, withPad: " ", startingAt: 0)
+                         + node.inputs.joined(separator: ",").padding(toLength: 22, withPad: " ", startingAt: 0)
+                         + "\(widths[node.name] ?? 0)".padding(toLength: 8, withPad: " ", startingAt: 0) + "\(node.operation.parameterCount)")
+        }
+        lines.append(String(repeating: "-", count: 72))
+        lines.append("parameters: \(graph.parameterCount)")
+        for node in graph.nodes {
+            guard case .batchNorm(let norm) = node.operation else { continue }
+            lines.append("batch norm \(node.name): gamma \(stats(norm.gamma)), beta \(stats(norm.beta)), moving mean \(stats(norm.movingMean)), moving variance \(stats(norm.movingVariance))")
+        }
+        if let last = state.history.last {
+            lines.append("last epoch: " + last.metrics.keys.sorted().map { String(format: "%@ %.4f", $0, last.metrics[$0]!) }.joined(separator: "  "))
+        }
+        lines.append("training settings: \(state.settings["training"] ?? "{}")")
+        lines.append("model config:\n\(state.modelConfig)")
+        return lines.joined(separator: "\n")
+    }
+
+    private static func stats(_ tensor: Tensor) -> String {
+        let values = tensor.scalars.map(Double.init)
+        let mean = values.reduce(0, +) / Double(max(values.count, 1))
+        return String(format: "mean %.3f [%.3f, %.3f]", mean, values.min() ?? 0, values.max() ?? 0)
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import NNFormat
+import NNInference
+import NNTrain
+
+@main
+struct NNTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nntrain",
+        abstract: "Train small neural networks on tabular data and write a checkpoint (run.ckpt).",
+        subcommands: [Fit.self, Resume.self, Evaluate.self, Summary.self]
+    )
+}
+
+/// Options every training command shares.
+struct RunOptions: ParsableArguments {
+    @Option(help: "OpenBLAS threads. Runs are bit-reproducible for a fixed thread count.")
+    var threads: Int = 1
+
+    @Flag(help: "Print a final line of metrics as JSON.")
+    var json = false
+}
+
+func printJSON(_ object: [String: Double], extra: [String: String] = [:]) {
+    var dictionary: [String: Any] = object
+    for (key, value) in extra { dictionary[key] = value }
+    if let data = try? JSONSerialization.data(withJSONObject: dictionary, options: [.sortedKeys]) {
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+func runToCompletion(_ trainer: inout Trainer, checkpoint: String, options: RunOptions) throws {
+    var seconds: [Double] = []
+    let epochs = trainer.settings.epochs
+    try trainer.fit(checkpoint: checkpoint) { report in
+        seconds.append(report.seconds)
+        let line = RunSummary.progressLine(report, of: epochs, averageSeconds: seconds.reduce(0, +) / Double(seconds.count))
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+    FileHandle.standardError.write(Data("wrote \(checkpoint)\n".utf8))
+    if options.json, let last = trainer.history.last {
+        printJSON(last.metrics.merging(["loss": last.trainingLoss, "epoch": Double(last.epoch)]) { $1 }, extra: ["checkpoint": checkpoint])
+    }
+}
+
+extension NNTrainCommand {
+    struct Fit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Train a model file (JSON) on a CSV file.")
+
+        @Option(help: "Model file (JSON; see docs/TRAINING.md).") var model: String
+        @Option(help: "Training data (CSV with a header row).") var data: String
+        @Option(help: "Target column(s) for the output that names none, comma separated.") var target: String?
+        @Option(help: "Checkpoint to write (atomically, every --checkpoint-every epochs and at the end).") var checkpoint = "run.ckpt"
+        @Option(help: "Epochs.") var epochs = 20
+        @Option(help: "Rows per step.") var batchSize = 32
+        @Option(help: "sgd, momentum, nesterov, adam, adamw.") var optimizer = "adam"
+        @Option(name: .customLong("lr"), help: "Learning rate (peak rate for cosine and one_cycle).") var learningRate: Float = 1e-3
+        @Option(help: "constant, step, exponential, cosine, one_cycle.") var schedule = "constant"
+        @Option(help: "Warmup epochs of the cosine schedule.") var warmupEpochs = 0
+        @Option(help: "Clip gradients to this global L2 norm.") var clipNorm: Float?
+        @Option(help: "Momentum of sgd with momentum or nesterov.") var momentum: Float = 0.9
+        @Option(help: "Decoupled weight decay of adamw.") var weightDecay: Float = 1e-4
+        @Option(help: "Seed of initialization, split, shuffles and dropout.") var seed: UInt64 = 42
+        @Option(help: "Fraction of rows held out for validation.") var validationFraction = 0.2
+        @Option(help: "Write the checkpoint every this many epochs.") var checkpointEvery = 1
+        @OptionGroup var options: RunOptions
+
+        func run() throws {
+            BLASThreads.set(options.threads)
+            guard let text = FileManager.default.contents(atPath: model) else {
+                throw ValidationError("cannot read model file '\(model)'")
+            }
+            var spec = try ModelSpec.decode(json: text, file: model)
+            if let target { spec = try spec.withTarget(target.split(separator: ",").map(String.init), file: model) }
+            var settings = TrainingSettings()
+            settings.epochs = epochs
+            settings.batchSize = batchSize
+            settings.optimizer = optimizer
+            settings.learningRate = learningRate
+            settings.schedule = schedule
+            settings.warmupEpochs = warmupEpochs
+            settings.clipNorm = clipNorm
+            settings.momentum = momentum
+            settings.weightDecay = weightDecay
+            settings.seed = seed
+            settings.validationFraction = validationFraction
+            settings.checkpointEvery = checkpointEvery
+            var trainer = try Trainer(spec: spec, table: try CSVTable.read(data), settings: settings, modelFile: model) { warning in
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
+            try runToCompletion(&trainer, checkpoint: checkpoint, options: options)
+        }
+    }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Continue a run from its checkpoint, bit-identically.")
+
+        @Argument(help: "The checkpoint to continue (rewritten as the run goes on).") var checkpoint: String
+        @Option(help: "More epochs to train.") var epochs: Int
+        @Option(help: "Training data (default: the file the run was started on).") var data: String?
+        @OptionGroup var options: RunOptions
+
+        func run() throws {
+            BLASThreads.set(options.threads)
+            let file = try CheckpointFile.read(from: checkpoint)
+            let table = try CSVTable.read(data ?? file.state.split.trainingFile)
+            var trainer = try Trainer.resume(file, table: table, additionalEpochs: epochs)
+            try runToCompletion(&trainer, checkpoint: checkpoint, options: options)
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Metrics of a checkpoint on a CSV file (inference mode, through NNInference).")
+
+        @Argument(help: "The checkpoint.") var checkpoint: String
+        @Option(help: "Data to evaluate on (CSV with the training columns).") var data: String
+        @OptionGroup var options: RunOptions
+
+        func run() throws {
+            BLASThreads.set(options.threads)
+            let file = try CheckpointFile.read(from: checkpoint)
+            let metrics = try Trainer.resume(file, table: try CSVTable.read(file.state.split.trainingFile), additionalEpochs: 0)
+                .evaluate(on: try CSVTable.read(data))
+            if options.json {
+                printJSON(metrics, extra: ["data": data])
+            } else {
+                for key in metrics.keys.sorted() { print(String(format: "%@ %.6f", key, metrics[key]!)) }
+            }
+        }
+    }
+
+    struct Summary: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Layers, shapes, parameter counts, batch-norm statistics and config of a checkpoint.")
+
+        @Argument(help: "The checkpoint.") var checkpoint: String
+
+        func run() throws {
+            print(RunSummary.describe(try CheckpointFile.read(from: checkpoint)))
+        }
+    }
+}
