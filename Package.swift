@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "nnbench",
             dependencies: [
-                "NNCore", "NNFormat", "NNInference", "COpenBLAS",
+                "NNCore", "NNFormat", "NNInference", "NNTrain", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

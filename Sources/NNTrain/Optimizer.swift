@@ -92,27 +92,29 @@ public struct Optimizer: Sendable {
                 parameter = parameter.zipped(with: velocity) { $0 - rate * $1 }
             }
         case .adam(let beta1, let beta2, let epsilon), .adamW(let beta1, let beta2, let epsilon, _):
-            let m = (slots[name]?["m"] ?? Tensor(zeros: parameter.shape)).zipped(with: gradient) { beta1 * $0 + (1 - beta1) * $1 }
-            let v = (slots[name]?["v"] ?? Tensor(zeros: parameter.shape)).zipped(with: gradient) { beta2 * $0 + (1 - beta2) * $1 * $1 }
-            slots[name] = ["m": m, "v": v]
+            var state = slots.removeValue(forKey: name) ?? ["m": Tensor(zeros: parameter.shape), "v": Tensor(zeros: parameter.shape)]
+            var m = state.removeValue(forKey: "m")!, v = state.removeValue(forKey: "v")!
             let correction1 = 1 - Float(pow(Double(beta1), Double(t)))
             let correction2 = 1 - Float(pow(Double(beta2), Double(t)))
-            var updated = parameter
-            if case .adamW(_, _, _, let decay) = kind {
-                updated = updated.mapped { $0 - rate * decay * $0 }
-            }
-            m.withUnsafeBufferPointer { m in
-                v.withUnsafeBufferPointer { v in
-                    updated.withUnsafeMutableBufferPointer { w in
-                        for index in w.indices {
-                            let mHat = m[index] / correction1
-                            let vHat = v[index] / correction2
-                            w[index] -= rate * mHat / (vHat.squareRoot() + epsilon)
+            var decay: Float = 0
+            if case .adamW(_, _, _, let weightDecay) = kind { decay = rate * weightDecay }
+            // One fused pass, in place: the moments and the weights are each touched once.
+            gradient.withUnsafeBufferPointer { g in
+                m.withUnsafeMutableBufferPointer { m in
+                    v.withUnsafeMutableBufferPointer { v in
+                        parameter.withUnsafeMutableBufferPointer { w in
+                            for index in w.indices {
+                                m[index] = beta1 * m[index] + (1 - beta1) * g[index]
+                                v[index] = beta2 * v[index] + (1 - beta2) * g[index] * g[index]
+                                let mHat = m[index] / correction1
+                                let vHat = v[index] / correction2
+                                w[index] = w[index] - decay * w[index] - rate * mHat / (vHat.squareRoot() + epsilon)
+                            }
                         }
                     }
                 }
             }
-            parameter = updated
+            slots[name] = ["m": m, "v": v]
         }
     }
 }

@@ -155,8 +155,17 @@ public struct Trainer {
         }
     }
 
+    /// A run over prepared data and an initialized graph (benchmarks, and callers that
+    /// build graphs with the Swift API): no validation split, no checkpoint file.
+    public init(graph: Graph, heads: [ModelSpec.Head], training: TrainingData, settings: TrainingSettings) throws {
+        let spec = ModelSpec(inputs: graph.inputs.map { .init(name: $0.name) }, layers: [], outputs: heads)
+        try self.init(spec: spec, settings: settings, graph: graph, regularization: [:], training: training,
+                      validation: training.subset([][...]), split: Nnserve_DataSplit(), modelFile: "graph")
+        optimizer = try settings.makeOptimizer(stepsPerEpoch: stepsPerEpoch)
+    }
+
     /// One pass over the training rows; returns the mean training loss.
-    mutating func trainOneEpoch() throws -> Double {
+    public mutating func trainOneEpoch() throws -> Double {
         epoch += 1
         var order = Array(0..<training.rows)
         var rng = CounterRNG(seed: settings.seed, stream: CounterRNG.stream(epoch: epoch, step: 0, layer: 0xFFF))

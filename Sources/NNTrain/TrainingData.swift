@@ -8,6 +8,12 @@ public struct TrainingData: Sendable {
     public var targets: [String: Tensor]
     public var rows: Int
 
+    public init(inputs: [String: Tensor], targets: [String: Tensor], rows: Int) {
+        self.inputs = inputs
+        self.targets = targets
+        self.rows = rows
+    }
+
     public func subset(_ indices: ArraySlice<Int>) -> TrainingData {
         TrainingData(inputs: inputs.mapValues { $0.gatheringRows(indices) },
                      targets: targets.mapValues { $0.gatheringRows(indices) }, rows: indices.count)

@@ -124,10 +124,13 @@ public struct TrainingGraph: Sendable {
             case (.dense(let dense), .dense(let cache)?):
                 var dz = dy.map { ActivationLayer.backward($0, z: cache.preActivation, y: cache.output, dense.activation) }
                 if let dLogits { dz = dz.map { $0.zipped(with: dLogits, +) } ?? dLogits }
-                let (dx, dWeights, dBias) = DenseLayer.backward(dz: dz!, cache: cache, weights: dense.weights)
+                // No gradient flows into graph inputs, so their dx (a third of the layer's work) is skipped.
+                let needsInputGradient = !graph.inputs.contains { $0.name == node.inputs[0] }
+                let (dx, dWeights, dBias) = DenseLayer.backward(dz: dz!, cache: cache, weights: dense.weights,
+                                                                inputGradient: needsInputGradient)
                 parameterGradients["\(node.name)/weights"] = dWeights
                 parameterGradients["\(node.name)/bias"] = dBias
-                accumulate(dx, into: node.inputs[0])
+                if let dx { accumulate(dx, into: node.inputs[0]) }
             case (.batchNorm(let norm), .batchNorm(let cache)?):
                 let (dx, dGamma, dBeta) = BatchNormLayer.backward(dy!, cache: cache, norm)
                 parameterGradients["\(node.name)/gamma"] = dGamma

@@ -21,6 +21,12 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public init() {}
 
     func makeOptimizer(stepsPerEpoch: Int) throws(DataError) -> Optimizer {
+        guard epochs >= 0, batchSize > 0 else {
+            throw .invalidModel(file: "settings", detail: "epochs must be ≥ 0 and batch size positive (got \(epochs), \(batchSize))")
+        }
+        guard (0..<1).contains(validationFraction) else {
+            throw .invalidModel(file: "settings", detail: "validation fraction must be in [0, 1), got \(validationFraction)")
+        }
         let kind: Optimizer.Kind
         switch optimizer {
         case "sgd": kind = .sgd
@@ -30,7 +36,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         case "adamw": kind = .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weightDecay: weightDecay)
         default: throw .invalidModel(file: "--optimizer", detail: "unknown optimizer '\(optimizer)' (sgd, momentum, nesterov, adam, adamw)")
         }
-        let total = max(1, (scheduleEpochs ?? epochs) * stepsPerEpoch)
+        let (product, overflow) = (scheduleEpochs ?? epochs).multipliedReportingOverflow(by: stepsPerEpoch)
+        let total = overflow ? Int.max : max(1, product)
         let scheduleValue: LearningRateSchedule
         switch schedule {
         case "constant": scheduleValue = .constant(learningRate)

@@ -8,7 +8,7 @@ struct NNBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nnbench",
         abstract: "Benchmarks of nnserve's kernels and file format (figures go to docs/BENCHMARKS.md).",
-        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self]
+        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self, Train.self]
     )
 }
 
@@ -78,6 +78,58 @@ extension NNBench {
             try list.split(separator: ",").map { item in
                 guard let value = Int(item), value > 0 else { throw ValidationError("\(option): '\(item)' is not a positive integer") }
                 return value
+            }
+        }
+    }
+
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Training samples/s of M1-M4 at 1 and 2 threads, against PyTorch (anchor figures).")
+
+        @Option(help: "Configurations model:batch, comma separated.")
+        var configs = "M1:32,M2:32,M2:256,M3:256,M4:64"
+
+        @Option(help: "Thread counts, comma separated.")
+        var threads = "1,2"
+
+        @Option(help: "Minimum measured seconds per configuration (after a warm-up epoch).")
+        var minSeconds = 3.0
+
+        @Option(help: "PyTorch anchor figures (JSON).")
+        var anchors = "bench/anchors.json"
+
+        @Flag(help: "Print one JSON object per configuration instead of a table.")
+        var json = false
+
+        func run() throws {
+            struct File: Decodable {
+                var pytorchTrainSamplesPerSecond: [String: [String: Double]]
+                enum CodingKeys: String, CodingKey { case pytorchTrainSamplesPerSecond = "pytorch_train_samples_per_s" }
+            }
+            let figures = FileManager.default.contents(atPath: anchors)
+                .flatMap { try? JSONDecoder().decode(File.self, from: $0).pytorchTrainSamplesPerSecond } ?? [:]
+            let benchmark = TrainingBenchmark(minSeconds: minSeconds, anchors: figures)
+            if !json {
+                print("| model | batch | threads | samples/s | PyTorch samples/s (anchor) | × PyTorch |")
+                print("|---|---|---|---|---|---|")
+            }
+            for config in configs.split(separator: ",") {
+                let parts = config.split(separator: ":")
+                guard parts.count == 2, let model = ReferenceModel(rawValue: String(parts[0])), let batch = Int(parts[1]) else {
+                    throw ValidationError("--configs: '\(config)' is not MODEL:BATCH (M1-M4)")
+                }
+                for threadCount in try Kernels.integers(threads, option: "--threads") {
+                    let result = try benchmark.measure(model, batch: batch, threads: threadCount)
+                    if json {
+                        let encoder = JSONEncoder()
+                        encoder.outputFormatting = .sortedKeys
+                        print(String(decoding: try encoder.encode(result), as: UTF8.self))
+                    } else {
+                        print(String(format: "| %@ | %d | %d | %.0f | %@ | %@ |", result.model, batch, threadCount, result.samplesPerSecond,
+                                     result.pytorchSamplesPerSecond.map { String(format: "%.0f", $0) } ?? "–",
+                                     result.ratioToPyTorch.map { String(format: "%.2f", $0) } ?? "–"))
+                    }
+                }
             }
         }
     }

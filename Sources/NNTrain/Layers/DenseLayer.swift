@@ -14,8 +14,11 @@ enum DenseLayer {
         return (y, Cache(input: x, preActivation: z, output: y))
     }
 
-    /// Gradients from dL/dz (the activation's backward already applied).
-    static func backward(dz: Tensor, cache: Cache, weights: Tensor) -> (dx: Tensor, dWeights: Tensor, dBias: Tensor) {
-        (MatrixMath.multiplyTransposingSecond(dz, weights), MatrixMath.multiplyTransposingFirst(cache.input, dz), dz.columnSums())
+    /// Gradients from dL/dz (the activation's backward already applied): dx = dz·Wᵀ (when
+    /// asked for), dW = xᵀ·dz, db = Σ dz.
+    static func backward(dz: Tensor, cache: Cache, weights: Tensor, inputGradient: Bool = true)
+        -> (dx: Tensor?, dWeights: Tensor, dBias: Tensor) {
+        (inputGradient ? MatrixMath.multiplyTransposingSecond(dz, weights) : nil,
+         MatrixMath.multiplyTransposingFirst(cache.input, dz), dz.columnSums())
     }
 }
