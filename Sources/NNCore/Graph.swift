@@ -82,7 +82,7 @@ public struct Node: Sendable, Equatable {
 /// The operations of the graph IR.
 public enum NodeOperation: Sendable, Equatable {
     /// y = activation(x·W + b), W of shape [in, out], b of shape [out].
-    case dense(Dense)
+    case dense(DenseParameters)
     /// Batch normalization; at inference y = γ(x-μ)/√(σ²+ε) + β with the moving statistics.
     case batchNorm(BatchNorm)
     /// Inverted dropout with drop probability `rate`; identity at inference.
@@ -96,6 +96,9 @@ public enum NodeOperation: Sendable, Equatable {
     case add
     /// Row-wise softmax.
     case softmax
+    /// The Dense layer of node `of` (same weights, bias and activation) applied to this
+    /// node's input: the second branch of a siamese encoder.
+    case sharedDense(of: String)
 
     /// The short name used in messages and in model files.
     public var kind: String {
@@ -108,6 +111,7 @@ public enum NodeOperation: Sendable, Equatable {
         case .concat: "concat"
         case .add: "add"
         case .softmax: "softmax"
+        case .sharedDense: "shared_dense"
         }
     }
 
@@ -120,8 +124,8 @@ public enum NodeOperation: Sendable, Equatable {
     }
 }
 
-/// A fully connected layer.
-public struct Dense: Sendable, Equatable {
+/// The parameters of a fully connected layer.
+public struct DenseParameters: Sendable, Equatable {
     /// Kernel of shape [in, out], row-major.
     public var weights: Tensor
     /// Bias of shape [out].

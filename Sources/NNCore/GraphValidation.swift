@@ -43,7 +43,12 @@ extension Graph {
         for index in order {
             let node = nodes[index]
             let inputWidths = node.inputs.map { widths[$0]! }
-            widths[node.name] = try node.outputWidth(inputWidths: inputWidths)
+            widths[node.name] = try node.outputWidth(inputWidths: inputWidths, sharedDense: { name in
+                indexByName[name].flatMap { index -> DenseParameters? in
+                    if case .dense(let dense) = nodes[index].operation { return dense }
+                    return nil
+                }
+            })
         }
         return GraphAnalysis(order: order, widths: widths)
     }
@@ -100,7 +105,7 @@ extension GraphInput {
 
 extension Node {
     /// The width this node produces from inputs of `inputWidths`, checking its parameters.
-    fileprivate func outputWidth(inputWidths: [Int]) throws(GraphError) -> Int {
+    fileprivate func outputWidth(inputWidths: [Int], sharedDense: (String) -> DenseParameters?) throws(GraphError) -> Int {
         func requireInputs(_ expected: String, _ valid: Bool) throws(GraphError) {
             guard valid else {
                 throw .wrongInputCount(node: name, kind: operation.kind, expected: expected, got: inputWidths.count)
@@ -148,6 +153,15 @@ extension Node {
         case .activation, .softmax:
             try requireInputs("1", inputWidths.count == 1)
             return inputWidths[0]
+        case .sharedDense(let owner):
+            try requireInputs("1", inputWidths.count == 1)
+            guard let dense = sharedDense(owner) else {
+                throw .invalidParameter(node: name, detail: "shares the weights of '\(owner)', which is not a dense node")
+            }
+            guard dense.inputWidth == inputWidths[0] else {
+                throw .widthMismatch(node: name, detail: "input '\(inputs[0])' has \(inputWidths[0]) features, shared dense '\(owner)' expects \(dense.inputWidth)")
+            }
+            return dense.outputWidth
         case .concat:
             try requireInputs("at least 1", !inputWidths.isEmpty)
             return inputWidths.reduce(0, +)

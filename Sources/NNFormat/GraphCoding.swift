@@ -89,6 +89,10 @@ public enum GraphCoding {
             stored.operation = .add(Nnserve_Add())
         case .softmax:
             stored.operation = .softmax(Nnserve_Softmax())
+        case .sharedDense(let owner):
+            var shared = Nnserve_SharedDense()
+            shared.node = owner
+            stored.operation = .sharedDense(shared)
         }
         return stored
     }
@@ -99,7 +103,7 @@ public enum GraphCoding {
         }
         switch node.operation {
         case .dense(let dense):
-            return .dense(Dense(weights: try tensor(dense.weights, "weights"), bias: try tensor(dense.bias, "bias"),
+            return .dense(DenseParameters(weights: try tensor(dense.weights, "weights"), bias: try tensor(dense.bias, "bias"),
                                 activation: try decode(dense.activation, node: node.name, source: source)))
         case .batchNorm(let norm):
             return .batchNorm(BatchNorm(gamma: try tensor(norm.gamma, "gamma"), beta: try tensor(norm.beta, "beta"),
@@ -112,6 +116,7 @@ public enum GraphCoding {
         case .concat: return .concat
         case .add: return .add
         case .softmax: return .softmax
+        case .sharedDense(let shared): return .sharedDense(of: shared.node)
         case nil:
             throw .malformedMessage(source: source, detail: "node '\(node.name)' has no operation this build knows (written by a newer nnserve?)")
         }

@@ -75,6 +75,11 @@ struct PlanBuilder {
             rewrites.append("removed \(node.operation.kind) '\(node.name)'")
         case .dense(let dense):
             lowerDense(node, dense)
+        case .sharedDense(let owner):
+            guard case .dense(let dense)? = graph.node(named: owner)?.operation else {
+                preconditionFailure("validated graph: '\(owner)' is a dense node")
+            }
+            lowerDense(node, dense)
         case .batchNorm(let norm):
             lowerBatchNorm(node, norm)
         case .activation(let activation):
@@ -88,7 +93,7 @@ struct PlanBuilder {
         }
     }
 
-    private mutating func lowerDense(_ node: Node, _ dense: Dense) {
+    private mutating func lowerDense(_ node: Node, _ dense: DenseParameters) {
         let source = node.inputs[0]
         var weights = dense.weights
         var bias = dense.bias

@@ -60,11 +60,15 @@ public enum Metrics {
 
     /// True when the head's node ends in softmax or sigmoid (its values are probabilities).
     static func outputsProbabilities(_ graph: Graph, head: String) -> Bool {
-        guard let nodeName = graph.outputs.first(where: { $0.name == head })?.node, let node = graph.node(named: nodeName) else {
-            return false
-        }
+        guard let nodeName = graph.outputs.first(where: { $0.name == head })?.node else { return false }
+        return endsInProbabilities(graph, node: nodeName)
+    }
+
+    private static func endsInProbabilities(_ graph: Graph, node nodeName: String) -> Bool {
+        guard let node = graph.node(named: nodeName) else { return false }
         switch node.operation {
         case .dense(let dense): return dense.activation == .softmax || dense.activation == .sigmoid
+        case .sharedDense(let owner): return endsInProbabilities(graph, node: owner)
         case .activation(let activation): return activation == .softmax || activation == .sigmoid
         case .softmax: return true
         default: return false

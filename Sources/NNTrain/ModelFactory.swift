@@ -51,7 +51,7 @@ public enum ModelFactory {
                 }
                 var rng = CounterRNG(seed: seed, stream: CounterRNG.stream(epoch: 0xF_FFFF, step: 0, layer: index))
                 let weights = initializer.kernel(fanIn: inputWidths[0], fanOut: units, rng: &rng)
-                operation = .dense(Dense(weights: weights, bias: Tensor(zeros: [units]), activation: activation))
+                operation = .dense(DenseParameters(weights: weights, bias: Tensor(zeros: [units]), activation: activation))
             case "batch_norm":
                 operation = .batchNorm(BatchNorm(width: inputWidths[0], epsilon: layer.epsilon ?? BatchNorm.defaultEpsilon,
                                                  momentum: layer.momentum ?? BatchNorm.defaultMomentum))
@@ -59,10 +59,13 @@ public enum ModelFactory {
             case "alpha_dropout": operation = .alphaDropout(rate: layer.rate ?? 0.1)
             case "activation": operation = .activation(activation)
             case "softmax": operation = .softmax
+            case "shared_dense":
+                guard let owner = layer.shares else { throw fail("shared_dense needs 'shares': the dense layer whose weights it uses") }
+                operation = .sharedDense(of: owner)
             case "concat": operation = .concat
             case "add": operation = .add
             default:
-                throw fail("unknown type '\(layer.type)' (dense, batch_norm, dropout, alpha_dropout, activation, softmax, concat, add)")
+                throw fail("unknown type '\(layer.type)' (dense, shared_dense, batch_norm, dropout, alpha_dropout, activation, softmax, concat, add)")
             }
             if activation == .selu || layer.type == "alpha_dropout" {
                 for input in inputs where layer.inputs.contains(input.name) && input.standardization == nil {

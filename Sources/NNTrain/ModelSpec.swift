@@ -27,7 +27,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
 
     public struct Layer: Codable, Sendable, Equatable {
         public var name: String
-        /// dense, batch_norm, dropout, alpha_dropout, activation, softmax, concat, add
+        /// dense, shared_dense, batch_norm, dropout, alpha_dropout, activation, softmax, concat, add
         public var type: String
         public var inputs: [String]
         public var units: Int?
@@ -40,10 +40,12 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         public var rate: Float?
         public var momentum: Float?
         public var epsilon: Float?
+        /// For shared_dense: the dense layer whose weights it applies.
+        public var shares: String?
 
         public init(name: String, type: String, inputs: [String], units: Int? = nil, activation: String? = nil, alpha: Float? = nil,
                     initializer: String? = nil, l1: Float? = nil, l2: Float? = nil, rate: Float? = nil,
-                    momentum: Float? = nil, epsilon: Float? = nil) {
+                    momentum: Float? = nil, epsilon: Float? = nil, shares: String? = nil) {
             self.name = name
             self.type = type
             self.inputs = inputs
@@ -56,6 +58,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
             self.rate = rate
             self.momentum = momentum
             self.epsilon = epsilon
+            self.shares = shares
         }
     }
 

@@ -55,7 +55,8 @@ public struct TrainingGraph: Sendable {
             let node = graph.nodes[index]
             let x = values[node.inputs[0]]!
             switch node.operation {
-            case .dense(let dense):
+            case .dense, .sharedDense:
+                let dense = denseParameters(of: node)
                 let (y, cache) = DenseLayer.forward(x, weights: dense.weights, bias: dense.bias, activation: dense.activation)
                 values[node.name] = y
                 caches[index] = .dense(cache)
@@ -121,15 +122,19 @@ public struct TrainingGraph: Sendable {
             let dLogits = logitGradients[node.name]
             guard dy != nil || dLogits != nil else { continue }
             switch (node.operation, pass.caches[index]) {
-            case (.dense(let dense), .dense(let cache)?):
+            case (.dense, .dense(let cache)?), (.sharedDense, .dense(let cache)?):
+                let dense = denseParameters(of: node)
+                let owner = if case .sharedDense(let owner) = node.operation { owner } else { node.name }
                 var dz = dy.map { ActivationLayer.backward($0, z: cache.preActivation, y: cache.output, dense.activation) }
                 if let dLogits { dz = dz.map { $0.zipped(with: dLogits, +) } ?? dLogits }
                 // No gradient flows into graph inputs, so their dx (a third of the layer's work) is skipped.
                 let needsInputGradient = !graph.inputs.contains { $0.name == node.inputs[0] }
                 let (dx, dWeights, dBias) = DenseLayer.backward(dz: dz!, cache: cache, weights: dense.weights,
                                                                 inputGradient: needsInputGradient)
-                parameterGradients["\(node.name)/weights"] = dWeights
-                parameterGradients["\(node.name)/bias"] = dBias
+                // A shared dense adds its gradients to its owner's: one set of weights, two uses.
+                for (key, gradient) in [("\(owner)/weights", dWeights), ("\(owner)/bias", dBias)] {
+                    parameterGradients[key] = parameterGradients[key].map { $0.zipped(with: gradient, +) } ?? gradient
+                }
                 if let dx { accumulate(dx, into: node.inputs[0]) }
             case (.batchNorm(let norm), .batchNorm(let cache)?):
                 let (dx, dGamma, dBeta) = BatchNormLayer.backward(dy!, cache: cache, norm)
@@ -162,6 +167,17 @@ public struct TrainingGraph: Sendable {
             }
         }
         return parameterGradients
+    }
+
+    /// The Dense parameters a dense or shared-dense node applies.
+    func denseParameters(of node: Node) -> DenseParameters {
+        switch node.operation {
+        case .dense(let dense): return dense
+        case .sharedDense(let owner):
+            guard case .dense(let dense)? = graph.node(named: owner)?.operation else { preconditionFailure("validated graph") }
+            return dense
+        default: preconditionFailure("'\(node.name)' is not a dense node")
+        }
     }
 
     /// Names of the trainable parameters, in graph order.
@@ -214,8 +230,9 @@ extension TrainingGraph {
     func logits(of nodeName: String, in pass: Pass) -> Tensor? {
         guard let index = graph.nodes.firstIndex(where: { $0.name == nodeName }) else { return nil }
         switch (graph.nodes[index].operation, pass.caches[index]) {
-        case (.dense(let dense), .dense(let cache)?) where dense.activation == .softmax || dense.activation == .sigmoid:
-            return cache.preActivation
+        case (.dense, .dense(let cache)?), (.sharedDense, .dense(let cache)?):
+            let activation = denseParameters(of: graph.nodes[index]).activation
+            return activation == .softmax || activation == .sigmoid ? cache.preActivation : nil
         case (.activation(let activation), .activation(let z, _)?) where activation == .softmax || activation == .sigmoid:
             return z
         case (.softmax, .activation(let z, _)?):

@@ -8,7 +8,7 @@ struct KernelCrossover {
 
     func rows(k: Int, n: Int, rowCounts: [Int]) throws -> [(rows: Int, small: Double, gemm: Double)] {
         var rng = CounterRNG(seed: 9)
-        let dense = Dense(weights: Initializer.heNormal.kernel(fanIn: k, fanOut: n, rng: &rng), bias: Tensor(zeros: [n]), activation: .relu)
+        let dense = DenseParameters(weights: Initializer.heNormal.kernel(fanIn: k, fanOut: n, rng: &rng), bias: Tensor(zeros: [n]), activation: .relu)
         let graph = Graph(inputs: [GraphInput(name: "x", width: k)], nodes: [Node(name: "d", operation: .dense(dense), inputs: ["x"])],
                           outputs: [GraphOutput(name: "y", node: "d")])
         let maxRows = rowCounts.max()!

@@ -35,7 +35,7 @@ enum ReferenceModel: String, CaseIterable {
         func dense(_ name: String, _ input: String, _ k: Int, _ n: Int, _ activation: Activation) -> Node {
             let weights = Initializer.heNormal.kernel(fanIn: k, fanOut: n, rng: &rng)
             let bias = Tensor((0..<n).map { _ in (rng.nextUniform() - 0.5) * 0.1 })
-            return Node(name: name, operation: .dense(Dense(weights: weights, bias: bias, activation: activation)), inputs: [input])
+            return Node(name: name, operation: .dense(DenseParameters(weights: weights, bias: bias, activation: activation)), inputs: [input])
         }
         func batchNorm(_ name: String, _ input: String, _ width: Int) -> Node {
             func vector(_ low: Float, _ high: Float) -> Tensor { Tensor((0..<width).map { _ in low + (high - low) * rng.nextUniform() }) }

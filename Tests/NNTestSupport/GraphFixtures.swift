@@ -7,7 +7,7 @@ public enum GraphFixtures {
                              activation: Activation = .relu, rng: inout CounterRNG) -> Node {
         let weights = Initializer.heNormal.kernel(fanIn: fanIn, fanOut: fanOut, rng: &rng)
         let bias = Tensor((0..<fanOut).map { _ in (rng.nextUniform() - 0.5) * 0.2 })
-        return Node(name: name, operation: .dense(Dense(weights: weights, bias: bias, activation: activation)), inputs: [input])
+        return Node(name: name, operation: .dense(DenseParameters(weights: weights, bias: bias, activation: activation)), inputs: [input])
     }
 
     /// Batch norm with non-trivial statistics, as after training.

@@ -21,7 +21,9 @@ public enum ReferenceExecutor {
         for index in order {
             let node = graph.nodes[index]
             let operands = node.inputs.map { values[$0]! }
-            values[node.name] = evaluate(node.operation, operands)
+            var operation = node.operation
+            if case .sharedDense(let owner) = operation { operation = graph.node(named: owner)!.operation }
+            values[node.name] = evaluate(operation, operands)
         }
         return Dictionary(uniqueKeysWithValues: graph.outputs.map { ($0.name, values[$0.node]!) })
     }
@@ -56,6 +58,8 @@ public enum ReferenceExecutor {
             return x.indices.map { row in operands.flatMap { $0[row] } }
         case .add:
             return x.indices.map { row in x[row].indices.map { j in operands.reduce(0) { $0 + $1[row][j] } } }
+        case .sharedDense:
+            preconditionFailure("resolved to the owner's dense by the caller")
         }
     }
 

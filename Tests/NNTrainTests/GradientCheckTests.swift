@@ -88,6 +88,16 @@ final class GradientCheckTests: XCTestCase {
                   inputWidth: 4)
     }
 
+    func testSharedDenseAccumulatesBothUses() throws {
+        var rng = CounterRNG(seed: 6)
+        try check(graph([GraphFixtures.dense("a", from: "x", 4, 4, activation: .tanh, rng: &rng),
+                         GraphFixtures.dense("enc", from: "x", 4, 3, activation: .elu(alpha: 1), rng: &rng),
+                         Node(name: "enc_again", operation: .sharedDense(of: "enc"), inputs: ["a"]),
+                         Node(name: "pair", operation: .concat, inputs: ["enc", "enc_again"]),
+                         GraphFixtures.dense("out", from: "pair", 6, 2, activation: .linear, rng: &rng)], inputWidth: 4, output: "out"),
+                  inputWidth: 4)
+    }
+
     func testEveryLossGradient() {
         let prediction = GraphFixtures.randomBatch(rows: 5, width: 4, scale: 2, seed: 31)
         let dense = GraphFixtures.randomBatch(rows: 5, width: 4, scale: 2, seed: 32)

@@ -5,7 +5,7 @@ import XCTest
 final class OptimizerTests: XCTestCase {
     /// f(w) = w² as a one-parameter graph: a 1×1 Dense whose weight is w (input 1, no bias use).
     private func quadratic(_ w: Float) throws -> TrainingGraph {
-        let dense = Dense(weights: Tensor(shape: [1, 1], values: [w]), bias: Tensor([0]))
+        let dense = DenseParameters(weights: Tensor(shape: [1, 1], values: [w]), bias: Tensor([0]))
         return try TrainingGraph(Graph(inputs: [GraphInput(name: "x", width: 1)],
                                        nodes: [Node(name: "w", operation: .dense(dense), inputs: ["x"])],
                                        outputs: [GraphOutput(name: "y", node: "w")]))

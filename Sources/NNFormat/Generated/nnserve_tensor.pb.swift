@@ -374,6 +374,19 @@ public nonisolated struct Nnserve_Softmax: Sendable {
   public init() {}
 }
 
+/// Applies the Dense parameters of another node (siamese encoders share weights).
+public nonisolated struct Nnserve_SharedDense: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var node: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Nnserve_Node: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -449,6 +462,14 @@ public nonisolated struct Nnserve_Node: Sendable {
     set {operation = .softmax(newValue)}
   }
 
+  public var sharedDense: Nnserve_SharedDense {
+    get {
+      if case .sharedDense(let v)? = operation {return v}
+      return Nnserve_SharedDense()
+    }
+    set {operation = .sharedDense(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Operation: Equatable, Sendable {
@@ -460,6 +481,7 @@ public nonisolated struct Nnserve_Node: Sendable {
     case concat(Nnserve_Concat)
     case add(Nnserve_Add)
     case softmax(Nnserve_Softmax)
+    case sharedDense(Nnserve_SharedDense)
 
   }
 
@@ -908,9 +930,39 @@ nonisolated extension Nnserve_Softmax: SwiftProtobuf.Message, SwiftProtobuf._Mes
   }
 }
 
+nonisolated extension Nnserve_SharedDense: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SharedDense"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Nnserve_SharedDense, rhs: Nnserve_SharedDense) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Nnserve_Node: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Node"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}inputs\0\u{2}\u{8}dense\0\u{3}batch_norm\0\u{1}dropout\0\u{3}alpha_dropout\0\u{1}activation\0\u{1}concat\0\u{1}add\0\u{1}softmax\0\u{c}\u{12} ")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}inputs\0\u{2}\u{8}dense\0\u{3}batch_norm\0\u{1}dropout\0\u{3}alpha_dropout\0\u{1}activation\0\u{1}concat\0\u{1}add\0\u{1}softmax\0\u{3}shared_dense\0\u{c}\u{13}\u{1f}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1024,6 +1076,19 @@ nonisolated extension Nnserve_Node: SwiftProtobuf.Message, SwiftProtobuf._Messag
           self.operation = .softmax(v)
         }
       }()
+      case 18: try {
+        var v: Nnserve_SharedDense?
+        var hadOneofValue = false
+        if let current = self.operation {
+          hadOneofValue = true
+          if case .sharedDense(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.operation = .sharedDense(v)
+        }
+      }()
       default: break
       }
     }
@@ -1072,6 +1137,10 @@ nonisolated extension Nnserve_Node: SwiftProtobuf.Message, SwiftProtobuf._Messag
     case .softmax?: try {
       guard case .softmax(let v)? = self.operation else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .sharedDense?: try {
+      guard case .sharedDense(let v)? = self.operation else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
     }()
     case nil: break
     }
