@@ -55,14 +55,19 @@ public struct Standardization: Sendable, Equatable {
     }
 }
 
-/// A named output (head) exposing the value of `node`.
+/// A named output (head) exposing the value of `node`, times `scale`.
+///
+/// The scale lets a regression head train on targets of order 1 (prices in dollars divided
+/// by their standard deviation) while the model still answers in the targets' units.
 public struct GraphOutput: Sendable, Equatable {
     public var name: String
     public var node: String
+    public var scale: Float
 
-    public init(name: String, node: String) {
+    public init(name: String, node: String, scale: Float = 1) {
         self.name = name
         self.node = node
+        self.scale = scale
     }
 }
 

@@ -37,6 +37,9 @@ extension Graph {
             guard indexByName[output.node] != nil || widths[output.node] != nil else {
                 throw .unknownOutputNode(output: output.name, node: output.node)
             }
+            guard output.scale.isFinite, output.scale > 0 else {
+                throw .invalidParameter(node: output.node, detail: "output '\(output.name)' has scale \(output.scale); it must be finite and positive")
+            }
         }
 
         let order = try topologicalOrder(indexByName: indexByName)

@@ -21,6 +21,7 @@ public enum GraphCoding {
             var storedOutput = Nnserve_GraphOutput()
             storedOutput.name = output.name
             storedOutput.node = output.node
+            storedOutput.scale = output.scale == 1 ? 0 : output.scale
             return storedOutput
         }
         return stored
@@ -44,7 +45,7 @@ public enum GraphCoding {
                               inputs: storedNode.inputs))
         }
         let graph = Graph(inputs: inputs, nodes: nodes,
-                          outputs: stored.outputs.map { GraphOutput(name: $0.name, node: $0.node) })
+                          outputs: stored.outputs.map { GraphOutput(name: $0.name, node: $0.node, scale: $0.scale == 0 ? 1 : $0.scale) })
         do {
             _ = try graph.validate()
         } catch {

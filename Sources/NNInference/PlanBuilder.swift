@@ -63,7 +63,15 @@ struct PlanBuilder {
             if !options.foldAffine, symbol.affine != nil { _ = materialize(input.name, reason: "standardize input") }
         }
         for index in order { lower(graph.nodes[index]) }
-        return graph.outputs.map { materialize($0.node, reason: "output") }
+        return graph.outputs.map { output in
+            let value = materialize(output.node, reason: "output")
+            guard output.scale != 1 else { return value }
+            let width = widths[value]
+            let scaled = newValue(width: width)
+            append(.affine(input: value, output: scaled, scale: Self.tensor([Double](repeating: Double(output.scale), count: width)),
+                           shift: Tensor(zeros: [width]), node: "scale output '\(output.name)'"))
+            return scaled
+        }
     }
 
     // MARK: - Nodes

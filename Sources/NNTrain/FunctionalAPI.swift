@@ -155,13 +155,16 @@ public struct Head: Sendable {
     public var loss: Loss
     public var weight: Float
     public var targets: [String]?
+    /// See `ModelSpec.Head.targetScale`.
+    public var targetScale: Float?
 
-    public init(_ symbol: Symbol, name: String, loss: Loss, weight: Float = 1, targets: [String]? = nil) {
+    public init(_ symbol: Symbol, name: String, loss: Loss, weight: Float = 1, targets: [String]? = nil, targetScale: Float? = nil) {
         self.symbol = symbol
         self.name = name
         self.loss = loss
         self.weight = weight
         self.targets = targets
+        self.targetScale = targetScale
     }
 }
 
@@ -173,7 +176,7 @@ public func Model(heads: [Head]) -> ModelSpec {
         if case .huber(let value) = head.loss { delta = value }
         if case .contrastive(let value) = head.loss { margin = value }
         return ModelSpec.Head(name: head.name, node: head.symbol.name, loss: head.loss.name, targets: head.targets,
-                              weight: head.weight, delta: delta, margin: margin)
+                              weight: head.weight, delta: delta, margin: margin, targetScale: head.targetScale)
     }
     return ModelSpec(inputs: combined.inputs, layers: Array(combined.layers.dropLast()), outputs: outputs)
 }

@@ -45,7 +45,9 @@ public enum Metrics {
             case .contrastive:
                 metrics[prefix + "loss"] = head.loss.evaluate(prediction, target: target).value
             default:
-                metrics[prefix + "loss"] = head.loss.evaluate(prediction, target: target).value
+                // The loss in the units training sees (targets / the head's scale), so it compares with the training loss.
+                let scale = graph.outputs.first { $0.name == head.name }?.scale ?? 1
+                metrics[prefix + "loss"] = head.loss.evaluate(prediction.mapped { $0 / scale }, target: target.mapped { $0 / scale }).value
                 let errors = zip(prediction.scalars, target.scalars).map { Double($0) - Double($1) }
                 let mean = target.scalars.reduce(0.0) { $0 + Double($1) } / Double(target.count)
                 let total = target.scalars.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) }

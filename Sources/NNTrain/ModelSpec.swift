@@ -73,9 +73,12 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         /// Huber's δ (default 1) or the contrastive margin (default 1).
         public var delta: Float?
         public var margin: Float?
+        /// Regression heads train on targets divided by this and answer times it; nil = the
+        /// training targets' standard deviation (so losses see values of order 1), 1 = off.
+        public var targetScale: Float?
 
         public init(name: String, node: String, loss: String, targets: [String]? = nil, weight: Float? = nil,
-                    delta: Float? = nil, margin: Float? = nil) {
+                    delta: Float? = nil, margin: Float? = nil, targetScale: Float? = nil) {
             self.name = name
             self.node = node
             self.loss = loss
@@ -83,6 +86,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
             self.weight = weight
             self.delta = delta
             self.margin = margin
+            self.targetScale = targetScale
         }
     }
 

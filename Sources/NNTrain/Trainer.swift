@@ -37,7 +37,11 @@ public struct Trainer {
             let statistics = input.standardize == false ? nil : TrainingData.standardization(of: training.inputs[input.name]!)
             inputs.append(GraphInput(name: input.name, width: columns.count, featureNames: columns, standardization: statistics))
         }
-        let (graph, regularization) = try ModelFactory.graph(spec, inputs: inputs, seed: settings.seed, file: modelFile, warn: warn)
+        var (graph, regularization) = try ModelFactory.graph(spec, inputs: inputs, seed: settings.seed, file: modelFile, warn: warn)
+        for (index, head) in spec.outputs.enumerated() {
+            graph.outputs[index].scale = try Self.targetScale(head, loss: spec.loss(of: head, file: modelFile),
+                                                              targets: training.targets[head.name]!, file: modelFile)
+        }
         var split = Nnserve_DataSplit()
         split.trainingFile = table.file
         split.validationFraction = settings.validationFraction
@@ -49,6 +53,24 @@ public struct Trainer {
                       validation: data.subset(validationRows[...]), split: split, modelFile: modelFile)
         try checkTargets(data, file: table.file)
         optimizer = try settings.makeOptimizer(stepsPerEpoch: stepsPerEpoch)
+    }
+
+    /// The scale a head trains at: regression targets' standard deviation unless the spec
+    /// names one; classification and contrastive heads are never scaled.
+    static func targetScale(_ head: ModelSpec.Head, loss: Loss, targets: Tensor, file: String) throws(DataError) -> Float {
+        switch loss {
+        case .mse, .mae, .huber:
+            if let scale = head.targetScale {
+                guard scale.isFinite, scale > 0 else {
+                    throw .invalidModel(file: file, detail: "output '\(head.name)': target_scale must be positive, got \(scale)")
+                }
+                return scale
+            }
+            let std = TrainingData.standardization(of: targets).std
+            return std.reduce(0, +) / Float(max(std.count, 1))
+        default:
+            return 1
+        }
     }
 
     /// Continues the run of `checkpoint` on the same data file for `additionalEpochs` more
@@ -179,8 +201,9 @@ public struct Trainer {
             var gradients: [String: TrainingGraph.OutputGradient] = [:]
             var loss = 0.0
             for head in heads {
-                let node = model.graph.outputs.first { $0.name == head.name }!.node
-                let target = batch.targets[head.name]!
+                let output = model.graph.outputs.first { $0.name == head.name }!
+                let node = output.node
+                let target = output.scale == 1 ? batch.targets[head.name]! : batch.targets[head.name]!.mapped { $0 / output.scale }
                 if head.loss.takesLogits, let logits = model.logits(of: node, in: pass) {
                     let (value, gradient) = head.loss.evaluate(logits, target: target)
                     loss += Double(head.weight) * value

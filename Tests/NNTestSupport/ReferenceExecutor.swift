@@ -25,7 +25,9 @@ public enum ReferenceExecutor {
             if case .sharedDense(let owner) = operation { operation = graph.node(named: owner)!.operation }
             values[node.name] = evaluate(operation, operands)
         }
-        return Dictionary(uniqueKeysWithValues: graph.outputs.map { ($0.name, values[$0.node]!) })
+        return Dictionary(uniqueKeysWithValues: graph.outputs.map { output in
+            (output.name, values[output.node]!.map { row in row.map { $0 * Double(output.scale) } })
+        })
     }
 
     private static func evaluate(_ operation: NodeOperation, _ operands: [[[Double]]]) -> [[Double]] {

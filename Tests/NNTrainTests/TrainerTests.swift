@@ -106,3 +106,22 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(FileManager.default.contents(atPath: path), good)
     }
 }
+
+final class DiamondsTests: XCTestCase {
+    /// Softplus output (prices are positive), huber loss on targets scaled by their standard
+    /// deviation, price features routed straight to the output (wide & deep).
+    func testDiamondsPriceRegressorReachesR2Of097() throws {
+        let url = URL(fileURLWithPath: TrainerTests.datasets + "/../examples/diamonds.json").standardized
+        let spec = try ModelSpec.decode(json: try Data(contentsOf: url), file: url.path)
+        var settings = TrainingSettings()
+        settings.epochs = 8
+        settings.batchSize = 64
+        settings.learningRate = 3e-3
+        settings.schedule = "cosine"
+        var trainer = try Trainer(spec: spec, table: try CSVTable.read(TrainerTests.datasets + "/diamonds.csv"), settings: settings)
+        try trainer.fit(checkpoint: nil)
+        let metrics = try XCTUnwrap(trainer.history.last?.metrics)
+        XCTAssertGreaterThanOrEqual(metrics["val_r2"] ?? 0, 0.97, "\(metrics)")
+        XCTAssertGreaterThan(trainer.model.graph.outputs[0].scale, 1000, "prices are scaled by their standard deviation")
+    }
+}

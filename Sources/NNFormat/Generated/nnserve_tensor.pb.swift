@@ -202,6 +202,9 @@ public nonisolated struct Nnserve_GraphOutput: Sendable {
 
   public var node: String = String()
 
+  /// The output is the node's value times this (0, the default, means 1).
+  public var scale: Float = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -642,7 +645,7 @@ nonisolated extension Nnserve_GraphInput: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Nnserve_GraphOutput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GraphOutput"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}node\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}node\0\u{1}scale\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -652,6 +655,7 @@ nonisolated extension Nnserve_GraphOutput: SwiftProtobuf.Message, SwiftProtobuf.
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 3: try { try decoder.decodeSingularFloatField(value: &self.scale) }()
       default: break
       }
     }
@@ -664,12 +668,16 @@ nonisolated extension Nnserve_GraphOutput: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.node.isEmpty {
       try visitor.visitSingularStringField(value: self.node, fieldNumber: 2)
     }
+    if self.scale.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.scale, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Nnserve_GraphOutput, rhs: Nnserve_GraphOutput) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.node != rhs.node {return false}
+    if lhs.scale != rhs.scale {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
