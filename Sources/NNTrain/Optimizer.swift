@@ -1,3 +1,4 @@
+import CNNKernels
 import Foundation
 import NNCore
 
@@ -50,6 +51,8 @@ public struct Optimizer: Sendable {
         self.slots = slots
     }
 
+    private static let kernelFlag: Int32 = nn_cpu_has_avx2_fma()
+
     /// The learning rate of the next step.
     public var learningRate: Float { schedule.rate(atStep: step) }
 
@@ -98,18 +101,13 @@ public struct Optimizer: Sendable {
             let correction2 = 1 - Float(pow(Double(beta2), Double(t)))
             var decay: Float = 0
             if case .adamW(_, _, _, let weightDecay) = kind { decay = rate * weightDecay }
-            // One fused pass, in place: the moments and the weights are each touched once.
+            // One fused pass in C, in place: the moments and the weights are each touched once.
             gradient.withUnsafeBufferPointer { g in
                 m.withUnsafeMutableBufferPointer { m in
                     v.withUnsafeMutableBufferPointer { v in
                         parameter.withUnsafeMutableBufferPointer { w in
-                            for index in w.indices {
-                                m[index] = beta1 * m[index] + (1 - beta1) * g[index]
-                                v[index] = beta2 * v[index] + (1 - beta2) * g[index] * g[index]
-                                let mHat = m[index] / correction1
-                                let vHat = v[index] / correction2
-                                w[index] = w[index] - decay * w[index] - rate * mHat / (vHat.squareRoot() + epsilon)
-                            }
+                            nn_adam_update(w.count, w.baseAddress, g.baseAddress, m.baseAddress, v.baseAddress, beta1, beta2,
+                                           rate, correction1, correction2, epsilon, decay, Self.kernelFlag)
                         }
                     }
                 }

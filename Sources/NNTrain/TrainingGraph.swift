@@ -192,15 +192,20 @@ public struct TrainingGraph: Sendable {
     }
 
     /// Calls `update` on every trainable parameter in place.
+    ///
+    /// The node's operation is swapped out while its parameters are updated, so the tensors
+    /// are uniquely referenced and the update writes in place instead of copying them.
     public mutating func updateParameters(_ update: (String, inout Tensor) -> Void) {
         for index in graph.nodes.indices {
             let name = graph.nodes[index].name
             switch graph.nodes[index].operation {
             case .dense(var dense):
+                graph.nodes[index].operation = .concat
                 update("\(name)/weights", &dense.weights)
                 update("\(name)/bias", &dense.bias)
                 graph.nodes[index].operation = .dense(dense)
             case .batchNorm(var norm):
+                graph.nodes[index].operation = .concat
                 update("\(name)/gamma", &norm.gamma)
                 update("\(name)/beta", &norm.beta)
                 graph.nodes[index].operation = .batchNorm(norm)

@@ -85,6 +85,15 @@ void nn_add(int rows, int n, const float *a, int lda, const float *b, int ldb, f
 /* y = x (rows of n floats between buffers of different leading dimensions). */
 void nn_copy(int rows, int n, const float *x, int ldx, float *y, int ldy);
 
+/*
+ * One Adam (or AdamW, decay = lr·weight_decay) step over n parameters, in place:
+ *   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
+ *   w = w - decay·w - lr·(m/correction1) / (√(v/correction2) + ε)
+ * with correction_i = 1 - β_i^t. w, m, v and g must not overlap.
+ */
+void nn_adam_update(long n, float *w, const float *g, float *m, float *v, float beta1, float beta2,
+                    float learning_rate, float correction1, float correction2, float epsilon, float decay, int use_avx2);
+
 #ifdef __cplusplus
 }
 #endif
