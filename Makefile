@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test proto clean bench-kernels bench-crossover bench-sizes
+.PHONY: setup build test proto clean bench-kernels bench-crossover bench-sizes bench-train
 
 setup:
 	@bash ops/setup.sh
@@ -14,7 +14,7 @@ build: setup
 ## test: install what is missing, build, and run every test.
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 ## proto: regenerate Sources/NNFormat/Generated from proto/ (commit the result).
 proto: setup
@@ -33,6 +33,11 @@ bench-kernels: setup
 bench-crossover: setup
 	$(SWIFT) build -c release --product nnbench
 	.build/release/nnbench crossover $(BENCH_FLAGS)
+
+## bench-train: training samples/s of M1-M4 at 1 and 2 threads against PyTorch (anchor figures).
+bench-train: setup
+	$(SWIFT) build -c release --product nnbench
+	.build/release/nnbench train $(BENCH_FLAGS)
 
 ## bench-sizes: model file size under each storage choice.
 bench-sizes: setup
