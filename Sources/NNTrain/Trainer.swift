@@ -26,8 +26,12 @@ public struct Trainer {
     let split: Nnserve_DataSplit
 
     /// A new run: splits and standardizes `table`, builds and initializes the graph.
-    public init(spec: ModelSpec, table: CSVTable, settings: TrainingSettings, modelFile: String = "model",
-                warn: (String) -> Void = { _ in }) throws(DataError) {
+    /// With `validationTable`, every row of `table` trains and the validation metrics come
+    /// from that file; otherwise a seeded `settings.validationFraction` of `table` is held out.
+    public init(spec: ModelSpec, table: CSVTable, validationTable: CSVTable? = nil, settings: TrainingSettings,
+                modelFile: String = "model", warn: (String) -> Void = { _ in }) throws(DataError) {
+        var settings = settings
+        if validationTable != nil { settings.validationFraction = 0 }
         let (data, featureColumns) = try TrainingData.from(table, spec: spec)
         let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: settings.seed)
         let training = data.subset(trainRows[...])
@@ -44,14 +48,21 @@ public struct Trainer {
         }
         var split = Nnserve_DataSplit()
         split.trainingFile = table.file
+        split.validationFile = validationTable?.file ?? ""
         split.validationFraction = settings.validationFraction
         split.splitSeed = settings.seed
         split.trainingRows = Int64(trainRows.count)
         split.validationRows = Int64(validationRows.count)
         split.targetColumns = spec.outputs.flatMap(spec.targets(of:))
+        var validation = data.subset(validationRows[...])
+        if let validationTable {
+            validation = try TrainingData.from(validationTable, spec: spec).0
+            split.validationRows = Int64(validation.rows)
+        }
         try self.init(spec: spec, settings: settings, graph: graph, regularization: regularization, training: training,
-                      validation: data.subset(validationRows[...]), split: split, modelFile: modelFile)
+                      validation: validation, split: split, modelFile: modelFile)
         try checkTargets(data, file: table.file)
+        if let validationTable { try checkTargets(validation, file: validationTable.file) }
         optimizer = try settings.makeOptimizer(stepsPerEpoch: stepsPerEpoch)
     }
 
@@ -81,15 +92,19 @@ public struct Trainer {
         let decoder = JSONDecoder()
         var settings = try decoder.decode(TrainingSettings.self, from: Data((state.settings["training"] ?? "{}").utf8))
         let (data, _) = try TrainingData.from(table, spec: spec)
-        guard Int64(data.rows) == state.split.trainingRows + state.split.validationRows else {
-            throw DataError.unreadable(file: table.file, detail: "has \(data.rows) rows; the checkpoint was trained on \(state.split.trainingRows + state.split.validationRows)")
+        let separateValidation = !state.split.validationFile.isEmpty
+        let expectedRows = state.split.trainingRows + (separateValidation ? 0 : state.split.validationRows)
+        guard Int64(data.rows) == expectedRows else {
+            throw DataError.unreadable(file: table.file, detail: "has \(data.rows) rows; the checkpoint was trained on \(expectedRows)")
         }
         let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: settings.seed)
+        let validation = separateValidation
+            ? try TrainingData.from(try CSVTable.read(state.split.validationFile), spec: spec).0 : data.subset(validationRows[...])
         settings.scheduleEpochs = settings.scheduleEpochs ?? settings.epochs
         settings.epochs = Int(state.epoch) + additionalEpochs
         var trainer = try Trainer(spec: spec, settings: settings, graph: checkpoint.graph,
                                   regularization: ModelFactory.regularization(spec), training: data.subset(trainRows[...]),
-                                  validation: data.subset(validationRows[...]), split: state.split, modelFile: "checkpoint")
+                                  validation: validation, split: state.split, modelFile: "checkpoint")
         let base = try settings.makeOptimizer(stepsPerEpoch: trainer.stepsPerEpoch)
         var slots: [String: [String: Tensor]] = [:]
         for slot in state.optimizer.slots {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NNCore
 import NNInference
+import NNTrain
 
 @main
 struct NNBench: ParsableCommand {
@@ -102,6 +103,7 @@ extension NNBench {
         var json = false
 
         func run() throws {
+            AllocatorTuning.keepLargeBlocksOnTheHeap()
             struct File: Decodable {
                 var pytorchTrainSamplesPerSecond: [String: [String: Double]]
                 enum CodingKeys: String, CodingKey { case pytorchTrainSamplesPerSecond = "pytorch_train_samples_per_s" }

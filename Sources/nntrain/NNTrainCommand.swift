@@ -15,6 +15,11 @@ struct NNTrainCommand: ParsableCommand {
 
 /// Options every training command shares.
 struct RunOptions: ParsableArguments {
+    func apply() {
+        BLASThreads.set(threads)
+        AllocatorTuning.keepLargeBlocksOnTheHeap()
+    }
+
     @Option(help: "OpenBLAS threads. Runs are bit-reproducible for a fixed thread count.")
     var threads: Int = 1
 
@@ -50,6 +55,7 @@ extension NNTrainCommand {
 
         @Option(help: "Model file (JSON; see docs/TRAINING.md).") var model: String
         @Option(help: "Training data (CSV with a header row).") var data: String
+        @Option(help: "Validation data (CSV); without it --validation-fraction of --data is held out.") var validationData: String?
         @Option(help: "Target column(s) for the output that names none, comma separated.") var target: String?
         @Option(help: "Checkpoint to write (atomically, every --checkpoint-every epochs and at the end).") var checkpoint = "run.ckpt"
         @Option(help: "Epochs.") var epochs = 20
@@ -67,7 +73,7 @@ extension NNTrainCommand {
         @OptionGroup var options: RunOptions
 
         func run() throws {
-            BLASThreads.set(options.threads)
+            options.apply()
             guard let text = FileManager.default.contents(atPath: model) else {
                 throw ValidationError("cannot read model file '\(model)'")
             }
@@ -86,7 +92,8 @@ extension NNTrainCommand {
             settings.seed = seed
             settings.validationFraction = validationFraction
             settings.checkpointEvery = checkpointEvery
-            var trainer = try Trainer(spec: spec, table: try CSVTable.read(data), settings: settings, modelFile: model) { warning in
+            var trainer = try Trainer(spec: spec, table: try CSVTable.read(data), validationTable: try validationData.map(CSVTable.read),
+                                      settings: settings, modelFile: model) { warning in
                 FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
             }
             try runToCompletion(&trainer, checkpoint: checkpoint, options: options)
@@ -102,7 +109,7 @@ extension NNTrainCommand {
         @OptionGroup var options: RunOptions
 
         func run() throws {
-            BLASThreads.set(options.threads)
+            options.apply()
             let file = try CheckpointFile.read(from: checkpoint)
             let table = try CSVTable.read(data ?? file.state.split.trainingFile)
             var trainer = try Trainer.resume(file, table: table, additionalEpochs: epochs)
@@ -118,7 +125,7 @@ extension NNTrainCommand {
         @OptionGroup var options: RunOptions
 
         func run() throws {
-            BLASThreads.set(options.threads)
+            options.apply()
             let file = try CheckpointFile.read(from: checkpoint)
             let metrics = try Trainer.resume(file, table: try CSVTable.read(file.state.split.trainingFile), additionalEpochs: 0)
                 .evaluate(on: try CSVTable.read(data))

@@ -64,6 +64,27 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(resumed.model.graph, uninterrupted.model.graph, "weights and batch-norm statistics after 3 epochs")
     }
 
+    func testSeparateValidationFileIsUsedAndRemembered() throws {
+        let table = try CSVTable.read(Self.datasets + "/digits.csv")
+        let header = table.header.joined(separator: ",")
+        let width = table.header.count
+        let rows = (0..<table.rowCount).map { row in (0..<width).map { "\(Int(table.values[row * width + $0]))" }.joined(separator: ",") }
+        let trainPath = temporaryPath("train.csv"), validationPath = temporaryPath("validation.csv")
+        try ([header] + rows[..<1500]).joined(separator: "\n").write(toFile: trainPath, atomically: true, encoding: .utf8)
+        try ([header] + rows[1500...]).joined(separator: "\n").write(toFile: validationPath, atomically: true, encoding: .utf8)
+        var trainer = try Trainer(spec: digitsSpec(), table: try CSVTable.read(trainPath), validationTable: try CSVTable.read(validationPath),
+                                  settings: settings(epochs: 1))
+        let path = temporaryPath("split.ckpt")
+        try trainer.fit(checkpoint: path)
+        let checkpoint = try CheckpointFile.read(from: path)
+        XCTAssertEqual(checkpoint.state.split.trainingRows, 1500)
+        XCTAssertEqual(checkpoint.state.split.validationRows, 297)
+        XCTAssertEqual(checkpoint.state.split.validationFile, validationPath)
+        var resumed = try Trainer.resume(checkpoint, table: try CSVTable.read(trainPath), additionalEpochs: 1)
+        try resumed.fit(checkpoint: nil)
+        XCTAssertNotNil(resumed.history.last?.metrics["val_accuracy"])
+    }
+
     func testBadInputsStopWithMessagesNamingTheValue() throws {
         XCTAssertThrowsError(try CSVTable.parse("a,b\n1,2\n3,x\n", file: "t.csv")) {
             XCTAssertEqual("\($0)", "t.csv:3: column 'b': 'x' is not a number")

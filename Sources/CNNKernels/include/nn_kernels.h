@@ -94,6 +94,10 @@ void nn_copy(int rows, int n, const float *x, int ldx, float *y, int ldy);
 void nn_adam_update(long n, float *w, const float *g, float *m, float *v, float beta1, float beta2,
                     float learning_rate, float correction1, float correction2, float epsilon, float decay, int use_avx2);
 
+/* Sets glibc's mmap threshold (bytes) so large blocks are reused from the heap instead of
+   mapped and faulted in anew; returns 1 on success, 0 where unsupported. */
+int nn_set_mmap_threshold(int bytes);
+
 #ifdef __cplusplus
 }
 #endif
