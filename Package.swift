@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "NNFormat", targets: ["NNFormat"]),
         .library(name: "NNInference", targets: ["NNInference"]),
         .library(name: "NNTrain", targets: ["NNTrain"]),
+        .library(name: "NNExport", targets: ["NNExport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -68,6 +69,24 @@ let package = Package(
         .testTarget(
             name: "NNTrainTests",
             dependencies: ["NNTrain", "NNCore", "NNFormat", "NNInference", "NNTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "NNExport",
+            dependencies: ["NNCore", "NNFormat", "NNInference"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "NNExportTests",
+            dependencies: ["NNExport", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "nnexport",
+            dependencies: [
+                "NNExport", "NNFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSwift
         ),
         .executableTarget(

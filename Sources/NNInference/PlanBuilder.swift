@@ -9,25 +9,10 @@ import NNCore
 /// shift". A Dense consumer absorbs it into its weights, a concat passes it through, and
 /// anything else materializes it once with an affine step.
 struct PlanBuilder {
-    struct Affine {
-        var scale: [Double]
-        var shift: [Double]
-
-        static func identity(_ width: Int) -> Affine {
-            Affine(scale: [Double](repeating: 1, count: width), shift: [Double](repeating: 0, count: width))
-        }
-
-        /// self applied first, then `next`.
-        func then(_ next: Affine) -> Affine {
-            Affine(scale: zip(scale, next.scale).map(*),
-                   shift: shift.indices.map { shift[$0] * next.scale[$0] + next.shift[$0] })
-        }
-    }
-
     /// What a graph name currently stands for.
     struct Symbol {
         var value: Int
-        var affine: Affine?
+        var affine: AffineTransform?
     }
 
     let graph: Graph
@@ -56,8 +41,7 @@ struct PlanBuilder {
             inputValues.append(value)
             var symbol = Symbol(value: value, affine: nil)
             if let standardization = input.standardization {
-                symbol.affine = Affine(scale: standardization.std.map { 1 / Double($0) },
-                                       shift: zip(standardization.mean, standardization.std).map { -Double($0) / Double($1) })
+                symbol.affine = AffineTransform(standardization)
             }
             symbols[input.name] = symbol
             if !options.foldAffine, symbol.affine != nil { _ = materialize(input.name, reason: "standardize input") }
@@ -107,7 +91,8 @@ struct PlanBuilder {
         var bias = dense.bias
         let input: Int
         if options.foldAffine, let symbol = symbols[source], let affine = symbol.affine {
-            (weights, bias) = Self.foldBefore(affine, weights: weights, bias: bias)
+            let folded = DenseParameters(weights: weights, bias: bias, activation: dense.activation).foldingBefore(affine)
+            (weights, bias) = (folded.weights, folded.bias)
             input = symbol.value
             rewrites.append("folded the affine transform of '\(source)' into dense '\(node.name)'")
         } else {
@@ -121,20 +106,19 @@ struct PlanBuilder {
 
     private mutating func lowerBatchNorm(_ node: Node, _ norm: BatchNorm) {
         let source = node.inputs[0]
-        let scale = (0..<norm.width).map { Double(norm.gamma[$0]) / (Double(norm.movingVariance[$0]) + Double(norm.epsilon)).squareRoot() }
-        let shift = (0..<norm.width).map { Double(norm.beta[$0]) - Double(norm.movingMean[$0]) * scale[$0] }
-        let affine = Affine(scale: scale, shift: shift)
+        let affine = AffineTransform(norm)
         guard options.foldAffine else {
             let input = materialize(source, reason: node.name)
             let output = newValue(width: norm.width)
-            append(.affine(input: input, output: output, scale: Self.tensor(scale), shift: Self.tensor(shift), node: node.name))
+            append(.affine(input: input, output: output, scale: Self.tensor(affine.scale), shift: Self.tensor(affine.shift), node: node.name))
             symbols[node.name] = Symbol(value: output, affine: nil)
             return
         }
         let symbol = symbols[source]!
         if symbol.affine == nil, isSoleUse(source), case .dense(var dense)? = producingStep(of: symbol.value),
            dense.activation == .linear, dense.residual == nil {
-            (dense.weights, dense.bias) = Self.foldAfter(affine, weights: dense.weights, bias: dense.bias)
+            let folded = DenseParameters(weights: dense.weights, bias: dense.bias).foldingAfter(affine)
+            (dense.weights, dense.bias) = (folded.weights, folded.bias)
             replaceProducingStep(of: symbol.value, with: .dense(dense))
             symbols[node.name] = symbol
             rewrites.append("folded batch norm '\(node.name)' into the preceding dense '\(dense.node)'")
@@ -198,7 +182,7 @@ struct PlanBuilder {
         var column = 0
         var placedHere = Set<Int>()
         let carryAffine = options.foldAffine && operandSymbols.contains { $0.affine != nil }
-        var combined = Affine(scale: [], shift: [])
+        var combined = AffineTransform(scale: [], shift: [])
         for (name, symbol) in zip(node.inputs, operandSymbols) {
             let value = carryAffine ? symbol.value : materialize(name, reason: node.name)
             let operandWidth = widths[value]
@@ -284,38 +268,7 @@ struct PlanBuilder {
         return uses[resolved] == 1 && !outputNames.contains(resolved)
     }
 
-    // MARK: - Folding arithmetic (in Double; training-math.md)
-
     static func tensor(_ values: [Double]) -> Tensor {
         Tensor(values.map { Float($0) })
-    }
-
-    /// (x·s + t)·W + b = x·(diag(s)·W) + (t·W + b)
-    static func foldBefore(_ affine: Affine, weights: Tensor, bias: Tensor) -> (Tensor, Tensor) {
-        let rows = weights.shape[0], columns = weights.shape[1]
-        var folded = weights
-        var newBias = (0..<columns).map { Double(bias[$0]) }
-        folded.withUnsafeMutableBufferPointer { w in
-            for p in 0..<rows {
-                for j in 0..<columns {
-                    let original = Double(w[p * columns + j])
-                    newBias[j] += affine.shift[p] * original
-                    w[p * columns + j] = Float(original * affine.scale[p])
-                }
-            }
-        }
-        return (folded, tensor(newBias))
-    }
-
-    /// (x·W + b)·s + t = x·(W·diag(s)) + (b·s + t)
-    static func foldAfter(_ affine: Affine, weights: Tensor, bias: Tensor) -> (Tensor, Tensor) {
-        let rows = weights.shape[0], columns = weights.shape[1]
-        var folded = weights
-        folded.withUnsafeMutableBufferPointer { w in
-            for p in 0..<rows {
-                for j in 0..<columns { w[p * columns + j] = Float(Double(w[p * columns + j]) * affine.scale[j]) }
-            }
-        }
-        return (folded, tensor((0..<columns).map { Double(bias[$0]) * affine.scale[$0] + affine.shift[$0] }))
     }
 }

@@ -1,0 +1,151 @@
+import Foundation
+import NNCore
+import NNFormat
+import NNInference
+
+/// Checkpoint → model file: select, freeze, strip, fold, embed self-tests, compress, verify,
+/// publish into a versioned repository.
+public enum Exporter {
+    public struct Options: Sendable {
+        public var repository: String
+        public var name: String?
+        public var version: Int?
+        public var fold = true
+        public var outputs: [String]?
+        public var until: String?
+        public var weights: Nnserve_DataType = .float32
+        public var verify = true
+        public var selfTestRows = 8
+        public var seed: UInt64 = 1
+
+        public init(repository: String) {
+            self.repository = repository
+        }
+    }
+
+    public struct Report: Sendable {
+        public var path: String
+        public var name: String
+        public var version: Int
+        public var rewrites: [String]
+        public var warnings: [String]
+        /// Largest self-test error of the written file against the training graph.
+        public var maxRelativeError: Double?
+        public var tolerance: Double
+        public var fileBytes: Int
+        public var parameters: Int
+    }
+
+    /// Largest accepted self-test error (relative to each output row's largest magnitude) per
+    /// weight storage: float32 differs from the unfolded graph only by folding's rounding;
+    /// the lossy types by their precision (fp16 has 11 significant bits, bf16 8).
+    public static func tolerance(for weights: Nnserve_DataType) -> Double {
+        switch weights {
+        case .float16: 1e-2
+        case .bfloat16: 5e-2
+        default: 1e-4
+        }
+    }
+
+    public static func export(_ checkpoint: CheckpointFile, options: Options, producerVersion: String = "0.1.0") throws -> Report {
+        var graph = checkpoint.graph
+        if let until = options.until { graph = try GraphSurgery.until(graph, node: until) }
+        if let outputs = options.outputs { graph = try GraphSurgery.selectOutputs(graph, outputs) }
+        let warnings = untrainedBatchNorms(graph)
+
+        // The oracle: the training graph in inference mode, every operation unfolded.
+        let selfTestInputs = syntheticRows(graph, rows: options.selfTestRows, seed: options.seed)
+        let expected = try Executor(plan: Plan(graph: graph, options: .unoptimized())).predict(
+            Dictionary(uniqueKeysWithValues: selfTestInputs.map { ($0.name, $0.tensor) }))
+
+        var (exported, rewrites) = GraphSurgery.removeDropout(graph)
+        if options.fold {
+            let (folded, foldRewrites) = GraphSurgery.foldAffine(exported)
+            exported = folded
+            rewrites += foldRewrites
+        }
+        let tolerance = tolerance(for: options.weights)
+        let name = options.name ?? (checkpoint.state.name.isEmpty ? "model" : checkpoint.state.name)
+        var metrics = checkpoint.state.metadata.trainingMetrics
+        if metrics.isEmpty, let last = checkpoint.state.history.last { metrics = last.metrics }
+        let metadata = ModelMetadata(producer: "nnexport", producerVersion: producerVersion,
+                                     createdUnixMillis: Int64(Date().timeIntervalSince1970 * 1000),
+                                     trainingMetrics: metrics, description: "exported from checkpoint '\(checkpoint.state.name)' at epoch \(checkpoint.state.epoch)",
+                                     folds: rewrites)
+        let selfTest = SelfTestCase(inputs: selfTestInputs,
+                                    expectedOutputs: exported.outputs.map { NamedTensor(name: $0.name, tensor: expected[$0.name]!) },
+                                    tolerance: Float(tolerance))
+        let model = ModelFile(name: name, graph: exported, metadata: metadata, selfTests: [selfTest])
+        let bytes: [UInt8]
+        do {
+            bytes = try model.encoded(options: WriteOptions(shuffle: true, compressionLevel: Zstd.defaultLevel, weights: options.weights))
+        } catch {
+            throw ExportError.file(error)
+        }
+        let repository = ModelRepository(root: options.repository)
+        let version = options.version ?? repository.nextVersion(of: name)
+        var measured: Double?
+        try repository.publish(bytes, name: name, version: version) { file in
+            guard options.verify else { return }
+            let error = try SelfTestRunner.maxRelativeError(of: try ModelFile.read(from: file))
+            measured = error
+            guard error <= tolerance else {
+                throw ExportError.verificationFailed(path: file, maxRelativeError: error, tolerance: tolerance)
+            }
+        }
+        return Report(path: repository.path(name: name, version: version), name: name, version: version, rewrites: rewrites,
+                      warnings: warnings, maxRelativeError: measured, tolerance: tolerance, fileBytes: bytes.count,
+                      parameters: exported.parameterCount)
+    }
+
+    /// Batch norms whose moving statistics are still at their initial values: they never
+    /// saw training data, so inference would not normalize anything.
+    static func untrainedBatchNorms(_ graph: Graph) -> [String] {
+        graph.nodes.compactMap { node in
+            guard case .batchNorm(let norm) = node.operation,
+                  norm.movingMean.scalars.allSatisfy({ $0 == 0 }), norm.movingVariance.scalars.allSatisfy({ $0 == 1 }) else { return nil }
+            return "batch norm '\(node.name)' still has its initial moving statistics (mean 0, variance 1): it never saw training data"
+        }
+    }
+
+    /// Seeded rows around each input's training statistics (mean + std·N(0,1)).
+    static func syntheticRows(_ graph: Graph, rows: Int, seed: UInt64) -> [NamedTensor] {
+        graph.inputs.enumerated().map { index, input in
+            var rng = CounterRNG(seed: seed, stream: UInt64(index))
+            var values: [Float] = []
+            for _ in 0..<rows {
+                for feature in 0..<input.width {
+                    let mean = input.standardization?.mean[feature] ?? 0
+                    let std = input.standardization?.std[feature] ?? 1
+                    values.append(mean + std * rng.nextNormal())
+                }
+            }
+            return NamedTensor(name: input.name, tensor: Tensor(shape: [rows, input.width], values: values))
+        }
+    }
+}
+
+/// Runs a model file's self-tests through NNInference.
+public enum SelfTestRunner {
+    /// Largest error over all self-tests and outputs, relative to each expected row's largest
+    /// magnitude (floored at 1e-6).
+    public static func maxRelativeError(of model: ModelFile) throws -> Double {
+        let executor = Executor(plan: try Plan(graph: model.graph))
+        var worst = 0.0
+        for test in model.selfTests {
+            let outputs = try executor.predict(Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }))
+            for expected in test.expectedOutputs {
+                let actual = outputs[expected.name]!
+                let width = expected.tensor.shape[1]
+                for row in 0..<expected.tensor.shape[0] {
+                    let scale = max(1e-6, (0..<width).map { Double(abs(expected.tensor[row, $0])) }.max() ?? 0)
+                    for column in 0..<width {
+                        let error = abs(Double(actual[row, column]) - Double(expected.tensor[row, column])) / scale
+                        worst = error.isNaN ? .infinity : max(worst, error)
+                    }
+                }
+            }
+        }
+        return worst
+    }
+}

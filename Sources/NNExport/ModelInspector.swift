@@ -1,0 +1,92 @@
+import Foundation
+import NNCore
+import NNFormat
+
+/// What `nnexport inspect` shows: graph, shapes, parameters, folds, metadata, size.
+public struct ModelInspection: Codable, Sendable {
+    public struct Input: Codable, Sendable {
+        var name: String
+        var width: Int
+        var standardized: Bool
+        var featureNames: [String]
+    }
+
+    public struct Output: Codable, Sendable {
+        var name: String
+        var node: String
+        var width: Int
+        var scale: Float
+    }
+
+    public struct NodeInfo: Codable, Sendable {
+        var name: String
+        var kind: String
+        var inputs: [String]
+        var width: Int
+        var parameters: Int
+    }
+
+    public var name: String
+    public var fileBytes: Int
+    public var parameters: Int
+    /// fileBytes over the float32 size of the parameters.
+    public var compressionRatio: Double
+    public var inputs: [Input]
+    public var outputs: [Output]
+    public var nodes: [NodeInfo]
+    public var folds: [String]
+    public var producer: String
+    public var createdUnixMillis: Int64
+    public var trainingMetrics: [String: Double]
+    public var selfTestRows: Int
+    public var selfTestMaxRelativeError: Double?
+
+    public static func inspect(_ path: String) throws -> ModelInspection {
+        let bytes = try AtomicFile.read(path, limit: ReadLimits.default.maxPayloadBytes)
+        let model = try ModelFile.decode(bytes, source: path)
+        let widths = try model.graph.validate().widths
+        let parameters = model.graph.parameterCount
+        return ModelInspection(
+            name: model.name, fileBytes: bytes.count, parameters: parameters,
+            compressionRatio: Double(bytes.count) / Double(max(parameters * 4, 1)),
+            inputs: model.graph.inputs.map { Input(name: $0.name, width: $0.width, standardized: $0.standardization != nil, featureNames: $0.featureNames) },
+            outputs: model.graph.outputs.map { Output(name: $0.name, node: $0.node, width: widths[$0.node] ?? 0, scale: $0.scale) },
+            nodes: model.graph.nodes.map { NodeInfo(name: $0.name, kind: Self.kind($0.operation), inputs: $0.inputs, width: widths[$0.name] ?? 0,
+                                                    parameters: $0.operation.parameterCount) },
+            folds: model.metadata.folds, producer: "\(model.metadata.producer) \(model.metadata.producerVersion)",
+            createdUnixMillis: model.metadata.createdUnixMillis, trainingMetrics: model.metadata.trainingMetrics,
+            selfTestRows: model.selfTests.reduce(0) { $0 + ($1.inputs.first?.tensor.shape[0] ?? 0) },
+            selfTestMaxRelativeError: model.selfTests.isEmpty ? nil : try SelfTestRunner.maxRelativeError(of: model))
+    }
+
+    private static func kind(_ operation: NodeOperation) -> String {
+        switch operation {
+        case .dense(let dense): "dense \(dense.activation)"
+        case .activation(let activation): "activation \(activation)"
+        case .sharedDense(let owner): "shared_dense of \(owner)"
+        default: operation.kind
+        }
+    }
+
+    public var text: String {
+        var lines = ["model '\(name)': \(parameters) parameters, \(fileBytes) bytes (\(String(format: "%.3f", compressionRatio)) of float32 parameters)"]
+        lines.append("produced by \(producer) at \(Date(timeIntervalSince1970: Double(createdUnixMillis) / 1000))")
+        for input in inputs {
+            lines.append("input  \(input.name) [rows, \(input.width)]\(input.standardized ? " standardized" : "")")
+        }
+        for output in outputs {
+            lines.append("output \(output.name) [rows, \(output.width)] from \(output.node)\(output.scale == 1 ? "" : " × \(output.scale)")")
+        }
+        for node in nodes {
+            lines.append("  \(node.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(node.kind.padding(toLength: 22, withPad: " ", startingAt: 0)) ← \(node.inputs.joined(separator: ", ")) → \(node.width)  (\(node.parameters) params)")
+        }
+        lines.append("folds: " + (folds.isEmpty ? "none" : folds.joined(separator: "; ")))
+        if !trainingMetrics.isEmpty {
+            lines.append("training metrics: " + trainingMetrics.keys.sorted().map { String(format: "%@ %.4f", $0, trainingMetrics[$0]!) }.joined(separator: "  "))
+        }
+        if let error = selfTestMaxRelativeError {
+            lines.append("self-test: \(selfTestRows) rows, max relative error \(error)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

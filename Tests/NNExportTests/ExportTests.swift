@@ -1,0 +1,163 @@
+import Foundation
+import NNCore
+import NNExport
+import NNFormat
+import NNInference
+import NNTestSupport
+import XCTest
+
+final class ExportTests: XCTestCase {
+    private var repository = ""
+
+    override func setUpWithError() throws {
+        repository = NSTemporaryDirectory() + "nnexport-\(UUID().uuidString)"
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: repository)
+    }
+
+    private func checkpoint(_ graph: Graph, name: String = "fixture") -> CheckpointFile {
+        var state = Nnserve_Checkpoint()
+        state.name = name
+        state.epoch = 3
+        return CheckpointFile(graph: graph, state: state)
+    }
+
+    /// Exported files reproduce the training graph in inference mode (the Double reference).
+    private func assertExportMatchesReference(_ graph: Graph, options: Exporter.Options, file: StaticString = #filePath, line: UInt = #line) throws {
+        let report = try Exporter.export(checkpoint(graph), options: options)
+        let model = try ModelFile.read(from: report.path)
+        let inputs = Dictionary(uniqueKeysWithValues: graph.inputs.enumerated().map { index, input in
+            (input.name, GraphFixtures.randomBatch(rows: 20, width: input.width, seed: UInt64(index + 40)))
+        })
+        let served = try Executor(plan: Plan(graph: model.graph)).predict(inputs)
+        let rows = Array(0..<20)
+        let expected = try ReferenceExecutor.run(graph, inputs: inputs, rows: rows)
+        for output in model.graph.outputs {
+            XCTAssertLessThanOrEqual(ReferenceExecutor.maxRelativeError(served[output.name]!, rows: rows, expected: expected[output.name]!),
+                                     2e-4, output.name, file: file, line: line)
+        }
+        XCTAssertLessThanOrEqual(report.maxRelativeError ?? .infinity, report.tolerance, file: file, line: line)
+    }
+
+    func testFoldedAndUnfoldedExportsMatchTheTrainingGraph() throws {
+        for graph in [GraphFixtures.wideAndDeep(inputWidth: 12, hidden: 24), RandomGraphs.make(seed: 3), RandomGraphs.make(seed: 9)] {
+            var options = Exporter.Options(repository: repository)
+            try assertExportMatchesReference(graph, options: options)
+            options.fold = false
+            try assertExportMatchesReference(graph, options: options)
+        }
+    }
+
+    func testFoldingRemovesBatchNormDropoutAndStandardization() throws {
+        var rng = CounterRNG(seed: 2)
+        let graph = Graph(inputs: [GraphInput(name: "x", width: 6, standardization: Standardization(mean: [1, 2, 3, 4, 5, 6], std: [1, 2, 1, 2, 1, 2]))],
+                          nodes: [GraphFixtures.dense("d1", from: "x", 6, 8, activation: .linear, rng: &rng),
+                                  GraphFixtures.batchNorm("bn1", from: "d1", width: 8, rng: &rng),
+                                  Node(name: "relu", operation: .activation(.relu), inputs: ["bn1"]),
+                                  GraphFixtures.batchNorm("bn2", from: "relu", width: 8, rng: &rng),
+                                  Node(name: "drop", operation: .dropout(rate: 0.3), inputs: ["bn2"]),
+                                  GraphFixtures.dense("out", from: "drop", 8, 2, activation: .linear, rng: &rng)],
+                          outputs: [GraphOutput(name: "y", node: "out", scale: 3)])
+        try assertExportMatchesReference(graph, options: Exporter.Options(repository: repository))
+        let model = try ModelFile.read(from: ModelRepository(root: repository).path(name: "fixture", version: 1))
+        XCTAssertEqual(model.graph.nodes.map(\.name), ["d1", "relu", "out"])
+        XCTAssertNil(model.graph.inputs[0].standardization)
+        XCTAssertEqual(model.metadata.folds.count, 4, "\(model.metadata.folds)")
+    }
+
+    func testSubGraphsByOutputAndUntilANode() throws {
+        let graph = GraphFixtures.wideAndDeep(inputWidth: 8, hidden: 16)
+        var options = Exporter.Options(repository: repository)
+        options.outputs = ["class"]
+        let classOnly = try ModelFile.read(from: try Exporter.export(checkpoint(graph), options: options).path)
+        XCTAssertEqual(classOnly.graph.outputs.map(\.name), ["class"])
+        XCTAssertFalse(classOnly.graph.nodes.contains { $0.name == "price" })
+
+        options.outputs = nil
+        options.until = "deep2"
+        options.name = "encoder"
+        let encoder = try ModelFile.read(from: try Exporter.export(checkpoint(graph), options: options).path)
+        XCTAssertEqual(encoder.graph.outputs.map(\.name), ["deep2"])
+        XCTAssertEqual(try encoder.graph.validate().widths["deep2"], 16)
+
+        options.until = "nowhere"
+        XCTAssertThrowsError(try Exporter.export(checkpoint(graph), options: options)) {
+            XCTAssertTrue("\($0)".hasPrefix("unknown node 'nowhere'"), "\($0)")
+        }
+        options.until = nil
+        options.outputs = ["nope"]
+        XCTAssertThrowsError(try Exporter.export(checkpoint(graph), options: options)) {
+            XCTAssertEqual("\($0)", "unknown output 'nope'; the checkpoint's outputs are 'price', 'class'")
+        }
+    }
+
+    func testLossyWeightsAreVerifiedWithinTheirTolerance() throws {
+        let graph = GraphFixtures.mlp([16, 32, 4])
+        for weights in [Nnserve_DataType.float16, .bfloat16] {
+            var options = Exporter.Options(repository: repository)
+            options.weights = weights
+            let report = try Exporter.export(checkpoint(graph), options: options)
+            let error = try XCTUnwrap(report.maxRelativeError)
+            XCTAssertGreaterThan(error, 1e-6, "\(weights) must cost something")
+            XCTAssertLessThanOrEqual(error, report.tolerance)
+        }
+        XCTAssertEqual(ModelRepository(root: repository).versions(of: "fixture"), [1, 2])
+    }
+
+    func testExistingVersionAndUntrainedBatchNorm() throws {
+        var graph = GraphFixtures.mlp([4, 3])
+        graph.nodes.append(Node(name: "bn", operation: .batchNorm(BatchNorm(width: 3)), inputs: ["dense1"]))
+        graph.outputs = [GraphOutput(name: "y", node: "bn")]
+        var options = Exporter.Options(repository: repository)
+        options.version = 5
+        let report = try Exporter.export(checkpoint(graph), options: options)
+        XCTAssertEqual(report.warnings, ["batch norm 'bn' still has its initial moving statistics (mean 0, variance 1): it never saw training data"])
+        XCTAssertThrowsError(try Exporter.export(checkpoint(graph), options: options)) {
+            XCTAssertTrue("\($0)".hasSuffix("/fixture/5 already exists: versions are immutable; pick another --version or leave it out for the next free one"), "\($0)")
+        }
+        XCTAssertEqual(ModelRepository(root: repository).versions(of: "fixture"), [5])
+    }
+
+    func testAFileThatIsNotACheckpointIsRefused() throws {
+        let path = NSTemporaryDirectory() + "not-a-checkpoint-\(UUID().uuidString).ckpt"
+        try Data("price,carat\n1,2\n".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try CheckpointFile.read(from: path)) {
+            XCTAssertTrue("\($0)".contains("is not an nnserve checkpoint file"), "\($0)")
+        }
+    }
+
+    /// Kills the real nnexport process at many moments of an export of a 2.4M-parameter model:
+    /// the repository never shows a partial version.
+    func testKillingAnExportMidwayLeavesTheRepositoryAsItWas() throws {
+        let executable = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnexport").standardized.path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            return XCTFail("\(executable) is missing: `make test` builds it (swift build --build-tests)")
+        }
+        let checkpointPath = NSTemporaryDirectory() + "big-\(UUID().uuidString).ckpt"
+        try checkpoint(GraphFixtures.mlp([256, 1024, 1024, 256, 16]), name: "big").write(to: checkpointPath)
+        defer { try? FileManager.default.removeItem(atPath: checkpointPath) }
+        var completed = 0
+        for attempt in 0..<8 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = [checkpointPath, "--repository", repository]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            let before = ModelRepository(root: repository).versions(of: "big")
+            try process.run()
+            usleep(UInt32(50_000 + attempt * 60_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let after = ModelRepository(root: repository).versions(of: "big")
+            if process.terminationReason == .exit && process.terminationStatus == 0 { completed += 1 }
+            // A version either appeared whole (the process finished before the kill) or not at all.
+            for version in Set(after).subtracting(before) {
+                let model = try ModelFile.read(from: ModelRepository(root: repository).path(name: "big", version: version))
+                XCTAssertEqual(model.graph.parameterCount, 256 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 256 + 256 + 256 * 16 + 16)
+            }
+        }
+        XCTAssertLessThan(completed, 8, "some exports must have been interrupted")
+    }
+}
