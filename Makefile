@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test proto clean bench-kernels bench-crossover bench-sizes bench-train
+.PHONY: setup build test proto clean models bench-kernels bench-crossover bench-sizes bench-train
 
 setup:
 	@bash ops/setup.sh
@@ -15,6 +15,12 @@ build: setup
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-swift-testing
+
+## models: retrain and re-export the bundled models from their recipes (models/*/recipe/train.sh).
+models: setup
+	$(SWIFT) build -c release --product nntrain
+	$(SWIFT) build -c release --product nnexport
+	for recipe in models/*/recipe/train.sh; do bash "$$recipe" || exit 1; done
 
 ## proto: regenerate Sources/NNFormat/Generated from proto/ (commit the result).
 proto: setup

@@ -161,3 +161,21 @@ final class ExportTests: XCTestCase {
         XCTAssertLessThan(completed, 8, "some exports must have been interrupted")
     }
 }
+
+final class BundledModelsTests: XCTestCase {
+    /// Every model shipped in models/ loads and passes its own self-test.
+    func testBundledModelsLoadAndPassTheirSelfTests() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models").standardized.path
+        let repository = ModelRepository(root: root)
+        var checked: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: root).sorted() {
+            for version in repository.versions(of: name) {
+                let model = try ModelFile.read(from: repository.path(name: name, version: version))
+                let tolerance = Double(model.selfTests.first?.tolerance ?? 0)
+                XCTAssertLessThanOrEqual(try SelfTestRunner.maxRelativeError(of: model), tolerance, "\(name) v\(version)")
+                checked.append(name)
+            }
+        }
+        XCTAssertTrue(Set(checked).isSuperset(of: ["digits", "diamonds"]), "\(checked)")
+    }
+}
