@@ -177,7 +177,7 @@ public struct Trainer {
 
     /// Trains until `settings.epochs`, calling `report` after each epoch and writing the
     /// checkpoint every `checkpointEvery` epochs and at the end.
-    public mutating func fit(checkpoint path: String?, report: (EpochReport) -> Void = { _ in }) throws {
+    public mutating func fit(checkpoint path: String?, name: String = "run", report: (EpochReport) -> Void = { _ in }) throws {
         while epoch < settings.epochs {
             let started = DispatchTime.now().uptimeNanoseconds
             let loss = try trainOneEpoch()
@@ -187,7 +187,7 @@ public struct Trainer {
             history.append(entry)
             report(entry)
             if let path, epoch % max(settings.checkpointEvery, 1) == 0 || epoch == settings.epochs {
-                try checkpointFile().write(to: path)
+                try checkpointFile(name: name).write(to: path)
             }
         }
     }

@@ -35,10 +35,10 @@ func printJSON(_ object: [String: Double], extra: [String: String] = [:]) {
     }
 }
 
-func runToCompletion(_ trainer: inout Trainer, checkpoint: String, options: RunOptions) throws {
+func runToCompletion(_ trainer: inout Trainer, checkpoint: String, name: String, options: RunOptions) throws {
     var seconds: [Double] = []
     let epochs = trainer.settings.epochs
-    try trainer.fit(checkpoint: checkpoint) { report in
+    try trainer.fit(checkpoint: checkpoint, name: name) { report in
         seconds.append(report.seconds)
         let line = RunSummary.progressLine(report, of: epochs, averageSeconds: seconds.reduce(0, +) / Double(seconds.count))
         FileHandle.standardError.write(Data((line + "\n").utf8))
@@ -58,6 +58,7 @@ extension NNTrainCommand {
         @Option(help: "Validation data (CSV); without it --validation-fraction of --data is held out.") var validationData: String?
         @Option(help: "Target column(s) for the output that names none, comma separated.") var target: String?
         @Option(help: "Checkpoint to write (atomically, every --checkpoint-every epochs and at the end).") var checkpoint = "run.ckpt"
+        @Option(help: "Run name, stored in the checkpoint (nnexport's default model name); default: the model file's name.") var name: String?
         @Option(help: "Epochs.") var epochs = 20
         @Option(help: "Rows per step.") var batchSize = 32
         @Option(help: "sgd, momentum, nesterov, adam, adamw.") var optimizer = "adam"
@@ -96,7 +97,8 @@ extension NNTrainCommand {
                                       settings: settings, modelFile: model) { warning in
                 FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
             }
-            try runToCompletion(&trainer, checkpoint: checkpoint, options: options)
+            let runName = name ?? URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+            try runToCompletion(&trainer, checkpoint: checkpoint, name: runName, options: options)
         }
     }
 
@@ -113,7 +115,7 @@ extension NNTrainCommand {
             let file = try CheckpointFile.read(from: checkpoint)
             let table = try CSVTable.read(data ?? file.state.split.trainingFile)
             var trainer = try Trainer.resume(file, table: table, additionalEpochs: epochs)
-            try runToCompletion(&trainer, checkpoint: checkpoint, options: options)
+            try runToCompletion(&trainer, checkpoint: checkpoint, name: file.state.name, options: options)
         }
     }
 

@@ -7,6 +7,6 @@ bin=${BIN:-.build/release}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin/nntrain" fit --model models/diamonds/recipe/model.json --data datasets/diamonds.csv --target price \
-  --epochs 12 --batch-size 64 --lr 0.003 --schedule cosine --seed 42 --checkpoint "$work/diamonds.ckpt" --json
+  --epochs 12 --batch-size 64 --lr 0.003 --schedule cosine --seed 42 --name diamonds --checkpoint "$work/diamonds.ckpt" --json
 rm -rf models/diamonds/1
-"$bin/nnexport" "$work/diamonds.ckpt" --repository models --name diamonds --version 1
+"$bin/nnexport" "$work/diamonds.ckpt" --repository models --version 1

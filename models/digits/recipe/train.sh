@@ -6,6 +6,6 @@ bin=${BIN:-.build/release}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin/nntrain" fit --model models/digits/recipe/model.json --data datasets/digits.csv \
-  --epochs 30 --batch-size 32 --lr 0.003 --schedule cosine --seed 42 --checkpoint "$work/digits.ckpt" --json
+  --epochs 30 --batch-size 32 --lr 0.003 --schedule cosine --seed 42 --name digits --checkpoint "$work/digits.ckpt" --json
 rm -rf models/digits/1
-"$bin/nnexport" "$work/digits.ckpt" --repository models --name digits --version 1
+"$bin/nnexport" "$work/digits.ckpt" --repository models --version 1
