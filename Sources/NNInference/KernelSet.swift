@@ -12,12 +12,14 @@ public enum KernelSet: Sendable, Equatable {
     /// -march=native, so one binary runs everywhere).
     public static let detected: KernelSet = nn_cpu_has_avx2_fma() == 1 ? .avx2 : .portable
 
-    var flag: Int32 { self == .avx2 ? 1 : 0 }
+    /// The `use_avx2` argument of the CNNKernels functions.
+    public var flag: Int32 { self == .avx2 ? 1 : 0 }
 }
 
 extension Activation {
-    /// The kernel code and parameter for this activation.
-    var kernelCode: (code: Int32, alpha: Float) {
+    /// The CNNKernels code and parameter for this activation (shared by the trainer, whose
+    /// forward pass uses the same kernels).
+    public var kernelCode: (code: Int32, alpha: Float) {
         switch self {
         case .linear: (Int32(NN_ACT_LINEAR), 0)
         case .relu: (Int32(NN_ACT_RELU), 0)

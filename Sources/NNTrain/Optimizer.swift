@@ -1,6 +1,7 @@
 import CNNKernels
 import Foundation
 import NNCore
+import NNInference
 
 /// Optimizers (formulas and defaults in training-math.md). State is per parameter name, so
 /// it checkpoints and restores with the parameters.
@@ -51,7 +52,7 @@ public struct Optimizer: Sendable {
         self.slots = slots
     }
 
-    private static let kernelFlag: Int32 = nn_cpu_has_avx2_fma()
+    private static let kernelFlag = KernelSet.detected.flag
 
     /// The learning rate of the next step.
     public var learningRate: Float { schedule.rate(atStep: step) }

@@ -1,5 +1,6 @@
 import CNNKernels
 import NNCore
+import NNInference
 
 /// y = f(z) elementwise, or row-wise softmax; backward gives dL/dz from dL/dy.
 ///
@@ -8,7 +9,7 @@ enum ActivationLayer {
     static func forward(_ z: Tensor, _ activation: Activation) -> Tensor {
         guard activation != .linear else { return z }
         var y = Tensor(zeros: z.shape)
-        let (code, alpha) = activationCode(activation)
+        let (code, alpha) = activation.kernelCode
         z.withUnsafeBufferPointer { source in
             y.withUnsafeMutableBufferPointer { destination in
                 nn_activation(Int32(z.rows), Int32(z.columns), source.baseAddress, Int32(z.columns),
@@ -48,20 +49,5 @@ enum ActivationLayer {
         }
     }
 
-    private static let kernelFlag: Int32 = nn_cpu_has_avx2_fma()
-
-    private static func activationCode(_ activation: Activation) -> (Int32, Float) {
-        switch activation {
-        case .linear: (Int32(NN_ACT_LINEAR), 0)
-        case .relu: (Int32(NN_ACT_RELU), 0)
-        case .leakyRelu(let alpha): (Int32(NN_ACT_LEAKY_RELU), alpha)
-        case .elu(let alpha): (Int32(NN_ACT_ELU), alpha)
-        case .selu: (Int32(NN_ACT_SELU), 0)
-        case .sigmoid: (Int32(NN_ACT_SIGMOID), 0)
-        case .tanh: (Int32(NN_ACT_TANH), 0)
-        case .softplus: (Int32(NN_ACT_SOFTPLUS), 0)
-        case .gelu: (Int32(NN_ACT_GELU), 0)
-        case .softmax: (Int32(NN_ACT_SOFTMAX), 0)
-        }
-    }
+    private static let kernelFlag = KernelSet.detected.flag
 }
