@@ -16,10 +16,13 @@ let package = Package(
         .library(name: "NNInference", targets: ["NNInference"]),
         .library(name: "NNTrain", targets: ["NNTrain"]),
         .library(name: "NNExport", targets: ["NNExport"]),
+        .library(name: "NNServer", targets: ["NNServer"]),
+        .library(name: "NNClient", targets: ["NNClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -87,6 +90,39 @@ let package = Package(
                 "NNExport", "NNFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "NNServer",
+            dependencies: [
+                "NNCore", "NNFormat", "NNInference",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "NNClient",
+            dependencies: [
+                "NNCore", "NNFormat",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "nnserve",
+            dependencies: [
+                "NNServer", "NNInference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "NNServerTests",
+            dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTestSupport"],
             swiftSettings: strictSwift
         ),
         .executableTarget(

@@ -127,25 +127,10 @@ public enum Exporter {
 
 /// Runs a model file's self-tests through NNInference.
 public enum SelfTestRunner {
-    /// Largest error over all self-tests and outputs, relative to each expected row's largest
-    /// magnitude (floored at 1e-6).
     public static func maxRelativeError(of model: ModelFile) throws -> Double {
-        let executor = Executor(plan: try Plan(graph: model.graph))
-        var worst = 0.0
-        for test in model.selfTests {
-            let outputs = try executor.predict(Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }))
-            for expected in test.expectedOutputs {
-                let actual = outputs[expected.name]!
-                let width = expected.tensor.shape[1]
-                for row in 0..<expected.tensor.shape[0] {
-                    let scale = max(1e-6, (0..<width).map { Double(abs(expected.tensor[row, $0])) }.max() ?? 0)
-                    for column in 0..<width {
-                        let error = abs(Double(actual[row, column]) - Double(expected.tensor[row, column])) / scale
-                        worst = error.isNaN ? .infinity : max(worst, error)
-                    }
-                }
-            }
-        }
-        return worst
+        try SelfTestCheck.maxRelativeError(graph: model.graph, cases: model.selfTests.map { test in
+            (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
+             Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))
+        })
     }
 }

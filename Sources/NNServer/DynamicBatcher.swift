@@ -1,0 +1,192 @@
+import Dispatch
+import Foundation
+import NNInference
+
+/// Merges the rows of concurrent requests for one model version into batches and runs them
+/// on `instances` executors, each on its own thread.
+///
+/// A batch closes when it holds `plan.maxRows` rows or when its oldest request has waited
+/// `maxQueueDelay`. Requests past their deadline are answered "deadline exceeded" without
+/// being computed; a full queue refuses new requests at once ("resource exhausted").
+///
+/// Thread safety: `queue`, `queuedRows` and `stopping` are only touched with `condition`
+/// locked; each worker owns its executor. Hence `@unchecked Sendable`.
+public final class DynamicBatcher: @unchecked Sendable {
+    public struct Job {
+        public var rows: Int
+        /// One contiguous row-major array per plan input, in `plan.inputs` order.
+        public var inputs: [[Float]]
+        /// Indices into `plan.outputs` to return.
+        public var outputs: [Int]
+        public var deadline: UInt64?
+        var enqueued: UInt64 = 0
+        public var complete: @Sendable (Result<[[Float]], ServingError>) -> Void
+
+        public init(rows: Int, inputs: [[Float]], outputs: [Int], deadline: UInt64?,
+                    complete: @escaping @Sendable (Result<[[Float]], ServingError>) -> Void) {
+            self.rows = rows
+            self.inputs = inputs
+            self.outputs = outputs
+            self.deadline = deadline
+            self.complete = complete
+        }
+    }
+
+    let plan: Plan
+    let label: String
+    private let maxQueueDelayNanos: UInt64
+    private let queueBoundRows: Int
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var queuedRows = 0
+    private var stopping = false
+    private var running = 0
+    private let finished = DispatchGroup()
+
+    init(plan: Plan, label: String, maxQueueDelayMicros: Int, instances: Int, queueBoundRows: Int) {
+        self.plan = plan
+        self.label = label
+        maxQueueDelayNanos = UInt64(max(0, maxQueueDelayMicros)) * 1000
+        self.queueBoundRows = queueBoundRows
+        for index in 0..<max(1, instances) {
+            finished.enter()
+            let thread = Thread { [self] in
+                work(executor: Executor(plan: plan))
+                finished.leave()
+            }
+            thread.name = "batcher \(label) #\(index)"
+            thread.start()
+        }
+    }
+
+    /// Queues a job, or refuses it at once when the queue is full or the batcher is stopping.
+    public func submit(_ job: Job) {
+        var job = job
+        job.enqueued = DispatchTime.now().uptimeNanoseconds
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            return job.complete(.failure(ServingError(.unavailable, "model \(label) is shutting down")))
+        }
+        guard queuedRows + job.rows <= queueBoundRows || queue.isEmpty else {
+            let queued = queuedRows
+            condition.unlock()
+            return job.complete(.failure(ServingError(.resourceExhausted,
+                                                      "model \(label) has \(queued) rows queued (bound \(queueBoundRows)); retry later")))
+        }
+        queue.append(job)
+        queuedRows += job.rows
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Rows waiting now (for metrics and tests).
+    public var queueDepth: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queuedRows
+    }
+
+    /// Answers everything queued, then stops the workers; returns when they have exited.
+    public func drainAndStop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        finished.wait()
+    }
+
+    private func work(executor: Executor) {
+        while let batch = nextBatch() {
+            run(batch, on: executor)
+        }
+    }
+
+    /// Waits for jobs and takes a batch: up to maxRows rows, after the oldest job has waited
+    /// its delay (or at once when full or stopping). Nil when stopping with nothing left.
+    private func nextBatch() -> [Job]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !stopping { condition.wait() }
+        if queue.isEmpty { return nil }
+        let closeAt = queue[0].enqueued + maxQueueDelayNanos
+        while queuedRows < plan.maxRows && !stopping {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < closeAt else { break }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(closeAt - now) / 1e9))
+        }
+        var batch: [Job] = []
+        var rows = 0
+        while let job = queue.first, batch.isEmpty || rows + job.rows <= plan.maxRows {
+            queue.removeFirst()
+            queuedRows -= job.rows
+            rows += job.rows
+            batch.append(job)
+        }
+        return batch
+    }
+
+    private func run(_ jobs: [Job], on executor: Executor) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        var live: [Job] = []
+        for job in jobs {
+            if let deadline = job.deadline, deadline < now {
+                job.complete(.failure(ServingError(.deadlineExceeded, "request to \(label) waited past its deadline before it could run")))
+            } else {
+                live.append(job)
+            }
+        }
+        guard !live.isEmpty else { return }
+        // A single job larger than a batch runs alone, in chunks of maxRows.
+        if live.count == 1, live[0].rows > plan.maxRows {
+            return runLarge(live[0], on: executor)
+        }
+        var row = 0
+        for job in live {
+            for (index, values) in job.inputs.enumerated() {
+                let (pointer, leadingDimension) = executor.input(index)
+                let width = plan.inputs[index].width
+                values.withUnsafeBufferPointer { source in
+                    for r in 0..<job.rows {
+                        (pointer + (row + r) * leadingDimension).update(from: source.baseAddress! + r * width, count: width)
+                    }
+                }
+            }
+            row += job.rows
+        }
+        executor.run(rows: row)
+        row = 0
+        for job in live {
+            let outputs = job.outputs.map { index -> [Float] in
+                let (pointer, leadingDimension) = executor.output(index)
+                let width = plan.outputs[index].width
+                var values = [Float](repeating: 0, count: job.rows * width)
+                for r in 0..<job.rows {
+                    for c in 0..<width { values[r * width + c] = pointer[(row + r) * leadingDimension + c] }
+                }
+                return values
+            }
+            row += job.rows
+            job.complete(.success(outputs))
+        }
+    }
+
+    private func runLarge(_ job: Job, on executor: Executor) {
+        var outputs = job.outputs.map { [Float](repeating: 0, count: job.rows * plan.outputs[$0].width) }
+        var start = 0
+        while start < job.rows {
+            let count = min(plan.maxRows, job.rows - start)
+            for (index, values) in job.inputs.enumerated() {
+                let width = plan.inputs[index].width
+                values.withUnsafeBufferPointer { executor.setInput(index, rows: count, from: $0.baseAddress! + start * width) }
+            }
+            executor.run(rows: count)
+            for (slot, index) in job.outputs.enumerated() {
+                let width = plan.outputs[index].width
+                outputs[slot].withUnsafeMutableBufferPointer { executor.copyOutput(index, rows: count, to: $0.baseAddress! + start * width) }
+            }
+            start += count
+        }
+        job.complete(.success(outputs))
+    }
+}

@@ -1,0 +1,54 @@
+import NIOCore
+import NNFormat
+
+/// Splits a connection's bytes into request frames: checks the preface once, then yields
+/// each frame's message bytes. Framing rules live in NNFormat's `WireProtocol`.
+final class FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    enum Failure: Error, CustomStringConvertible {
+        case badPreface(String)
+        case frameTooLarge(length: Int, limit: Int)
+
+        var description: String {
+            switch self {
+            case .badPreface(let detail): "connection did not start with the nnserve preface: \(detail)"
+            case .frameTooLarge(let length, let limit): "frame of \(length) bytes exceeds the limit of \(limit) bytes"
+            }
+        }
+    }
+
+    private let maxFrameSize: Int
+    private var prefaceAccepted = false
+
+    init(maxFrameSize: Int) {
+        self.maxFrameSize = maxFrameSize
+    }
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if !prefaceAccepted {
+            switch WireProtocol.checkPreface(buffer.readableBytesView) {
+            case .needMoreBytes: return .needMoreData
+            case .rejected(let detail): throw Failure.badPreface(detail)
+            case .accepted:
+                buffer.moveReaderIndex(forwardBy: WireProtocol.preface.count)
+                prefaceAccepted = true
+            }
+        }
+        switch WireProtocol.scanFrame(buffer.readableBytesView, maxFrameSize: maxFrameSize) {
+        case .needMoreBytes:
+            return .needMoreData
+        case .tooLarge(let length):
+            throw Failure.frameTooLarge(length: length, limit: maxFrameSize)
+        case .frame(let start, let length):
+            buffer.moveReaderIndex(forwardBy: start)
+            context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: length)!))
+            return .continue
+        }
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NNFormat
+
+/// The binary-protocol server: a SwiftNIO pipeline per connection (idle timeout → frame
+/// decoder → request handler) over a shared model store.
+public final class InferenceServer: Sendable {
+    public let store: ModelStore
+    public let configuration: ServerConfiguration
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
+    private let connections = NIOLockedValueBox(0)
+
+    public init(store: ModelStore, configuration: ServerConfiguration, eventLoopThreads: Int = 1) {
+        self.store = store
+        self.configuration = configuration
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
+    }
+
+    /// Binds and starts accepting; returns the bound port (useful with port 0).
+    public func start(host: String, port: Int) throws -> Int {
+        let store = store, configuration = configuration, connections = connections
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let admitted = connections.withLockedValue { count -> Bool in
+                    guard count < configuration.maxConnections else { return false }
+                    count += 1
+                    return true
+                }
+                guard admitted else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in connections.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
+                        ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)),
+                        RequestHandler(store: store, configuration: configuration),
+                    ])
+                }
+            }
+        let bound = try bootstrap.bind(host: host, port: port).wait()
+        channel.withLockedValue { $0 = bound }
+        return bound.localAddress?.port ?? port
+    }
+
+    /// Stops accepting, answers what is queued, closes connections.
+    public func shutdown() {
+        if let server = channel.withLockedValue({ $0 }) {
+            try? server.close().wait()
+        }
+        store.drainAll()
+        try? group.syncShutdownGracefully()
+    }
+}

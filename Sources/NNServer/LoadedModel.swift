@@ -1,0 +1,45 @@
+import NNCore
+import NNFormat
+import NNInference
+
+/// One version of one model, loaded, self-tested and compiled; immutable and shared by its
+/// batcher's instances. A version is swapped as a whole, never edited.
+public final class LoadedModel: Sendable {
+    public let name: String
+    public let version: Int
+    public let file: ModelFile
+    public let plan: Plan
+    public let batcher: DynamicBatcher
+
+    init(name: String, version: Int, file: ModelFile, maxBatchSize: Int, maxQueueDelayMicros: Int, instances: Int,
+         queueBoundRows: Int) throws {
+        self.name = name
+        self.version = version
+        self.file = file
+        plan = try Plan(graph: file.graph, options: PlanOptions(maxRows: maxBatchSize))
+        batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: maxQueueDelayMicros,
+                                 instances: instances, queueBoundRows: queueBoundRows)
+    }
+
+    /// Metadata for the wire.
+    func metadata(versions: [Int]) -> Nnserve_MetadataResponse {
+        var response = Nnserve_MetadataResponse()
+        response.model = name
+        response.versions = versions.map(Int64.init)
+        response.inputs = file.graph.inputs.map { input in
+            var info = Nnserve_TensorInfo()
+            info.name = input.name
+            info.width = Int64(input.width)
+            info.featureNames = input.featureNames
+            return info
+        }
+        response.outputs = plan.outputs.map { output in
+            var info = Nnserve_TensorInfo()
+            info.name = output.name
+            info.width = Int64(output.width)
+            return info
+        }
+        response.maxBatchSize = Int32(plan.maxRows)
+        return response
+    }
+}

@@ -1,0 +1,55 @@
+import NNFormat
+
+/// Checks a predict request against a model and lays its rows out for the batcher; every
+/// refusal names the value at fault.
+enum PredictPreparation {
+    static func prepare(_ request: Nnserve_PredictRequest, for model: LoadedModel, maxRows: Int) throws(ServingError)
+        -> (rows: Int, inputs: [[Float]], outputs: [Int]) {
+        let plan = model.plan
+        let label = "model '\(model.name)' v\(model.version)"
+        for input in request.inputs where !plan.inputs.contains(where: { $0.name == input.name }) {
+            throw ServingError(.invalidArgument, "unknown input '\(input.name)'; \(label) takes \(plan.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
+        var rows: Int?
+        var inputs: [[Float]] = []
+        for (index, binding) in plan.inputs.enumerated() {
+            guard let tensor = request.inputs.first(where: { $0.name == binding.name }) else {
+                throw ServingError(.invalidArgument, "input '\(binding.name)' is missing; \(label) needs it")
+            }
+            let width = binding.width
+            let shape = tensor.shape.isEmpty ? [Int64(tensor.data.count / max(width, 1)), Int64(width)] : tensor.shape
+            guard shape.count == 2 else {
+                throw ServingError(.invalidArgument, "input '\(binding.name)' has shape \(shape); \(label) expects [rows, \(width)]")
+            }
+            guard shape[1] == Int64(width) else {
+                throw ServingError(.invalidArgument, "input '\(binding.name)' has \(shape[1]) features; \(label) expects \(width)")
+            }
+            guard shape[0] > 0 else { throw ServingError(.invalidArgument, "input '\(binding.name)' has no rows: the batch is empty") }
+            guard shape[0] <= Int64(maxRows) else {
+                throw ServingError(.invalidArgument, "input '\(binding.name)' has \(shape[0]) rows; requests carry at most \(maxRows)")
+            }
+            let count = Int(shape[0])
+            guard tensor.data.count == count * width else {
+                throw ServingError(.invalidArgument, "input '\(binding.name)' has \(tensor.data.count) values for shape [\(count), \(width)]")
+            }
+            if let rows, rows != count {
+                throw ServingError(.invalidArgument, "input '\(binding.name)' has \(count) rows, the other inputs \(rows)")
+            }
+            if let bad = tensor.data.firstIndex(where: { !$0.isFinite }) {
+                let feature = model.file.graph.inputs[index].featureNames.indices.contains(bad % width)
+                    ? "'\(model.file.graph.inputs[index].featureNames[bad % width])'" : "\(bad % width)"
+                throw ServingError(.invalidArgument, "input '\(binding.name)' row \(bad / width) feature \(feature) is \(tensor.data[bad]); values must be finite")
+            }
+            rows = count
+            inputs.append(tensor.data)
+        }
+        var outputs: [Int] = []
+        for name in request.outputs {
+            guard let index = plan.outputs.firstIndex(where: { $0.name == name }) else {
+                throw ServingError(.invalidArgument, "unknown output '\(name)'; \(label) has \(plan.outputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+            }
+            outputs.append(index)
+        }
+        return (rows!, inputs, outputs.isEmpty ? Array(plan.outputs.indices) : outputs)
+    }
+}

@@ -1,0 +1,20 @@
+/// Limits and batching settings of a server; every field has a default (`nnserve --help`).
+public struct ServerConfiguration: Sendable {
+    /// Rows merged into one batch at most (per model unless its config.pbtxt says otherwise).
+    public var maxBatchSize = 64
+    /// How long the first request of a batch waits for company, in microseconds.
+    public var maxQueueDelayMicros = 100
+    /// Executors (threads) per model version; one per core with single-thread BLAS.
+    public var instances = 1
+    /// Rows waiting per model beyond which requests are refused with resource exhausted.
+    public var queueBoundRows = 16_384
+    public var maxFrameSize = 16 << 20
+    public var maxRowsPerRequest = 4_096
+    public var maxConnections = 1_024
+    /// Seconds a connection may stay silent (or hold a half frame) before it is closed.
+    public var idleTimeoutSeconds = 60
+    /// Version policy when a model has no config.pbtxt: the newest version only.
+    public var latestVersions = 1
+
+    public init() {}
+}

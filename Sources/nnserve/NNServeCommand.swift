@@ -1,0 +1,74 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import NNInference
+import NNServer
+
+@main
+struct NNServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nnserve",
+        abstract: "Serve every model of a repository (<root>/<name>/<version>/model.nnm) over the binary TCP protocol.")
+
+    @Argument(help: "The model repository.") var repository = "models"
+    @Option(help: "Address to bind (loopback unless told otherwise).") var host = "127.0.0.1"
+    @Option(help: "Port of the binary protocol (0: any free port, printed at start).") var port = 8500
+    @Option(help: "Rows per batch at most, unless a model's config.pbtxt says otherwise.") var maxBatchSize = ServerConfiguration().maxBatchSize
+    @Option(help: "Microseconds a batch waits for more requests.") var maxQueueDelayMicros = ServerConfiguration().maxQueueDelayMicros
+    @Option(help: "Executors per model version.") var instances = ServerConfiguration().instances
+    @Option(help: "Rows queued per model before requests are refused (resource exhausted).") var queueBound = ServerConfiguration().queueBoundRows
+    @Option(help: "Largest frame in bytes.") var maxFrameSize = ServerConfiguration().maxFrameSize
+    @Option(help: "Rows per request at most.") var maxRowsPerRequest = ServerConfiguration().maxRowsPerRequest
+    @Option(help: "Open connections at most.") var maxConnections = ServerConfiguration().maxConnections
+    @Option(help: "Seconds before an idle connection is closed.") var idleTimeout = ServerConfiguration().idleTimeoutSeconds
+    @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
+    @Option(help: "OpenBLAS threads (1 per executor is fastest when instances cover the cores).") var blasThreads = 1
+
+    func run() throws {
+        BLASThreads.set(blasThreads)
+        var configuration = ServerConfiguration()
+        configuration.maxBatchSize = maxBatchSize
+        configuration.maxQueueDelayMicros = maxQueueDelayMicros
+        configuration.instances = instances
+        configuration.queueBoundRows = queueBound
+        configuration.maxFrameSize = maxFrameSize
+        configuration.maxRowsPerRequest = maxRowsPerRequest
+        configuration.maxConnections = maxConnections
+        configuration.idleTimeoutSeconds = idleTimeout
+        let log: @Sendable (String) -> Void = { message in
+            FileHandle.standardError.write(Data("nnserve: \(message)\n".utf8))
+        }
+        let store = ModelStore(root: repository, configuration: configuration, log: log)
+        store.reload()
+        let server = InferenceServer(store: store, configuration: configuration)
+        let bound = try server.start(host: host, port: port)
+        // Tests and scripts read the bound port from this first line of stdout.
+        FileHandle.standardOutput.write(Data("nnserve listening on \(host):\(bound) (\(store.loadedCount) model versions)\n".utf8))
+
+        let reloads = DispatchQueue(label: "nnserve.reload")
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloads)
+        hangup.setEventHandler { log("SIGHUP: reloading"); store.reload() }
+        hangup.resume()
+        if pollInterval > 0 {
+            let timer = DispatchSource.makeTimerSource(queue: reloads)
+            timer.schedule(deadline: .now() + pollInterval, repeating: pollInterval)
+            timer.setEventHandler { store.reload() }
+            timer.resume()
+        }
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [any DispatchSourceSignal] = [hangup]
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        stop.wait()
+        log("shutting down: answering queued requests")
+        server.shutdown()
+        log("stopped")
+        _ = sources
+    }
+}

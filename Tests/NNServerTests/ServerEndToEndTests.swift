@@ -1,0 +1,143 @@
+import Foundation
+import NNClient
+import NNCore
+import NNFormat
+import NNInference
+import NNTestSupport
+import XCTest
+
+final class ServerEndToEndTests: XCTestCase {
+    private var repository = ""
+
+    override func setUpWithError() throws {
+        repository = NSTemporaryDirectory() + "nnserve-\(UUID().uuidString)"
+        for (name, graph) in [("wide", GraphFixtures.wideAndDeep(inputWidth: 8, hidden: 32)), ("mlp", GraphFixtures.mlp([5, 16, 3]))] {
+            try FileManager.default.createDirectory(atPath: "\(repository)/\(name)/1", withIntermediateDirectories: true)
+            try ModelFile(name: name, graph: graph).write(to: "\(repository)/\(name)/1/model.nnm")
+        }
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: repository)
+    }
+
+    private func expected(_ name: String, _ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        let model = try ModelFile.read(from: "\(repository)/\(name)/1/model.nnm")
+        return try Executor(plan: Plan(graph: model.graph)).predict(inputs)
+    }
+
+    private func assertClose(_ actual: Tensor?, _ expected: Tensor?, file: StaticString = #filePath, line: UInt = #line) {
+        guard let actual, let expected else { return XCTFail("missing tensor", file: file, line: line) }
+        XCTAssertEqual(actual.shape, expected.shape, file: file, line: line)
+        for (a, b) in zip(actual.scalars, expected.scalars) {
+            XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), file: file, line: line)
+        }
+    }
+
+    func testPredictionsMetadataListAndHealth() async throws {
+        let server = try ServerProcess(repository: repository)
+        let client = NNClient(port: server.port)
+        let batch = GraphFixtures.randomBatch(rows: 7, width: 8)
+        let (version, outputs) = try await client.predict(model: "wide", inputs: ["features": batch])
+        XCTAssertEqual(version, 1)
+        let wanted = try expected("wide", ["features": batch])
+        assertClose(outputs["price"], wanted["price"])
+        assertClose(outputs["class"], wanted["class"])
+
+        let selected = try await client.predict(model: "wide", inputs: ["features": batch], outputs: ["class"])
+        XCTAssertEqual(Array(selected.outputs.keys), ["class"])
+
+        let metadata = try await client.metadata(model: "wide")
+        XCTAssertEqual(metadata.inputs.map(\.name), ["features"])
+        XCTAssertEqual(metadata.inputs[0].width, 8)
+        XCTAssertEqual(metadata.inputs[0].featureNames.first, "f0")
+        XCTAssertEqual(metadata.outputs.map(\.name), ["price", "class"])
+        let models = try await client.listModels()
+        XCTAssertEqual(models.map(\.name), ["mlp", "wide"])
+        let health = try await client.health()
+        XCTAssertTrue(health.live && health.ready)
+        await client.close()
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
+    func testPipelinedRequestsFromSeveralConnectionsEachGetTheirOwnAnswer() async throws {
+        let server = try ServerProcess(repository: repository)
+        let rows = GraphFixtures.randomBatch(rows: 300, width: 5, seed: 17)
+        let wanted = try expected("mlp", ["x": rows])["y"]!
+        let clients = (0..<4).map { _ in NNClient(port: server.port) }
+        try await withThrowingTaskGroup(of: (Int, Tensor).self) { group in
+            for row in 0..<300 {
+                let client = clients[row % clients.count]
+                group.addTask {
+                    let input = Tensor(shape: [1, 5], values: (0..<5).map { rows[row, $0] })
+                    return (row, try await client.predict(model: "mlp", inputs: ["x": input]).outputs["y"]!)
+                }
+            }
+            for try await (row, output) in group {
+                for column in 0..<3 {
+                    XCTAssertEqual(output[0, column], wanted[row, column], accuracy: 1e-5 * max(1, abs(wanted[row, column])), "row \(row)")
+                }
+            }
+        }
+        for client in clients { await client.close() }
+        XCTAssertEqual(server.stop(), 0)
+    }
+
+    func testBadRequestsGetTheirErrorAndTheConnectionStaysUsable() async throws {
+        let server = try ServerProcess(repository: repository)
+        let client = NNClient(port: server.port)
+        let good = GraphFixtures.randomBatch(rows: 2, width: 5)
+        let cases: [(String, [String: Tensor], ClientError)] = [
+            ("nope", ["x": good], .server(code: .notFound, message: "unknown model 'nope'; loaded models are 'mlp', 'wide'")),
+            ("mlp", ["z": good], .server(code: .invalidArgument, message: "unknown input 'z'; model 'mlp' v1 takes 'x'")),
+            ("mlp", ["x": GraphFixtures.randomBatch(rows: 2, width: 7)],
+             .server(code: .invalidArgument, message: "input 'x' has 7 features; model 'mlp' v1 expects 5")),
+            ("mlp", ["x": Tensor(shape: [1, 5], values: [1, 2, .nan, 4, 5])],
+             .server(code: .invalidArgument, message: "input 'x' row 0 feature 2 is nan; values must be finite")),
+            ("mlp", ["x": Tensor(zeros: [0, 5])], .server(code: .invalidArgument, message: "input 'x' has no rows: the batch is empty")),
+        ]
+        for (model, inputs, error) in cases {
+            do {
+                _ = try await client.predict(model: model, inputs: inputs)
+                XCTFail("\(model) \(inputs.keys) succeeded")
+            } catch let caught as ClientError {
+                XCTAssertEqual(caught, error)
+            }
+            // The same connection still answers.
+            let after = try await client.predict(model: "mlp", inputs: ["x": good])
+            XCTAssertEqual(after.outputs["y"]?.shape, [2, 3])
+        }
+        do {
+            _ = try await client.predict(model: "mlp", version: 9, inputs: ["x": good])
+            XCTFail("version 9 answered")
+        } catch let caught as ClientError {
+            XCTAssertEqual(caught, .server(code: .notFound, message: "model 'mlp' has no version 9; loaded versions are 1"))
+        }
+        await client.close()
+        XCTAssertEqual(server.stop(), 0)
+    }
+
+    func testHTTPAndGarbageOnTheBinaryPortGetAnErrorFrameThenClose() throws {
+        let server = try ServerProcess(repository: repository)
+        for bytes in [Array("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8), [0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4]] {
+            let connection = try RawConnection(port: server.port)
+            connection.send(bytes)
+            let reply = connection.readUntilClosed()
+            connection.close()
+            guard case .frame(let start, let length)? = Optional(WireProtocol.scanFrame(reply)) else { return XCTFail("no error frame: \(reply)") }
+            let response = try Nnserve_Response(serializedBytes: Array(reply[start..<start + length]))
+            XCTAssertEqual(response.error.code, .invalidArgument)
+            XCTAssertTrue(response.error.message.contains("preface"), response.error.message)
+        }
+        // A frame cut off mid-way followed by a disconnect does not hurt the server.
+        let partial = try RawConnection(port: server.port)
+        partial.send(WireProtocol.preface + [0, 0, 1, 0, 1, 2])
+        partial.close()
+        let oversized = try RawConnection(port: server.port)
+        oversized.send(WireProtocol.preface + [0x7F, 0xFF, 0xFF, 0xFF])
+        let reply = oversized.readUntilClosed()
+        oversized.close()
+        XCTAssertFalse(reply.isEmpty, "an error frame before closing")
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+
+/// The real `nnserve` executable on 127.0.0.1 with an ephemeral port, stopped by its pid.
+final class ServerProcess {
+    let process = Process()
+    let port: Int
+    private let output = Pipe()
+    private let errors = Pipe()
+
+    static var executable: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnserve").standardized.path
+    }
+
+    init(repository: String, arguments: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = [repository, "--port", "0", "--poll-interval", "0"] + arguments
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // The first stdout line names the bound port.
+        var line = Data()
+        let deadline = Date().addingTimeInterval(20)
+        while !line.contains(UInt8(ascii: "\n")) && Date() < deadline {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let portText = text.split(separator: ":").last?.split(separator: " ").first, let port = Int(portText) else {
+            process.terminate()
+            throw NSError(domain: "ServerProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "no port in nnserve output: \(text)"])
+        }
+        self.port = port
+    }
+
+    /// SIGTERM, then the exit status (0 after a graceful shutdown).
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    var log: String {
+        String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// A raw TCP connection for bytes no well-behaved client would send.
+struct RawConnection {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw NSError(domain: "RawConnection", code: Int(errno)) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Everything until the server closes the connection (or 5 s pass).
+    func readUntilClosed() -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            result += chunk[..<count]
+        }
+        return result
+    }
+
+    func close() {
+        Glibc.close(descriptor)
+    }
+}
