@@ -3,13 +3,18 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test proto clean models bench-kernels bench-crossover bench-sizes bench-train
+.PHONY: setup build test serve proto clean models bench-kernels bench-crossover bench-sizes bench-train
 
 setup:
 	@bash ops/setup.sh
 
 build: setup
 	$(SWIFT) build
+
+## serve: install what is missing, build release, serve the bundled models on loopback.
+serve: setup
+	$(SWIFT) build -c release --product nnserve
+	.build/release/nnserve models/ --host 127.0.0.1 --port 8500
 
 ## test: install what is missing, build, and run every test.
 test: setup

@@ -120,6 +120,14 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        .executableTarget(
+            name: "nnclient",
+            dependencies: [
+                "NNClient", "NNCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "NNServerTests",
             dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTestSupport"],
