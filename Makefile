@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test serve proto clean models bench-kernels bench-crossover bench-sizes bench-train
+.PHONY: setup build test serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve
 
 setup:
 	@bash ops/setup.sh
@@ -49,6 +49,10 @@ bench-crossover: setup
 bench-train: setup
 	$(SWIFT) build -c release --product nnbench
 	.build/release/nnbench train $(BENCH_FLAGS)
+
+## bench-serve: nnserve + nnclient bench on M1/M2 at concurrency 1, 16, 64 (and M2 without batching).
+bench-serve: setup
+	bash ops/bench-serve.sh
 
 ## bench-sizes: model file size under each storage choice.
 bench-sizes: setup

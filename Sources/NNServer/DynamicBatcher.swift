@@ -6,7 +6,7 @@ import NNInference
 /// on `instances` executors, each on its own thread.
 ///
 /// A batch closes when it holds `plan.maxRows` rows or when its oldest request has waited
-/// `maxQueueDelay`. Requests past their deadline are answered "deadline exceeded" without
+/// `maxQueueDelay` — or at once for a lone request that arrived after a quiet spell. Requests past their deadline are answered "deadline exceeded" without
 /// being computed; a full queue refuses new requests at once ("resource exhausted").
 ///
 /// Thread safety: `queue`, `queuedRows` and `stopping` are only touched with `condition`
@@ -20,6 +20,8 @@ public final class DynamicBatcher: @unchecked Sendable {
         public var outputs: [Int]
         public var deadline: UInt64?
         var enqueued: UInt64 = 0
+        /// Nanoseconds since the job before it arrived (how busy the model is).
+        var gap: UInt64 = .max
         public var complete: @Sendable (Result<[[Float]], ServingError>) -> Void
 
         public init(rows: Int, inputs: [[Float]], outputs: [Int], deadline: UInt64?,
@@ -40,7 +42,7 @@ public final class DynamicBatcher: @unchecked Sendable {
     private var queue: [Job] = []
     private var queuedRows = 0
     private var stopping = false
-    private var running = 0
+    private var lastArrival: UInt64 = 0
     private let finished = DispatchGroup()
 
     init(plan: Plan, label: String, maxQueueDelayMicros: Int, instances: Int, queueBoundRows: Int) {
@@ -74,6 +76,8 @@ public final class DynamicBatcher: @unchecked Sendable {
             return job.complete(.failure(ServingError(.resourceExhausted,
                                                       "model \(label) has \(queued) rows queued (bound \(queueBoundRows)); retry later")))
         }
+        job.gap = lastArrival == 0 ? .max : job.enqueued - lastArrival
+        lastArrival = job.enqueued
         queue.append(job)
         queuedRows += job.rows
         condition.signal()
@@ -109,7 +113,10 @@ public final class DynamicBatcher: @unchecked Sendable {
         defer { condition.unlock() }
         while queue.isEmpty && !stopping { condition.wait() }
         if queue.isEmpty { return nil }
-        let closeAt = queue[0].enqueued + maxQueueDelayNanos
+        // A lone request after a quiet spell runs at once: waiting only pays when others
+        // are arriving (at low load the delay would be pure latency).
+        let quiet = queue.count == 1 && queue[0].gap > maxQueueDelayNanos
+        let closeAt = quiet ? 0 : queue[0].enqueued + maxQueueDelayNanos
         while queuedRows < plan.maxRows && !stopping {
             let now = DispatchTime.now().uptimeNanoseconds
             guard now < closeAt else { break }

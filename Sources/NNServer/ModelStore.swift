@@ -33,10 +33,10 @@ public final class ModelStore: @unchecked Sendable {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory), isDirectory.boolValue else { continue }
             let settings = settings(of: name)
-            for version in versionsToServe(name, config: settings) {
-                if let loaded = existing[name]?[version] {
-                    next[name, default: [:]][version] = loaded
-                } else if let loaded = load(name, version, settings) {
+            let (candidates, wanted) = versionsToServe(name, config: settings)
+            // Newest first; a version that fails to load is skipped, so an older one keeps serving.
+            for version in candidates.reversed() where (next[name]?.count ?? 0) < wanted {
+                if let loaded = existing[name]?[version] ?? load(name, version, settings) {
                     next[name, default: [:]][version] = loaded
                 }
             }
@@ -65,7 +65,8 @@ public final class ModelStore: @unchecked Sendable {
         }
     }
 
-    private func versionsToServe(_ name: String, config: Nnserve_ModelConfig?) -> [Int] {
+    /// The versions the policy may serve (ascending) and how many of them to serve.
+    private func versionsToServe(_ name: String, config: Nnserve_ModelConfig?) -> (candidates: [Int], count: Int) {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(name)")) ?? []
         let available = entries.compactMap { entry -> Int? in
             guard let version = Int(entry), version > 0, String(version) == entry,
@@ -73,10 +74,12 @@ public final class ModelStore: @unchecked Sendable {
             return version
         }.sorted()
         switch config?.versionPolicy.policy {
-        case .all?: return available
-        case .specific(let specific)?: return available.filter { specific.versions.contains(Int64($0)) }
-        case .latest(let latest)?: return Array(available.suffix(Int(max(latest.count, 1))))
-        case nil: return Array(available.suffix(configuration.latestVersions))
+        case .all?: return (available, available.count)
+        case .specific(let specific)?:
+            let chosen = available.filter { specific.versions.contains(Int64($0)) }
+            return (chosen, chosen.count)
+        case .latest(let latest)?: return (available, Int(max(latest.count, 1)))
+        case nil: return (available, configuration.latestVersions)
         }
     }
 

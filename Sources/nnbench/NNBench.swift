@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NNCore
+import NNFormat
 import NNInference
 import NNTrain
 
@@ -9,7 +10,7 @@ struct NNBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nnbench",
         abstract: "Benchmarks of nnserve's kernels and file format (figures go to docs/BENCHMARKS.md).",
-        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self, Train.self]
+        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self, Train.self, WriteModels.self]
     )
 }
 
@@ -132,6 +133,22 @@ extension NNBench {
                                      result.ratioToPyTorch.map { String(format: "%.2f", $0) } ?? "–"))
                     }
                 }
+            }
+        }
+    }
+
+    struct WriteModels: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "write-models", abstract: "Write M1-M4 (seeded weights) as a model repository, for serving benchmarks.")
+
+        @Argument(help: "Repository to create (m1..m4 version 1).") var repository: String
+
+        func run() throws {
+            for model in ReferenceModel.allCases {
+                let directory = "\(repository)/\(model.rawValue.lowercased())/1"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try ModelFile(name: model.rawValue.lowercased(), graph: model.graph()).write(to: "\(directory)/model.nnm")
+                print("wrote \(directory)/model.nnm (\(model.summary))")
             }
         }
     }
