@@ -117,6 +117,37 @@ final class ServerEndToEndTests: XCTestCase {
         XCTAssertEqual(server.stop(), 0)
     }
 
+    func testOverloadIsRefusedAtOnceAndLateRequestsAreNotComputed() async throws {
+        let server = try ServerProcess(repository: repository, arguments: ["--queue-bound", "2", "--max-queue-delay-micros", "200000"])
+        let client = NNClient(port: server.port)
+        let row = GraphFixtures.randomBatch(rows: 1, width: 5)
+        let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<30 {
+                group.addTask {
+                    do {
+                        _ = try await client.predict(model: "mlp", inputs: ["x": row])
+                        return "ok"
+                    } catch ClientError.server(let code, _) {
+                        return "\(code)"
+                    }
+                }
+            }
+            var all: [String] = []
+            for try await outcome in group { all.append(outcome) }
+            return all
+        }
+        XCTAssertTrue(outcomes.contains("resourceExhausted"), "\(outcomes)")
+        XCTAssertTrue(outcomes.contains("ok"), "\(outcomes)")
+        do {
+            _ = try await client.predict(model: "mlp", inputs: ["x": row], timeoutMicros: 1)
+            XCTFail("a 1 µs deadline was met")
+        } catch let error as ClientError {
+            guard case .server(.deadlineExceeded, _) = error else { return XCTFail("\(error)") }
+        }
+        await client.close()
+        XCTAssertEqual(server.stop(), 0)
+    }
+
     func testHTTPAndGarbageOnTheBinaryPortGetAnErrorFrameThenClose() throws {
         let server = try ServerProcess(repository: repository)
         for bytes in [Array("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8), [0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4]] {
@@ -138,6 +169,23 @@ final class ServerEndToEndTests: XCTestCase {
         let reply = oversized.readUntilClosed()
         oversized.close()
         XCTAssertFalse(reply.isEmpty, "an error frame before closing")
+        // A client that disconnects with a request in flight.
+        var request = Nnserve_Request()
+        request.id = 5
+        request.predict.model = "mlp"
+        var input = Nnserve_InputTensor()
+        input.name = "x"
+        input.shape = [1, 5]
+        input.data = [1, 2, 3, 4, 5]
+        request.predict.inputs = [input]
+        let vanishing = try RawConnection(port: server.port)
+        vanishing.send(WireProtocol.preface + (try WireProtocol.frame(request)))
+        vanishing.close()
+        let healthy = try RawConnection(port: server.port)
+        healthy.send(WireProtocol.preface + (try WireProtocol.frame(request)))
+        usleep(300_000)
+        XCTAssertTrue(server.process.isRunning, "the server survived")
+        healthy.close()
         XCTAssertEqual(server.stop(), 0, server.log)
     }
 }
