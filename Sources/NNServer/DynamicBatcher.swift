@@ -43,6 +43,12 @@ public final class DynamicBatcher: @unchecked Sendable {
     private var queuedRows = 0
     private var stopping = false
     private var lastArrival: UInt64 = 0
+    /// Workers running a batch now.
+    private var busyWorkers = 0
+    /// Runs a lone request on the submitting thread when every worker is idle and the model
+    /// has been quiet: two thread hand-offs less, which is most of the latency at low load.
+    private let inlineExecutor: Executor
+    private let inlineLock = NSLock()
     private let finished = DispatchGroup()
 
     init(plan: Plan, label: String, maxQueueDelayMicros: Int, instances: Int, queueBoundRows: Int) {
@@ -50,6 +56,7 @@ public final class DynamicBatcher: @unchecked Sendable {
         self.label = label
         maxQueueDelayNanos = UInt64(max(0, maxQueueDelayMicros)) * 1000
         self.queueBoundRows = queueBoundRows
+        inlineExecutor = Executor(plan: plan)
         for index in 0..<max(1, instances) {
             finished.enter()
             let thread = Thread { [self] in
@@ -78,6 +85,11 @@ public final class DynamicBatcher: @unchecked Sendable {
         }
         job.gap = lastArrival == 0 ? .max : job.enqueued - lastArrival
         lastArrival = job.enqueued
+        if queue.isEmpty, busyWorkers == 0, job.gap > maxQueueDelayNanos, job.rows <= plan.maxRows, inlineLock.try() {
+            condition.unlock()
+            defer { inlineLock.unlock() }
+            return run([job], on: inlineExecutor)
+        }
         queue.append(job)
         queuedRows += job.rows
         condition.signal()
@@ -103,6 +115,9 @@ public final class DynamicBatcher: @unchecked Sendable {
     private func work(executor: Executor) {
         while let batch = nextBatch() {
             run(batch, on: executor)
+            condition.lock()
+            busyWorkers -= 1
+            condition.unlock()
         }
     }
 
@@ -130,6 +145,7 @@ public final class DynamicBatcher: @unchecked Sendable {
             rows += job.rows
             batch.append(job)
         }
+        busyWorkers += 1
         return batch
     }
 
