@@ -183,11 +183,14 @@ extension NNBench {
 
     struct ContainerSizesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "container-sizes", abstract: "Size of a 2.4M-parameter model (M3) under each storage choice.")
+            commandName: "container-sizes",
+            abstract: "Size of a model under each storage choice: M3 (2.4M parameters, seeded weights) or a trained checkpoint's graph.")
+
+        @Option(help: "A checkpoint whose (trained) graph to measure instead of M3.") var checkpoint: String?
 
         func run() throws {
-            let graph = ReferenceModel.m3.graph()
-            print("model M3 \(ReferenceModel.m3.summary): \(graph.parameterCount) parameters")
+            let graph = try checkpoint.map { try CheckpointFile.read(from: $0).graph } ?? ReferenceModel.m3.graph()
+            print("model \(checkpoint ?? "M3 \(ReferenceModel.m3.summary)"): \(graph.parameterCount) parameters")
             print("| storage | bytes | ratio to raw |")
             print("|---|---|---|")
             let rows = try ContainerSizes().measure(graph)
