@@ -35,6 +35,14 @@ private func autoName(_ kind: String, _ operands: [Symbol]) -> String {
     return "\(kind)\(index)"
 }
 
+/// The model file's `alpha` for activations that take one.
+private func alphaParameter(_ activation: Activation) -> Float? {
+    switch activation {
+    case .leakyRelu(let alpha), .elu(let alpha): alpha
+    default: nil
+    }
+}
+
 /// A model input: CSV `columns` (nil = every column that is not a target).
 public func Input(_ name: String, columns: [String]? = nil, standardize: Bool = true) -> Symbol {
     Symbol(name: name, inputs: [ModelSpec.Input(name: name, columns: columns, standardize: standardize)], layers: [])
@@ -59,11 +67,8 @@ public struct Dense: Sendable {
     }
 
     public func callAsFunction(_ x: Symbol) -> Symbol {
-        var alpha: Float?
-        if case .leakyRelu(let value) = activation { alpha = value }
-        if case .elu(let value) = activation { alpha = value }
-        return .layer(ModelSpec.Layer(name: name ?? autoName("dense", [x]), type: "dense", inputs: [x.name], units: units,
-                                      activation: activation.name, alpha: alpha, initializer: initializer?.rawValue, l1: l1, l2: l2),
+        .layer(ModelSpec.Layer(name: name ?? autoName("dense", [x]), type: "dense", inputs: [x.name], units: units,
+                                      activation: activation.name, alpha: alphaParameter(activation), initializer: initializer?.rawValue, l1: l1, l2: l2),
                       after: [x])
     }
 }
@@ -114,11 +119,8 @@ public struct Activate: Sendable {
     }
 
     public func callAsFunction(_ x: Symbol) -> Symbol {
-        var alpha: Float?
-        if case .leakyRelu(let value) = activation { alpha = value }
-        if case .elu(let value) = activation { alpha = value }
-        return .layer(ModelSpec.Layer(name: name ?? autoName("activation", [x]), type: "activation", inputs: [x.name],
-                                      activation: activation.name, alpha: alpha), after: [x])
+        .layer(ModelSpec.Layer(name: name ?? autoName("activation", [x]), type: "activation", inputs: [x.name],
+                               activation: activation.name, alpha: alphaParameter(activation)), after: [x])
     }
 }
 

@@ -14,6 +14,13 @@ struct NNBench: ParsableCommand {
     )
 }
 
+/// One JSON object on one line, keys sorted, for scripts.
+func printJSONLine(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
 struct TimingOptions: ParsableArguments {
     @Option(help: "Seconds per timed block (5 blocks, median taken).")
     var blockSeconds: Double = 0.1
@@ -53,11 +60,7 @@ extension NNBench {
                 }
                 for batch in try Self.integers(batches, option: "--batches") {
                     let result = try benchmark.measure(model, batch: batch)
-                    if json {
-                        let encoder = JSONEncoder()
-                        encoder.outputFormatting = .sortedKeys
-                        print(String(decoding: try encoder.encode(result), as: UTF8.self))
-                    }
+                    if json { try printJSONLine(result) }
                     results.append(result)
                 }
             }
@@ -123,11 +126,7 @@ extension NNBench {
                 }
                 for threadCount in try Kernels.integers(threads, option: "--threads") {
                     let result = try benchmark.measure(model, batch: batch, threads: threadCount)
-                    if json {
-                        let encoder = JSONEncoder()
-                        encoder.outputFormatting = .sortedKeys
-                        print(String(decoding: try encoder.encode(result), as: UTF8.self))
-                    } else {
+                    if json { try printJSONLine(result) } else {
                         print(String(format: "| %@ | %d | %d | %.0f | %@ | %@ |", result.model, batch, threadCount, result.samplesPerSecond,
                                      result.pytorchSamplesPerSecond.map { String(format: "%.0f", $0) } ?? "–",
                                      result.ratioToPyTorch.map { String(format: "%.2f", $0) } ?? "–"))
