@@ -126,7 +126,9 @@ extension NNBench {
                 }
                 for threadCount in try Kernels.integers(threads, option: "--threads") {
                     let result = try benchmark.measure(model, batch: batch, threads: threadCount)
-                    if json { try printJSONLine(result) } else {
+                    if json {
+                        try printJSONLine(result)
+                    } else {
                         print(String(format: "| %@ | %d | %d | %.0f | %@ | %@ |", result.model, batch, threadCount, result.samplesPerSecond,
                                      result.pytorchSamplesPerSecond.map { String(format: "%.0f", $0) } ?? "–",
                                      result.ratioToPyTorch.map { String(format: "%.2f", $0) } ?? "–"))
