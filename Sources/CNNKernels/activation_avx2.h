@@ -37,7 +37,7 @@ NN_AVX2 static inline __m256 nn_act_lanes_scalar(__m256 v, int kind, float alpha
 }
 
 /* Elementwise activation of 8 lanes (softmax is row-wise: callers handle it). */
-NN_AVX2 static inline __m256 nn_act_avx2(__m256 v, int kind, float alpha) {
+NN_AVX2 static inline __attribute__((always_inline)) __m256 nn_act_avx2(__m256 v, int kind, float alpha) {
     const __m256 zero = _mm256_setzero_ps();
     const __m256 one = _mm256_set1_ps(1.0f);
     switch (kind) {

@@ -19,7 +19,7 @@ static inline float nn_epilogue_scalar(float acc, int column, int row, const nn_
 
 /* Eight columns starting at `column` of `row`; `mask` selects the valid lanes (all lanes
    of interior tiles). Loads of bias and residual are masked the same way as the store. */
-NN_AVX2 static inline void nn_epilogue_store_avx2(__m256 acc, float *y, int column, int row, __m256i mask,
+NN_AVX2 static inline __attribute__((always_inline)) void nn_epilogue_store_avx2(__m256 acc, float *y, int column, int row, __m256i mask,
                                                   const nn_epilogue *ep) {
     __m256 v = acc;
     if (ep->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(ep->bias + column, mask));
