@@ -44,11 +44,11 @@ struct PlanBuilder {
                 symbol.affine = AffineTransform(standardization)
             }
             symbols[input.name] = symbol
-            if !options.foldAffine, symbol.affine != nil { _ = materialize(input.name, reason: "standardize input") }
+            if !options.foldAffine, symbol.affine != nil { _ = materialize(input.name) }
         }
         for index in order { lower(graph.nodes[index]) }
         return graph.outputs.map { output in
-            let value = materialize(output.node, reason: "output")
+            let value = materialize(output.node)
             guard output.scale != 1 else { return value }
             let width = widths[value]
             let scaled = newValue(width: width)
@@ -96,7 +96,7 @@ struct PlanBuilder {
             input = symbol.value
             rewrites.append("folded the affine transform of '\(source)' into dense '\(node.name)'")
         } else {
-            input = materialize(source, reason: node.name)
+            input = materialize(source)
         }
         let output = newValue(width: dense.outputWidth)
         append(.dense(DenseStep(node: node.name, input: input, output: output, weights: weights, bias: bias,
@@ -108,7 +108,7 @@ struct PlanBuilder {
         let source = node.inputs[0]
         let affine = AffineTransform(norm)
         guard options.foldAffine else {
-            let input = materialize(source, reason: node.name)
+            let input = materialize(source)
             let output = newValue(width: norm.width)
             append(.affine(input: input, output: output, scale: Self.tensor(affine.scale), shift: Self.tensor(affine.shift), node: node.name))
             symbols[node.name] = Symbol(value: output, affine: nil)
@@ -147,14 +147,14 @@ struct PlanBuilder {
                 return
             }
         }
-        let input = materialize(source, reason: node.name)
+        let input = materialize(source)
         let output = newValue(width: widths[input])
         append(.activation(input: input, output: output, activation: activation, node: node.name))
         symbols[node.name] = Symbol(value: output, affine: nil)
     }
 
     private mutating func lowerAdd(_ node: Node) {
-        let operands = node.inputs.map { materialize($0, reason: node.name) }
+        let operands = node.inputs.map { materialize($0) }
         if options.fuseEpilogues, operands.count == 2 {
             for (candidate, other) in [(0, 1), (1, 0)] {
                 let name = node.inputs[candidate]
@@ -184,7 +184,7 @@ struct PlanBuilder {
         let carryAffine = options.foldAffine && operandSymbols.contains { $0.affine != nil }
         var combined = AffineTransform(scale: [], shift: [])
         for (name, symbol) in zip(node.inputs, operandSymbols) {
-            let value = carryAffine ? symbol.value : materialize(name, reason: node.name)
+            let value = carryAffine ? symbol.value : materialize(name)
             let operandWidth = widths[value]
             if options.concatByLayout, placements[value] == nil, !placedHere.contains(value) {
                 placements[value] = (output, column)
@@ -229,7 +229,7 @@ struct PlanBuilder {
     }
 
     /// The stored value of `name` with any pending affine transform applied (once).
-    private mutating func materialize(_ name: String, reason: String) -> Int {
+    private mutating func materialize(_ name: String) -> Int {
         let symbol = symbols[name]!
         guard let affine = symbol.affine else { return symbol.value }
         let output = newValue(width: widths[symbol.value])
