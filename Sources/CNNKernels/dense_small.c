@@ -29,6 +29,7 @@ tile_avx2(const int mr, const int nv, int k, const float *x, int ldx, const floa
         for (int v = 0; v < nv; v++) acc[r][v] = _mm256_setzero_ps();
     const __m256i last_mask = nn_lane_mask(columns - 8 * (nv - 1));
     const __m256i full_mask = _mm256_set1_epi32(-1);
+    const int last_full = columns == 8 * nv;
     for (int p = 0; p < k; p++) {
         /* Panels are zero-padded to TILE_COLUMNS, so whole-vector loads are always in bounds. */
         const float *wrow = panel + (long)p * TILE_COLUMNS;
@@ -42,7 +43,7 @@ tile_avx2(const int mr, const int nv, int k, const float *x, int ldx, const floa
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++)
             nn_epilogue_store_avx2(acc[r][v], y + (long)r * ldy + col0 + 8 * v, col0 + 8 * v, row0 + r,
-                                   v == nv - 1 ? last_mask : full_mask, ep);
+                                   v < nv - 1 || last_full, v == nv - 1 ? last_mask : full_mask, ep);
 }
 
 /* Row-streaming form for few rows: y[r, :] += Σ_i x[r, p+i]·w[p+i, :] over blocks of KB
@@ -112,8 +113,8 @@ NN_AVX2 static void dense_small_avx2(int rows, int k, int n, const float *x, int
             for (int r = 0; r < mr; r++) {
                 float *out = yr + (long)r * ldy;
                 int j = 0;
-                for (; j + 8 <= n; j += 8) nn_epilogue_store_avx2(_mm256_loadu_ps(out + j), out + j, j, row + r, full, ep);
-                if (j < n) nn_epilogue_store_avx2(_mm256_maskload_ps(out + j, tail), out + j, j, row + r, tail, ep);
+                for (; j + 8 <= n; j += 8) nn_epilogue_store_avx2(_mm256_loadu_ps(out + j), out + j, j, row + r, 1, full, ep);
+                if (j < n) nn_epilogue_store_avx2(_mm256_maskload_ps(out + j, tail), out + j, j, row + r, 0, tail, ep);
             }
             continue;
         }

@@ -11,8 +11,8 @@ NN_AVX2 static void epilogue_avx2(int rows, int n, float *y, int ldy, const nn_e
     for (int r = 0; r < rows; r++) {
         float *yr = y + (long)r * ldy;
         int j = 0;
-        for (; j + 8 <= n; j += 8) nn_epilogue_store_avx2(_mm256_loadu_ps(yr + j), yr + j, j, r, full, ep);
-        if (j < n) nn_epilogue_store_avx2(_mm256_maskload_ps(yr + j, tail), yr + j, j, r, tail, ep);
+        for (; j + 8 <= n; j += 8) nn_epilogue_store_avx2(_mm256_loadu_ps(yr + j), yr + j, j, r, 1, full, ep);
+        if (j < n) nn_epilogue_store_avx2(_mm256_maskload_ps(yr + j, tail), yr + j, j, r, 0, tail, ep);
     }
 }
 

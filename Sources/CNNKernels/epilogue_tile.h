@@ -17,16 +17,21 @@ static inline float nn_epilogue_scalar(float acc, int column, int row, const nn_
 #if defined(__x86_64__)
 #include "activation_avx2.h"
 
-/* Eight columns starting at `column` of `row`; `mask` selects the valid lanes (all lanes
-   of interior tiles). Loads of bias and residual are masked the same way as the store. */
-NN_AVX2 static inline __attribute__((always_inline)) void nn_epilogue_store_avx2(__m256 acc, float *y, int column, int row, __m256i mask,
-                                                  const nn_epilogue *ep) {
+/* Eight columns starting at `column` of `row`. With `full` all lanes are valid and plain
+   loads and stores are used; otherwise `mask` selects the valid lanes (masked stores are
+   microcoded and slow on AMD Zen, so interior vectors must not use them). */
+NN_AVX2 static inline __attribute__((always_inline)) void nn_epilogue_store_avx2(__m256 acc, float *y, int column, int row,
+                                                                                 int full, __m256i mask, const nn_epilogue *ep) {
     __m256 v = acc;
-    if (ep->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(ep->bias + column, mask));
+    if (ep->bias) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(ep->bias + column) : _mm256_maskload_ps(ep->bias + column, mask));
     if (ep->activation != NN_ACT_LINEAR && ep->activation != NN_ACT_SOFTMAX) v = nn_act_avx2(v, ep->activation, ep->alpha);
-    if (ep->residual) v = _mm256_add_ps(v, _mm256_maskload_ps(ep->residual + (long)row * ep->residual_ld + column, mask));
+    if (ep->residual) {
+        const float *residual = ep->residual + (long)row * ep->residual_ld + column;
+        v = _mm256_add_ps(v, full ? _mm256_loadu_ps(residual) : _mm256_maskload_ps(residual, mask));
+    }
     if (ep->post_activation != NN_ACT_LINEAR) v = nn_act_avx2(v, ep->post_activation, ep->post_alpha);
-    _mm256_maskstore_ps(y, mask, v);
+    if (full) _mm256_storeu_ps(y, v);
+    else _mm256_maskstore_ps(y, mask, v);
 }
 
 /* Lane mask with the first `count` (0...8) lanes set. */
