@@ -27,8 +27,7 @@ public final class ModelStore: @unchecked Sendable {
     public func reload() {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
         var next: [String: [Int: LoadedModel]] = [:]
-        var current: [String: [Int: LoadedModel]] { lock.withLock { models } }
-        let existing = current
+        let existing = lock.withLock { models }
         for name in names {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory), isDirectory.boolValue else { continue }
@@ -134,10 +133,11 @@ public final class ModelStore: @unchecked Sendable {
     }
 
     func summaries() -> [Nnserve_ModelSummary] {
-        lock.withLock { models }.keys.sorted().map { name in
+        let snapshot = lock.withLock { models }
+        return snapshot.keys.sorted().map { name in
             var summary = Nnserve_ModelSummary()
             summary.name = name
-            summary.versions = lock.withLock { models[name]!.keys.sorted().map(Int64.init) }
+            summary.versions = snapshot[name]!.keys.sorted().map(Int64.init)
             summary.ready = true
             return summary
         }
