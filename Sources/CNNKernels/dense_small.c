@@ -96,9 +96,37 @@ stream_rows_avx2(const int mr, const int kb, int k, int n, const float *x, int l
     }
 }
 
+/* One output column (a regression head): y[r] = x[r, :]·w[:, 0], vectorized along k — the
+   weights of a k×1 layer are contiguous — instead of k-long chains of one FMA per row. */
+NN_AVX2 static void dot_rows_avx2(int rows, int k, const float *x, int ldx, const float *w, float *y, int ldy,
+                                  const nn_epilogue *ep) {
+    const __m256i tail = nn_lane_mask(k % 8);
+    const int whole = k - k % 8;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (long)r * ldx;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        int p = 0;
+        for (; p + 16 <= whole; p += 16) {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + p), _mm256_loadu_ps(w + p), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + p + 8), _mm256_loadu_ps(w + p + 8), acc1);
+        }
+        for (; p < whole; p += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + p), _mm256_loadu_ps(w + p), acc0);
+        if (whole < k) acc1 = _mm256_fmadd_ps(_mm256_maskload_ps(xr + whole, tail), _mm256_maskload_ps(w + whole, tail), acc1);
+        const __m256 sum8 = _mm256_add_ps(acc0, acc1);
+        __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
+        sum4 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
+        sum4 = _mm_add_ss(sum4, _mm_movehdup_ps(sum4));
+        y[(long)r * ldy] = nn_epilogue_scalar(_mm_cvtss_f32(sum4), 0, r, ep);
+    }
+}
+
 /* Dispatches to code specialised for constant (mr, nv) or (mr, kb) so values stay in registers. */
 NN_AVX2 static void dense_small_avx2(int rows, int k, int n, const float *x, int ldx, const float *w, int ldw,
                                      const float *packed, float *y, int ldy, const nn_epilogue *ep) {
+    if (n == 1 && ldw == 1 && k >= 8) {
+        dot_rows_avx2(rows, k, x, ldx, w, y, ldy, ep);
+        return;
+    }
     for (int row = 0; row < rows; row += TILE_ROWS) {
         const int mr = rows - row < TILE_ROWS ? rows - row : TILE_ROWS;
         const float *xr = x + (long)row * ldx;

@@ -23,7 +23,8 @@ final class KernelTests: XCTestCase {
 
     func testSmallDenseKernelMatchesNaiveLoopForEveryShapeAndEpilogue() {
         var rng = CounterRNG(seed: 11)
-        let shapes = [(1, 1, 1), (1, 8, 30), (3, 30, 30), (4, 17, 25), (5, 64, 47), (8, 100, 10), (13, 33, 70), (16, 300, 24)]
+        let shapes = [(1, 1, 1), (1, 8, 30), (3, 30, 30), (4, 17, 25), (5, 64, 47), (8, 100, 10), (13, 33, 70), (16, 300, 24),
+                      (7, 30, 1), (3, 8, 1), (9, 320, 1), (2, 16, 1)]
         for (rows, k, n) in shapes {
             for activation in Activation.allDefaults {
                 let useResidual = activation != .softmax && rows % 2 == 1
