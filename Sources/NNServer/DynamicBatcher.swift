@@ -2,6 +2,14 @@ import Dispatch
 import Foundation
 import NNInference
 
+/// Sees what the batcher does, for metrics: called on executor threads, so it must be cheap.
+protocol BatchObserver: Sendable {
+    /// A job's batch is about to run, `queuedNanoseconds` after the job arrived.
+    func jobStarted(queuedNanoseconds: UInt64)
+    /// A batch of `rows` rows ran through the plan in `computeNanoseconds`.
+    func batchRan(rows: Int, computeNanoseconds: UInt64)
+}
+
 /// Merges the rows of concurrent requests for one model version into batches and runs them
 /// on `instances` executors, each on its own thread.
 ///
@@ -36,6 +44,7 @@ public final class DynamicBatcher: @unchecked Sendable {
 
     let plan: Plan
     let label: String
+    private let observer: (any BatchObserver)?
     private let maxQueueDelayNanos: UInt64
     private let queueBoundRows: Int
     private let condition = NSCondition()
@@ -51,9 +60,11 @@ public final class DynamicBatcher: @unchecked Sendable {
     private let inlineLock = NSLock()
     private let finished = DispatchGroup()
 
-    init(plan: Plan, label: String, maxQueueDelayMicros: Int, instances: Int, queueBoundRows: Int) {
+    init(plan: Plan, label: String, maxQueueDelayMicros: Int, instances: Int, queueBoundRows: Int,
+         observer: (any BatchObserver)? = nil) {
         self.plan = plan
         self.label = label
+        self.observer = observer
         maxQueueDelayNanos = UInt64(max(0, maxQueueDelayMicros)) * 1000
         self.queueBoundRows = queueBoundRows
         inlineExecutor = Executor(plan: plan)
@@ -156,6 +167,7 @@ public final class DynamicBatcher: @unchecked Sendable {
             if let deadline = job.deadline, deadline < now {
                 job.complete(.failure(ServingError(.deadlineExceeded, "request to \(label) waited past its deadline before it could run")))
             } else {
+                observer?.jobStarted(queuedNanoseconds: now - job.enqueued)
                 live.append(job)
             }
         }
@@ -177,7 +189,9 @@ public final class DynamicBatcher: @unchecked Sendable {
             }
             row += job.rows
         }
+        let started = DispatchTime.now().uptimeNanoseconds
         executor.run(rows: row)
+        observer?.batchRan(rows: row, computeNanoseconds: DispatchTime.now().uptimeNanoseconds - started)
         row = 0
         for job in live {
             let outputs = job.outputs.map { index -> [Float] in
@@ -203,7 +217,9 @@ public final class DynamicBatcher: @unchecked Sendable {
                 let width = plan.inputs[index].width
                 values.withUnsafeBufferPointer { executor.setInput(index, rows: count, from: $0.baseAddress! + start * width) }
             }
+            let started = DispatchTime.now().uptimeNanoseconds
             executor.run(rows: count)
+            observer?.batchRan(rows: count, computeNanoseconds: DispatchTime.now().uptimeNanoseconds - started)
             for (slot, index) in job.outputs.enumerated() {
                 let width = plan.outputs[index].width
                 outputs[slot].withUnsafeMutableBufferPointer { executor.copyOutput(index, rows: count, to: $0.baseAddress! + start * width) }

@@ -9,8 +9,9 @@ import NNFormat
 public final class InferenceServer: Sendable {
     public let store: ModelStore
     public let configuration: ServerConfiguration
-    private let group: MultiThreadedEventLoopGroup
-    private let channel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
+    let group: MultiThreadedEventLoopGroup
+    /// The bound server channels (binary protocol, HTTP), closed first on shutdown.
+    private let listeners = NIOLockedValueBox<[any Channel]>([])
     private let connections = NIOLockedValueBox(0)
 
     public init(store: ModelStore, configuration: ServerConfiguration, eventLoopThreads: Int = 1) {
@@ -33,7 +34,11 @@ public final class InferenceServer: Sendable {
                     return true
                 }
                 guard admitted else { return channel.close() }
-                channel.closeFuture.whenComplete { _ in connections.withLockedValue { $0 -= 1 } }
+                store.metrics.connectionOpened(.binary)
+                channel.closeFuture.whenComplete { _ in
+                    connections.withLockedValue { $0 -= 1 }
+                    store.metrics.connectionClosed(.binary)
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
@@ -43,15 +48,20 @@ public final class InferenceServer: Sendable {
                 }
             }
         let bound = try bootstrap.bind(host: host, port: port).wait()
-        channel.withLockedValue { $0 = bound }
+        addListener(bound)
         return bound.localAddress?.port ?? port
+    }
+
+    func addListener(_ channel: any Channel) {
+        listeners.withLockedValue { $0.append(channel) }
     }
 
     /// Stops accepting, answers what is queued, closes connections.
     public func shutdown() {
-        if let server = channel.withLockedValue({ $0 }) {
-            try? server.close().wait()
+        for listener in listeners.withLockedValue({ $0 }) {
+            try? listener.close().wait()
         }
+        store.logger.info("stopped accepting connections; answering queued requests")
         store.drainAll()
         try? group.syncShutdownGracefully()
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import NNCore
 import NNFormat
 import NNInference
@@ -10,15 +11,17 @@ public final class LoadedModel: Sendable {
     public let file: ModelFile
     public let plan: Plan
     public let batcher: DynamicBatcher
+    let metrics: ModelMetrics
 
     init(name: String, version: Int, file: ModelFile, maxBatchSize: Int, maxQueueDelayMicros: Int, instances: Int,
-         queueBoundRows: Int) throws {
+         queueBoundRows: Int, metrics: ModelMetrics) throws {
         self.name = name
         self.version = version
         self.file = file
+        self.metrics = metrics
         plan = try Plan(graph: file.graph, options: PlanOptions(maxRows: maxBatchSize))
         batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: maxQueueDelayMicros,
-                                 instances: instances, queueBoundRows: queueBoundRows)
+                                 instances: instances, queueBoundRows: queueBoundRows, observer: metrics)
     }
 
     /// Metadata for the wire.
@@ -41,5 +44,20 @@ public final class LoadedModel: Sendable {
         }
         response.maxBatchSize = Int32(plan.maxRows)
         return response
+    }
+}
+
+extension LoadedModel {
+    /// Queues a checked request on this version's batcher; `complete` runs on an executor
+    /// thread (or the caller's, when the batcher runs a lone request inline).
+    func predict(_ prepared: PreparedPredict, deadline: UInt64?,
+                 complete: @escaping @Sendable (Result<[[Float]], ServingError>) -> Void) {
+        batcher.submit(DynamicBatcher.Job(rows: prepared.rows, inputs: prepared.inputs, outputs: prepared.outputs,
+                                          deadline: deadline, complete: complete))
+    }
+
+    /// Microseconds from now as an uptime deadline; nil for no deadline (0 or less).
+    static func deadline(afterMicros micros: Int64) -> UInt64? {
+        micros > 0 ? DispatchTime.now().uptimeNanoseconds + UInt64(micros) * 1000 : nil
     }
 }

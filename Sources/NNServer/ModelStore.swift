@@ -1,36 +1,47 @@
 import Foundation
+import Logging
 import NNCore
 import NNFormat
 import NNInference
 
 /// The loaded repository: every model's served versions, swapped atomically on reload.
 ///
-/// Thread safety: `models` is read and replaced under `lock`; `LoadedModel`s are immutable,
-/// so a request that looked one up finishes on it even if a reload replaces it meanwhile.
+/// Thread safety: `models`, `refused` and `unloadedByRequest` are read and replaced under
+/// `lock`; reloads run one at a time on `reloads` (they read files and run self-tests, so never
+/// on an event loop). `LoadedModel`s are immutable, so a request that looked one up finishes
+/// on it even if a reload replaces it meanwhile.
 public final class ModelStore: @unchecked Sendable {
     public let root: String
     let configuration: ServerConfiguration
-    let log: @Sendable (String) -> Void
+    let metrics: ServerMetrics
+    let logger: Logger
     private let lock = NSLock()
+    private let reloads = DispatchQueue(label: "nnserve.reload")
     private var models: [String: [Int: LoadedModel]] = [:]
-    /// Files that failed to load, so a poll does not retry them until they change.
-    private var refused: [String: Date] = [:]
+    /// Files that failed to load and why, so a poll does not retry them until they change.
+    private var refused: [String: (modified: Date, reason: String)] = [:]
+    /// Models unloaded through the repository API; reloads skip them until they are loaded again.
+    private var unloadedByRequest: Set<String> = []
 
-    public init(root: String, configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void) {
+    public init(root: String, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(),
+                logger: Logger = Logger(label: "nnserve")) {
         self.root = root
         self.configuration = configuration
-        self.log = log
+        self.metrics = metrics
+        self.logger = logger
     }
 
     /// Loads new versions, unloads versions the policy no longer serves (after they drain).
     /// Broken versions are logged and refused while the others keep serving.
     public func reload() {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        reloads.sync { reloadNow() }
+    }
+
+    private func reloadNow() {
+        let skipped = lock.withLock { unloadedByRequest }
         var next: [String: [Int: LoadedModel]] = [:]
         let existing = lock.withLock { models }
-        for name in names {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+        for name in modelDirectories() where !skipped.contains(name) {
             let settings = settings(of: name)
             let (candidates, wanted) = versionsToServe(name, config: settings)
             // Newest first; a version that fails to load is skipped, so an older one keeps serving.
@@ -45,11 +56,23 @@ public final class ModelStore: @unchecked Sendable {
             models = next
             return old
         }
+        for (name, versions) in next where previous[name].map({ Set($0.keys) }) != Set(versions.keys) {
+            logger.info("serving \(name) versions \(versions.keys.sorted())", metadata: ["model": "\(name)"])
+        }
         for (name, versions) in previous {
             for (version, model) in versions where next[name]?[version] == nil {
                 model.batcher.drainAndStop()
-                log("unloaded \(name) v\(version)")
+                model.metrics.destroy()
+                logger.info("unloaded \(name) v\(version)", metadata: ["model": "\(name)", "version": "\(version)"])
             }
+        }
+    }
+
+    private func modelDirectories() -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { !$0.hasPrefix(".") }
+        return names.sorted().filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory) && isDirectory.boolValue
         }
     }
 
@@ -59,19 +82,24 @@ public final class ModelStore: @unchecked Sendable {
         do {
             return try ModelConfigFile.read(from: path)
         } catch {
-            log("refused config \(error)")
+            logger.error("refused config \(error)", metadata: ["model": "\(name)"])
             return nil
         }
     }
 
-    /// The versions the policy may serve (ascending) and how many of them to serve.
-    private func versionsToServe(_ name: String, config: Nnserve_ModelConfig?) -> (candidates: [Int], count: Int) {
+    /// Every version directory holding a model file, ascending.
+    private func availableVersions(_ name: String) -> [Int] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(name)")) ?? []
-        let available = entries.compactMap { entry -> Int? in
+        return entries.compactMap { entry -> Int? in
             guard let version = Int(entry), version > 0, String(version) == entry,
                   FileManager.default.fileExists(atPath: "\(root)/\(name)/\(entry)/model.nnm") else { return nil }
             return version
         }.sorted()
+    }
+
+    /// The versions the policy may serve (ascending) and how many of them to serve.
+    private func versionsToServe(_ name: String, config: Nnserve_ModelConfig?) -> (candidates: [Int], count: Int) {
+        let available = availableVersions(name)
         switch config?.versionPolicy.policy {
         case .all?: return (available, available.count)
         case .specific(let specific)?:
@@ -85,7 +113,7 @@ public final class ModelStore: @unchecked Sendable {
     private func load(_ name: String, _ version: Int, _ config: Nnserve_ModelConfig?) -> LoadedModel? {
         let path = "\(root)/\(name)/\(version)/model.nnm"
         let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date()
-        if lock.withLock({ refused[path] }) == modified { return nil }
+        if lock.withLock({ refused[path]?.modified }) == modified { return nil }
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             let file = try ModelFile.read(from: path)
@@ -103,14 +131,16 @@ public final class ModelStore: @unchecked Sendable {
                 maxBatchSize: Int(config?.maxBatchSize ?? 0) > 0 ? Int(config!.maxBatchSize) : configuration.maxBatchSize,
                 maxQueueDelayMicros: Int(config?.maxQueueDelayMicros ?? 0) > 0 ? Int(config!.maxQueueDelayMicros) : configuration.maxQueueDelayMicros,
                 instances: Int(config?.instances ?? 0) > 0 ? Int(config!.instances) : configuration.instances,
-                queueBoundRows: Int(config?.queueBound ?? 0) > 0 ? Int(config!.queueBound) : configuration.queueBoundRows)
+                queueBoundRows: Int(config?.queueBound ?? 0) > 0 ? Int(config!.queueBound) : configuration.queueBoundRows,
+                metrics: metrics.modelMetrics(name: name, version: version))
             let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-            log(String(format: "loaded %@ v%d in %.1f ms, self-test %@", name, version, millis,
-                       file.selfTests.isEmpty ? "none" : String(format: "ok (max relative error %.2g)", error)))
+            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms, self-test \(file.selfTests.isEmpty ? "none" : String(format: "ok (max relative error %.2g)", error))",
+                        metadata: ["model": "\(name)", "version": "\(version)"])
+            lock.withLock { refused[path] = nil }
             return loaded
         } catch {
-            lock.withLock { refused[path] = modified }
-            log("refused \(name) v\(version): \(error)")
+            lock.withLock { refused[path] = (modified, "\(error)") }
+            logger.error("refused \(name) v\(version): \(error)", metadata: ["model": "\(name)", "version": "\(version)"])
             return nil
         }
     }
@@ -143,6 +173,11 @@ public final class ModelStore: @unchecked Sendable {
         }
     }
 
+    /// Every served version, by model name.
+    func servedModels() -> [String: [LoadedModel]] {
+        lock.withLock { models.mapValues { Array($0.values) } }
+    }
+
     public var loadedCount: Int { lock.withLock { models.values.reduce(0) { $0 + $1.count } } }
 
     /// Answers everything queued in every model, then stops their workers.
@@ -150,5 +185,66 @@ public final class ModelStore: @unchecked Sendable {
         for versions in lock.withLock({ models.values }) {
             for model in versions.values { model.batcher.drainAndStop() }
         }
+    }
+}
+
+// MARK: - Repository control (the KServe model_repository extension)
+
+/// One row of the repository index: a version on disk and whether it is served.
+struct RepositoryEntry: Equatable {
+    var name: String
+    var version: Int?
+    var ready: Bool
+    var reason: String
+}
+
+extension ModelStore {
+    /// Every model directory and version file, served or not, and why not.
+    func index() -> [RepositoryEntry] {
+        let (served, refusals, skipped) = lock.withLock { (models, refused, unloadedByRequest) }
+        var entries: [RepositoryEntry] = []
+        for name in modelDirectories() {
+            let versions = availableVersions(name)
+            if versions.isEmpty {
+                entries.append(RepositoryEntry(name: name, version: nil, ready: false, reason: "no <version>/model.nnm under \(root)/\(name)"))
+            }
+            for version in versions {
+                let path = "\(root)/\(name)/\(version)/model.nnm"
+                let ready = served[name]?[version] != nil
+                let reason = ready ? ""
+                    : skipped.contains(name) ? "unloaded by request"
+                    : refusals[path]?.reason ?? "not selected by the version policy"
+                entries.append(RepositoryEntry(name: name, version: version, ready: ready, reason: reason))
+            }
+        }
+        return entries
+    }
+
+    /// Serves `name` again (re-reading its files); throws when no version of it could be loaded.
+    func loadModel(_ name: String) throws(ServingError) {
+        guard modelDirectories().contains(name) else {
+            throw ServingError(.notFound, "no model directory '\(name)' in repository \(root)")
+        }
+        lock.withLock {
+            unloadedByRequest.remove(name)
+            // An explicit load retries versions that were refused before.
+            refused = refused.filter { !$0.key.hasPrefix("\(root)/\(name)/") }
+        }
+        reload()
+        guard lock.withLock({ models[name]?.isEmpty == false }) else {
+            let reasons = index().filter { $0.name == name }.map { "v\($0.version.map(String.init) ?? "?"): \($0.reason)" }
+            throw ServingError(.invalidArgument, "model '\(name)' could not be loaded: \(reasons.joined(separator: "; "))")
+        }
+        logger.info("loaded \(name) by request", metadata: ["model": "\(name)"])
+    }
+
+    /// Stops serving `name` (queued requests are answered first) until it is loaded again.
+    func unloadModel(_ name: String) throws(ServingError) {
+        guard lock.withLock({ models[name] != nil }) || modelDirectories().contains(name) else {
+            throw ServingError(.notFound, "no model '\(name)' in repository \(root)")
+        }
+        lock.withLock { _ = unloadedByRequest.insert(name) }
+        reload()
+        logger.info("unloaded \(name) by request", metadata: ["model": "\(name)"])
     }
 }

@@ -1,23 +1,45 @@
 import NNFormat
 
+/// One named input of a predict request, whichever protocol carried it.
+struct NamedInput {
+    var name: String
+    /// [rows, features] as sent (the check against the model happens in `PredictPreparation`).
+    var shape: [Int64]
+    var values: [Float]
+}
+
+/// A request checked against its model: rows laid out for the batcher.
+struct PreparedPredict {
+    var rows: Int
+    /// One contiguous row-major array per plan input, in `plan.inputs` order.
+    var inputs: [[Float]]
+    /// Indices into `plan.outputs` to return.
+    var outputs: [Int]
+}
+
 /// Checks a predict request against a model and lays its rows out for the batcher; every
 /// refusal names the value at fault.
 enum PredictPreparation {
-    static func prepare(_ request: Nnserve_PredictRequest, for model: LoadedModel, maxRows: Int) throws(ServingError)
-        -> (rows: Int, inputs: [[Float]], outputs: [Int]) {
+    static func prepare(_ request: Nnserve_PredictRequest, for model: LoadedModel, maxRows: Int) throws(ServingError) -> PreparedPredict {
+        try prepare(inputs: request.inputs.map { NamedInput(name: $0.name, shape: $0.shape, values: $0.data) },
+                    outputs: request.outputs, for: model, maxRows: maxRows)
+    }
+
+    static func prepare(inputs given: [NamedInput], outputs requested: [String], for model: LoadedModel, maxRows: Int) throws(ServingError)
+        -> PreparedPredict {
         let plan = model.plan
         let label = "model '\(model.name)' v\(model.version)"
-        for input in request.inputs where !plan.inputs.contains(where: { $0.name == input.name }) {
+        for input in given where !plan.inputs.contains(where: { $0.name == input.name }) {
             throw ServingError(.invalidArgument, "unknown input '\(input.name)'; \(label) takes \(plan.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
         }
         var rows: Int?
         var inputs: [[Float]] = []
         for (index, binding) in plan.inputs.enumerated() {
-            guard let tensor = request.inputs.first(where: { $0.name == binding.name }) else {
+            guard let tensor = given.first(where: { $0.name == binding.name }) else {
                 throw ServingError(.invalidArgument, "input '\(binding.name)' is missing; \(label) needs it")
             }
             let width = binding.width
-            let shape = tensor.shape.isEmpty ? [Int64(tensor.data.count / max(width, 1)), Int64(width)] : tensor.shape
+            let shape = tensor.shape.isEmpty ? [Int64(tensor.values.count / max(width, 1)), Int64(width)] : tensor.shape
             guard shape.count == 2 else {
                 throw ServingError(.invalidArgument, "input '\(binding.name)' has shape \(shape); \(label) expects [rows, \(width)]")
             }
@@ -29,27 +51,27 @@ enum PredictPreparation {
                 throw ServingError(.invalidArgument, "input '\(binding.name)' has \(shape[0]) rows; requests carry at most \(maxRows)")
             }
             let count = Int(shape[0])
-            guard tensor.data.count == count * width else {
-                throw ServingError(.invalidArgument, "input '\(binding.name)' has \(tensor.data.count) values for shape [\(count), \(width)]")
+            guard tensor.values.count == count * width else {
+                throw ServingError(.invalidArgument, "input '\(binding.name)' has \(tensor.values.count) values for shape [\(count), \(width)]")
             }
             if let rows, rows != count {
                 throw ServingError(.invalidArgument, "input '\(binding.name)' has \(count) rows, the other inputs \(rows)")
             }
-            if let bad = tensor.data.firstIndex(where: { !$0.isFinite }) {
-                let feature = model.file.graph.inputs[index].featureNames.indices.contains(bad % width)
-                    ? "'\(model.file.graph.inputs[index].featureNames[bad % width])'" : "\(bad % width)"
-                throw ServingError(.invalidArgument, "input '\(binding.name)' row \(bad / width) feature \(feature) is \(tensor.data[bad]); values must be finite")
+            if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
+                let featureNames = model.file.graph.inputs[index].featureNames
+                let feature = featureNames.indices.contains(bad % width) ? "'\(featureNames[bad % width])'" : "\(bad % width)"
+                throw ServingError(.invalidArgument, "input '\(binding.name)' row \(bad / width) feature \(feature) is \(tensor.values[bad]); values must be finite")
             }
             rows = count
-            inputs.append(tensor.data)
+            inputs.append(tensor.values)
         }
         var outputs: [Int] = []
-        for name in request.outputs {
+        for name in requested {
             guard let index = plan.outputs.firstIndex(where: { $0.name == name }) else {
                 throw ServingError(.invalidArgument, "unknown output '\(name)'; \(label) has \(plan.outputs.map { "'\($0.name)'" }.joined(separator: ", "))")
             }
             outputs.append(index)
         }
-        return (rows!, inputs, outputs.isEmpty ? Array(plan.outputs.indices) : outputs)
+        return PreparedPredict(rows: rows!, inputs: inputs, outputs: outputs.isEmpty ? Array(plan.outputs.indices) : outputs)
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import NIOCore
 import NNFormat
@@ -50,50 +51,66 @@ final class RequestHandler: ChannelInboundHandler {
     }
 
     private func predictAndRespond(context: ChannelHandlerContext, id: UInt64, _ predict: Nnserve_PredictRequest) {
+        let arrived = DispatchTime.now().uptimeNanoseconds
         let model: LoadedModel
-        let prepared: (rows: Int, inputs: [[Float]], outputs: [Int])
         do {
             model = try store.model(predict.model, version: predict.version).0
+        } catch {
+            store.metrics.unroutedRequest(.binary)
+            return respond(context: context, id: id, error: error)
+        }
+        let prepared: PreparedPredict
+        do {
             prepared = try PredictPreparation.prepare(predict, for: model, maxRows: configuration.maxRowsPerRequest)
         } catch {
-            var response = Nnserve_Response()
-            response.id = id
-            response.error = error.response
-            return write(response, context: context)
+            model.metrics.requestFinished(.binary, RequestOutcome(error.code), nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
+            return respond(context: context, id: id, error: error)
         }
-        let promise = context.eventLoop.makePromise(of: [[Float]].self)
-        let deadline = predict.timeoutMicros > 0
-            ? DispatchTime.now().uptimeNanoseconds + UInt64(predict.timeoutMicros) * 1000 : nil
-        model.batcher.submit(DynamicBatcher.Job(rows: prepared.rows, inputs: prepared.inputs, outputs: prepared.outputs, deadline: deadline) { result in
-            switch result {
-            case .success(let values): promise.succeed(values)
-            case .failure(let error): promise.fail(error)
-            }
-        })
-        let plan = model.plan
-        let rows = prepared.rows
-        let outputs = prepared.outputs
-        let name = model.name, version = model.version
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        promise.futureResult.whenComplete { result in
-            var response = Nnserve_Response()
-            response.id = id
-            switch result {
-            case .success(let values):
-                response.predict.model = name
-                response.predict.version = Int64(version)
-                response.predict.outputs = zip(outputs, values).map { index, data in
-                    var tensor = Nnserve_OutputTensor()
-                    tensor.name = plan.outputs[index].name
-                    tensor.shape = [Int64(rows), Int64(plan.outputs[index].width)]
-                    tensor.data = data
-                    return tensor
+        let eventLoop = context.eventLoop
+        let accessLog = configuration.accessLog, logger = store.logger
+        model.predict(prepared, deadline: LoadedModel.deadline(afterMicros: predict.timeoutMicros)) { result in
+            let response = Self.response(id: id, model: model, prepared: prepared, result)
+            let outcome = result.outcome
+            let finish: @Sendable () -> Void = {
+                bound.value.handler.write(response, context: bound.value.context)
+                let nanoseconds = DispatchTime.now().uptimeNanoseconds - arrived
+                model.metrics.requestFinished(.binary, outcome, nanoseconds: nanoseconds)
+                if accessLog {
+                    logger.info("binary predict \(model.name) v\(model.version) rows=\(prepared.rows) \(outcome.rawValue) \(nanoseconds / 1000)us")
                 }
-            case .failure(let error):
-                response.error = (error as? ServingError ?? ServingError(.internal, "\(error)")).response
             }
-            bound.value.handler.write(response, context: bound.value.context)
+            // A lone request runs inline on this loop: answer it without another hop.
+            if eventLoop.inEventLoop { finish() } else { eventLoop.execute(finish) }
         }
+    }
+
+    private static func response(id: UInt64, model: LoadedModel, prepared: PreparedPredict,
+                                 _ result: Result<[[Float]], ServingError>) -> Nnserve_Response {
+        var response = Nnserve_Response()
+        response.id = id
+        switch result {
+        case .success(let values):
+            response.predict.model = model.name
+            response.predict.version = Int64(model.version)
+            response.predict.outputs = zip(prepared.outputs, values).map { index, data in
+                var tensor = Nnserve_OutputTensor()
+                tensor.name = model.plan.outputs[index].name
+                tensor.shape = [Int64(prepared.rows), Int64(model.plan.outputs[index].width)]
+                tensor.data = data
+                return tensor
+            }
+        case .failure(let error):
+            response.error = error.response
+        }
+        return response
+    }
+
+    private func respond(context: ChannelHandlerContext, id: UInt64, error: ServingError) {
+        var response = Nnserve_Response()
+        response.id = id
+        response.error = error.response
+        write(response, context: context)
     }
 
     private func write(_ response: Nnserve_Response, context: ChannelHandlerContext) {

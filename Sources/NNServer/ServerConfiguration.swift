@@ -13,6 +13,10 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 1_024
     /// Seconds a connection may stay silent (or hold a half frame) before it is closed.
     public var idleTimeoutSeconds = 60
+    /// Largest HTTP request body in bytes.
+    public var maxBodySize = 16 << 20
+    /// Log one line per request (HTTP requests; binary-protocol predictions).
+    public var accessLog = false
     /// Version policy when a model has no config.pbtxt: the newest version only.
     public var latestVersions = 1
 

@@ -19,3 +19,12 @@ public struct ServingError: Error, Equatable, CustomStringConvertible {
         return error
     }
 }
+
+extension Result where Failure == ServingError {
+    var outcome: RequestOutcome {
+        switch self {
+        case .success: .ok
+        case .failure(let error): RequestOutcome(error.code)
+        }
+    }
+}

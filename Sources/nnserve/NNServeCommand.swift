@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Logging
 import NNInference
 import NNServer
 
@@ -8,11 +9,15 @@ import NNServer
 struct NNServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nnserve",
-        abstract: "Serve every model of a repository (<root>/<name>/<version>/model.nnm) over the binary TCP protocol.")
+        abstract: "Serve every model of a repository (<root>/<name>/<version>/model.nnm) over the binary TCP protocol and KServe v2 HTTP.")
 
     @Argument(help: "The model repository.") var repository = "models"
     @Option(help: "Address to bind (loopback unless told otherwise).") var host = "127.0.0.1"
     @Option(help: "Port of the binary protocol (0: any free port, printed at start).") var port = 8500
+    @Option(help: "Port of the HTTP front: KServe v2 REST and /metrics (0: any free port; -1: no HTTP).") var httpPort = 8000
+    @Option(help: "Largest HTTP request body in bytes.") var maxBodySize = ServerConfiguration().maxBodySize
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
+    @Flag(help: "Log one line per HTTP request and per binary-protocol prediction.") var accessLog = false
     @Option(help: "Rows per batch at most, unless a model's config.pbtxt says otherwise.") var maxBatchSize = ServerConfiguration().maxBatchSize
     @Option(help: "Microseconds a batch waits for more requests.") var maxQueueDelayMicros = ServerConfiguration().maxQueueDelayMicros
     @Option(help: "Executors per model version.") var instances = ServerConfiguration().instances
@@ -35,20 +40,29 @@ struct NNServeCommand: ParsableCommand {
         configuration.maxRowsPerRequest = maxRowsPerRequest
         configuration.maxConnections = maxConnections
         configuration.idleTimeoutSeconds = idleTimeout
-        let log: @Sendable (String) -> Void = { message in
-            FileHandle.standardError.write(Data("nnserve: \(message)\n".utf8))
+        configuration.maxBodySize = maxBodySize
+        configuration.accessLog = accessLog
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
         }
-        let store = ModelStore(root: repository, configuration: configuration, log: log)
+        let logger = Logger(label: "nnserve")
+        let store = ModelStore(root: repository, configuration: configuration, logger: logger)
         store.reload()
         let server = InferenceServer(store: store, configuration: configuration)
         let bound = try server.start(host: host, port: port)
-        // Tests and scripts read the bound port from this first line of stdout.
-        FileHandle.standardOutput.write(Data("nnserve listening on \(host):\(bound) (\(store.loadedCount) model versions)\n".utf8))
+        let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
+        // Tests and scripts read the bound ports from this first line of stdout.
+        let http = httpBound.map { ", http \(host):\($0)" } ?? ""
+        FileHandle.standardOutput.write(Data("nnserve listening on binary \(host):\(bound)\(http) (\(store.loadedCount) model versions)\n".utf8))
+        logger.info("listening on binary \(host):\(bound)\(http) with \(store.loadedCount) model versions")
 
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloads)
-        hangup.setEventHandler { log("SIGHUP: reloading"); store.reload() }
+        hangup.setEventHandler { logger.info("SIGHUP: reloading"); store.reload() }
         hangup.resume()
         if pollInterval > 0 {
             let timer = DispatchSource.makeTimerSource(queue: reloads)
@@ -66,9 +80,11 @@ struct NNServeCommand: ParsableCommand {
             sources.append(source)
         }
         stop.wait()
-        log("shutting down: answering queued requests")
+        logger.info("shutting down: answering queued requests")
         server.shutdown()
-        log("stopped")
+        logger.info("stopped")
         _ = sources
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -4,7 +4,10 @@ import XCTest
 /// The real `nnserve` executable on 127.0.0.1 with an ephemeral port, stopped by its pid.
 final class ServerProcess {
     let process = Process()
+    /// The binary protocol's port.
     let port: Int
+    /// The HTTP front's port.
+    let httpPort: Int
     private let output = Pipe()
     private let errors = Pipe()
 
@@ -14,11 +17,11 @@ final class ServerProcess {
 
     init(repository: String, arguments: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = [repository, "--port", "0", "--poll-interval", "0"] + arguments
+        process.arguments = [repository, "--port", "0", "--http-port", "0", "--poll-interval", "0"] + arguments
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        // The first stdout line names the bound port.
+        // The first stdout line names the bound ports: "... binary 127.0.0.1:P, http 127.0.0.1:Q (...)".
         var line = Data()
         let deadline = Date().addingTimeInterval(20)
         while !line.contains(UInt8(ascii: "\n")) && Date() < deadline {
@@ -27,11 +30,16 @@ final class ServerProcess {
             line.append(chunk)
         }
         let text = String(decoding: line, as: UTF8.self)
-        guard let portText = text.split(separator: ":").last?.split(separator: " ").first, let port = Int(portText) else {
+        func port(after label: String) -> Int? {
+            guard let range = text.range(of: "\(label) 127.0.0.1:") else { return nil }
+            return Int(text[range.upperBound...].prefix { $0.isNumber })
+        }
+        guard let port = port(after: "binary"), let httpPort = port(after: "http") else {
             process.terminate()
-            throw NSError(domain: "ServerProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "no port in nnserve output: \(text)"])
+            throw NSError(domain: "ServerProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ports in nnserve output: \(text)"])
         }
         self.port = port
+        self.httpPort = httpPort
     }
 
     /// SIGTERM, then the exit status (0 after a graceful shutdown).

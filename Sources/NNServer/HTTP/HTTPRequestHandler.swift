@@ -1,0 +1,94 @@
+import Dispatch
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Collects one HTTP request (head, body up to the size limit), has the endpoints answer it and
+/// writes the reply. NIO's pipeline handler in front keeps pipelined requests in order.
+final class HTTPRequestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let endpoints: KServeEndpoints
+    private let maxBodySize: Int
+    private let accessLogger: Logger?
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+    private var bodyTooLarge = false
+    private var started: UInt64 = 0
+
+    init(endpoints: KServeEndpoints, maxBodySize: Int, accessLogger: Logger?) {
+        self.endpoints = endpoints
+        self.maxBodySize = maxBodySize
+        self.accessLogger = accessLogger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let requestHead):
+            head = requestHead
+            started = DispatchTime.now().uptimeNanoseconds
+            body.clear()
+            let declared = requestHead.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+            bodyTooLarge = declared > maxBodySize
+            if body.capacity == 0 { body = context.channel.allocator.buffer(capacity: min(declared, maxBodySize)) }
+        case .body(var chunk):
+            // Past the limit the rest is read and dropped, so the reply can still be sent.
+            guard !bodyTooLarge else { return }
+            if body.readableBytes + chunk.readableBytes > maxBodySize {
+                bodyTooLarge = true
+                body.clear()
+            } else {
+                body.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let requestHead = head else { return }
+            head = nil
+            respond(to: requestHead, context: context)
+        }
+    }
+
+    private func respond(to requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = String(requestHead.uri.prefix { $0 != "?" })
+        if bodyTooLarge {
+            let message = "request body is larger than the limit of \(maxBodySize) bytes (nnserve --max-body-size)"
+            return write(.error(HTTPError(.badRequest, message)), for: requestHead, context: context)
+        }
+        let request = KServeEndpoints.Request(method: requestHead.method, path: path, headers: requestHead.headers, body: body)
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        endpoints.respond(to: request, on: context.eventLoop).whenComplete { result in
+            let reply: HTTPReply
+            switch result {
+            case .success(let answer): reply = answer
+            case .failure(let error): reply = .error(HTTPError(.internalServerError, "\(error)"))
+            }
+            bound.value.handler.write(reply, for: requestHead, context: bound.value.context)
+        }
+    }
+
+    private func write(_ reply: HTTPReply, for requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4 + reply.extraHeaders.count)
+        if !reply.body.isEmpty { headers.add(name: "content-type", value: reply.contentType) }
+        headers.add(name: "content-length", value: String(reply.body.count))
+        for (name, value) in reply.extraHeaders { headers.add(name: name, value: value) }
+        let keepAlive = requestHead.isKeepAlive
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestHead.version, status: reply.status, headers: headers))), promise: nil)
+        if requestHead.method != .HEAD, !reply.body.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: reply.body.count)
+            buffer.writeBytes(reply.body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+        }
+        endpoints.store.metrics.httpResponse(status: Int(reply.status.code))
+        if let accessLogger {
+            let micros = (DispatchTime.now().uptimeNanoseconds - started) / 1000
+            accessLogger.info("\(requestHead.method) \(requestHead.uri) \(reply.status.code) \(reply.body.count)B \(micros)us")
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Dispatch
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Answers the HTTP front's endpoints over the shared model store. Inference requests join
+/// the same batchers as binary-protocol requests.
+struct KServeEndpoints: Sendable {
+    static let serverName = "nnserve"
+    static let serverVersion = "0.1.0"
+    static let extensions = ["binary_tensor_data", "model_repository"]
+
+    let store: ModelStore
+    let configuration: ServerConfiguration
+
+    /// One complete request (head and body).
+    struct Request {
+        var method: HTTPMethod
+        var path: String
+        var headers: HTTPHeaders
+        var body: ByteBuffer
+    }
+
+    func respond(to request: Request, on eventLoop: any EventLoop) -> EventLoopFuture<HTTPReply> {
+        let route: KServeRoute
+        do {
+            route = try KServeRoute.match(path: request.path)
+        } catch {
+            return eventLoop.makeSucceededFuture(.error(error))
+        }
+        guard request.method == route.method || (request.method == .HEAD && route.method == .GET) else {
+            var reply = HTTPReply.error(HTTPError(.methodNotAllowed, "\(request.method) \(request.path) is not allowed; use \(route.method)"))
+            reply.extraHeaders.append(("Allow", "\(route.method)"))
+            return eventLoop.makeSucceededFuture(reply)
+        }
+        switch route {
+        case .serverLive:
+            return eventLoop.makeSucceededFuture(.empty())
+        case .serverReady:
+            return eventLoop.makeSucceededFuture(serverReady())
+        case .serverMetadata:
+            return eventLoop.makeSucceededFuture(serverMetadata())
+        case .metrics:
+            var reply = HTTPReply(status: .ok, body: store.metrics.exposition(store: store))
+            reply.contentType = "text/plain; version=0.0.4; charset=utf-8"
+            return eventLoop.makeSucceededFuture(reply)
+        case .modelMetadata(let reference):
+            return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in try modelMetadata(reference) })
+        case .modelReady(let reference):
+            do {
+                _ = try store.model(reference.name, version: reference.version)
+                return eventLoop.makeSucceededFuture(.empty())
+            } catch {
+                // The spec gives 4xx for "not ready"; 400 as Triton does, with the reason.
+                return eventLoop.makeSucceededFuture(.error(HTTPError(.badRequest, error.message)))
+            }
+        case .infer(let reference):
+            return infer(reference, request, on: eventLoop)
+        case .repositoryIndex:
+            return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in try repositoryIndex(request.body) })
+        case .load(let name):
+            return offload(on: eventLoop) { () throws(ServingError) in
+                try Self.refuseLoadParameters(request.body, model: name)
+                try store.loadModel(name)
+            }
+        case .unload(let name):
+            return offload(on: eventLoop) { () throws(ServingError) in try store.unloadModel(name) }
+        }
+    }
+
+    private func reply(_ body: () throws(ServingError) -> [UInt8]) -> HTTPReply {
+        do {
+            return .json(try body())
+        } catch {
+            return .error(error)
+        }
+    }
+
+    /// Runs blocking repository work (file reads, self-tests, draining) off the event loop.
+    private func offload(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws(ServingError) -> Void) -> EventLoopFuture<HTTPReply> {
+        let promise = eventLoop.makePromise(of: HTTPReply.self)
+        DispatchQueue.global().async {
+            do throws(ServingError) {
+                try work()
+                promise.succeed(.empty())
+            } catch {
+                promise.succeed(.error(error))
+            }
+        }
+        return promise.futureResult
+    }
+
+    // MARK: - Health and metadata
+
+    /// Ready when every model in the repository (that was not unloaded on request) serves a version.
+    private func serverReady() -> HTTPReply {
+        let unserved = Dictionary(grouping: store.index().filter { $0.reason != "unloaded by request" }, by: \.name)
+            .filter { _, entries in !entries.contains(where: \.ready) }
+            .keys.sorted()
+        guard unserved.isEmpty, store.loadedCount > 0 else {
+            let reason = store.loadedCount == 0 ? "no model is loaded" : "models without a served version: \(unserved.joined(separator: ", "))"
+            return .error(HTTPError(.badRequest, "not ready: \(reason)"))
+        }
+        return .empty()
+    }
+
+    private func serverMetadata() -> HTTPReply {
+        var writer = JSONWriter()
+        writer.raw("{")
+        writer.key("name")
+        writer.string(Self.serverName)
+        writer.raw(",")
+        writer.key("version")
+        writer.string(Self.serverVersion)
+        writer.raw(",")
+        writer.key("extensions")
+        writer.array(Self.extensions) { $0.string($1) }
+        writer.raw("}")
+        return .json(writer.bytes)
+    }
+
+    private func modelMetadata(_ reference: ModelReference) throws(ServingError) -> [UInt8] {
+        let (model, versions) = try store.model(reference.name, version: reference.version)
+        var writer = JSONWriter()
+        writer.raw("{")
+        writer.key("name")
+        writer.string(model.name)
+        writer.raw(",")
+        writer.key("versions")
+        writer.array(versions) { $0.string(String($1)) }
+        writer.raw(",\"platform\":\"nnserve\",")
+        for (key, bindings) in [("inputs", model.plan.inputs), ("outputs", model.plan.outputs)] {
+            writer.string(key)
+            writer.raw(":")
+            // The batch dimension is variable: -1, as Triton reports it.
+            writer.array(bindings) { writer, binding in
+                writer.raw("{")
+                writer.key("name")
+                writer.string(binding.name)
+                writer.raw(",\"datatype\":\"FP32\",\"shape\":[-1,")
+                writer.integer(binding.width)
+                writer.raw("]}")
+            }
+            writer.raw(key == "inputs" ? "," : "}")
+        }
+        return writer.bytes
+    }
+
+    // MARK: - Repository control
+
+    private func repositoryIndex(_ body: ByteBuffer) throws(ServingError) -> [UInt8] {
+        var readyOnly = false
+        if body.readableBytes > 0 {
+            struct IndexRequest: Decodable { var ready: Bool? }
+            do {
+                readyOnly = try JSONDecoder().decode(IndexRequest.self, from: Data(body.readableBytesView)).ready ?? false
+            } catch let error as DecodingError {
+                throw ServingError(.invalidArgument, error.fieldMessage)
+            } catch {
+                throw ServingError(.invalidArgument, "\(error)")
+            }
+        }
+        var writer = JSONWriter()
+        writer.array(store.index().filter { !readyOnly || $0.ready }) { writer, entry in
+            writer.raw("{")
+            writer.key("name")
+            writer.string(entry.name)
+            if let version = entry.version {
+                writer.raw(",")
+                writer.key("version")
+                writer.string(String(version))
+            }
+            writer.raw(",")
+            writer.key("state")
+            writer.string(entry.ready ? "READY" : "UNAVAILABLE")
+            writer.raw(",")
+            writer.key("reason")
+            writer.string(entry.reason)
+            writer.raw("}")
+        }
+        return writer.bytes
+    }
+
+    /// Triton's load may carry a config or model files in its parameters; nnserve loads only
+    /// what is in the repository, so such a request is refused rather than half obeyed.
+    private static func refuseLoadParameters(_ body: ByteBuffer, model: String) throws(ServingError) {
+        guard body.readableBytes > 0 else { return }
+        struct LoadRequest: Decodable { var parameters: [String: JSONValue]? }
+        let parameters: [String: JSONValue]?
+        do {
+            parameters = try JSONDecoder().decode(LoadRequest.self, from: Data(body.readableBytesView)).parameters
+        } catch let error as DecodingError {
+            throw ServingError(.invalidArgument, error.fieldMessage)
+        } catch {
+            throw ServingError(.invalidArgument, "\(error)")
+        }
+        if let keys = parameters?.keys, !keys.isEmpty {
+            throw ServingError(.invalidArgument, "load of '\(model)' has parameters \(keys.sorted()); nnserve loads only the files in its repository, so put the model there and load it without parameters")
+        }
+    }
+}

@@ -1,0 +1,62 @@
+/// Every metric nnserve exports, with the help text /metrics prints for it. docs/SERVING.md
+/// lists the same table; a test checks that every exported family has help here.
+enum MetricName {
+    static let requests = "nnserve_requests_total"
+    static let requestDuration = "nnserve_request_duration_seconds"
+    static let rows = "nnserve_rows_total"
+    static let batchSize = "nnserve_batch_size_rows"
+    static let queueDuration = "nnserve_queue_duration_seconds"
+    static let computeDuration = "nnserve_compute_duration_seconds"
+    static let queueDepth = "nnserve_queue_depth_rows"
+    static let loadedVersions = "nnserve_model_versions_loaded"
+    static let unroutedRequests = "nnserve_unrouted_requests_total"
+    static let httpResponses = "nnserve_http_responses_total"
+    static let openConnections = "nnserve_open_connections"
+    static let residentMemory = "process_resident_memory_bytes"
+    static let virtualMemory = "process_virtual_memory_bytes"
+    static let cpuSeconds = "process_cpu_seconds_total"
+    static let openFileDescriptors = "process_open_fds"
+    static let startTime = "process_start_time_seconds"
+
+    static let help: [String: String] = [
+        requests: "Predict requests answered, by model, version, protocol (binary, http) and outcome (ok or the error code).",
+        requestDuration: "Time from a predict request's arrival to its answer being written, in seconds.",
+        rows: "Rows computed (a request of N rows counts N).",
+        batchSize: "Rows per batch run by the model's executors.",
+        queueDuration: "Time a request waited in its model's queue before its batch ran, in seconds.",
+        computeDuration: "Time to run one batch through the compiled plan, in seconds.",
+        queueDepth: "Rows waiting in the model's queue at scrape time.",
+        loadedVersions: "Versions of the model being served.",
+        unroutedRequests: "Predict requests for a model or version that is not loaded, by protocol.",
+        httpResponses: "HTTP responses, by status code.",
+        openConnections: "Open client connections, by protocol.",
+        residentMemory: "Resident memory of the server process, in bytes.",
+        virtualMemory: "Virtual memory of the server process, in bytes.",
+        cpuSeconds: "CPU time used by the server process (user and system), in seconds.",
+        openFileDescriptors: "Open file descriptors of the server process.",
+        startTime: "Start time of the server process since the Unix epoch, in seconds.",
+    ]
+
+    /// Inserts a `# HELP` line before each `# TYPE` line whose family has help above.
+    /// (swift-metrics has no help text; Prometheus shows it next to the series.)
+    static func addingHelp(to exposition: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(exposition.count + help.count * 96)
+        let typePrefix = Array("# TYPE ".utf8)
+        var lineStart = 0
+        while lineStart < exposition.count {
+            let lineEnd = exposition[lineStart...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? exposition.count
+            let line = exposition[lineStart..<lineEnd]
+            if line.starts(with: typePrefix) {
+                let nameEnd = line.dropFirst(typePrefix.count).firstIndex(of: UInt8(ascii: " ")) ?? lineEnd
+                let name = String(decoding: exposition[(lineStart + typePrefix.count)..<nameEnd], as: UTF8.self)
+                if let text = help[name] {
+                    result += Array("# HELP \(name) \(text)\n".utf8)
+                }
+            }
+            result += line
+            lineStart = lineEnd
+        }
+        return result
+    }
+}

@@ -1,0 +1,80 @@
+import CoreMetrics
+import Prometheus
+
+/// The metric handles of one model version, made once at load so that recording a request
+/// is a few atomic adds (no registry lookup, no allocation).
+public final class ModelMetrics: Sendable {
+    private let requests: [[CoreMetrics.Counter]]
+    private let latency: [CoreMetrics.Timer]
+    let rows: CoreMetrics.Counter
+    let batchSize: CoreMetrics.Recorder
+    let queueTime: CoreMetrics.Timer
+    let computeTime: CoreMetrics.Timer
+    let queueDepth: CoreMetrics.Gauge
+
+    init(model: String, version: Int, factory: PrometheusMetricsFactory) {
+        let labels = [("model", model), ("version", String(version))]
+        requests = RequestProtocol.allCases.map { front in
+            RequestOutcome.allCases.map { outcome in
+                CoreMetrics.Counter(label: MetricName.requests, dimensions: labels + [("protocol", front.rawValue), ("outcome", outcome.rawValue)],
+                        factory: factory)
+            }
+        }
+        latency = RequestProtocol.allCases.map { front in
+            CoreMetrics.Timer(label: MetricName.requestDuration, dimensions: labels + [("protocol", front.rawValue)], factory: factory)
+        }
+        rows = CoreMetrics.Counter(label: MetricName.rows, dimensions: labels, factory: factory)
+        batchSize = CoreMetrics.Recorder(label: MetricName.batchSize, dimensions: labels, aggregate: true, factory: factory)
+        queueTime = CoreMetrics.Timer(label: MetricName.queueDuration, dimensions: labels, factory: factory)
+        computeTime = CoreMetrics.Timer(label: MetricName.computeDuration, dimensions: labels, factory: factory)
+        queueDepth = CoreMetrics.Gauge(label: MetricName.queueDepth, dimensions: labels, factory: factory)
+    }
+
+    /// A request answered (or refused) after `nanoseconds`, end to end inside the server.
+    func requestFinished(_ front: RequestProtocol, _ outcome: RequestOutcome, nanoseconds: UInt64) {
+        requests[front.index][outcome.index].increment()
+        latency[front.index].recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    /// Removes this version's series (it was unloaded).
+    func destroy() {
+        requests.joined().forEach { $0.destroy() }
+        latency.forEach { $0.destroy() }
+        rows.destroy()
+        batchSize.destroy()
+        queueTime.destroy()
+        computeTime.destroy()
+        queueDepth.destroy()
+    }
+}
+
+extension ModelMetrics: BatchObserver {
+    func batchRan(rows count: Int, computeNanoseconds: UInt64) {
+        rows.increment(by: count)
+        batchSize.record(count)
+        computeTime.recordNanoseconds(Int64(clamping: computeNanoseconds))
+    }
+
+    func jobStarted(queuedNanoseconds: UInt64) {
+        queueTime.recordNanoseconds(Int64(clamping: queuedNanoseconds))
+    }
+}
+
+extension RequestOutcome {
+    /// Position in `allCases` (a switch: `allCases` would build an array per call).
+    var index: Int {
+        switch self {
+        case .ok: 0
+        case .invalidArgument: 1
+        case .notFound: 2
+        case .resourceExhausted: 3
+        case .deadlineExceeded: 4
+        case .unavailable: 5
+        case .internal: 6
+        }
+    }
+}
+
+extension RequestProtocol {
+    var index: Int { self == .binary ? 0 : 1 }
+}

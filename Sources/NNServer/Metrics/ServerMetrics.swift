@@ -1,0 +1,117 @@
+import CoreMetrics
+import Foundation
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// The server's metrics: recorded through the swift-metrics API, exported in the Prometheus
+/// text format by swift-prometheus. Each server has its own registry (no global bootstrap),
+/// so several servers can live in one process (tests).
+public final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+    private let unrouted: [CoreMetrics.Counter]
+    private let connections: [CoreMetrics.Gauge]
+    private let openConnectionCounts = NIOLockedValueBox([0, 0])
+    private let httpResponses = NIOLockedValueBox([Int: CoreMetrics.Counter]())
+    private let process: ProcessGauges
+    private let loadedVersions = NIOLockedValueBox([String: CoreMetrics.Gauge]())
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Requests take tens of microseconds; Prometheus' default buckets start at 5 ms.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
+            .microseconds(500), .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
+        factory.valueHistogramBuckets[MetricName.batchSize] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
+        self.factory = factory
+        unrouted = RequestProtocol.allCases.map {
+            CoreMetrics.Counter(label: MetricName.unroutedRequests, dimensions: [("protocol", $0.rawValue)], factory: factory)
+        }
+        connections = RequestProtocol.allCases.map {
+            CoreMetrics.Gauge(label: MetricName.openConnections, dimensions: [("protocol", $0.rawValue)], factory: factory)
+        }
+        process = ProcessGauges(factory: factory)
+    }
+
+    func modelMetrics(name: String, version: Int) -> ModelMetrics {
+        ModelMetrics(model: name, version: version, factory: factory)
+    }
+
+    func unroutedRequest(_ front: RequestProtocol) {
+        unrouted[front.index].increment()
+    }
+
+    func connectionOpened(_ front: RequestProtocol) { adjustConnections(front, by: 1) }
+    func connectionClosed(_ front: RequestProtocol) { adjustConnections(front, by: -1) }
+
+    private func adjustConnections(_ front: RequestProtocol, by delta: Int) {
+        let count = openConnectionCounts.withLockedValue { counts in
+            counts[front.index] += delta
+            return counts[front.index]
+        }
+        connections[front.index].record(count)
+    }
+
+    func httpResponse(status: Int) {
+        let counter = httpResponses.withLockedValue { counters in
+            if let counter = counters[status] { return counter }
+            let counter = CoreMetrics.Counter(label: MetricName.httpResponses, dimensions: [("code", String(status))], factory: factory)
+            counters[status] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// The exposition text: gauges read now (queue depths, loaded versions, process), then
+    /// every family with its help line.
+    public func exposition(store: ModelStore) -> [UInt8] {
+        let served = store.servedModels()
+        loadedVersions.withLockedValue { gauges in
+            for name in Set(gauges.keys).union(served.keys) {
+                let gauge = gauges[name] ?? CoreMetrics.Gauge(label: MetricName.loadedVersions, dimensions: [("model", name)], factory: factory)
+                gauges[name] = gauge
+                gauge.record(served[name]?.count ?? 0)
+            }
+        }
+        for model in served.values.joined() {
+            model.metrics.queueDepth.record(model.batcher.queueDepth)
+        }
+        process.update(ProcessStatistics.read())
+        var text: [UInt8] = []
+        registry.emit(into: &text)
+        return MetricName.addingHelp(to: text)
+    }
+}
+
+/// process_* gauges; the CPU counter advances by the difference since the last scrape.
+private final class ProcessGauges: Sendable {
+    let resident: CoreMetrics.Gauge
+    let virtual: CoreMetrics.Gauge
+    let cpu: CoreMetrics.FloatingPointCounter
+    let descriptors: CoreMetrics.Gauge
+    let start: CoreMetrics.Gauge
+    private let cpuReported = NIOLockedValueBox(0.0)
+
+    init(factory: PrometheusMetricsFactory) {
+        resident = CoreMetrics.Gauge(label: MetricName.residentMemory, factory: factory)
+        virtual = CoreMetrics.Gauge(label: MetricName.virtualMemory, factory: factory)
+        cpu = CoreMetrics.FloatingPointCounter(label: MetricName.cpuSeconds, factory: factory)
+        descriptors = CoreMetrics.Gauge(label: MetricName.openFileDescriptors, factory: factory)
+        start = CoreMetrics.Gauge(label: MetricName.startTime, factory: factory)
+    }
+
+    func update(_ statistics: ProcessStatistics) {
+        resident.record(statistics.residentBytes)
+        virtual.record(statistics.virtualBytes)
+        descriptors.record(statistics.openFileDescriptors)
+        start.record(statistics.startTimeSeconds)
+        let delta = cpuReported.withLockedValue { reported -> Double in
+            let delta = max(0, statistics.cpuSeconds - reported)
+            reported += delta
+            return delta
+        }
+        if delta > 0 { cpu.increment(by: delta) }
+    }
+}
