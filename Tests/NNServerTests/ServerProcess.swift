@@ -30,11 +30,11 @@ final class ServerProcess {
             line.append(chunk)
         }
         let text = String(decoding: line, as: UTF8.self)
-        func port(after label: String) -> Int? {
+        func boundPort(after label: String) -> Int? {
             guard let range = text.range(of: "\(label) 127.0.0.1:") else { return nil }
             return Int(text[range.upperBound...].prefix { $0.isNumber })
         }
-        guard let port = port(after: "binary"), let httpPort = port(after: "http") else {
+        guard let port = boundPort(after: "binary"), let httpPort = boundPort(after: "http") else {
             process.terminate()
             throw NSError(domain: "ServerProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ports in nnserve output: \(text)"])
         }
