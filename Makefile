@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve
+.PHONY: setup build test test-python serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve
 
 setup:
 	@bash ops/setup.sh
@@ -14,12 +14,18 @@ build: setup
 ## serve: install what is missing, build release, serve the bundled models on loopback.
 serve: setup
 	$(SWIFT) build -c release --product nnserve
-	.build/release/nnserve models/ --host 127.0.0.1 --port 8500
+	.build/release/nnserve models/ --host 127.0.0.1 --port 8500 --http-port 8000
 
-## test: install what is missing, build, and run every test.
+## test: install what is missing, build, and run every test (XCTest, then the pytest suite).
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-swift-testing
+	bash ops/test-python.sh
+
+## test-python: the pytest suite of the HTTP front against the debug nnserve.
+test-python: setup
+	$(SWIFT) build --product nnserve
+	bash ops/test-python.sh
 
 ## models: retrain and re-export the bundled models from their recipes (models/*/recipe/train.sh).
 models: setup

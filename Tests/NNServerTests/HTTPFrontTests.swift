@@ -211,3 +211,34 @@ extension Array {
         stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }
+
+/// The README's curl lines, run as written against `nnserve models/` (its port swapped in).
+final class ReadmeCurlExamplesTests: XCTestCase {
+    func testEveryCurlExampleInTheReadmeAnswers200() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try XCTUnwrap(readme.components(separatedBy: "<!-- curl-examples:begin -->").dropFirst().first?
+            .components(separatedBy: "<!-- curl-examples:end -->").first)
+        let commands = section.split(separator: "\n").map(String.init).filter { $0.hasPrefix("curl ") }
+        XCTAssertGreaterThanOrEqual(commands.count, 4)
+        let server = try ServerProcess(repository: root.appendingPathComponent("models").path)
+        for command in commands {
+            let runnable = command.replacingOccurrences(of: "localhost:8000", with: "127.0.0.1:\(server.httpPort)")
+                .replacingOccurrences(of: "curl -s ", with: "curl -s -w '\\n%{http_code}' ")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", runnable]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, command)
+            XCTAssertEqual(text.split(separator: "\n").last, "200", "\(command)\n\(text)")
+            if command.contains("/infer") {
+                XCTAssertTrue(text.contains(#""model_name":"diamonds""#) && text.contains(#""id":"q1""#), text)
+            }
+        }
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+}
