@@ -1,8 +1,12 @@
 import Dispatch
+import NIOCore
+import NIOPosix
 import NNCore
+import NNFormat
 
-/// Bounded load against a server: `concurrency` loops, each sending one request at a time
-/// for `duration` seconds over a few shared connections; latencies of every request.
+/// Bounded load against a server: `concurrency` requests kept in flight for `duration`
+/// seconds over a few connections (closed loop: each response sends the next request);
+/// latencies of every request, percentiles exact (sorted, not bucketed).
 public struct LoadGenerator: Sendable {
     public struct Report: Codable, Sendable {
         public var requests: Int
@@ -41,45 +45,53 @@ public struct LoadGenerator: Sendable {
     }
 
     public func run() async throws -> Report {
-        let clients = (0..<max(1, min(connections, concurrency))).map { _ in NNClient(host: host, port: port) }
-        let metadata = try await clients[0].metadata(model: model)
+        let probe = NNClient(host: host, port: port)
+        let metadata = try await probe.metadata(model: model)
+        await probe.close()
         var rng = CounterRNG(seed: 3)
-        let inputs = Dictionary(uniqueKeysWithValues: metadata.inputs.map { input in
-            (input.name, Tensor(shape: [rowsPerRequest, Int(input.width)],
-                                values: (0..<rowsPerRequest * Int(input.width)).map { _ in rng.nextNormal() }))
-        })
-        for client in clients { try await client.connect() }
+        var template = Nnserve_Request()
+        template.predict.model = model
+        template.predict.inputs = metadata.inputs.map { input in
+            var tensor = Nnserve_InputTensor()
+            tensor.name = input.name
+            tensor.shape = [Int64(rowsPerRequest), input.width]
+            tensor.data = (0..<rowsPerRequest * Int(input.width)).map { _ in rng.nextNormal() }
+            return tensor
+        }
+        // One event loop drives every connection: the client should cost the shared cores little.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let connectionCount = max(1, min(connections, concurrency))
         let start = DispatchTime.now().uptimeNanoseconds
         let end = start + UInt64(duration * 1e9)
-        let model = model
-        let results = try await withThrowingTaskGroup(of: ([UInt64], Int).self) { group in
-            for index in 0..<concurrency {
-                let client = clients[index % clients.count]
-                group.addTask {
-                    var latencies: [UInt64] = []
-                    var errors = 0
-                    while DispatchTime.now().uptimeNanoseconds < end {
-                        let sent = DispatchTime.now().uptimeNanoseconds
-                        do {
-                            _ = try await client.predict(model: model, inputs: inputs)
-                            latencies.append(DispatchTime.now().uptimeNanoseconds - sent)
-                        } catch {
-                            errors += 1
-                        }
+        var runs: [EventLoopFuture<LoadConnectionHandler.Result>] = []
+        for index in 0..<connectionCount {
+            // Spread the concurrency over the connections; the first ones take the remainder.
+            let depth = concurrency / connectionCount + (index < concurrency % connectionCount ? 1 : 0)
+            let done = group.next().makePromise(of: LoadConnectionHandler.Result.self)
+            let template = template
+            _ = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            ByteToMessageHandler(ResponseFrameDecoder()),
+                            LoadConnectionHandler(template: template, depth: depth, end: end, done: done),
+                        ])
                     }
-                    return (latencies, errors)
                 }
-            }
-            var all: [UInt64] = []
-            var errors = 0
-            for try await (latencies, failed) in group {
-                all += latencies
-                errors += failed
-            }
-            return (all.sorted(), errors)
+                .connect(host: host, port: port).get()
+            runs.append(done.futureResult)
         }
+        var all: [UInt64] = []
+        var errors = 0
+        for run in runs {
+            let result = try await run.get()
+            all += result.latencies
+            errors += result.errors
+        }
+        try? await group.shutdownGracefully()
+        let results = (all.sorted(), errors)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        for client in clients { await client.close() }
         let latencies = results.0
         func percentile(_ p: Double) -> Double {
             guard !latencies.isEmpty else { return 0 }

@@ -14,7 +14,7 @@ protocol BatchObserver: Sendable {
 /// on `instances` executors, each on its own thread.
 ///
 /// A batch closes when it holds `plan.maxRows` rows or when its oldest request has waited
-/// `maxQueueDelay` — or at once for a lone request that arrived after a quiet spell. Requests past their deadline are answered "deadline exceeded" without
+/// `maxQueueDelay` — or at once for a lone request when the model is idle (see `InlinePolicy`). Requests past their deadline are answered "deadline exceeded" without
 /// being computed; a full queue refuses new requests at once ("resource exhausted").
 ///
 /// Thread safety: `queue`, `queuedRows` and `stopping` are only touched with `condition`
@@ -79,32 +79,57 @@ public final class DynamicBatcher: @unchecked Sendable {
         }
     }
 
+    /// When a lone job may run at once on the submitting thread instead of being queued.
+    public enum InlinePolicy: Sendable {
+        /// When the model is idle (nothing queued or running) — for a caller that knows no
+        /// other request is arriving with this one (the binary front's read bursts).
+        case ifIdle
+        /// When the model is idle and no request arrived within the batching delay.
+        case ifQuiet
+    }
+
     /// Queues a job, or refuses it at once when the queue is full or the batcher is stopping.
     public func submit(_ job: Job) {
-        var job = job
-        job.enqueued = DispatchTime.now().uptimeNanoseconds
+        submit([job], inline: .ifQuiet)
+    }
+
+    /// Queues jobs that arrived together (one lock, one wake-up); a lone job may run inline.
+    public func submit(_ jobs: [Job], inline policy: InlinePolicy) {
+        let now = DispatchTime.now().uptimeNanoseconds
         condition.lock()
         if stopping {
             condition.unlock()
-            return job.complete(.failure(ServingError(.unavailable, "model \(label) is shutting down")))
+            for job in jobs { job.complete(.failure(ServingError(.unavailable, "model \(label) is shutting down"))) }
+            return
         }
-        guard queuedRows + job.rows <= queueBoundRows || queue.isEmpty else {
-            let queued = queuedRows
-            condition.unlock()
-            return job.complete(.failure(ServingError(.resourceExhausted,
-                                                      "model \(label) has \(queued) rows queued (bound \(queueBoundRows)); retry later")))
+        var refused: [(job: Job, queued: Int)] = []
+        var accepted = 0
+        for var job in jobs {
+            guard queuedRows + job.rows <= queueBoundRows || queue.isEmpty else {
+                refused.append((job, queuedRows))
+                continue
+            }
+            job.enqueued = now
+            job.gap = lastArrival == 0 ? .max : now - lastArrival
+            lastArrival = now
+            let mayRunInline = switch policy {
+            case .ifIdle: true
+            case .ifQuiet: job.gap > maxQueueDelayNanos
+            }
+            if jobs.count == 1, mayRunInline, queue.isEmpty, busyWorkers == 0, job.rows <= plan.maxRows, inlineLock.try() {
+                condition.unlock()
+                defer { inlineLock.unlock() }
+                return run([job], on: inlineExecutor)
+            }
+            queue.append(job)
+            queuedRows += job.rows
+            accepted += 1
         }
-        job.gap = lastArrival == 0 ? .max : job.enqueued - lastArrival
-        lastArrival = job.enqueued
-        if queue.isEmpty, busyWorkers == 0, job.gap > maxQueueDelayNanos, job.rows <= plan.maxRows, inlineLock.try() {
-            condition.unlock()
-            defer { inlineLock.unlock() }
-            return run([job], on: inlineExecutor)
-        }
-        queue.append(job)
-        queuedRows += job.rows
-        condition.signal()
+        if accepted > 0 { condition.signal() }
         condition.unlock()
+        for (job, queued) in refused {
+            job.complete(.failure(ServingError(.resourceExhausted, "model \(label) has \(queued) rows queued (bound \(queueBoundRows)); retry later")))
+        }
     }
 
     /// Rows waiting now (for metrics and tests).

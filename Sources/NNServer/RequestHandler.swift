@@ -13,6 +13,10 @@ final class RequestHandler: ChannelInboundHandler {
 
     private let store: ModelStore
     private let configuration: ServerConfiguration
+    /// Predictions decoded in the current read, submitted together at read-complete: a lone
+    /// one may run inline, several go to the batcher with one wake-up.
+    private var burst: [(model: LoadedModel, job: DynamicBatcher.Job)] = []
+    private var flushScheduled = false
 
     init(store: ModelStore, configuration: ServerConfiguration) {
         self.store = store
@@ -69,7 +73,8 @@ final class RequestHandler: ChannelInboundHandler {
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let accessLog = configuration.accessLog, logger = store.logger
-        model.predict(prepared, deadline: LoadedModel.deadline(afterMicros: predict.timeoutMicros)) { result in
+        let job = DynamicBatcher.Job(rows: prepared.rows, inputs: prepared.inputs, outputs: prepared.outputs,
+                                     deadline: LoadedModel.deadline(afterMicros: predict.timeoutMicros)) { result in
             let response = Self.response(id: id, model: model, prepared: prepared, result)
             let outcome = result.outcome
             let finish: @Sendable () -> Void = {
@@ -83,6 +88,27 @@ final class RequestHandler: ChannelInboundHandler {
             // A lone request runs inline on this loop: answer it without another hop.
             if eventLoop.inEventLoop { finish() } else { eventLoop.execute(finish) }
         }
+        burst.append((model, job))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        let jobs = burst
+        burst.removeAll(keepingCapacity: true)
+        if jobs.count == 1 {
+            jobs[0].model.batcher.submit([jobs[0].job], inline: .ifIdle)
+        } else {
+            // Group by model version, keeping arrival order within each.
+            var groups: [ObjectIdentifier: (model: LoadedModel, jobs: [DynamicBatcher.Job])] = [:]
+            var order: [ObjectIdentifier] = []
+            for (model, job) in jobs {
+                let key = ObjectIdentifier(model)
+                if groups[key] == nil { order.append(key); groups[key] = (model, []) }
+                groups[key]!.jobs.append(job)
+            }
+            for key in order { groups[key]!.model.batcher.submit(groups[key]!.jobs, inline: .ifQuiet) }
+        }
+        context.flush()
+        context.fireChannelReadComplete()
     }
 
     private static func response(id: UInt64, model: LoadedModel, prepared: PreparedPredict,
@@ -117,7 +143,20 @@ final class RequestHandler: ChannelInboundHandler {
         guard context.channel.isActive, let bytes = try? WireProtocol.frame(response) else { return }
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        scheduleFlush(context: context)
+    }
+
+    /// One flush for the responses of a batch: they are written one task each, and the flush
+    /// task queues behind them.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            bound.value.handler.flushScheduled = false
+            bound.value.context.flush()
+        }
     }
 
     private func fail(context: ChannelHandlerContext, _ error: ServingError, close: Bool) {
