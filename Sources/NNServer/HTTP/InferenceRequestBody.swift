@@ -1,8 +1,7 @@
-import Foundation
-
-/// `$inference_request` of the Open Inference Protocol, as decoded from JSON.
-struct InferenceRequestBody: Decodable {
-    struct Input: Decodable {
+/// `$inference_request` of the Open Inference Protocol, read from a parsed JSON body.
+/// Every refusal names the field by its path ("field 'inputs[0].shape' is missing").
+struct InferenceRequestBody {
+    struct Input {
         var name: String
         var shape: [Int64]
         var datatype: String
@@ -10,7 +9,7 @@ struct InferenceRequestBody: Decodable {
         var data: JSONValue?
     }
 
-    struct Output: Decodable {
+    struct Output {
         var name: String
         var parameters: [String: JSONValue]?
     }
@@ -20,52 +19,90 @@ struct InferenceRequestBody: Decodable {
     var inputs: [Input]
     var outputs: [Output]?
 
-    /// Decodes a JSON body; errors name the field at fault ("inputs[0].shape is missing").
     static func decode(_ json: some Collection<UInt8>) throws(ServingError) -> InferenceRequestBody {
+        let value: JSONValue
         do {
-            return try JSONDecoder().decode(InferenceRequestBody.self, from: Data(json))
-        } catch let error as DecodingError {
-            throw ServingError(.invalidArgument, error.fieldMessage)
+            value = try JSONParser.parse(json)
         } catch {
-            throw ServingError(.invalidArgument, "request body: \(error)")
+            throw ServingError(.invalidArgument, "request body is not valid JSON: \(error.description)")
         }
+        let body = try JSONFields(value, path: "")
+        return InferenceRequestBody(
+            id: try body.optional("id", "a string", \.stringValue),
+            parameters: try body.optional("parameters", "an object", \.objectValue),
+            inputs: try body.required("inputs", "an array", \.arrayValue).enumerated().map { (index, element) throws(ServingError) in
+                let input = try JSONFields(element, path: "inputs[\(index)]")
+                return Input(name: try input.required("name", "a string", \.stringValue),
+                             shape: try input.required("shape", "an array of integers", \.integerArrayValue),
+                             datatype: try input.required("datatype", "a string", \.stringValue),
+                             parameters: try input.optional("parameters", "an object", \.objectValue),
+                             data: try input.optional("data", "an array", { $0 }))
+            },
+            outputs: try body.optional("outputs", "an array", \.arrayValue)?.enumerated().map { (index, element) throws(ServingError) in
+                let output = try JSONFields(element, path: "outputs[\(index)]")
+                return Output(name: try output.required("name", "a string", \.stringValue),
+                              parameters: try output.optional("parameters", "an object", \.objectValue))
+            })
     }
 }
 
-extension DecodingError {
-    /// "inputs[0].shape: expected an array of integers" rather than Foundation's debug dump.
-    var fieldMessage: String {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            codingPath.reduce("") { path, key in
-                if let index = key.intValue { return "\(path)[\(index)]" }
-                return path.isEmpty ? key.stringValue : "\(path).\(key.stringValue)"
-            }
+/// The members of a JSON object at `path`, read with the field named in every error.
+struct JSONFields {
+    let members: [String: JSONValue]
+    let path: String
+
+    init(_ value: JSONValue, path: String) throws(ServingError) {
+        guard case .object(let members) = value else {
+            throw ServingError(.invalidArgument, path.isEmpty ? "request body is \(value.typeName), not a JSON object"
+                                                              : "field '\(path)' is \(value.typeName), not an object")
         }
-        switch self {
-        case .keyNotFound(let key, let context):
-            let parent = path(context.codingPath)
-            return "field '\(parent.isEmpty ? key.stringValue : "\(parent).\(key.stringValue)")' is missing"
-        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-            return "field '\(path(context.codingPath))' has the wrong type: expected \(Self.describe(type))"
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                return "request body is not valid JSON" + (detail.map { ": \($0)" } ?? "")
-            }
-            return "field '\(path(context.codingPath))' is invalid: \(context.debugDescription)"
-        @unknown default:
-            return "request body: \(self)"
-        }
+        self.members = members
+        self.path = path
     }
 
-    private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Int64.Type, is Int.Type: "an integer"
-        case is [Int64].Type: "an array of integers"
-        case is Double.Type: "a number"
-        case is Bool.Type: "a boolean"
-        default: "\(type)".hasPrefix("Array") ? "an array" : "\(type)".hasPrefix("Dictionary") ? "an object" : "\(type)"
+    private func field(_ key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+
+    func required<T>(_ key: String, _ expected: String, _ extract: (JSONValue) -> T?) throws(ServingError) -> T {
+        guard let value = members[key] else { throw ServingError(.invalidArgument, "field '\(field(key))' is missing") }
+        guard let typed = extract(value) else {
+            throw ServingError(.invalidArgument, "field '\(field(key))' has the wrong type: expected \(expected), got \(value.typeName)")
         }
+        return typed
+    }
+
+    func optional<T>(_ key: String, _ expected: String, _ extract: (JSONValue) -> T?) throws(ServingError) -> T? {
+        guard let value = members[key], value != .null else { return nil }
+        return try required(key, expected, extract)
+    }
+}
+
+extension JSONValue {
+    var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    var objectValue: [String: JSONValue]? {
+        if case .object(let members) = self { return members }
+        return nil
+    }
+
+    var arrayValue: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
+    /// Whole numbers only (a shape's dimensions).
+    var integerArrayValue: [Int64]? {
+        guard case .array(let elements) = self else { return nil }
+        var integers: [Int64] = []
+        integers.reserveCapacity(elements.count)
+        for element in elements {
+            guard case .number(let number) = element, number.rounded() == number, abs(number) < 9.0e15 else { return nil }
+            integers.append(Int64(number))
+        }
+        return integers
     }
 }

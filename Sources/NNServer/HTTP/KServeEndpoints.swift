@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -151,14 +150,11 @@ struct KServeEndpoints: Sendable {
     private func repositoryIndex(_ body: ByteBuffer) throws(ServingError) -> [UInt8] {
         var readyOnly = false
         if body.readableBytes > 0 {
-            struct IndexRequest: Decodable { var ready: Bool? }
-            do {
-                readyOnly = try JSONDecoder().decode(IndexRequest.self, from: Data(body.readableBytesView)).ready ?? false
-            } catch let error as DecodingError {
-                throw ServingError(.invalidArgument, error.fieldMessage)
-            } catch {
-                throw ServingError(.invalidArgument, "\(error)")
-            }
+            let request = try JSONFields(Self.parse(body), path: "")
+            readyOnly = try request.optional("ready", "a boolean") { value -> Bool? in
+                if case .bool(let flag) = value { return flag }
+                return nil
+            } ?? false
         }
         var writer = JSONWriter()
         writer.array(store.index().filter { !readyOnly || $0.ready }) { writer, entry in
@@ -181,19 +177,19 @@ struct KServeEndpoints: Sendable {
         return writer.bytes
     }
 
+    private static func parse(_ body: ByteBuffer) throws(ServingError) -> JSONValue {
+        do {
+            return try JSONParser.parse(body.readableBytesView)
+        } catch {
+            throw ServingError(.invalidArgument, "request body is not valid JSON: \(error.description)")
+        }
+    }
+
     /// Triton's load may carry a config or model files in its parameters; nnserve loads only
     /// what is in the repository, so such a request is refused rather than half obeyed.
     private static func refuseLoadParameters(_ body: ByteBuffer, model: String) throws(ServingError) {
         guard body.readableBytes > 0 else { return }
-        struct LoadRequest: Decodable { var parameters: [String: JSONValue]? }
-        let parameters: [String: JSONValue]?
-        do {
-            parameters = try JSONDecoder().decode(LoadRequest.self, from: Data(body.readableBytesView)).parameters
-        } catch let error as DecodingError {
-            throw ServingError(.invalidArgument, error.fieldMessage)
-        } catch {
-            throw ServingError(.invalidArgument, "\(error)")
-        }
+        let parameters = try JSONFields(parse(body), path: "").optional("parameters", "an object", \.objectValue)
         if let keys = parameters?.keys, !keys.isEmpty {
             throw ServingError(.invalidArgument, "load of '\(model)' has parameters \(keys.sorted()); nnserve loads only the files in its repository, so put the model there and load it without parameters")
         }

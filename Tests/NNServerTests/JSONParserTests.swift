@@ -1,0 +1,74 @@
+import Foundation
+import NNCore
+@testable import NNServer
+import XCTest
+
+/// JSONParser against oracles: Foundation's JSONSerialization writes the documents, Swift's
+/// correctly rounded `Double(String)` reads the numbers, and RFC 8259's grammar decides
+/// what must be refused.
+final class JSONParserTests: XCTestCase {
+    private func randomValue(_ rng: inout CounterRNG, depth: Int) -> Any {
+        switch rng.nextWord() % (depth > 3 ? 4 : 6) {
+        case 0: return Double(rng.nextNormal()) * pow(10, Double(Int(rng.nextWord() % 20) - 10))
+        case 1: return rng.nextWord() % 2 == 0
+        case 2: return ["plain", "with \"quotes\" and \\ slash", "tab\there\nnewline", "ünïcødé ✓ 😀", ""][Int(rng.nextWord() % 5)]
+        case 3: return Int(rng.nextWord() % 100_000) - 50_000
+        case 4: return (0..<Int(rng.nextWord() % 5)).map { _ in randomValue(&rng, depth: depth + 1) }
+        default:
+            var object: [String: Any] = [:]
+            for index in 0..<Int(rng.nextWord() % 5) { object["key\(index)"] = randomValue(&rng, depth: depth + 1) }
+            return object
+        }
+    }
+
+    private func same(_ parsed: JSONValue, _ expected: Any) -> Bool {
+        switch (parsed, expected) {
+        case (.bool(let a), let b as Bool): return a == b
+        case (.number(let a), let b as Int): return a == Double(b)
+        case (.number(let a), let b as Double): return a == b
+        case (.string(let a), let b as String): return a == b
+        case (.array(let a), let b as [Any]): return a.count == b.count && zip(a, b).allSatisfy { same($0, $1) }
+        case (.object(let a), let b as [String: Any]):
+            return a.count == b.count && b.allSatisfy { key, value in a[key].map { same($0, value) } ?? false }
+        default: return false
+        }
+    }
+
+    func testDocumentsWrittenByFoundationReadBackTheSame() throws {
+        var rng = CounterRNG(seed: 11)
+        for _ in 0..<300 {
+            let value: [String: Any] = ["inputs": [randomValue(&rng, depth: 0)], "id": "x"]
+            let text = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted])
+            let parsed = try JSONParser.parse(Array(text))
+            XCTAssertTrue(same(parsed, value), String(decoding: text, as: UTF8.self))
+        }
+    }
+
+    func testNumbersAreCorrectlyRounded() throws {
+        let numbers = ["0", "-0", "0.1", "1e-7", "1E+2", "-12.5e-3", "2.2250738585072011e-308", "4.9e-324",
+                       "1.7976931348623157e308", "123456789012345678901234567890", "0.30000000000000004", "3.4028235e38",
+                       "1e999", "9007199254740993"]
+        for text in numbers {
+            let parsed = try JSONParser.parse(Array("[\(text)]".utf8))
+            XCTAssertEqual(parsed, .array([.number(Double(text)!)]), text)
+        }
+    }
+
+    func testEscapesAndSurrogatePairs() throws {
+        XCTAssertEqual(try JSONParser.parse(Array(#""a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00""#.utf8)),
+                       .string("a\"b\\c/d\u{08}\u{0C}\n\r\té😀"))
+    }
+
+    func testMalformedDocumentsAreRefusedWithTheirOffset() {
+        let bad: [(String, Int)] = [
+            ("01", 1), ("1.", 2), (".5", 0), ("+1", 0), ("[1,]", 3), (#"{"a":1,}"#, 7), ("tru", 0), (#""\x""#, 1),
+            ("nan", 0), ("Infinity", 0), ("0x10", 1), ("1 2", 2), ("[1 2]", 3), ("\"a\u{01}\"", 2), (#"{"a" 1}"#, 5),
+            ("", 0), ("[", 1), (#""abc"#, 4), ("{1:2}", 1), ("-", 1), ("1e", 2), ("[" + String(repeating: "[", count: 70), 64),
+        ]
+        for (text, offset) in bad {
+            XCTAssertThrowsError(try JSONParser.parse(Array(text.utf8)), text) { error in
+                XCTAssertEqual((error as? JSONParser.SyntaxError)?.offset, offset, "\(text): \(error)")
+            }
+        }
+    }
+}
