@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-python serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve
+.PHONY: setup build test test-python serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve bench-http
 
 setup:
 	@bash ops/setup.sh
@@ -59,6 +59,10 @@ bench-train: setup
 ## bench-serve: nnserve + nnclient bench on M1/M2 at concurrency 1, 16, 64 (and M2 without batching).
 bench-serve: setup
 	bash ops/bench-serve.sh
+
+## bench-http: the HTTP front under wrk, measured like the Python serving anchor (needs wrk).
+bench-http: setup
+	bash ops/bench-http.sh
 
 ## bench-sizes: model file size under each storage choice.
 bench-sizes: setup

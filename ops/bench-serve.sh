@@ -16,10 +16,18 @@ run_server() {
   port=$(grep -o 'binary [0-9.]*:[0-9]*' "$repo/.out" | cut -d: -f2)
 }
 run_server
+# One line per run, with the ratio to the Python serving anchor (bench/anchors.json).
+bench() {
+  local model=$1 c=$2 line rps anchor
+  line=$(.build/release/nnclient bench --port "$port" --model "$model" --concurrency "$c" --duration "$duration")
+  rps=$(echo "$line" | grep -oE '[0-9]+ req/s' | grep -oE '[0-9]+')
+  anchor=$(python3 -c "import json; print(json.load(open('bench/anchors.json'))['python_server_req_per_s']['${model^^}']['$c'])")
+  echo "$line; anchor $anchor req/s, $(python3 -c "print(f'{$rps / $anchor:.1f}')")x"
+}
 for model in m1 m2; do
-  for c in 1 16 64; do .build/release/nnclient bench --port "$port" --model $model --concurrency $c --duration "$duration"; done
+  for c in 1 16 64; do bench $model $c; done
 done
 kill -TERM $server; wait $server || true
 run_server --max-batch-size 1
 echo "max batch size 1:"
-.build/release/nnclient bench --port "$port" --model m2 --concurrency 64 --duration "$duration"
+bench m2 64

@@ -47,10 +47,27 @@ final class JSONParserTests: XCTestCase {
     func testNumbersAreCorrectlyRounded() throws {
         let numbers = ["0", "-0", "0.1", "1e-7", "1E+2", "-12.5e-3", "2.2250738585072011e-308", "4.9e-324",
                        "1.7976931348623157e308", "123456789012345678901234567890", "0.30000000000000004", "3.4028235e38",
-                       "1e999", "9007199254740993"]
+                       "1e999", "9007199254740993", "0.0001", "-0.5e-10", "123456789012345e7", "1234567890123456e-5",
+                       "0.000000000000000000000000001", "7e22", "7e23", "0.1234", "100e-2", "5e-22", "5e-23"]
         for text in numbers {
             let parsed = try JSONParser.parse(Array("[\(text)]".utf8))
             XCTAssertEqual(parsed, .array([.number(Double(text)!)]), text)
+        }
+    }
+
+    /// The fast path (15 digits, |power| ≤ 22) against Swift's parser on random decimals.
+    func testRandomDecimalsMatchSwiftsParser() throws {
+        var rng = CounterRNG(seed: 5)
+        for _ in 0..<20_000 {
+            let digits = String((0..<(1 + Int(rng.nextWord() % 17))).map { _ in Character(String(rng.nextWord() % 10)) })
+            let point = Int(rng.nextWord()) % (digits.count + 1)
+            var text = String(digits.prefix(point)) + "." + String(digits.dropFirst(point))
+            if text.hasPrefix(".") { text = "0" + text }
+            if text.hasSuffix(".") { text += "0" }
+            if text.count > 1, text.hasPrefix("0"), !text.hasPrefix("0.") { text = String(text.drop { $0 == "0" }); if text.hasPrefix(".") { text = "0" + text } }
+            if rng.nextWord() % 2 == 0 { text += "e\(Int(rng.nextWord() % 60) - 30)" }
+            let parsed = try JSONParser.parse(Array(text.utf8))
+            XCTAssertEqual(parsed, .number(Double(text)!), text)
         }
     }
 
