@@ -30,14 +30,26 @@ tile_avx2(const int mr, const int nv, int k, const float *x, int ldx, const floa
     const __m256i last_mask = nn_lane_mask(columns - 8 * (nv - 1));
     const __m256i full_mask = _mm256_set1_epi32(-1);
     const int last_full = columns == 8 * nv;
+    /* A full tile needs 12 accumulators + 3 weight vectors + a broadcast: all 16 ymm registers.
+       clang then keeps a second broadcast register and spills an accumulator, putting a
+       store-reload inside that accumulator's FMA chain every step (perf annotate: half the
+       tile's time). So a full tile reads its last weight vector from memory in each FMA. */
+    const int in_registers = (mr == TILE_ROWS && nv == TILE_VECTORS) ? nv - 1 : nv;
     for (int p = 0; p < k; p++) {
         /* Panels are zero-padded to TILE_COLUMNS, so whole-vector loads are always in bounds. */
         const float *wrow = panel + (long)p * TILE_COLUMNS;
         __m256 wv[TILE_VECTORS];
-        for (int v = 0; v < nv; v++) wv[v] = _mm256_loadu_ps(wrow + 8 * v);
+        for (int v = 0; v < in_registers; v++) wv[v] = _mm256_loadu_ps(wrow + 8 * v);
         for (int r = 0; r < mr; r++) {
             __m256 xb = _mm256_broadcast_ss(x + (long)r * ldx + p);
-            for (int v = 0; v < nv; v++) acc[r][v] = _mm256_fmadd_ps(xb, wv[v], acc[r][v]);
+            for (int v = 0; v < in_registers; v++) acc[r][v] = _mm256_fmadd_ps(xb, wv[v], acc[r][v]);
+            if (in_registers < nv) {
+                /* The empty asm hides that the address is the same for every row, so the
+                   load is not hoisted into a register but folded into the FMA. */
+                const float *last = wrow + 8 * in_registers;
+                __asm__ volatile("" : "+r"(last));
+                acc[r][in_registers] = _mm256_fmadd_ps(xb, _mm256_loadu_ps(last), acc[r][in_registers]);
+            }
         }
     }
     for (int r = 0; r < mr; r++)
