@@ -162,6 +162,16 @@ public final class ModelStore: @unchecked Sendable {
         return (versions[sorted.last!]!, sorted)
     }
 
+    /// The version a predict request goes to; a miss is counted as unrouted for `front`.
+    func route(_ name: String, version: Int64, from front: RequestProtocol) throws(ServingError) -> LoadedModel {
+        do {
+            return try model(name, version: version).0
+        } catch {
+            metrics.unroutedRequest(front)
+            throw error
+        }
+    }
+
     func summaries() -> [Nnserve_ModelSummary] {
         let snapshot = lock.withLock { models }
         return snapshot.keys.sorted().map { name in

@@ -56,14 +56,12 @@ final class RequestHandler: ChannelInboundHandler {
 
     private func predictAndRespond(context: ChannelHandlerContext, id: UInt64, _ predict: Nnserve_PredictRequest) {
         let arrived = DispatchTime.now().uptimeNanoseconds
-        let model: LoadedModel
+        let model: LoadedModel, prepared: PreparedPredict
         do {
-            model = try store.model(predict.model, version: predict.version).0
+            model = try store.route(predict.model, version: predict.version, from: .binary)
         } catch {
-            store.metrics.unroutedRequest(.binary)
             return respond(context: context, id: id, error: error)
         }
-        let prepared: PreparedPredict
         do {
             prepared = try PredictPreparation.prepare(predict, for: model, maxRows: configuration.maxRowsPerRequest)
         } catch {

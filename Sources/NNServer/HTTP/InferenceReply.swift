@@ -6,23 +6,15 @@ enum InferenceReply {
     static func make(model: LoadedModel, prepared: PreparedPredict, id: String?, values: [[Float]], binary: [Bool]) -> HTTPReply {
         var writer = JSONWriter(capacity: 128 + values.reduce(0) { $0 + $1.count * 12 })
         writer.raw("{")
-        writer.key("model_name")
-        writer.string(model.name)
-        writer.raw(",")
-        writer.key("model_version")
-        writer.string(String(model.version))
-        if let id {
-            writer.raw(",")
-            writer.key("id")
-            writer.string(id)
-        }
+        writer.member("model_name", model.name, first: true)
+        writer.member("model_version", String(model.version))
+        if let id { writer.member("id", id) }
         writer.raw(",")
         writer.key("outputs")
         writer.array(prepared.outputs.indices) { writer, slot in
             let output = model.plan.outputs[prepared.outputs[slot]]
             writer.raw("{")
-            writer.key("name")
-            writer.string(output.name)
+            writer.member("name", output.name, first: true)
             writer.raw(",\"datatype\":\"FP32\",")
             writer.key("shape")
             writer.array([prepared.rows, output.width]) { $0.integer($1) }

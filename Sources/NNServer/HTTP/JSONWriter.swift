@@ -66,11 +66,17 @@ struct JSONWriter {
         raw("\":")
     }
 
+    /// `"key":"value"`, after a comma unless it is the object's first member.
+    mutating func member(_ name: StaticString, _ value: String, first: Bool = false) {
+        if !first { raw(",") }
+        key(name)
+        string(value)
+    }
+
     static func errorBody(_ message: String) -> [UInt8] {
         var writer = JSONWriter()
         writer.raw("{")
-        writer.key("error")
-        writer.string(message)
+        writer.member("error", message, first: true)
         writer.raw("}")
         return writer.bytes
     }

@@ -106,11 +106,8 @@ struct KServeEndpoints: Sendable {
     private func serverMetadata() -> HTTPReply {
         var writer = JSONWriter()
         writer.raw("{")
-        writer.key("name")
-        writer.string(Self.serverName)
-        writer.raw(",")
-        writer.key("version")
-        writer.string(Self.serverVersion)
+        writer.member("name", Self.serverName, first: true)
+        writer.member("version", Self.serverVersion)
         writer.raw(",")
         writer.key("extensions")
         writer.array(Self.extensions) { $0.string($1) }
@@ -122,8 +119,7 @@ struct KServeEndpoints: Sendable {
         let (model, versions) = try store.model(reference.name, version: reference.version)
         var writer = JSONWriter()
         writer.raw("{")
-        writer.key("name")
-        writer.string(model.name)
+        writer.member("name", model.name, first: true)
         writer.raw(",")
         writer.key("versions")
         writer.array(versions) { $0.string(String($1)) }
@@ -134,8 +130,7 @@ struct KServeEndpoints: Sendable {
             // The batch dimension is variable: -1, as Triton reports it.
             writer.array(bindings) { writer, binding in
                 writer.raw("{")
-                writer.key("name")
-                writer.string(binding.name)
+                writer.member("name", binding.name, first: true)
                 writer.raw(",\"datatype\":\"FP32\",\"shape\":[-1,")
                 writer.integer(binding.width)
                 writer.raw("]}")
@@ -159,19 +154,10 @@ struct KServeEndpoints: Sendable {
         var writer = JSONWriter()
         writer.array(store.index().filter { !readyOnly || $0.ready }) { writer, entry in
             writer.raw("{")
-            writer.key("name")
-            writer.string(entry.name)
-            if let version = entry.version {
-                writer.raw(",")
-                writer.key("version")
-                writer.string(String(version))
-            }
-            writer.raw(",")
-            writer.key("state")
-            writer.string(entry.ready ? "READY" : "UNAVAILABLE")
-            writer.raw(",")
-            writer.key("reason")
-            writer.string(entry.reason)
+            writer.member("name", entry.name, first: true)
+            if let version = entry.version { writer.member("version", String(version)) }
+            writer.member("state", entry.ready ? "READY" : "UNAVAILABLE")
+            writer.member("reason", entry.reason)
             writer.raw("}")
         }
         return writer.bytes

@@ -7,14 +7,12 @@ import NIOHTTP1
 extension KServeEndpoints {
     func infer(_ reference: ModelReference, _ request: Request, on eventLoop: any EventLoop) -> EventLoopFuture<HTTPReply> {
         let arrived = DispatchTime.now().uptimeNanoseconds
-        let model: LoadedModel
+        let model: LoadedModel, call: InferenceCall
         do {
-            model = try store.model(reference.name, version: reference.version).0
+            model = try store.route(reference.name, version: reference.version, from: .http)
         } catch {
-            store.metrics.unroutedRequest(.http)
             return eventLoop.makeSucceededFuture(.error(error))
         }
-        let call: InferenceCall
         do {
             call = try InferenceCall(request, model: model, maxRows: configuration.maxRowsPerRequest)
         } catch {
