@@ -10,11 +10,7 @@ final class ServerEndToEndTests: XCTestCase {
     private var repository = ""
 
     override func setUpWithError() throws {
-        repository = NSTemporaryDirectory() + "nnserve-\(UUID().uuidString)"
-        for (name, graph) in [("wide", GraphFixtures.wideAndDeep(inputWidth: 8, hidden: 32)), ("mlp", GraphFixtures.mlp([5, 16, 3]))] {
-            try FileManager.default.createDirectory(atPath: "\(repository)/\(name)/1", withIntermediateDirectories: true)
-            try ModelFile(name: name, graph: graph).write(to: "\(repository)/\(name)/1/model.nnm")
-        }
+        repository = try ServerProcess.fixtureRepository()
     }
 
     override func tearDownWithError() throws {

@@ -1,4 +1,6 @@
 import Foundation
+import NNFormat
+import NNTestSupport
 import XCTest
 
 /// The real `nnserve` executable on 127.0.0.1 with an ephemeral port, stopped by its pid.
@@ -40,6 +42,17 @@ final class ServerProcess {
         }
         self.port = port
         self.httpPort = httpPort
+    }
+
+    /// A temporary repository with two small models: "wide" (wide & deep, 8 features, outputs
+    /// price and class) and "mlp" (5-16-3), version 1 each.
+    static func fixtureRepository() throws -> String {
+        let repository = NSTemporaryDirectory() + "nnserve-\(UUID().uuidString)"
+        for (name, graph) in [("wide", GraphFixtures.wideAndDeep(inputWidth: 8, hidden: 32)), ("mlp", GraphFixtures.mlp([5, 16, 3]))] {
+            try FileManager.default.createDirectory(atPath: "\(repository)/\(name)/1", withIntermediateDirectories: true)
+            try ModelFile(name: name, graph: graph).write(to: "\(repository)/\(name)/1/model.nnm")
+        }
+        return repository
     }
 
     /// SIGTERM, then the exit status (0 after a graceful shutdown).
