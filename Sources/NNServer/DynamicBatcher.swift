@@ -109,9 +109,10 @@ public final class DynamicBatcher: @unchecked Sendable {
                 refused.append((job, queuedRows))
                 continue
             }
+            // `now` was read before the lock: another submitter may have stamped a later time.
             job.enqueued = now
-            job.gap = lastArrival == 0 ? .max : now - lastArrival
-            lastArrival = now
+            job.gap = lastArrival == 0 ? .max : (now > lastArrival ? now - lastArrival : 0)
+            lastArrival = max(lastArrival, now)
             let mayRunInline = switch policy {
             case .ifIdle: true
             case .ifQuiet: job.gap > maxQueueDelayNanos
@@ -192,7 +193,7 @@ public final class DynamicBatcher: @unchecked Sendable {
             if let deadline = job.deadline, deadline < now {
                 job.complete(.failure(ServingError(.deadlineExceeded, "request to \(label) waited past its deadline before it could run")))
             } else {
-                observer?.jobStarted(queuedNanoseconds: now - job.enqueued)
+                observer?.jobStarted(queuedNanoseconds: now > job.enqueued ? now - job.enqueued : 0)
                 live.append(job)
             }
         }

@@ -27,6 +27,7 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Open connections at most.") var maxConnections = ServerConfiguration().maxConnections
     @Option(help: "Seconds before an idle connection is closed.") var idleTimeout = ServerConfiguration().idleTimeoutSeconds
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
+    @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
     @Option(help: "OpenBLAS threads (1 per executor is fastest when instances cover the cores).") var blasThreads = 1
 
     func run() throws {
@@ -51,7 +52,7 @@ struct NNServeCommand: ParsableCommand {
         let logger = Logger(label: "nnserve")
         let store = ModelStore(root: repository, configuration: configuration, logger: logger)
         store.reload()
-        let server = InferenceServer(store: store, configuration: configuration)
+        let server = InferenceServer(store: store, configuration: configuration, eventLoopThreads: eventLoopThreads)
         let bound = try server.start(host: host, port: port)
         let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
         // Tests and scripts read the bound ports from this first line of stdout.
