@@ -22,23 +22,13 @@ public final class InferenceServer: Sendable {
 
     /// Binds and starts accepting; returns the bound port (useful with port 0).
     public func start(host: String, port: Int) throws -> Int {
-        let store = store, configuration = configuration, connections = connections
+        let store = store, configuration = configuration
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                let admitted = connections.withLockedValue { count -> Bool in
-                    guard count < configuration.maxConnections else { return false }
-                    count += 1
-                    return true
-                }
-                guard admitted else { return channel.close() }
-                store.metrics.connectionOpened(.binary)
-                channel.closeFuture.whenComplete { _ in
-                    connections.withLockedValue { $0 -= 1 }
-                    store.metrics.connectionClosed(.binary)
-                }
+            .childChannelInitializer { [self] channel in
+                guard admit(channel, .binary) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
@@ -50,6 +40,23 @@ public final class InferenceServer: Sendable {
         let bound = try bootstrap.bind(host: host, port: port).wait()
         addListener(bound)
         return bound.localAddress?.port ?? port
+    }
+
+    /// Counts a new connection of either front against `maxConnections` (false: refuse it).
+    func admit(_ channel: any Channel, _ front: RequestProtocol) -> Bool {
+        let admitted = connections.withLockedValue { count -> Bool in
+            guard count < configuration.maxConnections else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { return false }
+        let metrics = store.metrics, connections = connections
+        metrics.connectionOpened(front)
+        channel.closeFuture.whenComplete { _ in
+            connections.withLockedValue { $0 -= 1 }
+            metrics.connectionClosed(front)
+        }
+        return true
     }
 
     func addListener(_ channel: any Channel) {

@@ -56,8 +56,10 @@ extension LoadedModel {
                                           deadline: deadline, complete: complete))
     }
 
-    /// Microseconds from now as an uptime deadline; nil for no deadline (0 or less).
+    /// Microseconds from now as an uptime deadline; nil for no deadline (0 or less, or beyond
+    /// a year, which no request waits for).
     static func deadline(afterMicros micros: Int64) -> UInt64? {
-        micros > 0 ? DispatchTime.now().uptimeNanoseconds + UInt64(micros) * 1000 : nil
+        guard micros > 0, micros < 365 * 86_400 * 1_000_000 else { return nil }
+        return DispatchTime.now().uptimeNanoseconds + UInt64(micros) * 1000
     }
 }

@@ -108,6 +108,9 @@ final class HTTPFrontTests: XCTestCase {
             ("/v2/models/wide/infer", #"{"inputs":[{"name":"features","shape":[0,8],"datatype":"FP32","data":[]}]}"#, 400, "the batch is empty"),
             ("/v2/models/wide/infer", #"{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[\#(row)]}],"outputs":[{"name":"nope"}]}"#, 400, "unknown output 'nope'"),
             ("/v2/models/wide/infer", #"{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[\#(row)]}],"parameters":{"timeout":"soon"}}"#, 400, "parameter timeout"),
+            ("/v2/models/wide/infer", #"{"inputs":[{"name":"features","shape":[1,8],"datatype":"UINT64","data":[2e19,2,3,4,5,6,7,8]}]}"#, 400, "not a valid UINT64"),
+            ("/v2/models/wide/infer", #"{"inputs":[{"name":"features","shape":[1,8],"datatype":"INT64","data":[9223372036854775807,2,3,4,5,6,7,8]}]}"#, 400, "not a valid INT64"),
+            ("/v2/models/wide/infer", #"{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","parameters":{"binary_data_size":1e19}}]}"#, 400, "not a byte count"),
             ("/v2/models/nope/infer", #"{"inputs":[]}"#, 404, "unknown model 'nope'"),
             ("/v2/models/wide/versions/9/infer", #"{"inputs":[]}"#, 404, "has no version 9"),
             ("/v2/models/wide/versions/x/infer", #"{"inputs":[]}"#, 400, "version 'x'"),
@@ -130,6 +133,28 @@ final class HTTPFrontTests: XCTestCase {
         let good = try HTTPTestClient.send(port: server.httpPort, "POST", "/v2/models/wide/infer",
                                            json: #"{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[\#(row)]}]}"#)
         XCTAssertEqual(good.status, 200, good.text)
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
+    func testExpectContinueIsAnsweredAndAnOversizedOneRefusedBeforeTheBody() throws {
+        let server = try ServerProcess(repository: repository, arguments: ["--max-body-size", "4096"])
+        let body = Array(#"{"inputs":[{"name":"features","shape":[1,8],"datatype":"FP32","data":[1,2,3,4,5,6,7,8]}]}"#.utf8)
+        let connection = try RawConnection(port: server.httpPort)
+        connection.send(Array("POST /v2/models/wide/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.count)\r\nExpect: 100-continue\r\n\r\n".utf8))
+        var interim = [UInt8](repeating: 0, count: 256)
+        let count = interim.withUnsafeMutableBytes { recv(connection.descriptor, $0.baseAddress, $0.count, 0) }
+        XCTAssertTrue(String(decoding: interim[..<max(0, count)], as: UTF8.self).hasPrefix("HTTP/1.1 100 Continue"))
+        connection.send(body)
+        let answer = try HTTPTestClient.parse(connection.readUntilClosed())
+        XCTAssertEqual(answer.status, 200, answer.text)
+        connection.close()
+
+        let refused = try RawConnection(port: server.httpPort)
+        refused.send(Array("POST /v2/models/wide/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\nExpect: 100-continue\r\n\r\n".utf8))
+        let refusal = try HTTPTestClient.parse(refused.readUntilClosed())
+        XCTAssertEqual(refusal.status, 400)
+        XCTAssertTrue(refusal.errorMessage.contains("limit of 4096 bytes"), refusal.text)
+        refused.close()
         XCTAssertEqual(server.stop(), 0, server.log)
     }
 

@@ -8,15 +8,14 @@ extension InferenceServer {
     /// the bound port (useful with port 0).
     public func startHTTP(host: String, port: Int) throws -> Int {
         let endpoints = KServeEndpoints(store: store, configuration: configuration)
-        let configuration = configuration, metrics = store.metrics
+        let configuration = configuration
         let accessLogger = configuration.accessLog ? store.logger : nil
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                metrics.connectionOpened(.http)
-                channel.closeFuture.whenComplete { _ in metrics.connectionClosed(.http) }
+            .childChannelInitializer { [self] channel in
+                guard admit(channel, .http) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandlers([

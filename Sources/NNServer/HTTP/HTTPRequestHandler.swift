@@ -16,6 +16,12 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     private var body = ByteBuffer()
     private var bodyTooLarge = false
     private var started: UInt64 = 0
+    /// True while the endpoints are being asked: a reply completed during that call is written
+    /// from a new task, because NIO's pipelining handler delivers the next buffered request
+    /// from inside our write, and synchronous replies would nest one level per request.
+    private var respondingSynchronously = false
+    /// Bodies are read into a buffer of at most this capacity up front; it grows with the data.
+    private static let initialBodyCapacity = 64 * 1024
 
     init(endpoints: KServeEndpoints, maxBodySize: Int, accessLogger: Logger?) {
         self.endpoints = endpoints
@@ -31,7 +37,16 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             body.clear()
             let declared = requestHead.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
             bodyTooLarge = declared > maxBodySize
-            if body.capacity == 0 { body = context.channel.allocator.buffer(capacity: min(declared, maxBodySize)) }
+            if body.capacity == 0 { body = context.channel.allocator.buffer(capacity: min(declared, Self.initialBodyCapacity)) }
+            if requestHead.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                if bodyTooLarge {
+                    // The client waits before sending the body: refuse now and end the connection.
+                    head = nil
+                    return write(.error(HTTPError(.badRequest, Self.tooLarge(maxBodySize))), for: requestHead, started: started,
+                                 context: context, close: true)
+                }
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: requestHead.version, status: .continue))), promise: nil)
+            }
         case .body(var chunk):
             // Past the limit the rest is read and dropped, so the reply can still be sent.
             guard !bodyTooLarge else { return }
@@ -48,32 +63,51 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         }
     }
 
+    private static func tooLarge(_ limit: Int) -> String {
+        "request body is larger than the limit of \(limit) bytes (nnserve --max-body-size)"
+    }
+
     private func respond(to requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = String(requestHead.uri.prefix { $0 != "?" })
+        let started = started
         if bodyTooLarge {
-            let message = "request body is larger than the limit of \(maxBodySize) bytes (nnserve --max-body-size)"
-            return write(.error(HTTPError(.badRequest, message)), for: requestHead, context: context)
+            return write(.error(HTTPError(.badRequest, Self.tooLarge(maxBodySize))), for: requestHead, started: started, context: context)
         }
         let request = KServeEndpoints.Request(method: requestHead.method, path: path, headers: requestHead.headers, body: body)
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        respondingSynchronously = true
+        defer { respondingSynchronously = false }
         endpoints.respond(to: request, on: context.eventLoop).whenComplete { result in
             let reply: HTTPReply
             switch result {
             case .success(let answer): reply = answer
             case .failure(let error): reply = .error(HTTPError(.internalServerError, "\(error)"))
             }
-            bound.value.handler.write(reply, for: requestHead, context: bound.value.context)
+            let (handler, context) = bound.value
+            guard handler.respondingSynchronously else {
+                return handler.write(reply, for: requestHead, started: started, context: context)
+            }
+            context.eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.write(reply, for: requestHead, started: started, context: context)
+            }
         }
     }
 
-    private func write(_ reply: HTTPReply, for requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func write(_ reply: HTTPReply, for requestHead: HTTPRequestHead, started: UInt64, context: ChannelHandlerContext,
+                       close: Bool = false) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(4 + reply.extraHeaders.count)
         if !reply.body.isEmpty { headers.add(name: "content-type", value: reply.contentType) }
         headers.add(name: "content-length", value: String(reply.body.count))
         for (name, value) in reply.extraHeaders { headers.add(name: name, value: value) }
-        let keepAlive = requestHead.isKeepAlive
-        if !keepAlive { headers.add(name: "connection", value: "close") }
+        let keepAlive = requestHead.isKeepAlive && !close
+        if !keepAlive {
+            headers.add(name: "connection", value: "close")
+        } else if requestHead.version.minor == 0 {
+            // HTTP/1.0 closes by default: a client that asked to keep the connection is told it may.
+            headers.add(name: "connection", value: "keep-alive")
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestHead.version, status: reply.status, headers: headers))), promise: nil)
         if requestHead.method != .HEAD, !reply.body.isEmpty {
             var buffer = context.channel.allocator.buffer(capacity: reply.body.count)

@@ -25,7 +25,7 @@ enum InferenceInputs {
             }
             let values: [Float]
             if let size = input.parameters?["binary_data_size"] {
-                guard case .number(let bytes) = size, bytes >= 0, bytes.rounded() == bytes else {
+                guard case .number(let bytes) = size, bytes >= 0, bytes.rounded() == bytes, bytes <= Double(Int32.max) else {
                     throw ServingError(.invalidArgument, "input '\(input.name)' parameter binary_data_size is \(size.typeName), not a byte count")
                 }
                 guard input.data == nil else {

@@ -223,9 +223,21 @@ struct JSONParser {
             scalars.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
             utf8.removeAll()
         }
+        /// Exactly four hex digits (UInt32(_:radix:) would also take a sign).
         func hex(_ at: Int) -> UInt32? {
             guard at + 4 <= raw.count else { return nil }
-            return UInt32(String(decoding: raw[at..<(at + 4)], as: UTF8.self), radix: 16)
+            var value: UInt32 = 0
+            for byte in raw[at..<(at + 4)] {
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
         }
         while index < raw.count {
             let byte = raw[index]

@@ -91,9 +91,10 @@ struct KServeEndpoints: Sendable {
 
     // MARK: - Health and metadata
 
-    /// Ready when every model in the repository (that was not unloaded on request) serves a version.
+    /// Ready when every model in the repository (a directory with at least one version file,
+    /// not unloaded on request) serves a version.
     private func serverReady() -> HTTPReply {
-        let unserved = Dictionary(grouping: store.index().filter { $0.reason != "unloaded by request" }, by: \.name)
+        let unserved = Dictionary(grouping: store.index().filter { $0.version != nil && $0.reason != "unloaded by request" }, by: \.name)
             .filter { _, entries in !entries.contains(where: \.ready) }
             .keys.sorted()
         guard unserved.isEmpty, store.loadedCount > 0 else {

@@ -104,7 +104,7 @@ extension String {
         var iterator = utf8.makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next(), let low = iterator.next(),
+                guard let high = iterator.next(), let low = iterator.next(), high.isHexDigit, low.isHexDigit,
                       let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { return self }
                 bytes.append(value)
             } else {
@@ -112,5 +112,11 @@ extension String {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+private extension UInt8 {
+    var isHexDigit: Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self | 0x20)
     }
 }

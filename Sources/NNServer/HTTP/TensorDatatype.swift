@@ -1,7 +1,8 @@
 /// The KServe v2 tensor datatypes, and how each converts to the FP32 the models compute in.
-/// Conversions are lossless or refused: an integer above 2^24 has no exact FP32, so it is an
-/// error rather than a silently different input. FP64 is the exception: JSON numbers are
-/// decimal anyway, and a FP64 client asks for the nearest FP32, as numpy's astype would.
+/// BOOL and the integer types convert exactly or are refused: an integer above 2^24 has no
+/// exact FP32, so it is an error rather than a silently different input. FP32 and FP64 values
+/// become the nearest FP32 (a JSON decimal such as 0.1 has no exact binary form anyway; a FP64
+/// client asks for what numpy's astype(float32) would give).
 enum TensorDatatype: String, CaseIterable, Sendable {
     case bool = "BOOL"
     case uint8 = "UINT8", uint16 = "UINT16", uint32 = "UINT32", uint64 = "UINT64"
@@ -22,16 +23,18 @@ enum TensorDatatype: String, CaseIterable, Sendable {
     /// Largest integer magnitude every FP32 holds exactly.
     private static let exactIntegerLimit = Double(1 << 24)
 
-    private var integerRange: ClosedRange<Double>? {
+    /// Values of the type, as doubles; the upper bounds are exclusive because Double(UInt64.max)
+    /// and Double(Int64.max) round up to a power of two the type cannot hold.
+    private var integerRange: Range<Double>? {
         switch self {
-        case .uint8: 0...Double(UInt8.max)
-        case .uint16: 0...Double(UInt16.max)
-        case .uint32: 0...Double(UInt32.max)
-        case .uint64: 0...Double(UInt64.max)
-        case .int8: Double(Int8.min)...Double(Int8.max)
-        case .int16: Double(Int16.min)...Double(Int16.max)
-        case .int32: Double(Int32.min)...Double(Int32.max)
-        case .int64: Double(Int64.min)...Double(Int64.max)
+        case .uint8: 0..<0x1p8
+        case .uint16: 0..<0x1p16
+        case .uint32: 0..<0x1p32
+        case .uint64: 0..<0x1p64
+        case .int8: -0x1p7..<0x1p7
+        case .int16: -0x1p15..<0x1p15
+        case .int32: -0x1p31..<0x1p31
+        case .int64: -0x1p63..<0x1p63
         default: nil
         }
     }
@@ -59,7 +62,7 @@ enum TensorDatatype: String, CaseIterable, Sendable {
             return .failure(.init("is \(number), not a valid \(rawValue) value"))
         }
         guard abs(number) <= Self.exactIntegerLimit else {
-            return .failure(.init("is \(Int64(number)), which FP32 cannot hold exactly (|value| must be at most 2^24)"))
+            return .failure(.init("is \(number), which FP32 cannot hold exactly (|value| must be at most 2^24)"))
         }
         return .success(Float(number))
     }

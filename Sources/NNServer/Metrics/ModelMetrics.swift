@@ -2,7 +2,8 @@ import CoreMetrics
 import Prometheus
 
 /// The metric handles of one model version, made once at load so that recording a request
-/// is a few atomic adds (no registry lookup, no allocation).
+/// needs no registry lookup and no allocation (counters are atomic adds; swift-prometheus
+/// histograms take a short lock per observation).
 public final class ModelMetrics: Sendable {
     private let requests: [[CoreMetrics.Counter]]
     private let latency: [CoreMetrics.Timer]

@@ -13,6 +13,8 @@ public final class ServerMetrics: Sendable {
     private let connections: [CoreMetrics.Gauge]
     private let openConnectionCounts = NIOLockedValueBox([0, 0])
     private let httpResponses = NIOLockedValueBox([Int: CoreMetrics.Counter]())
+    /// Counters of the statuses the server sends, made once: no lock per response.
+    private let commonResponses: [Int: CoreMetrics.Counter]
     private let process: ProcessGauges
     private let loadedVersions = NIOLockedValueBox([String: CoreMetrics.Gauge]())
 
@@ -33,6 +35,9 @@ public final class ServerMetrics: Sendable {
             CoreMetrics.Gauge(label: MetricName.openConnections, dimensions: [("protocol", $0.rawValue)], factory: factory)
         }
         process = ProcessGauges(factory: factory)
+        commonResponses = Dictionary(uniqueKeysWithValues: [200, 400, 404, 405, 500, 503, 504].map { status in
+            (status, CoreMetrics.Counter(label: MetricName.httpResponses, dimensions: [("code", String(status))], factory: factory))
+        })
     }
 
     func modelMetrics(name: String, version: Int) -> ModelMetrics {
@@ -47,14 +52,15 @@ public final class ServerMetrics: Sendable {
     func connectionClosed(_ front: RequestProtocol) { adjustConnections(front, by: -1) }
 
     private func adjustConnections(_ front: RequestProtocol, by delta: Int) {
-        let count = openConnectionCounts.withLockedValue { counts in
+        // Recorded under the lock, so two threads cannot leave an older count in the gauge.
+        openConnectionCounts.withLockedValue { counts in
             counts[front.index] += delta
-            return counts[front.index]
+            connections[front.index].record(counts[front.index])
         }
-        connections[front.index].record(count)
     }
 
     func httpResponse(status: Int) {
+        if let counter = commonResponses[status] { return counter.increment() }
         let counter = httpResponses.withLockedValue { counters in
             if let counter = counters[status] { return counter }
             let counter = CoreMetrics.Counter(label: MetricName.httpResponses, dimensions: [("code", String(status))], factory: factory)
