@@ -13,8 +13,10 @@ protocol BatchObserver: Sendable {
 /// Merges the rows of concurrent requests for one model version into batches and runs them
 /// on `instances` executors, each on its own thread.
 ///
-/// A batch closes when it holds `plan.maxRows` rows or when its oldest request has waited
-/// `maxQueueDelay` — or at once for a lone request when the model is idle (see `InlinePolicy`). Requests past their deadline are answered "deadline exceeded" without
+/// A batch closes when it holds `plan.maxRows` rows (or the largest preferred size) or when its
+/// oldest request has waited `maxQueueDelay` (then it takes the largest preferred size the queue
+/// fills, else as many rows as fit) — or at once for a lone request when the model is idle
+/// (see `InlinePolicy`). Requests past their deadline are answered "deadline exceeded" without
 /// being computed; a full queue refuses new requests at once ("resource exhausted").
 ///
 /// Thread safety: `queue`, `queuedRows` and `stopping` are only touched with `condition`
@@ -44,6 +46,8 @@ public final class DynamicBatcher: @unchecked Sendable {
 
     let plan: Plan
     let label: String
+    /// Batch sizes to aim for (ascending, each ≤ plan.maxRows), from config.pbtxt.
+    let preferredBatchSizes: [Int]
     private let observer: (any BatchObserver)?
     private let maxQueueDelayNanos: UInt64
     private let queueBoundRows: Int
@@ -61,9 +65,10 @@ public final class DynamicBatcher: @unchecked Sendable {
     private let finished = DispatchGroup()
 
     init(plan: Plan, label: String, maxQueueDelayMicros: Int, instances: Int, queueBoundRows: Int,
-         observer: (any BatchObserver)? = nil) {
+         preferredBatchSizes: [Int] = [], observer: (any BatchObserver)? = nil) {
         self.plan = plan
         self.label = label
+        self.preferredBatchSizes = Array(Set(preferredBatchSizes.filter { $0 > 0 && $0 <= plan.maxRows })).sorted()
         self.observer = observer
         maxQueueDelayNanos = UInt64(max(0, maxQueueDelayMicros)) * 1000
         self.queueBoundRows = queueBoundRows
@@ -169,14 +174,18 @@ public final class DynamicBatcher: @unchecked Sendable {
         // are arriving (at low load the delay would be pure latency).
         let quiet = queue.count == 1 && queue[0].gap > maxQueueDelayNanos
         let closeAt = quiet ? 0 : queue[0].enqueued + maxQueueDelayNanos
-        while queuedRows < plan.maxRows && !stopping {
+        // With preferred sizes, a batch leaves as soon as the largest of them is queued.
+        let preferredTarget = preferredBatchSizes.last ?? plan.maxRows
+        while queuedRows < plan.maxRows && queuedRows < preferredTarget && !stopping {
             let now = DispatchTime.now().uptimeNanoseconds
             guard now < closeAt else { break }
             _ = condition.wait(until: Date(timeIntervalSinceNow: Double(closeAt - now) / 1e9))
         }
+        // The largest preferred size that the queue can fill, else as many rows as fit.
+        let target = preferredBatchSizes.last(where: { $0 <= queuedRows }) ?? plan.maxRows
         var batch: [Job] = []
         var rows = 0
-        while let job = queue.first, batch.isEmpty || rows + job.rows <= plan.maxRows {
+        while let job = queue.first, batch.isEmpty || rows + job.rows <= target {
             queue.removeFirst()
             queuedRows -= job.rows
             rows += job.rows

@@ -14,14 +14,15 @@ public final class LoadedModel: Sendable {
     let metrics: ModelMetrics
 
     init(name: String, version: Int, file: ModelFile, maxBatchSize: Int, maxQueueDelayMicros: Int, instances: Int,
-         queueBoundRows: Int, metrics: ModelMetrics) throws {
+         queueBoundRows: Int, preferredBatchSizes: [Int] = [], metrics: ModelMetrics) throws {
         self.name = name
         self.version = version
         self.file = file
         self.metrics = metrics
         plan = try Plan(graph: file.graph, options: PlanOptions(maxRows: maxBatchSize))
         batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: maxQueueDelayMicros,
-                                 instances: instances, queueBoundRows: queueBoundRows, observer: metrics)
+                                 instances: instances, queueBoundRows: queueBoundRows,
+                                 preferredBatchSizes: preferredBatchSizes, observer: metrics)
     }
 
     /// Metadata for the wire.

@@ -88,4 +88,55 @@ final class DynamicBatcherTests: XCTestCase {
         let counts = Dictionary(grouping: outcomes.withLockedValue { $0 }, by: { $0 }).mapValues(\.count)
         XCTAssertEqual(counts, ["ok": 4, "resource_exhausted": 6])
     }
+
+    /// Batch sizes as the executors ran them.
+    private final class BatchSizes: BatchObserver {
+        let sizes = NIOLockedValueBox([Int]())
+        func jobStarted(queuedNanoseconds: UInt64) {}
+        func batchRan(rows: Int, computeNanoseconds: UInt64) { sizes.withLockedValue { $0.append(rows) } }
+    }
+
+    func testPreferredBatchSizesLeaveAtOnceAndShapeTheBatches() throws {
+        let plan = try Plan(graph: graph, options: PlanOptions(maxRows: 16))
+        let observed = BatchSizes()
+        // A delay far longer than the test: only a preferred size can make a batch leave early.
+        let batcher = DynamicBatcher(plan: plan, label: "mlp v1", maxQueueDelayMicros: 30_000_000, instances: 1,
+                                     queueBoundRows: 1024, preferredBatchSizes: [4, 8], observer: observed)
+        let done = DispatchGroup()
+        let started = DispatchTime.now().uptimeNanoseconds
+        // 11 one-row jobs: batches of 8 leave at once; the 3 left wait for the delay, so drain.
+        let jobs = (0..<11).map { index -> DynamicBatcher.Job in
+            done.enter()
+            return Self.job(GraphFixtures.randomBatch(rows: 1, width: 5, seed: UInt64(index))) { _ in done.leave() }
+        }
+        batcher.submit(Array(jobs[0..<8]), inline: .ifQuiet)
+        let firstEight = DispatchGroup()
+        firstEight.enter()
+        DispatchQueue.global().async {
+            while observed.sizes.withLockedValue({ $0.reduce(0, +) }) < 8 { usleep(200) }
+            firstEight.leave()
+        }
+        XCTAssertEqual(firstEight.wait(timeout: .now() + 5), .success, "a preferred-size batch waited for the delay")
+        XCTAssertLessThan(DispatchTime.now().uptimeNanoseconds - started, 5_000_000_000)
+        batcher.submit(Array(jobs[8...]), inline: .ifQuiet)
+        batcher.drainAndStop()
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(observed.sizes.withLockedValue { $0 }, [8, 3])
+    }
+
+    func testAtTheDelayTheLargestPreferredSizeTheQueueFillsLeavesFirst() throws {
+        let plan = try Plan(graph: graph, options: PlanOptions(maxRows: 16))
+        let observed = BatchSizes()
+        let batcher = DynamicBatcher(plan: plan, label: "mlp v1", maxQueueDelayMicros: 50_000, instances: 1,
+                                     queueBoundRows: 1024, preferredBatchSizes: [4, 8], observer: observed)
+        let done = DispatchGroup()
+        let jobs = (0..<6).map { index -> DynamicBatcher.Job in
+            done.enter()
+            return Self.job(GraphFixtures.randomBatch(rows: 1, width: 5, seed: UInt64(index))) { _ in done.leave() }
+        }
+        batcher.submit(jobs, inline: .ifQuiet)
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        batcher.drainAndStop()
+        XCTAssertEqual(observed.sizes.withLockedValue { $0 }, [4, 2])
+    }
 }
