@@ -12,10 +12,14 @@ public final class LoadedModel: Sendable {
     public let plan: Plan
     public let batcher: DynamicBatcher
     let metrics: ModelMetrics
+    /// Timeout for requests that carry none (config.pbtxt `default_timeout_micros`; 0: none).
+    let defaultTimeoutMicros: Int64
 
     init(name: String, version: Int, file: ModelFile, maxBatchSize: Int, maxQueueDelayMicros: Int, instances: Int,
-         queueBoundRows: Int, preferredBatchSizes: [Int] = [], metrics: ModelMetrics) throws {
+         queueBoundRows: Int, preferredBatchSizes: [Int] = [], defaultTimeoutMicros: Int64 = 0,
+         metrics: ModelMetrics) throws {
         self.name = name
+        self.defaultTimeoutMicros = defaultTimeoutMicros
         self.version = version
         self.file = file
         self.metrics = metrics
@@ -57,10 +61,12 @@ extension LoadedModel {
                                           deadline: deadline, complete: complete))
     }
 
-    /// Microseconds from now as an uptime deadline; nil for no deadline (0 or less, or beyond
-    /// a year, which no request waits for).
-    static func deadline(afterMicros micros: Int64) -> UInt64? {
-        guard micros > 0, micros < 365 * 86_400 * 1_000_000 else { return nil }
-        return DispatchTime.now().uptimeNanoseconds + UInt64(micros) * 1000
+    /// The uptime deadline of a request that asked for `micros` (0: none, so the model's
+    /// `default_timeout_micros` applies); nil for no deadline, also for one beyond a year,
+    /// which no request waits for.
+    func deadline(requestedMicros micros: Int64) -> UInt64? {
+        let chosen = micros > 0 ? micros : defaultTimeoutMicros
+        guard chosen > 0, chosen < 365 * 86_400 * 1_000_000 else { return nil }
+        return DispatchTime.now().uptimeNanoseconds + UInt64(chosen) * 1000
     }
 }

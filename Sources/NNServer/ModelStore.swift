@@ -133,6 +133,7 @@ public final class ModelStore: @unchecked Sendable {
                 instances: Int(config?.instances ?? 0) > 0 ? Int(config!.instances) : configuration.instances,
                 queueBoundRows: Int(config?.queueBound ?? 0) > 0 ? Int(config!.queueBound) : configuration.queueBoundRows,
                 preferredBatchSizes: config?.preferredBatchSizes.map(Int.init) ?? [],
+                defaultTimeoutMicros: Int64(clamping: config?.defaultTimeoutMicros ?? 0),
                 metrics: metrics.modelMetrics(name: name, version: version))
             let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
             logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms, self-test \(file.selfTests.isEmpty ? "none" : String(format: "ok (max relative error %.2g)", error))",

@@ -72,7 +72,7 @@ final class RequestHandler: ChannelInboundHandler {
         let eventLoop = context.eventLoop
         let accessLog = configuration.accessLog, logger = store.logger
         let job = DynamicBatcher.Job(rows: prepared.rows, inputs: prepared.inputs, outputs: prepared.outputs,
-                                     deadline: LoadedModel.deadline(afterMicros: predict.timeoutMicros)) { result in
+                                     deadline: model.deadline(requestedMicros: predict.timeoutMicros)) { result in
             let response = Self.response(id: id, model: model, prepared: prepared, result)
             let outcome = result.outcome
             let finish: @Sendable () -> Void = {

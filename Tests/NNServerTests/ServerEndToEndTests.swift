@@ -169,6 +169,19 @@ final class ServerEndToEndTests: XCTestCase {
         XCTAssertEqual(server.stop(), 0)
     }
 
+    func testConfigDefaultTimeoutAppliesToRequestsWithoutOne() throws {
+        try "max_queue_delay_micros: 200000\ndefault_timeout_micros: 1000\n"
+            .write(toFile: "\(repository)/mlp/config.pbtxt", atomically: true, encoding: .utf8)
+        let server = try ServerProcess(repository: repository)
+        // Two at once wait for the 200 ms batch: past the 1 ms default, unless a request brings its own.
+        let responses = try pipelined(port: server.port, [predictRequest(id: 1), predictRequest(id: 2, timeoutMicros: 10_000_000)])
+        let byID = Dictionary(uniqueKeysWithValues: responses.map { ($0.id, $0) })
+        guard case .error(let error)? = byID[1]?.kind else { return XCTFail("the default timeout was not applied: \(responses)") }
+        XCTAssertEqual(error.code, .deadlineExceeded)
+        if case .predict? = byID[2]?.kind {} else { XCTFail("a request's own timeout should win: \(String(describing: byID[2]))") }
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
     func testHTTPAndGarbageOnTheBinaryPortGetAnErrorFrameThenClose() throws {
         let server = try ServerProcess(repository: repository)
         for bytes in [Array("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8), [0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4]] {

@@ -20,7 +20,7 @@ extension KServeEndpoints {
             return eventLoop.makeSucceededFuture(.error(error))
         }
         let promise = eventLoop.makePromise(of: HTTPReply.self)
-        model.predict(call.prepared, deadline: LoadedModel.deadline(afterMicros: call.timeoutMicros)) { result in
+        model.predict(call.prepared, deadline: model.deadline(requestedMicros: call.timeoutMicros)) { result in
             // Written here, on the executor's thread, so the event loop only sends bytes.
             let reply = switch result {
             case .success(let values):
