@@ -20,25 +20,32 @@ public final class InferenceServer: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
     }
 
-    /// Binds and starts accepting; returns the bound port (useful with port 0).
+    /// Binds the binary protocol and starts accepting; returns the bound port (useful with port 0).
     public func start(host: String, port: Int) throws -> Int {
         let store = store, configuration = configuration
+        return try listen(host: host, port: port, front: .binary) { pipeline in
+            try pipeline.addHandlers([
+                IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
+                ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)),
+                RequestHandler(store: store, configuration: configuration),
+            ])
+        }
+    }
+
+    /// Binds a front on the shared event loops: connections are admitted against
+    /// `maxConnections`, then `handlers` builds their pipeline. Returns the bound port.
+    func listen(host: String, port: Int, front: RequestProtocol,
+                handlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void) throws -> Int {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
-                guard admit(channel, .binary) else { return channel.close() }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
-                        ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)),
-                        RequestHandler(store: store, configuration: configuration),
-                    ])
-                }
+                guard admit(channel, front) else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture { try handlers(channel.pipeline.syncOperations) }
             }
         let bound = try bootstrap.bind(host: host, port: port).wait()
-        addListener(bound)
+        listeners.withLockedValue { $0.append(bound) }
         return bound.localAddress?.port ?? port
     }
 
@@ -59,9 +66,6 @@ public final class InferenceServer: Sendable {
         return true
     }
 
-    func addListener(_ channel: any Channel) {
-        listeners.withLockedValue { $0.append(channel) }
-    }
 
     /// Stops accepting, answers what is queued, closes connections.
     public func shutdown() {

@@ -96,19 +96,27 @@ final class DynamicBatcherTests: XCTestCase {
         func batchRan(rows: Int, computeNanoseconds: UInt64) { sizes.withLockedValue { $0.append(rows) } }
     }
 
-    func testPreferredBatchSizesLeaveAtOnceAndShapeTheBatches() throws {
-        let plan = try Plan(graph: graph, options: PlanOptions(maxRows: 16))
+    /// A one-instance batcher preferring batches of 4 and 8 rows, and `count` one-row jobs that
+    /// leave `done` when answered.
+    private func preferringBatcher(delayMicros: Int, jobs count: Int, done: DispatchGroup) throws
+        -> (DynamicBatcher, BatchSizes, [DynamicBatcher.Job]) {
         let observed = BatchSizes()
-        // A delay far longer than the test: only a preferred size can make a batch leave early.
-        let batcher = DynamicBatcher(plan: plan, label: "mlp v1", maxQueueDelayMicros: 30_000_000, instances: 1,
-                                     queueBoundRows: 1024, preferredBatchSizes: [4, 8], observer: observed)
-        let done = DispatchGroup()
-        let started = DispatchTime.now().uptimeNanoseconds
-        // 11 one-row jobs: batches of 8 leave at once; the 3 left wait for the delay, so drain.
-        let jobs = (0..<11).map { index -> DynamicBatcher.Job in
+        let batcher = DynamicBatcher(plan: try Plan(graph: graph, options: PlanOptions(maxRows: 16)), label: "mlp v1",
+                                     maxQueueDelayMicros: delayMicros, instances: 1, queueBoundRows: 1024,
+                                     preferredBatchSizes: [4, 8], observer: observed)
+        let jobs = (0..<count).map { index -> DynamicBatcher.Job in
             done.enter()
             return Self.job(GraphFixtures.randomBatch(rows: 1, width: 5, seed: UInt64(index))) { _ in done.leave() }
         }
+        return (batcher, observed, jobs)
+    }
+
+    func testPreferredBatchSizesLeaveAtOnceAndShapeTheBatches() throws {
+        let done = DispatchGroup()
+        let started = DispatchTime.now().uptimeNanoseconds
+        // A delay far longer than the test: only a preferred size can make a batch leave early.
+        // 11 one-row jobs: a batch of 8 leaves at once; the 3 left wait for the delay, so drain.
+        let (batcher, observed, jobs) = try preferringBatcher(delayMicros: 30_000_000, jobs: 11, done: done)
         batcher.submit(Array(jobs[0..<8]), inline: .ifQuiet)
         let firstEight = DispatchGroup()
         firstEight.enter()
@@ -125,15 +133,8 @@ final class DynamicBatcherTests: XCTestCase {
     }
 
     func testAtTheDelayTheLargestPreferredSizeTheQueueFillsLeavesFirst() throws {
-        let plan = try Plan(graph: graph, options: PlanOptions(maxRows: 16))
-        let observed = BatchSizes()
-        let batcher = DynamicBatcher(plan: plan, label: "mlp v1", maxQueueDelayMicros: 50_000, instances: 1,
-                                     queueBoundRows: 1024, preferredBatchSizes: [4, 8], observer: observed)
         let done = DispatchGroup()
-        let jobs = (0..<6).map { index -> DynamicBatcher.Job in
-            done.enter()
-            return Self.job(GraphFixtures.randomBatch(rows: 1, width: 5, seed: UInt64(index))) { _ in done.leave() }
-        }
+        let (batcher, observed, jobs) = try preferringBatcher(delayMicros: 50_000, jobs: 6, done: done)
         batcher.submit(jobs, inline: .ifQuiet)
         XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
         batcher.drainAndStop()

@@ -10,24 +10,14 @@ extension InferenceServer {
         let endpoints = KServeEndpoints(store: store, configuration: configuration)
         let configuration = configuration
         let accessLogger = configuration.accessLog ? store.logger : nil
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { [self] channel in
-                guard admit(channel, .http) else { return channel.close() }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
-                        HTTPIdleCloser(),
-                        HTTPRequestHandler(endpoints: endpoints, maxBodySize: configuration.maxBodySize, accessLogger: accessLogger),
-                    ])
-                }
-            }
-        let bound = try bootstrap.bind(host: host, port: port).wait()
-        addListener(bound)
-        return bound.localAddress?.port ?? port
+        return try listen(host: host, port: port, front: .http) { pipeline in
+            try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+            try pipeline.addHandlers([
+                IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
+                HTTPIdleCloser(),
+                HTTPRequestHandler(endpoints: endpoints, maxBodySize: configuration.maxBodySize, accessLogger: accessLogger),
+            ])
+        }
     }
 }
 
