@@ -11,9 +11,11 @@ setup:
 build: setup
 	$(SWIFT) build
 
-## serve: install what is missing, build release, serve the bundled models on loopback.
+## serve: install what is missing, build release (nnserve, and nnclient for the README's
+## examples), serve the bundled models on loopback.
 serve: setup
 	$(SWIFT) build -c release --product nnserve
+	$(SWIFT) build -c release --product nnclient
 	.build/release/nnserve models/ --host 127.0.0.1 --port 8500 --http-port 8000
 
 ## test: install what is missing, build, and run every test (XCTest, then the pytest suite).
