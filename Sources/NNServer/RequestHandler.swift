@@ -90,21 +90,21 @@ final class RequestHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        let jobs = burst
-        burst.removeAll(keepingCapacity: true)
-        if jobs.count == 1 {
-            jobs[0].model.batcher.submit([jobs[0].job], inline: .ifIdle)
+        if burst.count == 1 {
+            burst[0].model.batcher.submit([burst[0].job], inline: .ifIdle)
         } else {
-            // Group by model version, keeping arrival order within each.
-            var groups: [ObjectIdentifier: (model: LoadedModel, jobs: [DynamicBatcher.Job])] = [:]
-            var order: [ObjectIdentifier] = []
-            for (model, job) in jobs {
-                let key = ObjectIdentifier(model)
-                if groups[key] == nil { order.append(key); groups[key] = (model, []) }
-                groups[key]!.jobs.append(job)
+            // Consecutive predictions for the same version go in together (a burst is nearly
+            // always one model); arrival order is kept.
+            var start = 0
+            while start < burst.count {
+                let model = burst[start].model
+                var end = start + 1
+                while end < burst.count, burst[end].model === model { end += 1 }
+                model.batcher.submit(burst[start..<end].map(\.job), inline: .ifQuiet)
+                start = end
             }
-            for key in order { groups[key]!.model.batcher.submit(groups[key]!.jobs, inline: .ifQuiet) }
         }
+        burst.removeAll(keepingCapacity: true)
         context.flush()
         context.fireChannelReadComplete()
     }
