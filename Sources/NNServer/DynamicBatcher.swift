@@ -58,8 +58,9 @@ public final class DynamicBatcher: @unchecked Sendable {
     private var lastArrival: UInt64 = 0
     /// Workers running a batch now.
     private var busyWorkers = 0
-    /// Runs a lone request on the submitting thread when every worker is idle and the model
-    /// has been quiet: two thread hand-offs less, which is most of the latency at low load.
+    /// Runs a lone request on the submitting thread when every worker is idle (and, per
+    /// `InlinePolicy`, nothing else is arriving): two thread hand-offs less, which is most of
+    /// the latency at low load.
     private let inlineExecutor: Executor
     private let inlineLock = NSLock()
     private let finished = DispatchGroup()
