@@ -17,16 +17,30 @@ struct PreparedPredict {
     var outputs: [Int]
 }
 
+/// What one predict request may ask for, from the server's configuration.
+struct PredictLimits {
+    var maxRows: Int
+    /// Output values (rows × requested output widths) one response may carry.
+    var maxResponseValues: Int
+
+    init(_ configuration: ServerConfiguration) {
+        maxRows = configuration.maxRowsPerRequest
+        maxResponseValues = configuration.maxResponseValues
+    }
+}
+
 /// Checks a predict request against a model and lays its rows out for the batcher; every
 /// refusal names the value at fault.
 enum PredictPreparation {
-    static func prepare(_ request: Nnserve_PredictRequest, for model: LoadedModel, maxRows: Int) throws(ServingError) -> PreparedPredict {
+    static func prepare(_ request: Nnserve_PredictRequest, for model: LoadedModel, limits: PredictLimits) throws(ServingError)
+        -> PreparedPredict {
         try prepare(inputs: request.inputs.map { NamedInput(name: $0.name, shape: $0.shape, values: $0.data) },
-                    outputs: request.outputs, for: model, maxRows: maxRows)
+                    outputs: request.outputs, for: model, limits: limits)
     }
 
-    static func prepare(inputs given: [NamedInput], outputs requested: [String], for model: LoadedModel, maxRows: Int) throws(ServingError)
-        -> PreparedPredict {
+    static func prepare(inputs given: [NamedInput], outputs requested: [String], for model: LoadedModel, limits: PredictLimits)
+        throws(ServingError) -> PreparedPredict {
+        let maxRows = limits.maxRows
         let plan = model.plan
         let label = "model '\(model.name)' v\(model.version)"
         for input in given where !plan.inputs.contains(where: { $0.name == input.name }) {
@@ -70,8 +84,19 @@ enum PredictPreparation {
             guard let index = plan.outputs.firstIndex(where: { $0.name == name }) else {
                 throw ServingError(.invalidArgument, "unknown output '\(name)'; \(label) has \(plan.outputs.map { "'\($0.name)'" }.joined(separator: ", "))")
             }
+            // Each repetition would return the whole output again: a small request could ask
+            // for a response thousands of times its size.
+            guard !outputs.contains(index) else {
+                throw ServingError(.invalidArgument, "output '\(name)' is requested more than once; name each output at most once")
+            }
             outputs.append(index)
         }
-        return PreparedPredict(rows: rows!, inputs: inputs, outputs: outputs.isEmpty ? Array(plan.outputs.indices) : outputs)
+        if outputs.isEmpty { outputs = Array(plan.outputs.indices) }
+        let values = rows! * outputs.reduce(0) { $0 + plan.outputs[$1].width }
+        guard values <= limits.maxResponseValues else {
+            throw ServingError(.invalidArgument, "the response would carry \(values) values (\(rows!) rows of \(label)'s requested outputs); "
+                               + "responses carry at most \(limits.maxResponseValues): send fewer rows or request fewer outputs")
+        }
+        return PreparedPredict(rows: rows!, inputs: inputs, outputs: outputs)
     }
 }

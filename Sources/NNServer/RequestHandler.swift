@@ -63,7 +63,7 @@ final class RequestHandler: ChannelInboundHandler {
             return respond(context: context, id: id, error: error)
         }
         do {
-            prepared = try PredictPreparation.prepare(predict, for: model, maxRows: configuration.maxRowsPerRequest)
+            prepared = try PredictPreparation.prepare(predict, for: model, limits: PredictLimits(configuration))
         } catch {
             model.metrics.requestFinished(.binary, RequestOutcome(error.code), nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
             return respond(context: context, id: id, error: error)

@@ -20,5 +20,10 @@ public struct ServerConfiguration: Sendable {
     /// Version policy when a model has no config.pbtxt: the newest version only.
     public var latestVersions = 1
 
+    /// Output values one response may carry: no more than the largest request would hold as
+    /// float32 (a binary response spends 4 bytes per value), so what a request can make the
+    /// server build is bounded by the same limits as what it can send.
+    public var maxResponseValues: Int { max(maxFrameSize, maxBodySize) / MemoryLayout<Float>.size }
+
     public init() {}
 }

@@ -14,7 +14,7 @@ extension KServeEndpoints {
             return eventLoop.makeSucceededFuture(.error(error))
         }
         do {
-            call = try InferenceCall(request, model: model, maxRows: configuration.maxRowsPerRequest)
+            call = try InferenceCall(request, model: model, limits: PredictLimits(configuration))
         } catch {
             model.metrics.requestFinished(.http, RequestOutcome(error.code), nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
             return eventLoop.makeSucceededFuture(.error(error))
@@ -43,30 +43,30 @@ struct InferenceCall: Sendable {
     /// Per returned output (in `prepared.outputs` order): send it as binary tensor data?
     var binaryOutputs: [Bool]
 
-    init(_ request: KServeEndpoints.Request, model: LoadedModel, maxRows: Int) throws(ServingError) {
+    init(_ request: KServeEndpoints.Request, model: LoadedModel, limits: PredictLimits) throws(ServingError) {
         let body = request.body.readableBytesView
         let headerField = request.headers.first(name: InferenceReply.binaryHeaderLength)
         guard let headerField else {
-            try self.init(json: InferenceRequestBody.decode(body), binary: [], model: model, maxRows: maxRows)
+            try self.init(json: InferenceRequestBody.decode(body), binary: [], model: model, limits: limits)
             return
         }
         guard let headerLength = Int(headerField), headerLength >= 0, headerLength <= body.count else {
             throw ServingError(.invalidArgument, "header \(InferenceReply.binaryHeaderLength) is '\(headerField)'; expected a byte count of at most the body's \(body.count)")
         }
         if headerLength == 0 {
-            try self.init(rawInput: Array(body), model: model, maxRows: maxRows)
+            try self.init(rawInput: Array(body), model: model, limits: limits)
             return
         }
         let json = body.prefix(headerLength)
         let binary = Array(body.dropFirst(headerLength))
-        try self.init(json: InferenceRequestBody.decode(json), binary: binary, model: model, maxRows: maxRows)
+        try self.init(json: InferenceRequestBody.decode(json), binary: binary, model: model, limits: limits)
     }
 
-    private init(json: InferenceRequestBody, binary: [UInt8], model: LoadedModel, maxRows: Int) throws(ServingError) {
+    private init(json: InferenceRequestBody, binary: [UInt8], model: LoadedModel, limits: PredictLimits) throws(ServingError) {
         let inputs = try binary.withUnsafeBytes { bytes in
             Result { () throws(ServingError) in try InferenceInputs.convert(json.inputs, binary: bytes) }
         }.get()
-        prepared = try PredictPreparation.prepare(inputs: inputs, outputs: json.outputs?.map(\.name) ?? [], for: model, maxRows: maxRows)
+        prepared = try PredictPreparation.prepare(inputs: inputs, outputs: json.outputs?.map(\.name) ?? [], for: model, limits: limits)
         id = json.id
         let parameters = json.parameters ?? [:]
         if let timeout = parameters["timeout"] {
@@ -86,7 +86,7 @@ struct InferenceCall: Sendable {
     }
 
     /// The raw binary request: the body is the one input's FP32 rows; every output returns binary.
-    private init(rawInput body: [UInt8], model: LoadedModel, maxRows: Int) throws(ServingError) {
+    private init(rawInput body: [UInt8], model: LoadedModel, limits: PredictLimits) throws(ServingError) {
         guard model.plan.inputs.count == 1, let input = model.plan.inputs.first else {
             throw ServingError(.invalidArgument, "a raw binary request (\(InferenceReply.binaryHeaderLength): 0) needs a one-input model; '\(model.name)' has \(model.plan.inputs.count) inputs")
         }
@@ -99,7 +99,7 @@ struct InferenceCall: Sendable {
         let inputs = try body.withUnsafeBytes { bytes in
             Result { () throws(ServingError) in try InferenceInputs.convert([declared], binary: bytes) }
         }.get()
-        prepared = try PredictPreparation.prepare(inputs: inputs, outputs: [], for: model, maxRows: maxRows)
+        prepared = try PredictPreparation.prepare(inputs: inputs, outputs: [], for: model, limits: limits)
         binaryOutputs = [Bool](repeating: true, count: prepared.outputs.count)
     }
 
