@@ -1,10 +1,20 @@
 #include "nn_kernels.h"
 
-int nn_cpu_has_avx2_fma(void) {
-#if defined(__x86_64__) || defined(__i386__)
+int nn_cpu_supports(nn_kernel_set set) {
+#if defined(__x86_64__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    switch (set) {
+    case NN_KERNELS_PORTABLE: return 1;
+    case NN_KERNELS_AVX2: return avx2;
+    /* The subsets the AVX-512 kernels use; every AVX-512 CPU so far has all four (Xeon Phi,
+       which lacks BW/DQ/VL, is the exception and gets AVX2). */
+    case NN_KERNELS_AVX512:
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    }
     return 0;
+#else
+    return set == NN_KERNELS_PORTABLE;
 #endif
 }

@@ -1,6 +1,6 @@
 /* Optimizer updates over whole parameter tensors, one fused pass each. */
 #include <math.h>
-#include "nn_kernels.h"
+#include "variants.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -40,15 +40,12 @@ static void adam_portable(long n, float *restrict w, const float *restrict g, fl
     }
 }
 
-void nn_adam_update(long n, float *w, const float *g, float *m, float *v, float beta1, float beta2,
-                    float learning_rate, float correction1, float correction2, float epsilon, float decay, int use_avx2) {
-    const float step_size = learning_rate / correction1;
-    const float inverse_correction2 = 1.0f / correction2;
-#if defined(__x86_64__)
-    if (use_avx2) {
-        adam_avx2(n, w, g, m, v, beta1, beta2, step_size, inverse_correction2, epsilon, decay);
-        return;
-    }
-#endif
-    adam_portable(n, w, g, m, v, beta1, beta2, step_size, inverse_correction2, epsilon, decay);
+void nn_adam_update_portable(NN_ADAM_ARGUMENTS) {
+    adam_portable(n, w, g, m, v, beta1, beta2, learning_rate / correction1, 1.0f / correction2, epsilon, decay);
 }
+
+#if defined(__x86_64__)
+void nn_adam_update_avx2(NN_ADAM_ARGUMENTS) {
+    adam_avx2(n, w, g, m, v, beta1, beta2, learning_rate / correction1, 1.0f / correction2, epsilon, decay);
+}
+#endif

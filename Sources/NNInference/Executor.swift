@@ -13,12 +13,13 @@ public final class Executor {
     private let steps: ContiguousArray<ResolvedStep>
     /// One epilogue per step (unused for non-dense steps); stable addresses for the C calls.
     private let epilogues: UnsafeMutableBufferPointer<nn_epilogue>
-    private let useAVX2: Int32
+    /// The kernel set's functions, copied out of its C table once.
+    private let kernels: nn_kernel_table
 
     public init(plan: Plan) {
         self.plan = plan
         arena = AlignedStorage(count: plan.arenaFloats)
-        useAVX2 = plan.kernels.flag
+        kernels = plan.kernels.table
         epilogues = .allocate(capacity: max(plan.steps.count, 1))
         epilogues.initialize(repeating: nn_epilogue())
         let base = arena.pointer
@@ -50,12 +51,14 @@ public final class Executor {
         precondition(rows >= 0 && rows <= plan.maxRows, "rows \(rows) outside 0...\(plan.maxRows)")
         guard rows > 0 else { return }
         let chunk = plan.rowChunk
-        steps.withUnsafeBufferPointer { steps in
-            var start = 0
-            while start < rows {
-                let count = Int32(min(chunk, rows - start))
-                for step in steps { step.execute(rows: count, firstRow: start, useAVX2: useAVX2) }
-                start += chunk
+        withUnsafePointer(to: kernels) { kernels in
+            steps.withUnsafeBufferPointer { steps in
+                var start = 0
+                while start < rows {
+                    let count = Int32(min(chunk, rows - start))
+                    for step in steps { step.execute(rows: count, firstRow: start, kernels: kernels) }
+                    start += chunk
+                }
             }
         }
     }
@@ -191,7 +194,7 @@ private struct ResolvedStep {
     /// Runs rows `firstRow ..< firstRow + rows` (every step is row-wise, so chunks of rows are
     /// independent).
     @inline(__always)
-    func execute(rows: Int32, firstRow: Int, useAVX2: Int32) {
+    func execute(rows: Int32, firstRow: Int, kernels: UnsafePointer<nn_kernel_table>) {
         let x = self.x + firstRow * Int(ldx)
         let y = self.y + firstRow * Int(ldy)
         let second = self.second.map { $0 + firstRow * Int(ldSecond) }
@@ -201,15 +204,17 @@ private struct ResolvedStep {
         switch kind {
         case .dense:
             if rows <= smallKernelMaxRows {
-                nn_dense_small(rows, k, n, x, ldx, parameters, n, packed, y, ldy, epilogue, useAVX2)
+                kernels.pointee.dense(rows, k, n, x, ldx, parameters, n, packed, y, ldy, epilogue)
             } else {
+                // Only plans that ask for sgemm get here (`nnbench crossover`): OpenBLAS
+                // allocates inside sgemm on some CPUs, so the serving path never calls it.
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1, x, ldx, parameters, n, 0, y, ldy)
-                nn_epilogue_apply(rows, n, y, ldy, epilogue, useAVX2)
+                kernels.pointee.epilogue_apply(rows, n, y, ldy, epilogue)
             }
         case .affine:
             nn_affine(rows, n, x, ldx, parameters, parameters2, y, ldy)
         case .activation:
-            nn_activation(rows, n, x, ldx, y, ldy, activation, alpha, useAVX2)
+            kernels.pointee.activation(rows, n, x, ldx, y, ldy, activation, alpha)
         case .add:
             nn_add(rows, n, x, ldx, second, ldSecond, y, ldy)
         case .copy:

@@ -1,19 +1,69 @@
 import CNNKernels
+import Foundation
 import NNCore
 
-/// Which implementation of the hand-written kernels a plan uses.
-public enum KernelSet: Sendable, Equatable {
-    /// AVX2 + FMA, chosen when the CPU has both.
+/// Which instruction set the hand-written kernels use. The package is never built with
+/// -march=native: one binary runs everywhere and picks, once per process, the best set the CPU
+/// runs (`detected`). Each set is a table of C function pointers, so kernel code carries no
+/// per-call "which instructions" flag.
+public enum KernelSet: String, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+    /// AVX-512 F/BW/DQ/VL: 8×48 register tiles, masked tails (Skylake-SP and later Xeons, Zen 4/5).
+    case avx512
+    /// AVX2 + FMA: 4×24 register tiles (Haswell, Zen 1-3).
     case avx2
-    /// Plain C loops for any CPU (and the cross-check for the AVX2 path in tests).
+    /// Plain C loops for any CPU, and the cross-check for the others in tests.
     case portable
 
-    /// The best set this CPU runs, detected at run time (the package is never built with
-    /// -march=native, so one binary runs everywhere).
-    public static let detected: KernelSet = nn_cpu_has_avx2_fma() == 1 ? .avx2 : .portable
+    /// The environment variable that forces a set (`NNSERVE_KERNELS=avx2`), so every path can be
+    /// run and measured on a CPU that has it.
+    public static let environmentVariable = "NNSERVE_KERNELS"
 
-    /// The `use_avx2` argument of the CNNKernels functions.
-    public var flag: Int32 { self == .avx2 ? 1 : 0 }
+    /// `NNSERVE_KERNELS` when set, else the best set this CPU runs. Forcing a set the CPU lacks
+    /// stops the process with the reason: silently running another set would mislabel
+    /// every measurement taken under it.
+    public static let detected: KernelSet = {
+        guard let forced = ProcessInfo.processInfo.environment[environmentVariable], !forced.isEmpty else {
+            return allCases.first(where: \.isSupported)!
+        }
+        guard let set = KernelSet(rawValue: forced) else {
+            fatalError("\(environmentVariable)=\(forced): not a kernel set; use one of \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard set.isSupported else {
+            fatalError("\(environmentVariable)=\(forced): this CPU lacks \(set.requiredFeatures); it runs \(supported.map(\.rawValue).joined(separator: ", "))")
+        }
+        return set
+    }()
+
+    /// Every set this CPU runs, best first.
+    public static var supported: [KernelSet] { allCases.filter(\.isSupported) }
+
+    public var isSupported: Bool { nn_cpu_supports(code) == 1 }
+
+    /// The CPU features the set needs (what a test names when it cannot run a path here).
+    public var requiredFeatures: String {
+        switch self {
+        case .avx512: "avx512f, avx512bw, avx512dq and avx512vl"
+        case .avx2: "avx2 and fma"
+        case .portable: "nothing"
+        }
+    }
+
+    public var description: String { rawValue }
+
+    var code: nn_kernel_set {
+        switch self {
+        case .avx512: NN_KERNELS_AVX512
+        case .avx2: NN_KERNELS_AVX2
+        case .portable: NN_KERNELS_PORTABLE
+        }
+    }
+
+    /// The set's kernels. Only a supported set has a table; asking for another is a
+    /// programming error (plans are compiled for `detected` or a set from `supported`).
+    public var table: nn_kernel_table {
+        guard let table = nn_kernel_table_for(code) else { preconditionFailure("kernel set \(self) needs \(requiredFeatures)") }
+        return table.pointee
+    }
 }
 
 extension Activation {
@@ -34,3 +84,7 @@ extension Activation {
         }
     }
 }
+
+/// The tables are `static const` C data: immutable for the life of the process, so a copy can
+/// be shared by any thread.
+extension nn_kernel_table: @retroactive @unchecked Sendable {}

@@ -91,11 +91,12 @@ public final class Plan: Sendable {
         return chunk >= minimumRowChunk ? min(chunk, maxRows) : maxRows
     }
 
-    /// The weights in the small-batch kernel's panel layout.
-    private static func packed(_ weights: Tensor) -> AlignedStorage {
+    /// The weights in the panel layout of the kernel set's register tiles.
+    private static func packed(_ weights: Tensor, for kernels: KernelSet) -> AlignedStorage {
         let (k, n) = (Int32(weights.shape[0]), Int32(weights.shape[1]))
-        let storage = AlignedStorage(count: nn_packed_weights_count(k, n))
-        weights.withUnsafeBufferPointer { nn_pack_weights(k, n, $0.baseAddress, n, storage.pointer) }
+        let panelColumns = kernels.table.panel_columns
+        let storage = AlignedStorage(count: nn_packed_weights_count(k, n, panelColumns))
+        weights.withUnsafeBufferPointer { nn_pack_weights(k, n, $0.baseAddress, n, panelColumns, storage.pointer) }
         return storage
     }
 
@@ -104,7 +105,7 @@ public final class Plan: Sendable {
         case .dense(let dense):
             let maxRows = options.smallKernelMaxRows
                 ?? DenseKernelChoice.smallKernelMaxRows(k: dense.inputWidth, n: dense.outputWidth)
-            return [.dense(weights: storage(dense.weights), packedWeights: packed(dense.weights), bias: storage(dense.bias),
+            return [.dense(weights: storage(dense.weights), packedWeights: packed(dense.weights, for: options.kernels), bias: storage(dense.bias),
                            input: locations[dense.input]!,
                            output: locations[dense.output]!, activation: dense.activation,
                            residual: dense.residual.map { locations[$0]! }, postActivation: dense.postActivation,

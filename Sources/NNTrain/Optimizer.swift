@@ -52,7 +52,7 @@ public struct Optimizer: Sendable {
         self.slots = slots
     }
 
-    private static let kernelFlag = KernelSet.detected.flag
+    private static let kernels = KernelSet.detected.table
 
     /// The learning rate of the next step.
     public var learningRate: Float { schedule.rate(atStep: step) }
@@ -107,8 +107,8 @@ public struct Optimizer: Sendable {
                 m.withUnsafeMutableBufferPointer { m in
                     v.withUnsafeMutableBufferPointer { v in
                         parameter.withUnsafeMutableBufferPointer { w in
-                            nn_adam_update(w.count, w.baseAddress, g.baseAddress, m.baseAddress, v.baseAddress, beta1, beta2,
-                                           rate, correction1, correction2, epsilon, decay, Self.kernelFlag)
+                            Self.kernels.adam_update(w.count, w.baseAddress, g.baseAddress, m.baseAddress, v.baseAddress, beta1, beta2,
+                                                     rate, correction1, correction2, epsilon, decay)
                         }
                     }
                 }

@@ -4,10 +4,14 @@ import NNCore
 import NNTestSupport
 import XCTest
 
-/// Each fused kernel against a naive loop over the NNCore scalar definitions, on both the
-/// AVX2 and the portable path, with leading dimensions wider than the matrices.
+/// Each fused kernel against a naive loop over the NNCore scalar definitions, once per kernel
+/// set, with leading dimensions wider than the matrices. A set this CPU lacks is reported as
+/// skipped, naming the missing features.
 final class KernelTests: XCTestCase {
-    private var kernelSets: [KernelSet] { KernelSet.detected == .avx2 ? [.avx2, .portable] : [.portable] }
+    private func table(_ kernels: KernelSet) throws -> nn_kernel_table {
+        try XCTSkipUnless(kernels.isSupported, "kernel set \(kernels) not run: this CPU lacks \(kernels.requiredFeatures)")
+        return kernels.table
+    }
 
     private func naiveDense(_ x: [Float], _ w: [Float], _ bias: [Float], residual: [Float]?, rows: Int, k: Int, n: Int,
                             activation: Activation, post: Activation) -> [Double] {
@@ -21,10 +25,20 @@ final class KernelTests: XCTestCase {
         return result
     }
 
-    func testSmallDenseKernelMatchesNaiveLoopForEveryShapeAndEpilogue() {
+    func testDenseKernelMatchesNaiveLoopAVX512() throws { try checkDenseKernel(table(.avx512)) }
+    func testDenseKernelMatchesNaiveLoopAVX2() throws { try checkDenseKernel(table(.avx2)) }
+    func testDenseKernelMatchesNaiveLoopPortable() throws { try checkDenseKernel(table(.portable)) }
+    func testActivationKernelIsStableAtExtremesAVX512() throws { try checkActivationsAtExtremes(table(.avx512)) }
+    func testActivationKernelIsStableAtExtremesAVX2() throws { try checkActivationsAtExtremes(table(.avx2)) }
+    func testActivationKernelIsStableAtExtremesPortable() throws { try checkActivationsAtExtremes(table(.portable)) }
+
+    /// Shapes cover 1 and 2 rows (streamed), every row tail of the 4- and 8-row tiles, columns
+    /// that are not a multiple of 8 or 16 (masked tails), one column, and several panels.
+    private func checkDenseKernel(_ kernels: nn_kernel_table) {
         var rng = CounterRNG(seed: 11)
         let shapes = [(1, 1, 1), (1, 8, 30), (3, 30, 30), (4, 17, 25), (5, 64, 47), (8, 100, 10), (13, 33, 70), (16, 300, 24),
-                      (7, 30, 1), (3, 8, 1), (9, 320, 1), (2, 16, 1)]
+                      (7, 30, 1), (3, 8, 1), (9, 320, 1), (2, 16, 1), (1, 40, 100), (2, 19, 33), (1, 3, 64), (11, 50, 97),
+                      (20, 7, 48), (6, 12, 16), (33, 130, 49), (70, 24, 17)]
         for (rows, k, n) in shapes {
             for activation in Activation.allDefaults {
                 let useResidual = activation != .softmax && rows % 2 == 1
@@ -38,7 +52,7 @@ final class KernelTests: XCTestCase {
                                           activation: activation, post: post)
                 var paddedX = [Float](repeating: .nan, count: rows * ldx)
                 for r in 0..<rows { for p in 0..<k { paddedX[r * ldx + p] = x[r * k + p] } }
-                for kernels in kernelSets {
+                do {
                     for viaGEMM in [false, true] {
                         var y = [Float](repeating: -777, count: rows * ldy)
                         let (code, alpha) = activation.kernelCode
@@ -53,12 +67,13 @@ final class KernelTests: XCTestCase {
                                     let products = naiveDense(x, w, [Float](repeating: 0, count: n), residual: nil, rows: rows, k: k, n: n,
                                                               activation: .linear, post: .linear)
                                     for r in 0..<rows { for j in 0..<n { y[r * ldy + j] = Float(products[r * n + j]) } }
-                                    nn_epilogue_apply(Int32(rows), Int32(n), &y, Int32(ldy), &epilogue, kernels == .avx2 ? 1 : 0)
+                                    kernels.epilogue_apply(Int32(rows), Int32(n), &y, Int32(ldy), &epilogue)
                                 } else {
-                                    var packed = [Float](repeating: .nan, count: nn_packed_weights_count(Int32(k), Int32(n)))
-                                    nn_pack_weights(Int32(k), Int32(n), w, Int32(n), &packed)
-                                    nn_dense_small(Int32(rows), Int32(k), Int32(n), paddedX, Int32(ldx), w, Int32(n), packed,
-                                                   &y, Int32(ldy), &epilogue, kernels == .avx2 ? 1 : 0)
+                                    let panel = kernels.panel_columns
+                                    var packed = [Float](repeating: .nan, count: nn_packed_weights_count(Int32(k), Int32(n), panel))
+                                    nn_pack_weights(Int32(k), Int32(n), w, Int32(n), panel, &packed)
+                                    kernels.dense(Int32(rows), Int32(k), Int32(n), paddedX, Int32(ldx), w, Int32(n), packed,
+                                                  &y, Int32(ldy), &epilogue)
                                 }
                             }
                         }
@@ -66,7 +81,7 @@ final class KernelTests: XCTestCase {
                             for j in 0..<n {
                                 let actual = Double(y[r * ldy + j]), wanted = expected[r * n + j]
                                 XCTAssertEqual(actual, wanted, accuracy: 2e-5 * max(1, abs(wanted)),
-                                               "\(kernels) gemm=\(viaGEMM) \(activation) [\(rows)x\(k)x\(n)] at (\(r), \(j))")
+                                               "\(String(cString: kernels.name)) gemm=\(viaGEMM) \(activation) [\(rows)x\(k)x\(n)] at (\(r), \(j))")
                             }
                             for j in n..<ldy { XCTAssertEqual(y[r * ldy + j], -777, "wrote past the row at column \(j)") }
                         }
@@ -76,22 +91,21 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    func testActivationKernelIsStableAtExtremes() {
+    private func checkActivationsAtExtremes(_ kernels: nn_kernel_table) {
         let inputs: [Float] = [-1e30, -1000, -88, -20, -1, -1e-6, 0, 1e-6, 1, 20, 88, 1000, 1e30]
-        for kernels in kernelSets {
+        do {
             for activation in Activation.allDefaults where activation.isElementwise {
                 var output = [Float](repeating: 0, count: inputs.count)
                 let (code, alpha) = activation.kernelCode
-                nn_activation(1, Int32(inputs.count), inputs, Int32(inputs.count), &output, Int32(inputs.count), code, alpha,
-                              kernels == .avx2 ? 1 : 0)
+                kernels.activation(1, Int32(inputs.count), inputs, Int32(inputs.count), &output, Int32(inputs.count), code, alpha)
                 for (x, y) in zip(inputs, output) {
                     let expected = activation.value(Double(x))
-                    XCTAssertFalse(y.isNaN, "\(kernels) \(activation)(\(x)) is NaN")
-                    XCTAssertEqual(Double(y), expected, accuracy: 1e-6 * max(1, abs(expected)), "\(kernels) \(activation)(\(x))")
+                    XCTAssertFalse(y.isNaN, "\(String(cString: kernels.name)) \(activation)(\(x)) is NaN")
+                    XCTAssertEqual(Double(y), expected, accuracy: 1e-6 * max(1, abs(expected)), "\(String(cString: kernels.name)) \(activation)(\(x))")
                 }
             }
             var logits: [Float] = [1000, 999, -1000, 0, 5, 7, 1000, 3, 2]
-            nn_activation(1, 9, logits, 9, &logits, 9, Int32(NN_ACT_SOFTMAX), 0, kernels == .avx2 ? 1 : 0)
+            kernels.activation(1, 9, logits, 9, &logits, 9, Int32(NN_ACT_SOFTMAX), 0)
             let expected = Activation.softmax(row: [1000, 999, -1000, 0, 5, 7, 1000, 3, 2])
             for (actual, wanted) in zip(logits, expected) { XCTAssertEqual(Double(actual), wanted, accuracy: 1e-6) }
         }

@@ -99,10 +99,18 @@ final class PlanTests: XCTestCase {
         }
     }
 
-    func testPortableKernelsMatchReference() throws {
+    func testAVX512KernelsMatchReference() throws { try assertKernelSetMatchesReference(.avx512) }
+    func testAVX2KernelsMatchReference() throws { try assertKernelSetMatchesReference(.avx2) }
+    func testPortableKernelsMatchReference() throws { try assertKernelSetMatchesReference(.portable) }
+
+    /// Whole random graphs on one kernel set, whichever is the default here; row counts from 1
+    /// to 256 (up to and past every tile height), with the arena's full 256 rows.
+    private func assertKernelSetMatchesReference(_ kernels: KernelSet) throws {
+        try XCTSkipUnless(kernels.isSupported, "kernel set \(kernels) not run: this CPU lacks \(kernels.requiredFeatures)")
         for seed in 100..<115 {
-            try assertMatchesReference(RandomGraphs.make(seed: UInt64(seed)), rows: 1 + seed % 20,
-                                       options: PlanOptions(kernels: .portable), label: "portable \(seed)")
+            let rows = [1, 2, 3, 9, 17, 64, 130, 256][seed % 8]
+            try assertMatchesReference(RandomGraphs.make(seed: UInt64(seed)), rows: rows,
+                                       options: PlanOptions(kernels: kernels), label: "\(kernels) \(seed) at \(rows) rows")
         }
     }
 

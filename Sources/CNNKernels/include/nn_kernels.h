@@ -10,7 +10,9 @@
  *  - Outputs never alias inputs unless a function says so.
  *  - Nothing allocates; nothing keeps a pointer after returning.
  *  - Pointers need only float alignment; AVX2 paths use unaligned loads.
- *  - `use_avx2` may be non-zero only when nn_cpu_has_avx2_fma() returned 1.
+ *  - The SIMD variants are reached only through a kernel table (nn_kernel_table_for), which
+ *    exists for a set only when nn_cpu_supports(set) is 1: no function takes a per-call
+ *    "which instructions" flag, and no code path can run an instruction the CPU lacks.
  */
 
 #ifdef __cplusplus
@@ -48,32 +50,56 @@ typedef struct {
     float post_alpha;
 } nn_epilogue;
 
-/* 1 when the CPU runs AVX2 and FMA instructions, else 0. */
-int nn_cpu_has_avx2_fma(void);
+/* The instruction sets kernels are written for; the best one the CPU runs is chosen once
+   per process (NNInference.KernelSet, overridable with NNSERVE_KERNELS). */
+typedef enum {
+    NN_KERNELS_PORTABLE = 0, /* plain C, any CPU: the cross-check for the others */
+    NN_KERNELS_AVX2 = 1,     /* AVX2 + FMA (Haswell, Zen 1-3 and later) */
+    NN_KERNELS_AVX512 = 2    /* AVX-512 F/BW/DQ/VL + AVX2 + FMA (Skylake-SP and later Xeons, Zen 4/5) */
+} nn_kernel_set;
 
-/* Floats needed by nn_pack_weights for a k×n matrix. */
-long nn_packed_weights_count(int k, int n);
-
-/* Rearranges w[k, n] into column panels of 24: panel p holds, for each of the k rows, the
-   24 floats of columns 24p..24p+23 (zero past n), contiguously. Done once per plan. */
-void nn_pack_weights(int k, int n, const float *w, int ldw, float *packed);
+/* 1 when this CPU (and OS) runs every instruction of the set, else 0. */
+int nn_cpu_supports(nn_kernel_set set);
 
 /*
- * y[rows, n] = epilogue(x[rows, k] * w[k, n]): a register-blocked kernel for small batches
- * (rows of 4 at a time, 24 columns per tile) with the epilogue applied in registers.
- * `w` is row-major with leading dimension ldw; `packed` is the same matrix as laid out by
- * nn_pack_weights (both are read, by different row counts).
+ * One set's kernels. Every variant computes the same function; they differ in speed and in
+ * the last bits of rounding (sums run in the same order per element, activations share one
+ * polynomial per width).
+ *
+ * dense: y[rows, n] = epilogue(x[rows, k] · w[k, n]) for any row count: register tiles over
+ *   `packed` (w as laid out by nn_pack_weights with this table's panel_columns), the
+ *   epilogue applied in registers before the single store; one or two rows stream the
+ *   row-major `w` (ldw) instead. Both `w` and `packed` must be given.
+ * epilogue_apply: the epilogue in place on y[rows, n] (after a GEMM wrote the products to y).
+ * activation: y = activation(x), elementwise or (softmax) row-wise; y may equal x.
+ * adam_update: one Adam (or AdamW, decay = lr·weight_decay) step over n parameters in place:
+ *   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
+ *   w = w - decay·w - lr·(m/correction1) / (√(v/correction2) + ε)
+ *   with correction_i = 1 - β_i^t. w, m, v and g must not overlap.
  */
-void nn_dense_small(int rows, int k, int n,
-                    const float *x, int ldx, const float *w, int ldw, const float *packed,
-                    float *y, int ldy, const nn_epilogue *epilogue, int use_avx2);
+typedef struct {
+    nn_kernel_set set;
+    const char *name;
+    /* Columns per panel of the packed weights `dense` reads. */
+    int panel_columns;
+    void (*dense)(int rows, int k, int n, const float *x, int ldx, const float *w, int ldw, const float *packed,
+                  float *y, int ldy, const nn_epilogue *epilogue);
+    void (*epilogue_apply)(int rows, int n, float *y, int ldy, const nn_epilogue *epilogue);
+    void (*activation)(int rows, int n, const float *x, int ldx, float *y, int ldy, int activation, float alpha);
+    void (*adam_update)(long n, float *w, const float *g, float *m, float *v, float beta1, float beta2,
+                        float learning_rate, float correction1, float correction2, float epsilon, float decay);
+} nn_kernel_table;
 
-/* Applies the epilogue in place to y[rows, n] (after a GEMM wrote acc into y). */
-void nn_epilogue_apply(int rows, int n, float *y, int ldy, const nn_epilogue *epilogue, int use_avx2);
+/* The table of a set, or NULL when this CPU lacks it (nn_cpu_supports(set) == 0). */
+const nn_kernel_table *nn_kernel_table_for(nn_kernel_set set);
 
-/* y = activation(x), elementwise or (softmax) row-wise; y may equal x. */
-void nn_activation(int rows, int n, const float *x, int ldx, float *y, int ldy,
-                   int activation, float alpha, int use_avx2);
+/* Floats needed by nn_pack_weights for a k×n matrix in panels of `panel_columns`. */
+long nn_packed_weights_count(int k, int n, int panel_columns);
+
+/* Rearranges w[k, n] into column panels: panel p holds, for each of the k rows, the
+   `panel_columns` floats of columns p·panel_columns ... (zero past n), contiguously, so a
+   register tile reads its weights sequentially. Done once per plan. */
+void nn_pack_weights(int k, int n, const float *w, int ldw, int panel_columns, float *packed);
 
 /* y[:, j] = x[:, j] * scale[j] + shift[j]; y may equal x. */
 void nn_affine(int rows, int n, const float *x, int ldx,
@@ -84,15 +110,6 @@ void nn_add(int rows, int n, const float *a, int lda, const float *b, int ldb, f
 
 /* y = x (rows of n floats between buffers of different leading dimensions). */
 void nn_copy(int rows, int n, const float *x, int ldx, float *y, int ldy);
-
-/*
- * One Adam (or AdamW, decay = lr·weight_decay) step over n parameters, in place:
- *   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
- *   w = w - decay·w - lr·(m/correction1) / (√(v/correction2) + ε)
- * with correction_i = 1 - β_i^t. w, m, v and g must not overlap.
- */
-void nn_adam_update(long n, float *w, const float *g, float *m, float *v, float beta1, float beta2,
-                    float learning_rate, float correction1, float correction2, float epsilon, float decay, int use_avx2);
 
 /* Sets glibc's mmap threshold (bytes) so large blocks are reused from the heap instead of
    mapped and faulted in anew; returns 1 on success, 0 where unsupported. */

@@ -12,8 +12,8 @@ enum ActivationLayer {
         let (code, alpha) = activation.kernelCode
         z.withUnsafeBufferPointer { source in
             y.withUnsafeMutableBufferPointer { destination in
-                nn_activation(Int32(z.rows), Int32(z.columns), source.baseAddress, Int32(z.columns),
-                              destination.baseAddress, Int32(z.columns), code, alpha, kernelFlag)
+                kernels.activation(Int32(z.rows), Int32(z.columns), source.baseAddress, Int32(z.columns),
+                                   destination.baseAddress, Int32(z.columns), code, alpha)
             }
         }
         return y
@@ -49,5 +49,5 @@ enum ActivationLayer {
         }
     }
 
-    private static let kernelFlag = KernelSet.detected.flag
+    private static let kernels = KernelSet.detected.table
 }

@@ -1,5 +1,5 @@
 /*
- * Small-batch Dense: y = epilogue(x·w) for a few rows, without GEMM packing overhead.
+ * AVX2 Dense: y = epilogue(x·w) for any row count, without a GEMM library.
  *
  * Tiles of up to 4 rows × 24 columns keep 12 accumulators in ymm registers; each step of
  * the k loop loads 3 weight vectors from a packed panel (the weights rearranged once, when
@@ -8,11 +8,11 @@
  * single store, so the output is written once. Column tails use masked stores: nothing
  * writes past y's row n. One or two rows stream the row-major weights instead.
  */
-#include "nn_kernels.h"
+#include "variants.h"
 #include "epilogue_tile.h"
-#include "softmax.h"
 
 enum { TILE_ROWS = 4, TILE_VECTORS = 3, TILE_COLUMNS = 8 * TILE_VECTORS };
+_Static_assert(TILE_COLUMNS == NN_AVX2_PANEL_COLUMNS, "the AVX2 tile reads panels of its own width");
 
 /* Row blocks of at most this many rows stream the row-major weights; larger ones use the
    packed panels with register accumulators. Set from `nnbench crossover`. */
@@ -175,42 +175,8 @@ NN_AVX2 static void dense_small_avx2(int rows, int k, int n, const float *x, int
         }
     }
 }
+void nn_dense_avx2(NN_DENSE_ARGUMENTS) {
+    dense_small_avx2(rows, k, n, x, ldx, w, ldw, packed, y, ldy, ep);
+    if (ep->activation == NN_ACT_SOFTMAX) nn_softmax_rows_avx2(rows, n, y, ldy);
+}
 #endif
-
-/* Portable path: the same arithmetic order per output element (sum over p ascending). */
-static void dense_small_portable(int rows, int k, int n, const float *x, int ldx, const float *w, int ldw,
-                                 float *y, int ldy, const nn_epilogue *ep) {
-    for (int r = 0; r < rows; r++) {
-        float *yr = y + (long)r * ldy;
-        for (int j = 0; j < n; j++) yr[j] = 0.0f;
-        for (int p = 0; p < k; p++) {
-            const float xv = x[(long)r * ldx + p];
-            const float *wrow = w + (long)p * ldw;
-            for (int j = 0; j < n; j++) yr[j] += xv * wrow[j];
-        }
-        for (int j = 0; j < n; j++) yr[j] = nn_epilogue_scalar(yr[j], j, r, ep);
-    }
-}
-
-long nn_packed_weights_count(int k, int n) {
-    return (long)((n + TILE_COLUMNS - 1) / TILE_COLUMNS) * TILE_COLUMNS * k;
-}
-
-void nn_pack_weights(int k, int n, const float *w, int ldw, float *packed) {
-    for (int col = 0; col < n; col += TILE_COLUMNS) {
-        float *panel = packed + (long)(col / TILE_COLUMNS) * k * TILE_COLUMNS;
-        for (int p = 0; p < k; p++)
-            for (int j = 0; j < TILE_COLUMNS; j++)
-                panel[(long)p * TILE_COLUMNS + j] = col + j < n ? w[(long)p * ldw + col + j] : 0.0f;
-    }
-}
-
-void nn_dense_small(int rows, int k, int n, const float *x, int ldx, const float *w, int ldw,
-                    const float *packed, float *y, int ldy, const nn_epilogue *ep, int use_avx2) {
-#if defined(__x86_64__)
-    if (use_avx2) dense_small_avx2(rows, k, n, x, ldx, w, ldw, packed, y, ldy, ep);
-    else
-#endif
-        dense_small_portable(rows, k, n, x, ldx, w, ldw, y, ldy, ep);
-    if (ep->activation == NN_ACT_SOFTMAX) nn_softmax_rows_in_place(rows, n, y, ldy, use_avx2);
-}

@@ -1,8 +1,8 @@
-/* Epilogues and activations over whole matrices (after a GEMM, or as standalone nodes). */
+/* AVX2 epilogues, activations and softmax over whole matrices (after a GEMM, or as
+   standalone nodes); also used by the AVX-512 table, where these passes are memory-bound. */
 #include <math.h>
-#include "nn_kernels.h"
+#include "variants.h"
 #include "epilogue_tile.h"
-#include "softmax.h"
 
 #if defined(__x86_64__)
 NN_AVX2 static void epilogue_avx2(int rows, int n, float *y, int ldy, const nn_epilogue *ep) {
@@ -57,56 +57,22 @@ NN_AVX2 static void softmax_row_avx2(int n, float *y) {
     for (int j = 0; j < whole; j += 8) _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_loadu_ps(y + j), inverse));
     if (whole < n) _mm256_maskstore_ps(y + whole, tail, _mm256_mul_ps(_mm256_maskload_ps(y + whole, tail), inverse));
 }
-#endif
 
-static void softmax_row_portable(int n, float *y) {
-    float row_max = -INFINITY;
-    for (int j = 0; j < n; j++) row_max = fmaxf(row_max, y[j]);
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) {
-        y[j] = expf(y[j] - row_max);
-        sum += y[j];
-    }
-    const float inverse = 1.0f / sum;
-    for (int j = 0; j < n; j++) y[j] *= inverse;
+void nn_softmax_rows_avx2(int rows, int n, float *y, int ldy) {
+    for (int r = 0; r < rows; r++) softmax_row_avx2(n, y + (long)r * ldy);
 }
 
-void nn_softmax_rows_in_place(int rows, int n, float *y, int ldy, int use_avx2) {
-    for (int r = 0; r < rows; r++) {
-#if defined(__x86_64__)
-        if (use_avx2) {
-            softmax_row_avx2(n, y + (long)r * ldy);
-            continue;
-        }
-#endif
-        softmax_row_portable(n, y + (long)r * ldy);
-    }
+void nn_epilogue_apply_avx2(int rows, int n, float *y, int ldy, const nn_epilogue *ep) {
+    epilogue_avx2(rows, n, y, ldy, ep);
+    if (ep->activation == NN_ACT_SOFTMAX) nn_softmax_rows_avx2(rows, n, y, ldy);
 }
 
-void nn_epilogue_apply(int rows, int n, float *y, int ldy, const nn_epilogue *ep, int use_avx2) {
-#if defined(__x86_64__)
-    if (use_avx2) epilogue_avx2(rows, n, y, ldy, ep);
-    else
-#endif
-    {
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < n; j++) y[(long)r * ldy + j] = nn_epilogue_scalar(y[(long)r * ldy + j], j, r, ep);
-    }
-    if (ep->activation == NN_ACT_SOFTMAX) nn_softmax_rows_in_place(rows, n, y, ldy, use_avx2);
-}
-
-void nn_activation(int rows, int n, const float *x, int ldx, float *y, int ldy, int kind, float alpha, int use_avx2) {
+void nn_activation_avx2(int rows, int n, const float *x, int ldx, float *y, int ldy, int kind, float alpha) {
     if (kind == NN_ACT_SOFTMAX) {
         if (x != y || ldx != ldy) nn_copy(rows, n, x, ldx, y, ldy);
-        nn_softmax_rows_in_place(rows, n, y, ldy, use_avx2);
+        nn_softmax_rows_avx2(rows, n, y, ldy);
         return;
     }
-#if defined(__x86_64__)
-    if (use_avx2) {
-        activation_avx2(rows, n, x, ldx, y, ldy, kind, alpha);
-        return;
-    }
-#endif
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < n; j++) y[(long)r * ldy + j] = nn_act_scalar(x[(long)r * ldx + j], kind, alpha);
+    activation_avx2(rows, n, x, ldx, y, ldy, kind, alpha);
 }
+#endif

@@ -1,0 +1,35 @@
+/* One table per instruction set: the only way from Swift to a SIMD variant, so a set's
+   instructions run only where nn_cpu_supports(set) said yes. The AVX-512 table reuses the
+   AVX2 epilogue, activation and Adam passes: they are memory-bound, and AVX2 code runs at
+   full speed on every AVX-512 CPU. */
+#include <stddef.h>
+#include "variants.h"
+
+static const nn_kernel_table portable_table = {
+    NN_KERNELS_PORTABLE, "portable", NN_PORTABLE_PANEL_COLUMNS,
+    nn_dense_portable, nn_epilogue_apply_portable, nn_activation_portable, nn_adam_update_portable,
+};
+
+#if defined(__x86_64__)
+static const nn_kernel_table avx2_table = {
+    NN_KERNELS_AVX2, "avx2", NN_AVX2_PANEL_COLUMNS,
+    nn_dense_avx2, nn_epilogue_apply_avx2, nn_activation_avx2, nn_adam_update_avx2,
+};
+
+static const nn_kernel_table avx512_table = {
+    NN_KERNELS_AVX512, "avx512", NN_AVX512_PANEL_COLUMNS,
+    nn_dense_avx512, nn_epilogue_apply_avx2, nn_activation_avx2, nn_adam_update_avx2,
+};
+#endif
+
+const nn_kernel_table *nn_kernel_table_for(nn_kernel_set set) {
+    if (!nn_cpu_supports(set)) return NULL;
+    switch (set) {
+    case NN_KERNELS_PORTABLE: return &portable_table;
+#if defined(__x86_64__)
+    case NN_KERNELS_AVX2: return &avx2_table;
+    case NN_KERNELS_AVX512: return &avx512_table;
+#endif
+    default: return NULL;
+    }
+}
