@@ -17,16 +17,26 @@ struct KernelBenchmark {
         var ortSeconds: Double?
         /// ONNX Runtime's latency over ours (>1: we are faster).
         var ratioToORT: Double?
+        /// "onnxruntime 1.32.0 live" (timed in this run, alternated with ours) or "anchor figure"
+        /// (recorded on another day: only a fallback).
+        var ortSource: String?
+        var kernels: String
 
         enum CodingKeys: String, CodingKey {
-            case model, batch, rowsPerSecond = "rows_per_s", secondsPerBatch = "seconds_per_batch"
+            case model, batch, kernels, rowsPerSecond = "rows_per_s", secondsPerBatch = "seconds_per_batch"
             case gemmFloorSeconds = "gemm_floor_seconds", ratioToGemmFloor = "ratio_to_gemm_floor"
-            case ortSeconds = "ort_seconds", ratioToORT = "ratio_to_ort"
+            case ortSeconds = "ort_seconds", ratioToORT = "ratio_to_ort", ortSource = "ort_source"
         }
     }
 
     var stopwatch: Stopwatch
     var anchors: [String: [String: Double]]
+    /// ONNX Runtime run live, when it is installed.
+    var ort: ORTWorker?
+    /// Intra-op threads for ONNX Runtime (ours: the OpenBLAS threads, unused on the serving path).
+    var threads = 1
+    /// Ours and ONNX Runtime alternate this many times; the fastest of each counts.
+    var rounds = 3
 
     func measure(_ model: ReferenceModel, batch: Int) throws -> Result {
         let plan = try Plan(graph: model.graph(), options: PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows)))
@@ -36,11 +46,24 @@ struct KernelBenchmark {
         for row in 0..<batch {
             for column in 0..<model.inputWidth { input[row * leadingDimension + column] = rng.nextUniform() * 2 - 1 }
         }
-        let seconds = stopwatch.secondsPerCall { executor.run(rows: batch) }
+        var seconds = Double.infinity
+        var ortSeconds: Double?
+        for _ in 0..<max(1, rounds) {
+            seconds = min(seconds, stopwatch.secondsPerCall { executor.run(rows: batch) })
+            if let ort, let live = ort.secondsPerCall(model: model.rawValue, batch: batch, threads: threads,
+                                                      blockSeconds: stopwatch.blockSeconds) {
+                ortSeconds = min(ortSeconds ?? .infinity, live)
+            }
+        }
+        var ortSource = ortSeconds.map { _ in "onnxruntime \(ort?.version ?? "") live" }
+        if ortSeconds == nil, threads == 1, let anchor = anchors[model.rawValue]?[String(batch)] {
+            ortSeconds = anchor / 1e6
+            ortSource = "anchor figure"
+        }
         let floor = gemmFloor(model, batch: batch)
-        let ort = anchors[model.rawValue]?[String(batch)].map { $0 / 1e6 }
         return Result(model: model.rawValue, batch: batch, secondsPerBatch: seconds, rowsPerSecond: Double(batch) / seconds,
-                      gemmFloorSeconds: floor, ratioToGemmFloor: floor / seconds, ortSeconds: ort, ratioToORT: ort.map { $0 / seconds })
+                      gemmFloorSeconds: floor, ratioToGemmFloor: floor / seconds, ortSeconds: ortSeconds,
+                      ratioToORT: ortSeconds.map { $0 / seconds }, ortSource: ortSource, kernels: plan.kernels.rawValue)
     }
 
     /// Row-major A[batch×k]·W[k×n] per layer, same buffers every call (hot cache): a floor.
@@ -64,7 +87,8 @@ struct KernelBenchmark {
     }
 
     static func table(_ results: [Result]) -> String {
-        var lines = ["| model | batch | µs/batch | rows/s | GEMM floor µs | × GEMM floor | ORT µs (anchor) | × ORT |",
+        let source = Set(results.compactMap(\.ortSource)).sorted().joined(separator: ", ")
+        var lines = ["| model | batch | µs/batch | rows/s | GEMM floor µs | × GEMM floor | ORT µs (\(source.isEmpty ? "not run" : source)) | × ORT |",
                      "|---|---|---|---|---|---|---|---|"]
         for result in results {
             let ort = result.ortSeconds.map { String(format: "%.1f", $0 * 1e6) } ?? "–"

@@ -44,15 +44,23 @@ extension NNBench {
         @Option(help: "Batch sizes, comma separated.")
         var batches = "1,8,64,256"
 
-        @Option(help: "ONNX Runtime anchor figures (JSON).")
+        @Option(help: "ONNX Runtime anchor figures (JSON), used only when ONNX Runtime cannot run live.")
         var anchors = "bench/anchors.json"
+
+        @Option(help: "Run ONNX Runtime live and alternate it with ours (auto: when `pip install onnxruntime onnx` is done; off).")
+        var ort = "auto"
+
+        @Option(help: "Rounds of ours and ONNX Runtime alternated; the fastest of each counts.")
+        var rounds = 3
 
         @Flag(help: "Print one JSON object per model and batch instead of a table.")
         var json = false
 
         func run() throws {
             BLASThreads.set(timing.threads)
-            let benchmark = KernelBenchmark(stopwatch: timing.stopwatch, anchors: try Self.loadAnchors(anchors))
+            guard ort == "auto" || ort == "off" else { throw ValidationError("--ort: '\(ort)' is neither auto nor off") }
+            let benchmark = KernelBenchmark(stopwatch: timing.stopwatch, anchors: try Self.loadAnchors(anchors),
+                                            ort: ort == "auto" ? ORTWorker() : nil, threads: timing.threads, rounds: rounds)
             var results: [KernelBenchmark.Result] = []
             for name in models.split(separator: ",") {
                 guard let model = ReferenceModel(rawValue: String(name)) else {
@@ -65,7 +73,9 @@ extension NNBench {
                 }
             }
             if !json {
-                print("nnbench kernels: \(timing.threads) BLAS thread(s), kernels \(KernelSet.detected)")
+                print("nnbench kernels: kernels \(KernelSet.detected) (\(KernelSet.environmentVariable) to force one of "
+                      + "\(KernelSet.supported.map(\.rawValue).joined(separator: ", "))), \(timing.threads) ORT/BLAS thread(s), "
+                      + "fastest of \(rounds) alternated rounds; CPU: \(CPUDescription.current)")
                 print(KernelBenchmark.table(results))
             }
         }
