@@ -31,6 +31,8 @@ public final class Plan: Sendable {
     /// L2; models whose layers need sgemm's large batches run the whole batch per step.
     public let rowChunk: Int
     public let kernels: KernelSet
+    /// Multiply-adds of the Dense steps for one row (what a batch costs, roughly, per row).
+    public let multiplyAddsPerRow: Int
     /// What the compiler did, in order ("folded batch norm 'bn1' into …").
     public let rewrites: [String]
     /// The steps by name and kind, for inspection ("dense deep1 (64→256, relu)").
@@ -68,6 +70,10 @@ public final class Plan: Sendable {
         rewrites = builder.rewrites
         steps = planned.flatMap { Self.lower($0, locations: locations, options: options) }
         rowChunk = Self.rowChunk(steps: steps, arenaFloats: arenaFloats, maxRows: options.maxRows)
+        multiplyAddsPerRow = steps.reduce(0) { total, step in
+            guard case .dense(_, _, _, let input, let output, _, _, _, _) = step else { return total }
+            return total + input.width * output.width
+        }
         stepDescriptions = planned.map(Self.describe)
     }
 

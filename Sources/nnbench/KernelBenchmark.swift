@@ -33,23 +33,32 @@ struct KernelBenchmark {
     var anchors: [String: [String: Double]]
     /// ONNX Runtime run live, when it is installed.
     var ort: ORTWorker?
-    /// Intra-op threads for ONNX Runtime (ours: the OpenBLAS threads, unused on the serving path).
+    /// Threads for one batch: ours split its rows (`ParallelExecutor`), ONNX Runtime's intra-op
+    /// threads; OpenBLAS (the GEMM floor) gets as many.
     var threads = 1
     /// Ours and ONNX Runtime alternate this many times; the fastest of each counts.
     var rounds = 3
 
     func measure(_ model: ReferenceModel, batch: Int) throws -> Result {
-        let plan = try Plan(graph: model.graph(), options: PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows)))
-        let executor = Executor(plan: plan)
+        let options = PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows))
         var rng = CounterRNG(seed: 5)
-        let (input, leadingDimension) = executor.input(0)
-        for row in 0..<batch {
-            for column in 0..<model.inputWidth { input[row * leadingDimension + column] = rng.nextUniform() * 2 - 1 }
+        let rows = (0..<batch * model.inputWidth).map { _ in rng.nextUniform() * 2 - 1 }
+        // One thread: the serving executor. More: the batch split across threads by rows.
+        let plan: Plan
+        let run: () -> Void
+        if threads > 1 {
+            let parallel = try ParallelExecutor(graph: model.graph(), options: options, threads: threads)
+            rows.withUnsafeBufferPointer { parallel.setInput(0, rows: batch, from: $0.baseAddress!) }
+            (plan, run) = (parallel.plan, { parallel.run(rows: batch) })
+        } else {
+            let executor = Executor(plan: try Plan(graph: model.graph(), options: options))
+            rows.withUnsafeBufferPointer { executor.setInput(0, rows: batch, from: $0.baseAddress!) }
+            (plan, run) = (executor.plan, { executor.run(rows: batch) })
         }
         var seconds = Double.infinity
         var ortSeconds: Double?
         for _ in 0..<max(1, rounds) {
-            seconds = min(seconds, stopwatch.secondsPerCall { executor.run(rows: batch) })
+            seconds = min(seconds, stopwatch.secondsPerCall(run))
             if let ort, let live = ort.secondsPerCall(model: model.rawValue, batch: batch, threads: threads,
                                                       blockSeconds: stopwatch.blockSeconds) {
                 ortSeconds = min(ortSeconds ?? .infinity, live)

@@ -1,8 +1,8 @@
 import NNCore
 import NNInference
 
-/// Times one Dense layer with the small-batch kernel and with sgemm + epilogue at growing
-/// row counts: where the first stops winning is `DenseKernelChoice`'s threshold.
+/// Times one Dense layer with the kernel set's tiled kernel and with sgemm + epilogue at growing
+/// row counts: the evidence behind `DenseKernelChoice` (ours at every row count).
 struct KernelCrossover {
     var stopwatch: Stopwatch
 
