@@ -138,7 +138,8 @@ let package = Package(
         ),
         .testTarget(
             name: "NNServerTests",
-            dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTestSupport"],
+            dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
         .executableTarget(

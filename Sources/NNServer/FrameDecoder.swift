@@ -19,10 +19,13 @@ final class FrameDecoder: ByteToMessageDecoder {
     }
 
     private let maxFrameSize: Int
+    /// Where requests end, for the slow-client guard.
+    private let progress: MessageProgress?
     private var prefaceAccepted = false
 
-    init(maxFrameSize: Int) {
+    init(maxFrameSize: Int, progress: MessageProgress? = nil) {
         self.maxFrameSize = maxFrameSize
+        self.progress = progress
     }
 
     func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -37,12 +40,15 @@ final class FrameDecoder: ByteToMessageDecoder {
         }
         switch WireProtocol.scanFrame(buffer.readableBytesView, maxFrameSize: maxFrameSize) {
         case .needMoreBytes:
+            if buffer.readableBytes >= WireProtocol.lengthPrefixSize { progress?.headArrived() }
             return .needMoreData
         case .tooLarge(let length):
             throw Failure.frameTooLarge(length: length, limit: maxFrameSize)
         case .frame(let start, let length):
             buffer.moveReaderIndex(forwardBy: start)
-            context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: length)!))
+            let frame = buffer.readSlice(length: length)!
+            progress?.completed(buffered: buffer.readableBytes)
+            context.fireChannelRead(wrapInboundOut(frame))
             return .continue
         }
     }

@@ -12,7 +12,9 @@ public final class InferenceServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     /// The bound server channels (binary protocol, HTTP), closed first on shutdown.
     private let listeners = NIOLockedValueBox<[any Channel]>([])
-    private let connections = NIOLockedValueBox(0)
+    /// Open connections per front: each front has its own limit, so a flood on one port does
+    /// not shut out the other (or its health endpoints).
+    private let connections = NIOLockedValueBox([RequestProtocol: Int]())
 
     public init(store: ModelStore, configuration: ServerConfiguration, eventLoopThreads: Int = 1) {
         self.store = store
@@ -23,10 +25,13 @@ public final class InferenceServer: Sendable {
     /// Binds the binary protocol and starts accepting; returns the bound port (useful with port 0).
     public func start(host: String, port: Int) throws -> Int {
         let store = store, configuration = configuration
-        return try listen(host: host, port: port, front: .binary) { pipeline in
+        return try listen(host: host, port: port, front: .binary) { [self] pipeline in
+            let progress = MessageProgress()
             try pipeline.addHandlers([
+                slowClientGuard(progress, .binary),
                 IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
-                ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)),
+                ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize, progress: progress)),
+                FlowControl(maxInFlight: configuration.maxInFlightPerConnection),
                 RequestHandler(store: store, configuration: configuration),
             ])
         }
@@ -40,8 +45,9 @@ public final class InferenceServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { [self] channel in
-                guard admit(channel, front) else { return channel.close() }
+                guard admit(channel, front) else { return refuse(channel, front) }
                 return channel.eventLoop.makeCompletedFuture { try handlers(channel.pipeline.syncOperations) }
             }
         let bound = try bootstrap.bind(host: host, port: port).wait()
@@ -49,21 +55,40 @@ public final class InferenceServer: Sendable {
         return bound.localAddress?.port ?? port
     }
 
-    /// Counts a new connection of either front against `maxConnections` (false: refuse it).
+    /// Counts a new connection against its front's limit (false: refuse it).
     func admit(_ channel: any Channel, _ front: RequestProtocol) -> Bool {
-        let admitted = connections.withLockedValue { count -> Bool in
-            guard count < configuration.maxConnections else { return false }
-            count += 1
+        let limit = configuration.maxConnections(front)
+        let admitted = connections.withLockedValue { counts -> Bool in
+            guard counts[front, default: 0] < limit else { return false }
+            counts[front, default: 0] += 1
             return true
         }
         guard admitted else { return false }
         let metrics = store.metrics, connections = connections
         metrics.connectionOpened(front)
         channel.closeFuture.whenComplete { _ in
-            connections.withLockedValue { $0 -= 1 }
+            connections.withLockedValue { $0[front, default: 0] -= 1 }
             metrics.connectionClosed(front)
         }
         return true
+    }
+
+    /// A connection over its front's limit gets an answer it can read (an error frame; a 503),
+    /// then is closed: a client then backs off instead of retrying a reset at once.
+    private func refuse(_ channel: any Channel, _ front: RequestProtocol) -> EventLoopFuture<Void> {
+        let reason = "nnserve is at its limit of \(configuration.maxConnections(front)) \(front.rawValue) connections; retry later"
+        store.metrics.connectionRefused(front)
+        let farewell = Farewell.bytes(front, .resourceExhausted, reason)
+        return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(SayAndClose(farewell)) }
+    }
+
+    /// The guard against requests that arrive too slowly, for a connection of `front`.
+    func slowClientGuard(_ progress: MessageProgress, _ front: RequestProtocol) -> SlowClientGuard {
+        let metrics = store.metrics
+        return SlowClientGuard(progress: progress, headerTimeout: .milliseconds(Int64(configuration.headerTimeoutSeconds * 1000)),
+                               minBytesPerSecond: configuration.minTransferBytesPerSecond,
+                               farewell: { Farewell.bytes(front, .deadlineExceeded, $0) },
+                               onClose: { metrics.slowClientClosed(front) })
     }
 
 

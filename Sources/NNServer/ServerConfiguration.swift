@@ -10,7 +10,20 @@ public struct ServerConfiguration: Sendable {
     public var queueBoundRows = 16_384
     public var maxFrameSize = 16 << 20
     public var maxRowsPerRequest = 4_096
+    /// Open binary-protocol connections at most; more are refused with an error frame.
     public var maxConnections = 1_024
+    /// Open HTTP connections at most (a separate limit, so a flood on one front leaves the
+    /// other, and its health endpoints, usable); more are answered 503.
+    public var maxHTTPConnections = 1_024
+    /// Requests of one binary connection between being decoded and answered; past it (or
+    /// while the client is not reading its responses) the connection is not read.
+    public var maxInFlightPerConnection = 256
+    /// Seconds for a request's head (HTTP headers; the binary preface and length prefix) to
+    /// arrive after its first byte, or after the connection opened for its first request.
+    public var headerTimeoutSeconds = 10.0
+    /// Past the header timeout, a request must average at least this many bytes per second
+    /// since its first byte (trickling clients are closed in seconds, not at the idle timeout).
+    public var minTransferBytesPerSecond = 32 * 1024
     /// Seconds a connection may stay silent (or hold a half frame) before it is closed.
     public var idleTimeoutSeconds = 60
     /// Largest HTTP request body in bytes.
@@ -26,4 +39,11 @@ public struct ServerConfiguration: Sendable {
     public var maxResponseValues: Int { max(maxFrameSize, maxBodySize) / MemoryLayout<Float>.size }
 
     public init() {}
+
+    func maxConnections(_ front: RequestProtocol) -> Int {
+        switch front {
+        case .binary: maxConnections
+        case .http: maxHTTPConnections
+        }
+    }
 }

@@ -24,7 +24,14 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Rows queued per model before requests are refused (resource exhausted).") var queueBound = ServerConfiguration().queueBoundRows
     @Option(help: "Largest frame in bytes.") var maxFrameSize = ServerConfiguration().maxFrameSize
     @Option(help: "Rows per request at most.") var maxRowsPerRequest = ServerConfiguration().maxRowsPerRequest
-    @Option(help: "Open connections at most.") var maxConnections = ServerConfiguration().maxConnections
+    @Option(help: "Open binary-protocol connections at most (more get an error frame).") var maxConnections = ServerConfiguration().maxConnections
+    @Option(help: "Open HTTP connections at most (more get a 503).") var maxHttpConnections = ServerConfiguration().maxHTTPConnections
+    @Option(help: "Requests of one binary connection in flight at most; past it the connection is not read.")
+    var maxInFlight = ServerConfiguration().maxInFlightPerConnection
+    @Option(help: "Seconds for a request's head to arrive after its first byte (or the connection's opening).")
+    var headerTimeout = ServerConfiguration().headerTimeoutSeconds
+    @Option(help: "Bytes per second a request must average after the header timeout.")
+    var minTransferRate = ServerConfiguration().minTransferBytesPerSecond
     @Option(help: "Seconds before an idle connection is closed.") var idleTimeout = ServerConfiguration().idleTimeoutSeconds
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
@@ -40,6 +47,10 @@ struct NNServeCommand: ParsableCommand {
         configuration.maxFrameSize = maxFrameSize
         configuration.maxRowsPerRequest = maxRowsPerRequest
         configuration.maxConnections = maxConnections
+        configuration.maxHTTPConnections = maxHttpConnections
+        configuration.maxInFlightPerConnection = max(1, maxInFlight)
+        configuration.headerTimeoutSeconds = headerTimeout
+        configuration.minTransferBytesPerSecond = minTransferRate
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.maxBodySize = maxBodySize
         configuration.accessLog = accessLog

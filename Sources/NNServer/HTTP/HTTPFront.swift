@@ -10,14 +10,41 @@ extension InferenceServer {
         let endpoints = KServeEndpoints(store: store, configuration: configuration)
         let configuration = configuration
         let accessLogger = configuration.accessLog ? store.logger : nil
-        return try listen(host: host, port: port, front: .http) { pipeline in
+        return try listen(host: host, port: port, front: .http) { [self] pipeline in
+            let progress = MessageProgress()
+            try pipeline.addHandler(slowClientGuard(progress, .http))
+            // Not read while the client leaves its responses unread: pipelined requests then
+            // wait in its TCP window, not in the server's memory.
+            try pipeline.addHandler(BackPressureHandler())
             try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
             try pipeline.addHandlers([
+                HTTPProgressReporter(progress: progress),
                 IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
                 HTTPIdleCloser(),
                 HTTPRequestHandler(endpoints: endpoints, maxBodySize: configuration.maxBodySize, accessLogger: accessLogger),
             ])
         }
+    }
+}
+
+/// Tells the slow-client guard where HTTP requests' heads and ends are.
+final class HTTPProgressReporter: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private let progress: MessageProgress
+
+    init(progress: MessageProgress) {
+        self.progress = progress
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: progress.headArrived()
+        case .body: break
+        case .end: progress.completed(buffered: 0)
+        }
+        context.fireChannelRead(data)
     }
 }
 

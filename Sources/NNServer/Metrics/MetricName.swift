@@ -12,6 +12,8 @@ enum MetricName {
     static let unroutedRequests = "nnserve_unrouted_requests_total"
     static let httpResponses = "nnserve_http_responses_total"
     static let openConnections = "nnserve_open_connections"
+    static let refusedConnections = "nnserve_refused_connections_total"
+    static let closedSlowClients = "nnserve_slow_clients_closed_total"
     static let residentMemory = "process_resident_memory_bytes"
     static let virtualMemory = "process_virtual_memory_bytes"
     static let cpuSeconds = "process_cpu_seconds_total"
@@ -30,6 +32,8 @@ enum MetricName {
         unroutedRequests: "Predict requests for a model or version that is not loaded, by protocol.",
         httpResponses: "HTTP responses, by status code.",
         openConnections: "Open client connections, by protocol.",
+        refusedConnections: "Connections refused at the front's connection limit, by protocol.",
+        closedSlowClients: "Connections closed for sending a request too slowly (slower than --min-transfer-rate after --header-timeout), by protocol.",
         residentMemory: "Resident memory of the server process, in bytes.",
         virtualMemory: "Virtual memory of the server process, in bytes.",
         cpuSeconds: "CPU time used by the server process (user and system), in seconds.",

@@ -11,6 +11,8 @@ public final class ServerMetrics: Sendable {
     let factory: PrometheusMetricsFactory
     private let unrouted: [CoreMetrics.Counter]
     private let connections: [CoreMetrics.Gauge]
+    private let refused: [CoreMetrics.Counter]
+    private let slowClients: [CoreMetrics.Counter]
     private let openConnectionCounts = NIOLockedValueBox([0, 0])
     private let httpResponses = NIOLockedValueBox([Int: CoreMetrics.Counter]())
     /// Counters of the statuses the server sends, made once: no lock per response.
@@ -34,6 +36,12 @@ public final class ServerMetrics: Sendable {
         connections = RequestProtocol.allCases.map {
             CoreMetrics.Gauge(label: MetricName.openConnections, dimensions: [("protocol", $0.rawValue)], factory: factory)
         }
+        refused = RequestProtocol.allCases.map {
+            CoreMetrics.Counter(label: MetricName.refusedConnections, dimensions: [("protocol", $0.rawValue)], factory: factory)
+        }
+        slowClients = RequestProtocol.allCases.map {
+            CoreMetrics.Counter(label: MetricName.closedSlowClients, dimensions: [("protocol", $0.rawValue)], factory: factory)
+        }
         process = ProcessGauges(factory: factory)
         commonResponses = Dictionary(uniqueKeysWithValues: [200, 400, 404, 405, 500, 503, 504].map { status in
             (status, CoreMetrics.Counter(label: MetricName.httpResponses, dimensions: [("code", String(status))], factory: factory))
@@ -49,6 +57,8 @@ public final class ServerMetrics: Sendable {
     }
 
     func connectionOpened(_ front: RequestProtocol) { adjustConnections(front, by: 1) }
+    func connectionRefused(_ front: RequestProtocol) { refused[front.index].increment() }
+    func slowClientClosed(_ front: RequestProtocol) { slowClients[front.index].increment() }
     func connectionClosed(_ front: RequestProtocol) { adjustConnections(front, by: -1) }
 
     private func adjustConnections(_ front: RequestProtocol, by delta: Int) {

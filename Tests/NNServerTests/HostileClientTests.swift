@@ -1,0 +1,186 @@
+import Foundation
+import NNClient
+import NNFormat
+import NNTestSupport
+import XCTest
+
+/// The probes of a hostile client, against the real server: memory stays bounded when
+/// responses are never read, a connection over the limit gets an answer it can read, health
+/// answers while one front is full, and trickling clients are closed in seconds.
+final class HostileClientTests: XCTestCase {
+    private var repository = ""
+
+    override func setUpWithError() throws {
+        repository = try ServerProcess.fixtureRepository()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: repository)
+    }
+
+    private func residentBytes(_ server: ServerProcess) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes * 1024
+    }
+
+    /// Writes `request` over and over without reading, until the server stops taking bytes
+    /// (its reads paused and both TCP buffers full) for half a second, or `limit` are sent.
+    private func pipelineWithoutReading(_ connection: RawConnection, _ request: [UInt8], limit: Int) -> Int {
+        let flags = fcntl(connection.descriptor, F_GETFL)
+        _ = fcntl(connection.descriptor, F_SETFL, flags | O_NONBLOCK)
+        let burst = [UInt8]((0..<256).flatMap { _ in request })
+        var sent = 0
+        var stalledSince: Date?
+        while sent < limit * request.count {
+            let count = burst.withUnsafeBytes { Glibc.send(connection.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count > 0 {
+                sent += count
+                stalledSince = nil
+            } else {
+                if stalledSince == nil { stalledSince = Date() }
+                if Date().timeIntervalSince(stalledSince!) > 0.5 { break }
+                usleep(1_000)
+            }
+        }
+        return sent / request.count
+    }
+
+    func testUnreadPipelinedResponsesDoNotGrowMemory() throws {
+        let server = try ServerProcess(repository: repository)
+        let baseline = residentBytes(server)
+        var metadata = Nnserve_Request()
+        metadata.id = 7
+        metadata.metadata.model = "wide"
+        let binary = try RawConnection(port: server.port)
+        binary.send(WireProtocol.preface)
+        let binaryRequests = pipelineWithoutReading(binary, try WireProtocol.frame(metadata), limit: 1_200_000)
+
+        let get = Array("GET /v2/models/wide HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        let http = try RawConnection(port: server.httpPort)
+        let httpRequests = pipelineWithoutReading(http, get, limit: 400_000)
+        let grown = residentBytes(server) - baseline
+        // Before back-pressure: 300,000 unread metadata requests took 283 MB.
+        XCTAssertLessThan(grown, 64 << 20, "RSS grew by \(grown >> 20) MB after \(binaryRequests) binary and \(httpRequests) HTTP requests left unread")
+        XCTAssertLessThan(binaryRequests, 1_200_000, "the server kept reading")
+        binary.close()
+        http.close()
+
+        // Both fronts still answer others.
+        let client = NNClient(port: server.port)
+        let health = try awaitResult { try await client.health() }
+        XCTAssertTrue(health.live)
+        XCTAssertEqual(try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/health/ready").status, 200)
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
+    func testAConnectionOverTheLimitGetsAReadableRefusalAndTheOtherFrontStillAnswers() throws {
+        let server = try ServerProcess(repository: repository, arguments: ["--max-connections", "2", "--max-http-connections", "2"])
+        let held = try (0..<2).map { _ in try RawConnection(port: server.port) }
+        for connection in held { connection.send(WireProtocol.preface) }
+        usleep(200_000)
+        let refused = try RawConnection(port: server.port)
+        let answer = refused.readUntilClosed()
+        guard case .frame(let start, let length) = WireProtocol.scanFrame(answer) else {
+            return XCTFail("no error frame at the binary limit: \(answer.count) bytes")
+        }
+        let response = try Nnserve_Response(serializedBytes: Array(answer[start..<(start + length)]))
+        XCTAssertEqual(response.error.code, .resourceExhausted)
+        XCTAssertTrue(response.error.message.contains("limit of 2 binary connections"), response.error.message)
+
+        // The binary front is full; HTTP health answers.
+        XCTAssertEqual(try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/health/live").status, 200)
+        let httpHeld = try (0..<2).map { _ in try RawConnection(port: server.httpPort) }
+        usleep(200_000)
+        let over = try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/health/live")
+        XCTAssertEqual(over.status, 503)
+        XCTAssertTrue(over.errorMessage.contains("limit of 2 http connections"), over.text)
+        XCTAssertEqual(over.headers["retry-after"], "1")
+        for connection in held + httpHeld { connection.close() }
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
+    func testTricklingAndSilentClientsAreClosedInSeconds() throws {
+        let server = try ServerProcess(repository: repository, arguments: ["--header-timeout", "1", "--min-transfer-rate", "1000"])
+        // An HTTP head trickled a byte every 100 ms never completes: 408 after ~1 s.
+        let started = Date()
+        let trickle = try RawConnection(port: server.httpPort)
+        let head = Array("GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(String(repeating: "a", count: 200))\r\n\r\n".utf8)
+        let writer = Thread {
+            for byte in head {
+                trickle.send([byte])
+                usleep(100_000)
+            }
+        }
+        writer.start()
+        let reply = try HTTPTestClient.parse(trickle.readUntilClosed())
+        XCTAssertEqual(reply.status, 408)
+        XCTAssertTrue(reply.errorMessage.contains("request head not received within 1 s"), reply.text)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+
+        // A binary frame whose body trickles: an error frame naming the rate.
+        let slowBody = try RawConnection(port: server.port)
+        var predict = Nnserve_Request()
+        predict.predict.model = "mlp"
+        var input = Nnserve_InputTensor()
+        input.name = "x"
+        input.shape = [200, 5]
+        input.data = GraphFixtures.randomBatch(rows: 200, width: 5).scalars
+        predict.predict.inputs = [input]
+        let frame = try WireProtocol.frame(predict)
+        slowBody.send(WireProtocol.preface + frame.prefix(100))
+        let bodyWriter = Thread {
+            for byte in frame.dropFirst(100).prefix(60) {
+                slowBody.send([byte])
+                usleep(50_000)
+            }
+        }
+        bodyWriter.start()
+        let answer = slowBody.readUntilClosed()
+        guard case .frame(let start, let length) = WireProtocol.scanFrame(answer) else {
+            return XCTFail("no error frame for a trickled frame: \(answer.count) bytes")
+        }
+        let response = try Nnserve_Response(serializedBytes: Array(answer[start..<(start + length)]))
+        XCTAssertEqual(response.error.code, .deadlineExceeded)
+        XCTAssertTrue(response.error.message.contains("under the minimum of 1000 bytes/s"), response.error.message)
+
+        // A connection that never sends its first request is closed after the header timeout.
+        let silent = try RawConnection(port: server.port)
+        let silentStart = Date()
+        _ = silent.readUntilClosed()
+        XCTAssertLessThan(Date().timeIntervalSince(silentStart), 3)
+
+        // Between requests only the idle timeout applies: a keep-alive client may pause.
+        let client = NNClient(port: server.port)
+        _ = try awaitResult { try await client.health() }
+        usleep(1_500_000)
+        XCTAssertTrue(try awaitResult { try await client.health() }.live)
+        awaitResult { await client.close() }
+
+        let metrics = try HTTPTestClient.send(port: server.httpPort, "GET", "/metrics").text
+        XCTAssertTrue(metrics.contains(#"nnserve_slow_clients_closed_total{protocol="http"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"nnserve_slow_clients_closed_total{protocol="binary"} 2"#), metrics)
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+}
+
+/// Runs async client code from a synchronous test (the raw sockets above block).
+private func awaitResult<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+}
+
+private func awaitResult(_ body: @escaping @Sendable () async -> Void) {
+    _ = try? awaitResult { () async throws -> Int in await body(); return 0 }
+}
+
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+}
