@@ -218,24 +218,30 @@ extension ModelStore {
         for name in modelDirectories() {
             let versions = availableVersions(name)
             if versions.isEmpty {
-                entries.append(RepositoryEntry(name: name, version: nil, ready: false, reason: "no <version>/model.nnm under \(root)/\(name)"))
+                entries.append(RepositoryEntry(name: name, version: nil, ready: false, reason: "no <version>/model.nnm under '\(name)/'"))
             }
             for version in versions {
                 let path = "\(root)/\(name)/\(version)/model.nnm"
                 let ready = served[name]?[version] != nil
                 let reason = ready ? ""
                     : skipped.contains(name) ? "unloaded by request"
-                    : refusals[path]?.reason ?? "not selected by the version policy"
+                    : refusals[path].map { relative($0.reason) } ?? "not selected by the version policy"
                 entries.append(RepositoryEntry(name: name, version: version, ready: ready, reason: reason))
             }
         }
         return entries
     }
 
+    /// A message with the repository's own path left out: clients see entries relative to it
+    /// (the server's file system layout is not theirs to know).
+    private func relative(_ message: String) -> String {
+        message.replacingOccurrences(of: root.hasSuffix("/") ? root : root + "/", with: "")
+    }
+
     /// Serves `name` again (re-reading its files); throws when no version of it could be loaded.
     func loadModel(_ name: String) throws(ServingError) {
         guard modelDirectories().contains(name) else {
-            throw ServingError(.notFound, "no model directory '\(name)' in repository \(root)")
+            throw ServingError(.notFound, "no model directory '\(name)' in the repository")
         }
         lock.withLock {
             unloadedByRequest.remove(name)
@@ -253,7 +259,7 @@ extension ModelStore {
     /// Stops serving `name` (queued requests are answered first) until it is loaded again.
     func unloadModel(_ name: String) throws(ServingError) {
         guard lock.withLock({ models[name] != nil }) || modelDirectories().contains(name) else {
-            throw ServingError(.notFound, "no model '\(name)' in repository \(root)")
+            throw ServingError(.notFound, "no model '\(name)' in the repository")
         }
         lock.withLock { _ = unloadedByRequest.insert(name) }
         reload()

@@ -32,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     public var accessLog = false
     /// Version policy when a model has no config.pbtxt: the newest version only.
     public var latestVersions = 1
+    /// Who may load and unload models over HTTP.
+    public var admin = AdminAccess.loopbackOnly
 
     /// Output values one response may carry: no more than the largest request would hold as
     /// float32 (a binary response spends 4 bytes per value), so what a request can make the

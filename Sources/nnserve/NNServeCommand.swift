@@ -33,6 +33,8 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Bytes per second a request must average after the header timeout.")
     var minTransferRate = ServerConfiguration().minTransferBytesPerSecond
     @Option(help: "Seconds before an idle connection is closed.") var idleTimeout = ServerConfiguration().idleTimeoutSeconds
+    @Option(help: "A file holding the bearer token that repository load/unload requests must carry. Without it those endpoints are open on a loopback address and off on any other.")
+    var adminTokenFile: String?
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
     @Option(help: "OpenBLAS threads (1 per executor is fastest when instances cover the cores).") var blasThreads = 1
@@ -54,6 +56,15 @@ struct NNServeCommand: ParsableCommand {
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.maxBodySize = maxBodySize
         configuration.accessLog = accessLog
+        var token: String?
+        if let adminTokenFile {
+            guard let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8) else {
+                throw ValidationError("--admin-token-file: cannot read '\(adminTokenFile)'")
+            }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard token?.isEmpty == false else { throw ValidationError("--admin-token-file: '\(adminTokenFile)' is empty") }
+        }
+        configuration.admin = AdminAccess.forBinding(host: host, token: token)
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -70,6 +81,7 @@ struct NNServeCommand: ParsableCommand {
         let http = httpBound.map { ", http \(host):\($0)" } ?? ""
         FileHandle.standardOutput.write(Data("nnserve listening on binary \(host):\(bound)\(http) (\(store.loadedCount) model versions)\n".utf8))
         logger.info("listening on binary \(host):\(bound)\(http) with \(store.loadedCount) model versions")
+        logger.info("\(configuration.admin.summary)")
 
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)

@@ -203,14 +203,18 @@ final class HTTPFrontTests: XCTestCase {
         XCTAssertEqual(after.first { $0["name"] as? String == "wide" }?["reason"] as? String, "unloaded by request")
         let readyOnly = try XCTUnwrap(HTTPTestClient.send(port: server.httpPort, "POST", "/v2/repository/index", json: #"{"ready":true}"#).json() as? [[String: Any]])
         XCTAssertEqual(readyOnly.map { $0["name"] as! String }, ["mlp"])
-        // Still ready: an unloaded model was asked for, not missing.
-        XCTAssertEqual(try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/health/ready").status, 200)
+        // Not ready while a model of the repository is unloaded: the server does not serve it all.
+        let ready = try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/health/ready")
+        XCTAssertEqual(ready.status, 400)
+        XCTAssertTrue(ready.errorMessage.contains("models without a served version: wide"), ready.text)
 
         XCTAssertEqual(try HTTPTestClient.send(port: server.httpPort, "POST", "/v2/repository/models/wide/load").status, 200)
         XCTAssertEqual(try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/models/wide/ready").status, 200)
+        XCTAssertEqual(try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/health/ready").status, 200)
         let unknown = try HTTPTestClient.send(port: server.httpPort, "POST", "/v2/repository/models/nope/load")
         XCTAssertEqual(unknown.status, 404)
         XCTAssertTrue(unknown.errorMessage.contains("'nope'"), unknown.text)
+        XCTAssertFalse(unknown.text.contains(repository), "the repository's path is the server's business: \(unknown.text)")
         let withFiles = try HTTPTestClient.send(port: server.httpPort, "POST", "/v2/repository/models/wide/load", json: #"{"parameters":{"config":"{}"}}"#)
         XCTAssertEqual(withFiles.status, 400)
         XCTAssertEqual(server.stop(), 0, server.log)

@@ -33,8 +33,9 @@ final class ServerProcess {
         }
         let text = String(decoding: line, as: UTF8.self)
         func boundPort(after label: String) -> Int? {
-            guard let range = text.range(of: "\(label) 127.0.0.1:") else { return nil }
-            return Int(text[range.upperBound...].prefix { $0.isNumber })
+            guard let range = text.range(of: "\(label) ") else { return nil }
+            let address = text[range.upperBound...].prefix { $0 != "," && $0 != " " }
+            return address.split(separator: ":").last.flatMap { Int($0) }
         }
         guard let port = boundPort(after: "binary"), let httpPort = boundPort(after: "http") else {
             process.terminate()

@@ -57,6 +57,18 @@ struct KServeEndpoints: Sendable {
             return infer(reference, request, on: eventLoop)
         case .repositoryIndex:
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in try repositoryIndex(request.body) })
+        case .load, .unload:
+            if let refusal = configuration.admin.refusal(authorization: request.headers.first(name: "authorization")) {
+                var reply = HTTPReply.error(refusal)
+                if refusal.status == .unauthorized { reply.extraHeaders.append(("WWW-Authenticate", #"Bearer realm="nnserve""#)) }
+                return eventLoop.makeSucceededFuture(reply)
+            }
+            return repositoryControl(route, request, on: eventLoop)
+        }
+    }
+
+    private func repositoryControl(_ route: KServeRoute, _ request: Request, on eventLoop: any EventLoop) -> EventLoopFuture<HTTPReply> {
+        switch route {
         case .load(let name):
             return offload(on: eventLoop) { () throws(ServingError) in
                 try Self.refuseLoadParameters(request.body, model: name)
@@ -64,6 +76,8 @@ struct KServeEndpoints: Sendable {
             }
         case .unload(let name):
             return offload(on: eventLoop) { () throws(ServingError) in try store.unloadModel(name) }
+        default:
+            preconditionFailure("\(route) is not a repository control route")
         }
     }
 
@@ -91,10 +105,11 @@ struct KServeEndpoints: Sendable {
 
     // MARK: - Health and metadata
 
-    /// Ready when every model in the repository (a directory with at least one version file,
-    /// not unloaded on request) serves a version.
+    /// Ready when every model in the repository (a directory with at least one version file)
+    /// serves a version. A model unloaded on request counts as not served: the server then does
+    /// not serve its whole repository, and an orchestrator should know.
     private func serverReady() -> HTTPReply {
-        let unserved = Dictionary(grouping: store.index().filter { $0.version != nil && $0.reason != "unloaded by request" }, by: \.name)
+        let unserved = Dictionary(grouping: store.index().filter { $0.version != nil }, by: \.name)
             .filter { _, entries in !entries.contains(where: \.ready) }
             .keys.sorted()
         guard unserved.isEmpty, store.loadedCount > 0 else {
