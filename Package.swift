@@ -122,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "nnserve",
             dependencies: [
-                "NNServer", "NNInference",
+                "NNServer", "NNInference", "NNFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -4,20 +4,19 @@ import NNFormat
 import Glibc
 #endif
 
-/// The model repository layout: `<root>/<name>/<version>/model.nnm`, versions positive
-/// integers. A version directory appears whole or not at all.
+/// Publishing into a model repository (layout: NNFormat's `RepositoryLayout`). A version
+/// directory appears whole or not at all.
 public struct ModelRepository: Sendable {
-    public let root: String
-    public static let modelFileName = "model.nnm"
+    public let layout: RepositoryLayout
+    public var root: String { layout.root }
 
     public init(root: String) {
-        self.root = root
+        layout = RepositoryLayout(root: root)
     }
 
-    /// Versions of `name` present, ascending.
+    /// Version directories of `name` present, ascending.
     public func versions(of name: String) -> [Int] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(name)")) ?? []
-        return entries.compactMap { entry in Int(entry).flatMap { $0 > 0 && String($0) == entry ? $0 : nil } }.sorted()
+        layout.versionDirectories(of: name)
     }
 
     public func nextVersion(of name: String) -> Int {
@@ -25,7 +24,7 @@ public struct ModelRepository: Sendable {
     }
 
     public func path(name: String, version: Int) -> String {
-        "\(root)/\(name)/\(version)/\(Self.modelFileName)"
+        layout.modelFile(name, version: version)
     }
 
     /// Publishes `bytes` as `name` version `version`: the file is written and fsynced inside a
@@ -37,7 +36,7 @@ public struct ModelRepository: Sendable {
         guard !name.isEmpty, !name.hasPrefix("."), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ExportError.invalidName(name)
         }
-        let modelDirectory = "\(root)/\(name)"
+        let modelDirectory = layout.modelDirectory(name)
         let final = "\(modelDirectory)/\(version)"
         guard !FileManager.default.fileExists(atPath: final) else { throw ExportError.versionExists(path: final) }
         do {
@@ -53,7 +52,7 @@ public struct ModelRepository: Sendable {
             throw ExportError.io(path: staging, detail: "cannot create: \(error.localizedDescription)")
         }
         do {
-            let file = "\(staging)/\(Self.modelFileName)"
+            let file = "\(staging)/\(RepositoryLayout.modelFileName)"
             do { try AtomicFile.write(bytes, to: file) } catch { throw ExportError.file(error) }
             try verify(file)
             guard rename(staging, final) == 0 else {

@@ -11,7 +11,8 @@ import NNInference
 /// on an event loop). `LoadedModel`s are immutable, so a request that looked one up finishes
 /// on it even if a reload replaces it meanwhile.
 public final class ModelStore: @unchecked Sendable {
-    public let root: String
+    public let layout: RepositoryLayout
+    public var root: String { layout.root }
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let logger: Logger
@@ -22,10 +23,22 @@ public final class ModelStore: @unchecked Sendable {
     private var refused: [String: (modified: Date, reason: String)] = [:]
     /// Models unloaded through the repository API; reloads skip them until they are loaded again.
     private var unloadedByRequest: Set<String> = []
+    private var shuttingDown = false
 
-    public init(root: String, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(),
+    /// Readiness turns false (orchestrators stop sending new traffic) while predictions are
+    /// still answered: the start of a graceful shutdown.
+    public func beginShutdown() { lock.withLock { shuttingDown = true } }
+
+    public var isShuttingDown: Bool { lock.withLock { shuttingDown } }
+
+    public convenience init(root: String, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(),
                 logger: Logger = Logger(label: "nnserve")) {
-        self.root = root
+        self.init(layout: RepositoryLayout(root: root), configuration: configuration, metrics: metrics, logger: logger)
+    }
+
+    public init(layout: RepositoryLayout, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(),
+                logger: Logger = Logger(label: "nnserve")) {
+        self.layout = layout
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
@@ -69,15 +82,11 @@ public final class ModelStore: @unchecked Sendable {
     }
 
     private func modelDirectories() -> [String] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { !$0.hasPrefix(".") }
-        return names.sorted().filter { name in
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory) && isDirectory.boolValue
-        }
+        layout.modelNames()
     }
 
     private func settings(of name: String) -> Nnserve_ModelConfig? {
-        let path = "\(root)/\(name)/config.pbtxt"
+        let path = layout.configFile(name)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
             return try ModelConfigFile.read(from: path)
@@ -87,14 +96,9 @@ public final class ModelStore: @unchecked Sendable {
         }
     }
 
-    /// Every version directory holding a model file, ascending.
+    /// Every version holding a model file, ascending.
     private func availableVersions(_ name: String) -> [Int] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(name)")) ?? []
-        return entries.compactMap { entry -> Int? in
-            guard let version = Int(entry), version > 0, String(version) == entry,
-                  FileManager.default.fileExists(atPath: "\(root)/\(name)/\(entry)/model.nnm") else { return nil }
-            return version
-        }.sorted()
+        layout.versions(of: name)
     }
 
     /// The versions the policy may serve (ascending) and how many of them to serve.
@@ -111,7 +115,7 @@ public final class ModelStore: @unchecked Sendable {
     }
 
     private func load(_ name: String, _ version: Int, _ config: Nnserve_ModelConfig?) -> LoadedModel? {
-        let path = "\(root)/\(name)/\(version)/model.nnm"
+        let path = layout.modelFile(name, version: version)
         let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date()
         if lock.withLock({ refused[path]?.modified }) == modified { return nil }
         let started = DispatchTime.now().uptimeNanoseconds
@@ -221,21 +225,15 @@ extension ModelStore {
                 entries.append(RepositoryEntry(name: name, version: nil, ready: false, reason: "no <version>/model.nnm under '\(name)/'"))
             }
             for version in versions {
-                let path = "\(root)/\(name)/\(version)/model.nnm"
+                let path = layout.modelFile(name, version: version)
                 let ready = served[name]?[version] != nil
                 let reason = ready ? ""
                     : skipped.contains(name) ? "unloaded by request"
-                    : refusals[path].map { relative($0.reason) } ?? "not selected by the version policy"
+                    : refusals[path].map { layout.relative($0.reason) } ?? "not selected by the version policy"
                 entries.append(RepositoryEntry(name: name, version: version, ready: ready, reason: reason))
             }
         }
         return entries
-    }
-
-    /// A message with the repository's own path left out: clients see entries relative to it
-    /// (the server's file system layout is not theirs to know).
-    private func relative(_ message: String) -> String {
-        message.replacingOccurrences(of: root.hasSuffix("/") ? root : root + "/", with: "")
     }
 
     /// Serves `name` again (re-reading its files); throws when no version of it could be loaded.
@@ -246,7 +244,7 @@ extension ModelStore {
         lock.withLock {
             unloadedByRequest.remove(name)
             // An explicit load retries versions that were refused before.
-            refused = refused.filter { !$0.key.hasPrefix("\(root)/\(name)/") }
+            refused = refused.filter { !$0.key.hasPrefix(layout.modelDirectory(name) + "/") }
         }
         reload()
         guard lock.withLock({ models[name]?.isEmpty == false }) else {

@@ -47,7 +47,7 @@ final class RequestHandler: ChannelInboundHandler {
             response.listModels.models = store.summaries()
         case .health:
             response.health.live = true
-            response.health.ready = store.loadedCount > 0
+            response.health.ready = store.loadedCount > 0 && !store.isShuttingDown
         case nil:
             response.error = ServingError(.invalidArgument, "request \(request.id) has no kind (predict, metadata, list_models, health)").response
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import NNFormat
 import NNInference
 import NNServer
 
@@ -11,7 +12,10 @@ struct NNServeCommand: ParsableCommand {
         commandName: "nnserve",
         abstract: "Serve every model of a repository (<root>/<name>/<version>/model.nnm) over the binary TCP protocol and KServe v2 HTTP.")
 
-    @Argument(help: "The model repository.") var repository = "models"
+    @Argument(help: "The model repository (<root>/<name>/<version>/model.nnm), or with --model-name one model's directory.")
+    var repository = "models"
+    @Option(help: "Serve the directory as this one model: <dir>/<version>/model.nnm or <dir>/model.nnm (as KServe's storage initializer lays out /mnt/models).")
+    var modelName: String?
     @Option(help: "Address to bind (loopback unless told otherwise).") var host = "127.0.0.1"
     @Option(help: "Port of the binary protocol (0: any free port, printed at start).") var port = 8500
     @Option(help: "Port of the HTTP front: KServe v2 REST and /metrics (0: any free port; -1: no HTTP).") var httpPort = 8000
@@ -35,6 +39,10 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Seconds before an idle connection is closed.") var idleTimeout = ServerConfiguration().idleTimeoutSeconds
     @Option(help: "A file holding the bearer token that repository load/unload requests must carry. Without it those endpoints are open on a loopback address and off on any other.")
     var adminTokenFile: String?
+    @Option(help: "Seconds between SIGTERM and closing the listeners: readiness is false at once, predictions are still answered (match the orchestrator's preStop/endpoint removal delay).")
+    var shutdownGrace = 0.0
+    @Option(help: "Seconds after the grace period within which the process exits, answered or not.")
+    var exitTimeout = 30.0
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
     @Option(help: "OpenBLAS threads (1 per executor is fastest when instances cover the cores).") var blasThreads = 1
@@ -72,7 +80,8 @@ struct NNServeCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "nnserve")
-        let store = ModelStore(root: repository, configuration: configuration, logger: logger)
+        let layout = RepositoryLayout(root: repository, kind: modelName.map { .singleModel(name: $0) } ?? .repository)
+        let store = ModelStore(layout: layout, configuration: configuration, logger: logger)
         store.reload()
         let server = InferenceServer(store: store, configuration: configuration, eventLoopThreads: eventLoopThreads)
         let bound = try server.start(host: host, port: port)
@@ -99,11 +108,22 @@ struct NNServeCommand: ParsableCommand {
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            // The first signal starts the grace period; a second one ends it early.
             source.setEventHandler { stop.signal() }
             source.resume()
             sources.append(source)
         }
         stop.wait()
+        store.beginShutdown()
+        if shutdownGrace > 0 {
+            logger.info("shutting down: not ready; answering requests for \(shutdownGrace) s before closing the listeners")
+            _ = stop.wait(timeout: .now() + shutdownGrace)
+        }
+        let exitTimeout = exitTimeout
+        DispatchQueue.global().asyncAfter(deadline: .now() + exitTimeout) {
+            logger.error("shutdown did not finish within --exit-timeout \(exitTimeout) s; exiting")
+            Foundation.exit(1)
+        }
         logger.info("shutting down: answering queued requests")
         server.shutdown()
         logger.info("stopped")

@@ -109,6 +109,9 @@ struct KServeEndpoints: Sendable {
     /// serves a version. A model unloaded on request counts as not served: the server then does
     /// not serve its whole repository, and an orchestrator should know.
     private func serverReady() -> HTTPReply {
+        if store.isShuttingDown {
+            return .error(HTTPError(.serviceUnavailable, "not ready: shutting down; requests are still answered until the listeners close"))
+        }
         let unserved = Dictionary(grouping: store.index().filter { $0.version != nil }, by: \.name)
             .filter { _, entries in !entries.contains(where: \.ready) }
             .keys.sorted()
