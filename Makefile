@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-python serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve bench-http
+.PHONY: setup build test test-python ops-check serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve bench-http
 
 setup:
 	@bash ops/setup.sh
@@ -25,6 +25,13 @@ test: setup
 	$(SWIFT) test --disable-swift-testing
 	bash ops/test-allocation-coretypes.sh
 	bash ops/test-python.sh
+
+## ops-check: validate ops/ (Dockerfile, Kubernetes and KServe manifests, systemd unit,
+## Prometheus config, alert rules and their tests, Grafana dashboard) offline; CI runs it.
+ops-check: setup
+	$(SWIFT) build --product nnserve
+	$(SWIFT) build --product nnclient
+	bash ops/ops-check.sh
 
 ## test-python: the pytest suite of the HTTP front against the debug nnserve.
 test-python: setup

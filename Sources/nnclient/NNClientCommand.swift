@@ -8,7 +8,7 @@ struct NNClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nnclient",
         abstract: "Talk to an nnserve server over the binary protocol.",
-        subcommands: [Predict.self, Models.self, Bench.self]
+        subcommands: [Predict.self, Models.self, Health.self, Bench.self]
     )
 }
 
@@ -91,6 +91,21 @@ extension NNClientCommand {
                 print("\(model.name)\tversions \(model.versions.map(String.init).joined(separator: ","))\t\(model.ready ? "ready" : "not ready")")
             }
             await client.close()
+        }
+    }
+
+    struct Health: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Exit 0 when the server is live (and, with --ready, ready): for container health checks.")
+        @OptionGroup var connection: Connection
+        @Flag(help: "Also require readiness (every model of the repository served, not shutting down).") var ready = false
+
+        func run() async throws {
+            let client = NNClient(host: connection.host, port: connection.port)
+            let health = try await client.health()
+            await client.close()
+            print("live \(health.live), ready \(health.ready)")
+            guard health.live, health.ready || !ready else { throw ExitCode.failure }
         }
     }
 
