@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NNServerTests",
-            dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTestSupport",
+            dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNTestSupport",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strictSwift
         ),

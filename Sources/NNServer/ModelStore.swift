@@ -16,6 +16,8 @@ public final class ModelStore: @unchecked Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let logger: Logger
+    /// Where a sample of the answered predictions is written, if anywhere.
+    public let requestLog: RequestLog?
     private let lock = NSLock()
     private let reloads = DispatchQueue(label: "nnserve.reload")
     private var models: [String: [Int: LoadedModel]] = [:]
@@ -37,8 +39,9 @@ public final class ModelStore: @unchecked Sendable {
     }
 
     public init(layout: RepositoryLayout, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(),
-                logger: Logger = Logger(label: "nnserve")) {
+                logger: Logger = Logger(label: "nnserve"), requestLog: RequestLog? = nil) {
         self.layout = layout
+        self.requestLog = requestLog
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger

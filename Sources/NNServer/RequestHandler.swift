@@ -70,9 +70,10 @@ final class RequestHandler: ChannelInboundHandler {
         }
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        let accessLog = configuration.accessLog, logger = store.logger
+        let accessLog = configuration.accessLog, logger = store.logger, requestLog = store.requestLog
         let job = DynamicBatcher.Job(rows: prepared.rows, inputs: prepared.inputs, outputs: prepared.outputs,
                                      deadline: model.deadline(requestedMicros: predict.timeoutMicros)) { result in
+            if case .success(let values) = result { requestLog?.record(model: model, prepared: prepared, values: values) }
             let response = Self.response(id: id, model: model, prepared: prepared, result)
             let outcome = result.outcome
             let finish: @Sendable () -> Void = {

@@ -43,6 +43,10 @@ struct NNServeCommand: ParsableCommand {
     var shutdownGrace = 0.0
     @Option(help: "Seconds after the grace period within which the process exits, answered or not.")
     var exitTimeout = 30.0
+    @Option(help: "Write a sample of the answered predictions to this directory, as CSV files nntrain reads (off by default).")
+    var requestLog: String?
+    @Option(help: "Fraction of predictions the request log keeps.") var requestLogSample = 0.01
+    @Option(help: "Bytes the request log's directory may hold; the oldest files go first.") var requestLogMaxBytes = 256 << 20
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
     @Option(help: "OpenBLAS threads (1 per executor is fastest when instances cover the cores).") var blasThreads = 1
@@ -81,7 +85,12 @@ struct NNServeCommand: ParsableCommand {
         }
         let logger = Logger(label: "nnserve")
         let layout = RepositoryLayout(root: repository, kind: modelName.map { .singleModel(name: $0) } ?? .repository)
-        let store = ModelStore(layout: layout, configuration: configuration, logger: logger)
+        guard (0...1).contains(requestLogSample) else { throw ValidationError("--request-log-sample: \(requestLogSample) is not a fraction in 0...1") }
+        let log = try requestLog.map {
+            try RequestLog(RequestLog.Settings(directory: $0, sampleRate: requestLogSample, maxTotalBytes: requestLogMaxBytes,
+                                               maxFileBytes: max(4096, min(16 << 20, requestLogMaxBytes / 8))))
+        }
+        let store = ModelStore(layout: layout, configuration: configuration, logger: logger, requestLog: log)
         store.reload()
         let server = InferenceServer(store: store, configuration: configuration, eventLoopThreads: eventLoopThreads)
         let bound = try server.start(host: host, port: port)
@@ -126,6 +135,7 @@ struct NNServeCommand: ParsableCommand {
         }
         logger.info("shutting down: answering queued requests")
         server.shutdown()
+        log?.flush()
         logger.info("stopped")
         _ = sources
     }

@@ -71,6 +71,7 @@ final class HostileClientTests: XCTestCase {
         let client = NNClient(port: server.port)
         let health = try awaitResult { try await client.health() }
         XCTAssertTrue(health.live)
+        awaitResult { await client.close() }
         XCTAssertEqual(try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/health/ready").status, 200)
         XCTAssertEqual(server.stop(), 0, server.log)
     }
@@ -107,14 +108,9 @@ final class HostileClientTests: XCTestCase {
         let started = Date()
         let trickle = try RawConnection(port: server.httpPort)
         let head = Array("GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(String(repeating: "a", count: 200))\r\n\r\n".utf8)
-        let writer = Thread {
-            for byte in head {
-                trickle.send([byte])
-                usleep(100_000)
-            }
-        }
-        writer.start()
+        let writer = Trickle(trickle, head, every: 100_000)
         let reply = try HTTPTestClient.parse(trickle.readUntilClosed())
+        writer.waitUntilStopped()
         XCTAssertEqual(reply.status, 408)
         XCTAssertTrue(reply.errorMessage.contains("request head not received within 1 s"), reply.text)
         XCTAssertLessThan(Date().timeIntervalSince(started), 4)
@@ -130,14 +126,9 @@ final class HostileClientTests: XCTestCase {
         predict.predict.inputs = [input]
         let frame = try WireProtocol.frame(predict)
         slowBody.send(WireProtocol.preface + frame.prefix(100))
-        let bodyWriter = Thread {
-            for byte in frame.dropFirst(100).prefix(60) {
-                slowBody.send([byte])
-                usleep(50_000)
-            }
-        }
-        bodyWriter.start()
+        let bodyWriter = Trickle(slowBody, Array(frame.dropFirst(100).prefix(60)), every: 50_000)
         let answer = slowBody.readUntilClosed()
+        bodyWriter.waitUntilStopped()
         guard case .frame(let start, let length) = WireProtocol.scanFrame(answer) else {
             return XCTFail("no error frame for a trickled frame: \(answer.count) bytes")
         }
@@ -163,6 +154,27 @@ final class HostileClientTests: XCTestCase {
         XCTAssertTrue(metrics.contains(#"nnserve_slow_clients_closed_total{protocol="binary"} 2"#), metrics)
         XCTAssertEqual(server.stop(), 0, server.log)
     }
+}
+
+/// Sends bytes one at a time on its own thread until they are all sent or the server closes
+/// the connection; the test waits for it, so no thread of this test outlives it (later tests
+/// count the process's allocations).
+private final class Trickle: @unchecked Sendable {
+    private let stopped = DispatchSemaphore(value: 0)
+
+    init(_ connection: RawConnection, _ bytes: [UInt8], every microseconds: UInt32) {
+        Thread { [stopped] in
+            for byte in bytes {
+                // One byte from the stack: no allocation per send on this thread.
+                let sent = withUnsafeBytes(of: byte) { Glibc.send(connection.descriptor, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }
+                guard sent == 1 else { break }
+                usleep(microseconds)
+            }
+            stopped.signal()
+        }.start()
+    }
+
+    func waitUntilStopped() { stopped.wait() }
 }
 
 /// Runs async client code from a synchronous test (the raw sockets above block).

@@ -93,9 +93,11 @@ struct RawConnection {
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func send(_ bytes: [UInt8]) {
-        // MSG_NOSIGNAL: a test writing to a connection the server closed gets EPIPE, not SIGPIPE.
-        _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    /// False once the server has closed the connection. MSG_NOSIGNAL: a test writing to a
+    /// closed connection gets EPIPE, not SIGPIPE.
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } >= 0
     }
 
     /// Everything until the server closes the connection (or 5 s pass).

@@ -20,7 +20,9 @@ extension KServeEndpoints {
             return eventLoop.makeSucceededFuture(.error(error))
         }
         let promise = eventLoop.makePromise(of: HTTPReply.self)
+        let requestLog = store.requestLog
         model.predict(call.prepared, deadline: model.deadline(requestedMicros: call.timeoutMicros)) { result in
+            if case .success(let values) = result { requestLog?.record(model: model, prepared: call.prepared, values: values) }
             // Written here, on the executor's thread, so the event loop only sends bytes.
             let reply = switch result {
             case .success(let values):
