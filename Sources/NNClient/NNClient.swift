@@ -27,23 +27,26 @@ public enum ClientError: Error, CustomStringConvertible, Equatable {
 public final class NNClient: Sendable {
     public let host: String
     public let port: Int
+    private let tls: ClientTLS?
     private let group: MultiThreadedEventLoopGroup
     private let state = ConnectionState()
 
-    public init(host: String = "127.0.0.1", port: Int) {
+    public init(host: String = "127.0.0.1", port: Int, tls: ClientTLS? = nil) {
         self.host = host
         self.port = port
+        self.tls = tls
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
     /// Opens the connection (again, after it closed) and sends the preface.
     public func connect() async throws {
         if state.box.withLockedValue({ $0.channel?.isActive ?? false }) { return }
-        let state = state
+        let state = state, tls = tls, host = host
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler(host: host)) }
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(ResponseFrameDecoder()),
                         ResponseHandler(state: state),
@@ -209,5 +212,11 @@ final class ResponseHandler: ChannelInboundHandler {
         }
         for promise in pending { promise.fail(ClientError.connectionClosed) }
         context.fireChannelInactive()
+    }
+
+    /// A connection that failed (a TLS alert, a reset) cannot answer anything: close it, so the
+    /// waiting requests fail now instead of at their timeouts.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 }

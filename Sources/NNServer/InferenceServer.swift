@@ -16,9 +16,13 @@ public final class InferenceServer: Sendable {
     /// not shut out the other (or its health endpoints).
     private let connections = NIOLockedValueBox([RequestProtocol: Int]())
 
-    public init(store: ModelStore, configuration: ServerConfiguration, eventLoopThreads: Int = 1) {
+    /// When set, both fronts speak TLS only.
+    let tls: ServerTLS?
+
+    public init(store: ModelStore, configuration: ServerConfiguration, eventLoopThreads: Int = 1, tls: ServerTLS? = nil) {
         self.store = store
         self.configuration = configuration
+        self.tls = tls
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
     }
 
@@ -47,6 +51,9 @@ public final class InferenceServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { [self] channel in
+                if let tls {
+                    do { try channel.pipeline.syncOperations.addHandler(tls.handler()) } catch { return channel.eventLoop.makeFailedFuture(error) }
+                }
                 guard admit(channel, front) else { return refuse(channel, front) }
                 return channel.eventLoop.makeCompletedFuture { try handlers(channel.pipeline.syncOperations) }
             }

@@ -15,6 +15,19 @@ struct NNClientCommand: AsyncParsableCommand {
 struct Connection: ParsableArguments {
     @Option(help: "Server address.") var host = "127.0.0.1"
     @Option(help: "Server port.") var port = 8500
+    @Flag(help: "Speak TLS (trusting the system's CAs unless --tls-ca is given).") var tls = false
+    @Option(help: "PEM CA bundle the server's certificate must chain to (implies --tls).") var tlsCa: String?
+    @Option(help: "PEM client certificate chain, for servers that require one (implies --tls).") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
+
+    func client() throws -> NNClient {
+        guard tls || tlsCa != nil || tlsCert != nil else { return NNClient(host: host, port: port) }
+        do {
+            return NNClient(host: host, port: port, tls: try ClientTLS(trustRoots: tlsCa, certificateChain: tlsCert, privateKey: tlsKey))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
 }
 
 extension NNClientCommand {
@@ -28,7 +41,7 @@ extension NNClientCommand {
         @Option(help: "JSON file holding an array of rows (arrays of numbers).") var json: String?
 
         func run() async throws {
-            let client = NNClient(host: connection.host, port: connection.port)
+            let client = try connection.client()
             let metadata = try await client.metadata(model: model, version: version)
             guard let input = metadata.inputs.first, metadata.inputs.count == 1 else {
                 throw ValidationError("model '\(model)' has \(metadata.inputs.count) inputs; predict reads files for single-input models")
@@ -86,7 +99,7 @@ extension NNClientCommand {
         @OptionGroup var connection: Connection
 
         func run() async throws {
-            let client = NNClient(host: connection.host, port: connection.port)
+            let client = try connection.client()
             for model in try await client.listModels() {
                 print("\(model.name)\tversions \(model.versions.map(String.init).joined(separator: ","))\t\(model.ready ? "ready" : "not ready")")
             }
@@ -101,7 +114,7 @@ extension NNClientCommand {
         @Flag(help: "Also require readiness (every model of the repository served, not shutting down).") var ready = false
 
         func run() async throws {
-            let client = NNClient(host: connection.host, port: connection.port)
+            let client = try connection.client()
             let health = try await client.health()
             await client.close()
             print("live \(health.live), ready \(health.ready)")

@@ -47,6 +47,9 @@ struct NNServeCommand: ParsableCommand {
     var requestLog: String?
     @Option(help: "Fraction of predictions the request log keeps.") var requestLogSample = 0.01
     @Option(help: "Bytes the request log's directory may hold; the oldest files go first.") var requestLogMaxBytes = 256 << 20
+    @Option(help: "PEM certificate chain: both fronts speak TLS only (with --tls-key).") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "PEM CA bundle: clients must present a certificate chaining to it (mutual TLS).") var tlsClientCa: String?
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
     @Option(help: "OpenBLAS threads (1 per executor is fastest when instances cover the cores).") var blasThreads = 1
@@ -92,7 +95,17 @@ struct NNServeCommand: ParsableCommand {
         }
         let store = ModelStore(layout: layout, configuration: configuration, logger: logger, requestLog: log)
         store.reload()
-        let server = InferenceServer(store: store, configuration: configuration, eventLoopThreads: eventLoopThreads)
+        let tls: ServerTLS?
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?):
+            do { tls = try ServerTLS(certificateChain: cert, privateKey: key, clientCA: tlsClientCa) } catch { throw ValidationError("\(error)") }
+        case (nil, nil):
+            guard tlsClientCa == nil else { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+            tls = nil
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        let server = InferenceServer(store: store, configuration: configuration, eventLoopThreads: eventLoopThreads, tls: tls)
         let bound = try server.start(host: host, port: port)
         let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
         // Tests and scripts read the bound ports from this first line of stdout.
@@ -100,6 +113,7 @@ struct NNServeCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data("nnserve listening on binary \(host):\(bound)\(http) (\(store.loadedCount) model versions)\n".utf8))
         logger.info("listening on binary \(host):\(bound)\(http) with \(store.loadedCount) model versions")
         logger.info("\(configuration.admin.summary)")
+        logger.info("\(tls.map { $0.requiresClientCertificate ? "TLS on both fronts, client certificates required" : "TLS on both fronts" } ?? "plain TCP (no --tls-cert)")")
 
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)
