@@ -4,14 +4,14 @@ import NNFormat
 /// The last words to a connection the server closes on its own (over the limit, too slow):
 /// an error frame on the binary port, an HTTP error response with `connection: close`.
 enum Farewell {
-    static func bytes(_ front: RequestProtocol, _ code: Nnserve_ErrorCode, _ message: String) -> ByteBuffer {
+    static func bytes(_ front: Front, _ code: Nnserve_ErrorCode, _ message: String) -> ByteBuffer {
         var buffer = ByteBuffer()
-        switch front {
-        case .binary:
+        switch front.speaksHTTP {
+        case false:
             var response = Nnserve_Response()
             response.error = ServingError(code, message).response
             buffer.writeBytes((try? WireProtocol.frame(response)) ?? [])
-        case .http:
+        case true:
             let status = code == .deadlineExceeded ? "408 Request Timeout" : "503 Service Unavailable"
             let body = JSONWriter.errorBody(message)
             buffer.writeString("HTTP/1.1 \(status)\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n"

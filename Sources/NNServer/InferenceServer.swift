@@ -14,7 +14,7 @@ public final class InferenceServer: Sendable {
     private let listeners = NIOLockedValueBox<[any Channel]>([])
     /// Open connections per front: each front has its own limit, so a flood on one port does
     /// not shut out the other (or its health endpoints).
-    private let connections = NIOLockedValueBox([RequestProtocol: Int]())
+    private let connections = NIOLockedValueBox([Front: Int]())
 
     /// When set, both fronts speak TLS only.
     let tls: ServerTLS?
@@ -43,7 +43,7 @@ public final class InferenceServer: Sendable {
 
     /// Binds a front on the shared event loops: connections are admitted against
     /// `maxConnections`, then `handlers` builds their pipeline. Returns the bound port.
-    func listen(host: String, port: Int, front: RequestProtocol,
+    func listen(host: String, port: Int, front: Front,
                 handlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void) throws -> Int {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -63,7 +63,7 @@ public final class InferenceServer: Sendable {
     }
 
     /// Counts a new connection against its front's limit (false: refuse it).
-    func admit(_ channel: any Channel, _ front: RequestProtocol) -> Bool {
+    func admit(_ channel: any Channel, _ front: Front) -> Bool {
         let limit = configuration.maxConnections(front)
         let admitted = connections.withLockedValue { counts -> Bool in
             guard counts[front, default: 0] < limit else { return false }
@@ -82,7 +82,7 @@ public final class InferenceServer: Sendable {
 
     /// A connection over its front's limit gets an answer it can read (an error frame; a 503),
     /// then is closed: a client then backs off instead of retrying a reset at once.
-    private func refuse(_ channel: any Channel, _ front: RequestProtocol) -> EventLoopFuture<Void> {
+    private func refuse(_ channel: any Channel, _ front: Front) -> EventLoopFuture<Void> {
         let reason = "nnserve is at its limit of \(configuration.maxConnections(front)) \(front.rawValue) connections; retry later"
         store.metrics.connectionRefused(front)
         let farewell = Farewell.bytes(front, .resourceExhausted, reason)
@@ -90,7 +90,7 @@ public final class InferenceServer: Sendable {
     }
 
     /// The guard against requests that arrive too slowly, for a connection of `front`.
-    func slowClientGuard(_ progress: MessageProgress, _ front: RequestProtocol) -> SlowClientGuard {
+    func slowClientGuard(_ progress: MessageProgress, _ front: Front) -> SlowClientGuard {
         let metrics = store.metrics
         return SlowClientGuard(progress: progress, headerTimeout: .milliseconds(Int64(configuration.headerTimeoutSeconds * 1000)),
                                minBytesPerSecond: configuration.minTransferBytesPerSecond,

@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     public var maxHTTPConnections = 1_024
     /// Requests of one binary connection between being decoded and answered; past it (or
     /// while the client is not reading its responses) the connection is not read.
+    /// Open connections of the health listener (`--health-port`) at most: probes need few.
+    public var maxHealthConnections = 64
     public var maxInFlightPerConnection = 256
     /// Seconds for a request's head (HTTP headers; the binary preface and length prefix) to
     /// arrive after its first byte, or after the connection opened for its first request.
@@ -42,10 +44,11 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 
-    func maxConnections(_ front: RequestProtocol) -> Int {
+    func maxConnections(_ front: Front) -> Int {
         switch front {
         case .binary: maxConnections
         case .http: maxHTTPConnections
+        case .health: maxHealthConnections
         }
     }
 }

@@ -19,6 +19,9 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Address to bind (loopback unless told otherwise).") var host = "127.0.0.1"
     @Option(help: "Port of the binary protocol (0: any free port, printed at start).") var port = 8500
     @Option(help: "Port of the HTTP front: KServe v2 REST and /metrics (0: any free port; -1: no HTTP).") var httpPort = 8000
+    @Option(help: "Port of a health listener (/v2/health/live, /v2/health/ready, /metrics) with its own connection limit, for probes that must be answered while the main ports are flooded (0: any free port; -1: none).")
+    var healthPort = -1
+    @Option(help: "Open connections of the health listener at most.") var maxHealthConnections = ServerConfiguration().maxHealthConnections
     @Option(help: "Largest HTTP request body in bytes.") var maxBodySize = ServerConfiguration().maxBodySize
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
     @Flag(help: "Log one line per HTTP request and per binary-protocol prediction.") var accessLog = false
@@ -65,6 +68,7 @@ struct NNServeCommand: ParsableCommand {
         configuration.maxRowsPerRequest = maxRowsPerRequest
         configuration.maxConnections = maxConnections
         configuration.maxHTTPConnections = maxHttpConnections
+        configuration.maxHealthConnections = maxHealthConnections
         configuration.maxInFlightPerConnection = max(1, maxInFlight)
         configuration.headerTimeoutSeconds = headerTimeout
         configuration.minTransferBytesPerSecond = minTransferRate
@@ -108,8 +112,9 @@ struct NNServeCommand: ParsableCommand {
         let server = InferenceServer(store: store, configuration: configuration, eventLoopThreads: eventLoopThreads, tls: tls)
         let bound = try server.start(host: host, port: port)
         let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
+        let healthBound = healthPort >= 0 ? try server.startHealth(host: host, port: healthPort) : nil
         // Tests and scripts read the bound ports from this first line of stdout.
-        let http = httpBound.map { ", http \(host):\($0)" } ?? ""
+        let http = (httpBound.map { ", http \(host):\($0)" } ?? "") + (healthBound.map { ", health \(host):\($0)" } ?? "")
         FileHandle.standardOutput.write(Data("nnserve listening on binary \(host):\(bound)\(http) (\(store.loadedCount) model versions)\n".utf8))
         logger.info("listening on binary \(host):\(bound)\(http) with \(store.loadedCount) model versions")
         logger.info("\(configuration.admin.summary)")

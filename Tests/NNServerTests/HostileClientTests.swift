@@ -102,6 +102,27 @@ final class HostileClientTests: XCTestCase {
         XCTAssertEqual(server.stop(), 0, server.log)
     }
 
+    func testTheHealthPortAnswersWhileTheHTTPFrontIsFlooded() throws {
+        let server = try ServerProcess(repository: repository, arguments: ["--max-http-connections", "4", "--health-port", "0"])
+        let healthPort = try XCTUnwrap(server.healthPort)
+        // Four clients that hold the HTTP front's slots with half a request head.
+        let flood = try (0..<4).map { _ in try RawConnection(port: server.httpPort) }
+        for connection in flood { connection.send(Array("GET /v2/health/live HTTP/1.1\r\nHost: x".utf8)) }
+        usleep(200_000)
+        XCTAssertEqual(try HTTPTestClient.send(port: server.httpPort, "GET", "/v2/health/ready").status, 503)
+
+        XCTAssertEqual(try HTTPTestClient.send(port: healthPort, "GET", "/v2/health/ready").status, 200)
+        XCTAssertEqual(try HTTPTestClient.send(port: healthPort, "GET", "/v2/health/live").status, 200)
+        let metrics = try HTTPTestClient.send(port: healthPort, "GET", "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertTrue(metrics.text.contains(#"nnserve_open_connections{protocol="http"} 4"#), metrics.text)
+        let notHere = try HTTPTestClient.send(port: healthPort, "GET", "/v2/models/wide")
+        XCTAssertEqual(notHere.status, 404)
+        XCTAssertTrue(notHere.errorMessage.contains("serves /v2/health/live, /v2/health/ready and /metrics only"), notHere.text)
+        for connection in flood { connection.close() }
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
     func testTricklingAndSilentClientsAreClosedInSeconds() throws {
         let server = try ServerProcess(repository: repository, arguments: ["--header-timeout", "1", "--min-transfer-rate", "1000"])
         // An HTTP head trickled a byte every 100 ms never completes: 408 after ~1 s.

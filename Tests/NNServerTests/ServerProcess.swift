@@ -10,6 +10,8 @@ final class ServerProcess {
     let port: Int
     /// The HTTP front's port.
     let httpPort: Int
+    /// The health listener's port, when started with --health-port.
+    let healthPort: Int?
     private let output = Pipe()
     private let errors = Pipe()
 
@@ -43,6 +45,7 @@ final class ServerProcess {
         }
         self.port = port
         self.httpPort = httpPort
+        healthPort = boundPort(after: "health")
     }
 
     /// A temporary repository with two small models: "wide" (wide & deep, 8 features, outputs

@@ -7,12 +7,23 @@ extension InferenceServer {
     /// Binds the HTTP front (KServe v2 REST, /metrics) on the server's event loops; returns
     /// the bound port (useful with port 0).
     public func startHTTP(host: String, port: Int) throws -> Int {
-        let endpoints = KServeEndpoints(store: store, configuration: configuration)
+        try startHTTP(host: host, port: port, front: .http)
+    }
+
+    /// Binds the health listener: /v2/health/live, /v2/health/ready and /metrics only, with its
+    /// own connection limit (`maxHealthConnections`), so orchestrators' probes are answered
+    /// even while the main ports are flooded.
+    public func startHealth(host: String, port: Int) throws -> Int {
+        try startHTTP(host: host, port: port, front: .health)
+    }
+
+    private func startHTTP(host: String, port: Int, front: Front) throws -> Int {
+        let endpoints = KServeEndpoints(store: store, configuration: configuration, healthOnly: front == .health)
         let configuration = configuration
         let accessLogger = configuration.accessLog ? store.logger : nil
-        return try listen(host: host, port: port, front: .http) { [self] pipeline in
+        return try listen(host: host, port: port, front: front) { [self] pipeline in
             let progress = MessageProgress()
-            try pipeline.addHandler(slowClientGuard(progress, .http))
+            try pipeline.addHandler(slowClientGuard(progress, front))
             // Not read while the client leaves its responses unread: pipelined requests then
             // wait in its TCP window, not in the server's memory.
             try pipeline.addHandler(BackPressureHandler())

@@ -11,6 +11,8 @@ struct KServeEndpoints: Sendable {
 
     let store: ModelStore
     let configuration: ServerConfiguration
+    /// The health listener's endpoints: liveness, readiness and metrics, nothing else.
+    var healthOnly = false
 
     /// One complete request (head and body).
     struct Request {
@@ -26,6 +28,10 @@ struct KServeEndpoints: Sendable {
             route = try KServeRoute.match(path: request.path)
         } catch {
             return eventLoop.makeSucceededFuture(.error(error))
+        }
+        if healthOnly, route != .serverLive, route != .serverReady, route != .metrics {
+            return eventLoop.makeSucceededFuture(.error(HTTPError(.notFound,
+                "\(request.path): the health port serves /v2/health/live, /v2/health/ready and /metrics only")))
         }
         guard request.method == route.method || (request.method == .HEAD && route.method == .GET) else {
             var reply = HTTPReply.error(HTTPError(.methodNotAllowed, "\(request.method) \(request.path) is not allowed; use \(route.method)"))

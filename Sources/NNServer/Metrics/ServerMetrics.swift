@@ -13,7 +13,7 @@ public final class ServerMetrics: Sendable {
     private let connections: [CoreMetrics.Gauge]
     private let refused: [CoreMetrics.Counter]
     private let slowClients: [CoreMetrics.Counter]
-    private let openConnectionCounts = NIOLockedValueBox([0, 0])
+    private let openConnectionCounts = NIOLockedValueBox([Int](repeating: 0, count: Front.allCases.count))
     private let httpResponses = NIOLockedValueBox([Int: CoreMetrics.Counter]())
     /// Counters of the statuses the server sends, made once: no lock per response.
     private let commonResponses: [Int: CoreMetrics.Counter]
@@ -33,13 +33,13 @@ public final class ServerMetrics: Sendable {
         unrouted = RequestProtocol.allCases.map {
             CoreMetrics.Counter(label: MetricName.unroutedRequests, dimensions: [("protocol", $0.rawValue)], factory: factory)
         }
-        connections = RequestProtocol.allCases.map {
+        connections = Front.allCases.map {
             CoreMetrics.Gauge(label: MetricName.openConnections, dimensions: [("protocol", $0.rawValue)], factory: factory)
         }
-        refused = RequestProtocol.allCases.map {
+        refused = Front.allCases.map {
             CoreMetrics.Counter(label: MetricName.refusedConnections, dimensions: [("protocol", $0.rawValue)], factory: factory)
         }
-        slowClients = RequestProtocol.allCases.map {
+        slowClients = Front.allCases.map {
             CoreMetrics.Counter(label: MetricName.closedSlowClients, dimensions: [("protocol", $0.rawValue)], factory: factory)
         }
         process = ProcessGauges(factory: factory)
@@ -56,12 +56,12 @@ public final class ServerMetrics: Sendable {
         unrouted[front.index].increment()
     }
 
-    func connectionOpened(_ front: RequestProtocol) { adjustConnections(front, by: 1) }
-    func connectionRefused(_ front: RequestProtocol) { refused[front.index].increment() }
-    func slowClientClosed(_ front: RequestProtocol) { slowClients[front.index].increment() }
-    func connectionClosed(_ front: RequestProtocol) { adjustConnections(front, by: -1) }
+    func connectionOpened(_ front: Front) { adjustConnections(front, by: 1) }
+    func connectionRefused(_ front: Front) { refused[front.index].increment() }
+    func slowClientClosed(_ front: Front) { slowClients[front.index].increment() }
+    func connectionClosed(_ front: Front) { adjustConnections(front, by: -1) }
 
-    private func adjustConnections(_ front: RequestProtocol, by delta: Int) {
+    private func adjustConnections(_ front: Front, by delta: Int) {
         // Recorded under the lock, so two threads cannot leave an older count in the gauge.
         openConnectionCounts.withLockedValue { counts in
             counts[front.index] += delta
