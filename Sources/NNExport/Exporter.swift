@@ -83,9 +83,8 @@ public enum Exporter {
             throw ExportError.file(error)
         }
         let repository = ModelRepository(root: options.repository)
-        let version = options.version ?? repository.nextVersion(of: name)
         var measured: Double?
-        try repository.publish(bytes, name: name, version: version) { file in
+        let version = try repository.publish(bytes, name: name, version: options.version) { file in
             guard options.verify else { return }
             let error = try SelfTestRunner.maxRelativeError(of: try ModelFile.read(from: file))
             measured = error

@@ -27,25 +27,33 @@ public struct ModelRepository: Sendable {
         layout.modelFile(name, version: version)
     }
 
-    /// Publishes `bytes` as `name` version `version`: the file is written and fsynced inside a
-    /// hidden temporary directory next to the versions, checked by `verify`, and only then is
-    /// the directory renamed to the version number (atomic on one file system). A crash at
-    /// any point leaves at most a hidden `.tmp-*` directory, never a partial version.
-    public func publish(_ bytes: [UInt8], name: String, version: Int,
-                        verify: (String) throws -> Void) throws {
+    /// Publishes `bytes` as a version of `name` and returns it: the file is written and
+    /// fsynced inside a hidden staging directory next to the versions, checked by `verify`, and
+    /// only then is the directory renamed to the version number (atomic on one file system). A
+    /// crash at any point leaves at most a hidden `.tmp-*` directory, never a partial version;
+    /// such leftovers of dead processes are removed by the next publish.
+    ///
+    /// With `version` nil the next free version is claimed, and claimed again if another
+    /// exporter published it meanwhile (the rename fails on a non-empty directory), so
+    /// concurrent exports of one model each get their own version. An explicit `version` that
+    /// exists is an error.
+    @discardableResult
+    public func publish(_ bytes: [UInt8], name: String, version: Int? = nil,
+                        verify: (String) throws -> Void) throws -> Int {
         guard !name.isEmpty, !name.hasPrefix("."), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ExportError.invalidName(name)
         }
         let modelDirectory = layout.modelDirectory(name)
-        let final = "\(modelDirectory)/\(version)"
-        guard !FileManager.default.fileExists(atPath: final) else { throw ExportError.versionExists(path: final) }
+        if let version, FileManager.default.fileExists(atPath: "\(modelDirectory)/\(version)") {
+            throw ExportError.versionExists(path: "\(modelDirectory)/\(version)")
+        }
         do {
             try FileManager.default.createDirectory(atPath: modelDirectory, withIntermediateDirectories: true)
         } catch {
             throw ExportError.io(path: modelDirectory, detail: "cannot create: \(error.localizedDescription)")
         }
-        let staging = "\(modelDirectory)/.tmp-\(version)-\(getpid())"
-        try? FileManager.default.removeItem(atPath: staging)
+        Self.removeStaleStaging(in: modelDirectory)
+        let staging = "\(modelDirectory)/\(Self.stagingPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
         } catch {
@@ -55,13 +63,35 @@ public struct ModelRepository: Sendable {
             let file = "\(staging)/\(RepositoryLayout.modelFileName)"
             do { try AtomicFile.write(bytes, to: file) } catch { throw ExportError.file(error) }
             try verify(file)
-            guard rename(staging, final) == 0 else {
-                throw ExportError.io(path: final, detail: "cannot publish: \(String(cString: strerror(errno)))")
+            var claimed = version ?? nextVersion(of: name)
+            var attempts = 0
+            while rename(staging, "\(modelDirectory)/\(claimed)") != 0 {
+                let failure = errno
+                attempts += 1
+                guard version == nil, failure == ENOTEMPTY || failure == EEXIST, attempts < 1000 else {
+                    if failure == ENOTEMPTY || failure == EEXIST { throw ExportError.versionExists(path: "\(modelDirectory)/\(claimed)") }
+                    throw ExportError.io(path: "\(modelDirectory)/\(claimed)", detail: "cannot publish: \(String(cString: strerror(failure)))")
+                }
+                claimed = max(claimed + 1, nextVersion(of: name))
             }
             AtomicFile.syncDirectory(modelDirectory)
+            return claimed
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
+        }
+    }
+
+    /// Staging directories are `.tmp-<pid>-<random>`: the pid says whose they are.
+    static let stagingPrefix = ".tmp-"
+
+    /// Removes staging directories whose process is gone (killed mid-export): nothing else
+    /// would, and the server ignores them, so they would only accumulate.
+    static func removeStaleStaging(in directory: String) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where entry.hasPrefix(stagingPrefix) {
+            let owner = entry.dropFirst(stagingPrefix.count).split(separator: "-").first.flatMap { pid_t($0) }
+            guard let owner, !AtomicFile.processIsAlive(owner) else { continue }
+            try? FileManager.default.removeItem(atPath: "\(directory)/\(entry)")
         }
     }
 }

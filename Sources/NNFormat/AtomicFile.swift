@@ -11,7 +11,9 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws(FormatError) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
-        let temporary = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporaryPrefix = ".\(url.lastPathComponent).tmp-"
+        removeStaleTemporaries(in: directory, prefix: temporaryPrefix)
+        let temporary = "\(directory)/\(temporaryPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .io(source: path, detail: "cannot create \(temporary): \(errnoText())") }
         var failure: FormatError?
@@ -35,6 +37,21 @@ public enum AtomicFile {
             throw failure
         }
         syncDirectory(directory)
+    }
+
+    /// Whether a process with this id exists (a process of another user counts as alive).
+    public static func processIsAlive(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Removes the temporaries of earlier writes of the same file whose process is gone (killed
+    /// between creating and renaming): `<prefix><pid>-<random>`.
+    private static func removeStaleTemporaries(in directory: String, prefix: String) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where entry.hasPrefix(prefix) {
+            guard let owner = entry.dropFirst(prefix.count).split(separator: "-").first.flatMap({ pid_t($0) }),
+                  !processIsAlive(owner) else { continue }
+            unlink("\(directory)/\(entry)")
+        }
     }
 
     /// Makes a rename or creation inside `directory` durable.

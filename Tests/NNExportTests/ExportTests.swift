@@ -162,6 +162,67 @@ final class ExportTests: XCTestCase {
     }
 }
 
+/// Leftovers of killed processes and exporters racing for the same model.
+final class ExportConcurrencyTests: XCTestCase {
+    private var repository = ""
+    private static var nnexport: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnexport").standardized.path
+    }
+
+    override func setUpWithError() throws {
+        repository = NSTemporaryDirectory() + "nnexport-race-\(UUID().uuidString)"
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: repository)
+    }
+
+    /// The id of a process that has exited.
+    private func deadProcessID() throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/true")
+        try process.run()
+        process.waitUntilExit()
+        return process.processIdentifier
+    }
+
+    func testLeftoversOfDeadProcessesAreRemovedByTheNextWrite() throws {
+        let dead = try deadProcessID()
+        let modelDirectory = "\(repository)/fixture"
+        try FileManager.default.createDirectory(atPath: "\(modelDirectory)/.tmp-\(dead)-77", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(modelDirectory)/.tmp-\(getpid())-78", withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: "\(repository)/.run.ckpt.tmp-\(dead)-123", contents: Data([1, 2, 3])))
+
+        try ModelRepository(root: repository).publish(try ModelFile(name: "fixture", graph: GraphFixtures.mlp([3, 2])).encoded(), name: "fixture") { _ in }
+        let left = try FileManager.default.contentsOfDirectory(atPath: modelDirectory).sorted()
+        XCTAssertEqual(left, [".tmp-\(getpid())-78", "1"], "the dead exporter's staging is gone; a live one's stays")
+
+        try AtomicFile.write([9], to: "\(repository)/run.ckpt")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(repository)/.run.ckpt.tmp-\(dead)-123"))
+    }
+
+    func testConcurrentExportsOfOneModelEachGetTheirOwnVersion() throws {
+        let checkpointPath = NSTemporaryDirectory() + "race-\(UUID().uuidString).ckpt"
+        var state = Nnserve_Checkpoint()
+        state.name = "raced"
+        try CheckpointFile(graph: GraphFixtures.mlp([16, 32, 4]), state: state).write(to: checkpointPath)
+        defer { try? FileManager.default.removeItem(atPath: checkpointPath) }
+        let processes = try (0..<8).map { _ -> Process in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.nnexport)
+            process.arguments = [checkpointPath, "--repository", repository]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        for process in processes { process.waitUntilExit() }
+        XCTAssertEqual(processes.map(\.terminationStatus), [Int32](repeating: 0, count: 8), "every exporter succeeded")
+        XCTAssertEqual(ModelRepository(root: repository).versions(of: "raced"), Array(1...8))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(repository)/raced").filter { $0.hasPrefix(".") }, [])
+    }
+}
+
 final class BundledModelsTests: XCTestCase {
     /// Every model shipped in models/ loads and passes its own self-test.
     func testBundledModelsLoadAndPassTheirSelfTests() throws {
