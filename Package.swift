@@ -141,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NNServerTests",
-            dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNTestSupport",
+            dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "NNTestSupport",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
@@ -156,7 +156,7 @@ let package = Package(
         .executableTarget(
             name: "nnbench",
             dependencies: [
-                "NNCore", "NNFormat", "NNInference", "NNTrain", "COpenBLAS",
+                "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

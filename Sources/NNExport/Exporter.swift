@@ -97,6 +97,19 @@ public enum Exporter {
                       parameters: exported.parameterCount)
     }
 
+    /// A model file of `graph` as it stands (no surgery) with a self-test computed the way an
+    /// export computes it: seeded rows around each input's statistics, expected outputs from
+    /// the unoptimized plan. For tools and tests that write models without a checkpoint
+    /// (nnserve refuses files without self-tests unless told otherwise).
+    public static func selfTestedModel(name: String, graph: Graph, rows: Int = 8, seed: UInt64 = 7) throws -> ModelFile {
+        let inputs = syntheticRows(graph, rows: rows, seed: seed)
+        let expected = try Executor(plan: Plan(graph: graph, options: .unoptimized())).predict(
+            Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.tensor) }))
+        let test = SelfTestCase(inputs: inputs, expectedOutputs: graph.outputs.map { NamedTensor(name: $0.name, tensor: expected[$0.name]!) },
+                                tolerance: Float(tolerance(for: .float32)))
+        return ModelFile(name: name, graph: graph, selfTests: [test])
+    }
+
     /// Batch norms whose moving statistics are still at their initial values: they never
     /// saw training data, so inference would not normalize anything.
     static func untrainedBatchNorms(_ graph: Graph) -> [String] {

@@ -40,12 +40,26 @@ public struct ModelInspection: Codable, Sendable {
     public var trainingMetrics: [String: Double]
     public var selfTestRows: Int
     public var selfTestMaxRelativeError: Double?
+    /// The tolerance the server applies (the file's own, as nnexport wrote it).
+    public var selfTestTolerance: Double?
+    /// What would make nnserve refuse the file, or make its answers wrong; empty when none.
+    public var problems: [String]
 
     public static func inspect(_ path: String) throws -> ModelInspection {
         let bytes = try AtomicFile.read(path, limit: ReadLimits.default.maxPayloadBytes)
         let model = try ModelFile.decode(bytes, source: path)
         let widths = try model.graph.validate().widths
         let parameters = model.graph.parameterCount
+        let maxError = model.selfTests.isEmpty ? nil : try SelfTestRunner.maxRelativeError(of: model)
+        let tolerance = model.selfTests.isEmpty ? nil : Double(model.selfTests.map(\.tolerance).max() ?? 0)
+        var problems = model.graph.nodes.compactMap { node -> String? in
+            nonFiniteParameters(node.operation).map { "\($0) of node '\(node.name)' are not finite" }
+        }
+        if model.selfTests.isEmpty {
+            problems.append("no self-test rows (nnexport always writes them): nnserve refuses the file without --allow-untested-models")
+        } else if let maxError, let tolerance, !(maxError <= tolerance) {
+            problems.append("self-test failed: max relative error \(maxError) exceeds the tolerance \(tolerance): nnserve refuses the file")
+        }
         return ModelInspection(
             name: model.name, fileBytes: bytes.count, parameters: parameters,
             compressionRatio: Double(bytes.count) / Double(max(parameters * 4, 1)),
@@ -56,7 +70,23 @@ public struct ModelInspection: Codable, Sendable {
             folds: model.metadata.folds, producer: "\(model.metadata.producer) \(model.metadata.producerVersion)",
             createdUnixMillis: model.metadata.createdUnixMillis, trainingMetrics: model.metadata.trainingMetrics,
             selfTestRows: model.selfTests.reduce(0) { $0 + ($1.inputs.first?.tensor.shape[0] ?? 0) },
-            selfTestMaxRelativeError: model.selfTests.isEmpty ? nil : try SelfTestRunner.maxRelativeError(of: model))
+            selfTestMaxRelativeError: maxError, selfTestTolerance: tolerance, problems: problems)
+    }
+
+    /// Which parameters of an operation hold NaN or infinity ("weights", "bias", …), if any.
+    private static func nonFiniteParameters(_ operation: NodeOperation) -> String? {
+        func bad(_ tensor: Tensor) -> Bool { tensor.scalars.contains { !$0.isFinite } }
+        switch operation {
+        case .dense(let dense):
+            let names = [("weights", dense.weights), ("bias", dense.bias)].filter { bad($0.1) }.map(\.0)
+            return names.isEmpty ? nil : names.joined(separator: " and ")
+        case .batchNorm(let norm):
+            let names = [("gamma", norm.gamma), ("beta", norm.beta), ("moving mean", norm.movingMean), ("moving variance", norm.movingVariance)]
+                .filter { bad($0.1) }.map(\.0)
+            return names.isEmpty ? nil : names.joined(separator: ", ")
+        default:
+            return nil
+        }
     }
 
     private static func kind(_ operation: NodeOperation) -> String {
@@ -84,9 +114,10 @@ public struct ModelInspection: Codable, Sendable {
         if !trainingMetrics.isEmpty {
             lines.append("training metrics: " + trainingMetrics.keys.sorted().map { String(format: "%@ %.4f", $0, trainingMetrics[$0]!) }.joined(separator: "  "))
         }
-        if let error = selfTestMaxRelativeError {
-            lines.append("self-test: \(selfTestRows) rows, max relative error \(error)")
+        if let error = selfTestMaxRelativeError, let tolerance = selfTestTolerance {
+            lines.append("self-test: \(selfTestRows) rows, max relative error \(error) (tolerance \(tolerance)): \(error <= tolerance ? "passed" : "FAILED")")
         }
+        lines += problems.map { "problem: \($0)" }
         return lines.joined(separator: "\n")
     }
 }

@@ -95,6 +95,7 @@ public enum Container {
             throw .corruptHeader(source: source)
         }
         let version = bytes.readLittleEndian(UInt16.self, at: 4)
+        guard version >= 1 else { throw .invalidVersion(source: source, found: version) }
         guard version <= Container.version else {
             throw .newerVersion(source: source, found: version, supported: Container.version)
         }

@@ -8,6 +8,8 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
     case wrongMagic(source: String, expected: ContainerKind, found: [UInt8])
     case corruptHeader(source: String)
     case newerVersion(source: String, found: UInt16, supported: UInt16)
+    /// Version 0: no nnserve ever wrote it, so the header was made by something else.
+    case invalidVersion(source: String, found: UInt16)
     case unknownFlags(source: String, flags: UInt16)
     case checksumMismatch(source: String, expected: UInt32, actual: UInt32)
     case tooLarge(source: String, what: String, size: UInt64, limit: UInt64)
@@ -29,6 +31,8 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
             "\(source) has a corrupted header (header checksum mismatch)"
         case .newerVersion(let source, let found, let supported):
             "\(source) uses container version \(found); this build reads versions up to \(supported): upgrade nnserve"
+        case .invalidVersion(let source, let found):
+            "\(source) claims container version \(found), which no nnserve writes (versions start at 1)"
         case .unknownFlags(let source, let flags):
             "\(source) sets container flags 0x\(String(flags, radix: 16)) that this build does not know"
         case .checksumMismatch(let source, let expected, let actual):

@@ -240,8 +240,22 @@ public final class DynamicBatcher: @unchecked Sendable {
                 return values
             }
             row += job.rows
-            job.complete(.success(outputs))
+            finish(job, outputs)
         }
+    }
+
+    /// Completes a job with its outputs, unless one is not finite: an input far outside what
+    /// the model saw can overflow float32 (3.4e38 gave +inf), and that is an error naming the
+    /// output, not a prediction.
+    private func finish(_ job: Job, _ outputs: [[Float]]) {
+        for (slot, values) in outputs.enumerated() {
+            guard let bad = values.firstIndex(where: { !$0.isFinite }) else { continue }
+            let output = plan.outputs[job.outputs[slot]]
+            job.complete(.failure(ServingError(.invalidArgument, "output '\(output.name)' row \(bad / output.width) is \(values[bad]): "
+                                               + "an input is outside the range \(label) computes in float32")))
+            return
+        }
+        job.complete(.success(outputs))
     }
 
     private func runLarge(_ job: Job, on executor: Executor) {
@@ -262,6 +276,6 @@ public final class DynamicBatcher: @unchecked Sendable {
             }
             start += count
         }
-        job.complete(.success(outputs))
+        finish(job, outputs)
     }
 }

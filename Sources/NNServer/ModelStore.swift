@@ -124,6 +124,11 @@ public final class ModelStore: @unchecked Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             let file = try ModelFile.read(from: path)
+            // nnexport always writes self-test rows: a file without them was made or altered by
+            // something else, and nothing would notice wrong weights.
+            guard !file.selfTests.isEmpty || configuration.allowUntestedModels else {
+                throw ServingError(.invalidArgument, "has no self-test rows (nnexport always writes them); --allow-untested-models serves such files")
+            }
             let cases = file.selfTests.map { test in
                 (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
                  Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))
@@ -156,6 +161,9 @@ public final class ModelStore: @unchecked Sendable {
 
     /// The version to serve: the one asked for, or the newest loaded.
     func model(_ name: String, version: Int64) throws(ServingError) -> (LoadedModel, [Int]) {
+        // 0 (or absent) asks for the newest; HTTP refuses a negative version in its path, and
+        // the binary protocol gets the same answer here.
+        guard version >= 0 else { throw ServingError(.invalidArgument, "model version \(version) is not a positive integer") }
         let versions = lock.withLock { models[name] }
         guard let versions, !versions.isEmpty else {
             let known = lock.withLock { models.keys.sorted() }

@@ -34,6 +34,8 @@ public struct ServerConfiguration: Sendable {
     public var accessLog = false
     /// Version policy when a model has no config.pbtxt: the newest version only.
     public var latestVersions = 1
+    /// Serve model files without self-test rows (refused by default).
+    public var allowUntestedModels = false
     /// Who may load and unload models over HTTP.
     public var admin = AdminAccess.loopbackOnly
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NNCore
+import NNExport
 import NNFormat
 import NNInference
 import NNTrain
@@ -158,7 +159,7 @@ extension NNBench {
             for model in ReferenceModel.allCases {
                 let directory = "\(repository)/\(model.rawValue.lowercased())/1"
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                try ModelFile(name: model.rawValue.lowercased(), graph: model.graph()).write(to: "\(directory)/model.nnm")
+                try Exporter.selfTestedModel(name: model.rawValue.lowercased(), graph: model.graph()).write(to: "\(directory)/model.nnm")
                 print("wrote \(directory)/model.nnm (\(model.summary))")
             }
         }

@@ -51,7 +51,8 @@ extension NNExportCommand {
     }
 
     struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Graph, shapes, parameters, folds, metadata and size of a model file.")
+        static let configuration = CommandConfiguration(
+            abstract: "Graph, shapes, parameters, folds, metadata and size of a model file; exits 1 when nnserve would refuse it or its weights are not finite.")
 
         @Argument(help: "A model file (.nnm).") var model: String
         @Flag(help: "Print JSON.") var json = false
@@ -66,6 +67,7 @@ extension NNExportCommand {
             } else {
                 print(inspection.text)
             }
+            guard inspection.problems.isEmpty else { throw ExitCode.failure }
         }
     }
 }

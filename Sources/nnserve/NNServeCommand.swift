@@ -53,6 +53,8 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "PEM certificate chain: both fronts speak TLS only (with --tls-key).") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "PEM CA bundle: clients must present a certificate chaining to it (mutual TLS).") var tlsClientCa: String?
+    @Flag(help: "Serve model files that carry no self-test rows (nnexport always writes them; refused by default).")
+    var allowUntestedModels = false
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
     @Option(help: "OpenBLAS threads (1 per executor is fastest when instances cover the cores).") var blasThreads = 1
@@ -75,6 +77,7 @@ struct NNServeCommand: ParsableCommand {
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.maxBodySize = maxBodySize
         configuration.accessLog = accessLog
+        configuration.allowUntestedModels = allowUntestedModels
         var token: String?
         if let adminTokenFile {
             guard let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8) else {

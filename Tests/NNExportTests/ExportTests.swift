@@ -240,3 +240,66 @@ final class BundledModelsTests: XCTestCase {
         XCTAssertTrue(Set(checked).isSuperset(of: ["digits", "diamonds"]), "\(checked)")
     }
 }
+
+/// `nnexport inspect` says what nnserve would refuse, and exits 1 for it.
+final class InspectVerdictTests: XCTestCase {
+    private var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "nnexport-inspect-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The real `nnexport inspect`: exit status and output.
+    private func inspect(_ path: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnexport").standardized
+        process.arguments = ["inspect", path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    private func withWeights(_ model: ModelFile, of node: String, _ change: (inout Tensor) -> Void) -> ModelFile {
+        var graph = model.graph
+        let index = graph.nodes.firstIndex { $0.name == node }!
+        guard case .dense(var dense) = graph.nodes[index].operation else { fatalError("\(node) is not dense") }
+        change(&dense.weights)
+        graph.nodes[index].operation = .dense(dense)
+        return ModelFile(name: model.name, graph: graph, metadata: model.metadata, selfTests: model.selfTests)
+    }
+
+    func testAGoodFilePassesAndDamagedOnesAreNamed() throws {
+        let good = try Exporter.selfTestedModel(name: "m", graph: GraphFixtures.mlp([4, 8, 2]))
+        try good.write(to: "\(directory)/good.nnm")
+        let passed = try inspect("\(directory)/good.nnm")
+        XCTAssertEqual(passed.status, 0, passed.output)
+        XCTAssertTrue(passed.output.contains("passed"), passed.output)
+
+        let firstDense = good.graph.nodes.first { if case .dense = $0.operation { true } else { false } }!.name
+        // NaN weights with valid checksums: the file decodes; inspect must say so.
+        try withWeights(good, of: firstDense) { $0 = Tensor(shape: $0.shape, values: $0.scalars.map { _ in .nan }) }.write(to: "\(directory)/nan.nnm")
+        let nan = try inspect("\(directory)/nan.nnm")
+        XCTAssertEqual(nan.status, 1, nan.output)
+        XCTAssertTrue(nan.output.contains("weights of node '\(firstDense)' are not finite"), nan.output)
+
+        // Altered weights, self-test rows kept: the self-test fails against the server's tolerance.
+        try withWeights(good, of: firstDense) { $0 = Tensor(shape: $0.shape, values: $0.scalars.map { $0 * 1.5 + 0.1 }) }.write(to: "\(directory)/altered.nnm")
+        let altered = try inspect("\(directory)/altered.nnm")
+        XCTAssertEqual(altered.status, 1, altered.output)
+        XCTAssertTrue(altered.output.contains("self-test failed"), altered.output)
+
+        try ModelFile(name: "m", graph: good.graph).write(to: "\(directory)/untested.nnm")
+        let untested = try inspect("\(directory)/untested.nnm")
+        XCTAssertEqual(untested.status, 1, untested.output)
+        XCTAssertTrue(untested.output.contains("no self-test rows"), untested.output)
+    }
+}

@@ -58,6 +58,11 @@ final class CorruptionTests: XCTestCase {
         XCTAssertEqual(decodeError(bytes), .newerVersion(source: source, found: 2, supported: 1))
     }
 
+    func testContainerVersionZeroIsRefused() throws {
+        let bytes = FormatFixtures.withHeaderField(try FormatFixtures.smallModel().encoded(), offset: 4, value: UInt16(0))
+        XCTAssertEqual(decodeError(bytes), .invalidVersion(source: source, found: 0))
+    }
+
     func testUnknownFlagsAreRefused() throws {
         let bytes = FormatFixtures.withHeaderField(try FormatFixtures.smallModel().encoded(), offset: 6, value: UInt16(0x8001))
         XCTAssertEqual(decodeError(bytes), .unknownFlags(source: source, flags: 0x8000))

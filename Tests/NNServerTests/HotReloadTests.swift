@@ -1,6 +1,7 @@
 import Foundation
 import NNClient
 import NNCore
+import NNExport
 import NNFormat
 import NNTestSupport
 import XCTest
@@ -17,7 +18,7 @@ final class HotReloadTests: XCTestCase {
             try Data(bytes).write(to: URL(fileURLWithPath: "\(staging)/model.nnm"))
             try FileManager.default.moveItem(atPath: staging, toPath: "\(repository)/mlp/\(version)")
         }
-        try publish(1, try ModelFile(name: "mlp", graph: GraphFixtures.mlp([5, 16, 3], seed: 1)).encoded())
+        try publish(1, try Exporter.selfTestedModel(name: "mlp", graph: GraphFixtures.mlp([5, 16, 3], seed: 1)).encoded())
         let server = try ServerProcess(repository: repository)
         let client = NNClient(port: server.port)
         let input = GraphFixtures.randomBatch(rows: 3, width: 5)
@@ -37,7 +38,7 @@ final class HotReloadTests: XCTestCase {
             return (answered, failed, versions)
         }
         try await Task.sleep(nanoseconds: 500_000_000)
-        try publish(2, try ModelFile(name: "mlp", graph: GraphFixtures.mlp([5, 16, 3], seed: 2)).encoded())
+        try publish(2, try Exporter.selfTestedModel(name: "mlp", graph: GraphFixtures.mlp([5, 16, 3], seed: 2)).encoded())
         kill(server.process.processIdentifier, SIGHUP)
         try await Task.sleep(nanoseconds: 1_000_000_000)
         try publish(3, Array("not a model".utf8))

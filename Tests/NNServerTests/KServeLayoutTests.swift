@@ -1,5 +1,6 @@
 import Foundation
 import NNClient
+import NNExport
 import NNFormat
 import NNTestSupport
 import XCTest
@@ -19,7 +20,7 @@ final class KServeLayoutTests: XCTestCase {
     }
 
     func testALoneModelFileIsServedAsVersionOne() async throws {
-        try ModelFile(name: "m", graph: GraphFixtures.mlp([5, 16, 3])).write(to: "\(directory)/model.nnm")
+        try Exporter.selfTestedModel(name: "m", graph: GraphFixtures.mlp([5, 16, 3])).write(to: "\(directory)/model.nnm")
         let server = try ServerProcess(repository: directory, arguments: ["--model-name", "housing"])
         let client = NNClient(port: server.port)
         let (version, outputs) = try await client.predict(model: "housing", inputs: ["x": GraphFixtures.randomBatch(rows: 2, width: 5)])
@@ -34,7 +35,7 @@ final class KServeLayoutTests: XCTestCase {
     func testVersionDirectoriesFollowTheVersionPolicy() async throws {
         for version in [1, 2] {
             try FileManager.default.createDirectory(atPath: "\(directory)/\(version)", withIntermediateDirectories: true)
-            try ModelFile(name: "m", graph: GraphFixtures.mlp([5, 16, 3], seed: UInt64(version))).write(to: "\(directory)/\(version)/model.nnm")
+            try Exporter.selfTestedModel(name: "m", graph: GraphFixtures.mlp([5, 16, 3], seed: UInt64(version))).write(to: "\(directory)/\(version)/model.nnm")
         }
         try "version_policy: { all: {} }\n".write(toFile: "\(directory)/config.pbtxt", atomically: true, encoding: .utf8)
         let server = try ServerProcess(repository: directory, arguments: ["--model-name", "housing"])

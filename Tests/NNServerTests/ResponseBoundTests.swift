@@ -1,6 +1,7 @@
 import Foundation
 import NNClient
 import NNCore
+import NNExport
 import NNFormat
 import NNTestSupport
 import XCTest
@@ -17,7 +18,7 @@ final class ResponseBoundTests: XCTestCase {
         // "expand" answers 64 values per 2-feature row: its responses outgrow its requests.
         for (name, graph) in [("mlp", GraphFixtures.mlp([5, 16, 3])), ("expand", GraphFixtures.mlp([2, 64]))] {
             try FileManager.default.createDirectory(atPath: "\(repository)/\(name)/1", withIntermediateDirectories: true)
-            try ModelFile(name: name, graph: graph).write(to: "\(repository)/\(name)/1/model.nnm")
+            try Exporter.selfTestedModel(name: name, graph: graph).write(to: "\(repository)/\(name)/1/model.nnm")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NNExport
 import NNFormat
 import NNTestSupport
 import XCTest
@@ -54,7 +55,7 @@ final class ServerProcess {
         let repository = NSTemporaryDirectory() + "nnserve-\(UUID().uuidString)"
         for (name, graph) in [("wide", GraphFixtures.wideAndDeep(inputWidth: 8, hidden: 32)), ("mlp", GraphFixtures.mlp([5, 16, 3]))] {
             try FileManager.default.createDirectory(atPath: "\(repository)/\(name)/1", withIntermediateDirectories: true)
-            try ModelFile(name: name, graph: graph).write(to: "\(repository)/\(name)/1/model.nnm")
+            try Exporter.selfTestedModel(name: name, graph: graph).write(to: "\(repository)/\(name)/1/model.nnm")
         }
         return repository
     }

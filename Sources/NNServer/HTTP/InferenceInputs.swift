@@ -45,6 +45,7 @@ enum InferenceInputs {
                 guard let data = input.data else {
                     throw ServingError(.invalidArgument, "field 'data' of input '\(input.name)' is missing (and it has no binary_data_size)")
                 }
+                try checkNesting(data, shape: input.shape, input: input.name)
                 values = try fromJSON(data, datatype, input: input.name)
                 guard values.count == Int(count) else {
                     throw ServingError(.invalidArgument, "input '\(input.name)' has \(values.count) values; shape \(input.shape) needs \(count)")
@@ -57,6 +58,29 @@ enum InferenceInputs {
             throw ServingError(.invalidArgument, "the body has \(binary.count - binaryOffset) bytes of binary data beyond the inputs that declare binary_data_size")
         }
         return converted
+    }
+
+    /// `data` is either flat (scalars only) or nested exactly in the tensor's shape: `[[1, 2],
+    /// [3]]` for shape [2, 2] has the right element count in the wrong places, and the rows
+    /// would be read shifted.
+    private static func checkNesting(_ data: JSONValue, shape: [Int64], input: String) throws(ServingError) {
+        guard case .array(let top) = data, top.contains(where: { if case .array = $0 { true } else { false } }) else { return }
+        func check(_ value: JSONValue, depth: Int, path: String) throws(ServingError) {
+            if depth == shape.count {
+                if case .array = value {
+                    throw ServingError(.invalidArgument, "input '\(input)' data\(path) is an array; shape \(shape) nests \(shape.count) levels")
+                }
+                return
+            }
+            guard case .array(let elements) = value else {
+                throw ServingError(.invalidArgument, "input '\(input)' data\(path) is \(value.typeName); shape \(shape) needs an array of \(shape[depth]) there")
+            }
+            guard Int64(elements.count) == shape[depth] else {
+                throw ServingError(.invalidArgument, "input '\(input)' data\(path) has \(elements.count) elements; shape \(shape) needs \(shape[depth])")
+            }
+            for (index, element) in elements.enumerated() { try check(element, depth: depth + 1, path: "\(path)[\(index)]") }
+        }
+        try check(data, depth: 0, path: "")
     }
 
     /// Flattens `data` (flat or nested in the tensor's shape) into FP32 values.
