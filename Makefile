@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-python ops-check serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve bench-http
+.PHONY: setup build test test-python ops-check fuzz serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve bench-http
 
 setup:
 	@bash ops/setup.sh
@@ -32,6 +32,11 @@ ops-check: setup
 	$(SWIFT) build --product nnserve
 	$(SWIFT) build --product nnclient
 	bash ops/ops-check.sh
+
+## fuzz: every parser under libFuzzer + AddressSanitizer for FUZZ_SECONDS each (default 60);
+## FUZZ_TARGETS="wire http" picks some. Seeds: Fuzz/corpus; findings: .build-fuzz/crashes.
+fuzz: setup
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} bash ops/fuzz.sh $(FUZZ_TARGETS)
 
 ## test-python: the pytest suite of the HTTP front against the debug nnserve.
 test-python: setup

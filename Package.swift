@@ -175,3 +175,21 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzz targets (Fuzz/, libFuzzer entry points, no main): only in the package when `make fuzz`
+// builds them with --sanitize=fuzzer --sanitize=address, so ordinary builds never see them.
+if Context.environment["NNSERVE_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("fuzz-wire", ["NNFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        ("fuzz-http", ["NNServer", "NNFormat", "NNCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]),
+        ("fuzz-model", ["NNFormat", "NNInference"]),
+        ("fuzz-checkpoint", ["NNFormat"]),
+        ("fuzz-config", ["NNFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        ("fuzz-modeljson", ["NNTrain", "NNCore"]),
+        ("fuzz-csv", ["NNTrain"]),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies, path: "Fuzz/Sources/\(target.name)",
+                                                 swiftSettings: strictSwift + [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

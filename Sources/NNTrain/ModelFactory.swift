@@ -17,7 +17,11 @@ public enum ModelFactory {
 
     public static func graph(_ spec: ModelSpec, inputs: [GraphInput], seed: UInt64, file: String,
                              warn: (String) -> Void = { _ in }) throws(DataError) -> (Graph, Regularization) {
-        var widths = Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.width) })
+        try spec.checkNamesAreUnique(file: file)
+        var widths: [String: Int] = [:]
+        for input in inputs where widths.updateValue(input.width, forKey: input.name) != nil {
+            throw .invalidModel(file: file, detail: "the name '\(input.name)' is used by more than one input")
+        }
         var nodes: [Node] = []
         for (index, layer) in spec.layers.enumerated() {
             func fail(_ detail: String) -> DataError { .invalidModel(file: file, detail: "layer '\(layer.name)': \(detail)") }

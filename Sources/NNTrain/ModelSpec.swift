@@ -117,14 +117,31 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     public static func decode(json data: Data, file: String) throws(DataError) -> ModelSpec {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let spec: ModelSpec
         do {
-            return try decoder.decode(ModelSpec.self, from: data)
+            spec = try decoder.decode(ModelSpec.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
             throw .invalidModel(file: file, detail: "missing '\(key.stringValue)' at \(Self.path(context))")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw .invalidModel(file: file, detail: "\(context.debugDescription) at \(Self.path(context))")
         } catch {
             throw .invalidModel(file: file, detail: "not a model file: \(error)")
+        }
+        try spec.checkNamesAreUnique(file: file)
+        return spec
+    }
+
+    /// Inputs and layers share one namespace (layers read values by name), and outputs have
+    /// their own; a repeated name would make the graph ambiguous (found by fuzzing: nntrain
+    /// trapped on two inputs named alike).
+    func checkNamesAreUnique(file: String) throws(DataError) {
+        var seen = Set<String>()
+        for name in inputs.map(\.name) + layers.map(\.name) where !seen.insert(name).inserted {
+            throw .invalidModel(file: file, detail: "the name '\(name)' is used by more than one input or layer")
+        }
+        var heads = Set<String>()
+        for name in outputs.map(\.name) where !heads.insert(name).inserted {
+            throw .invalidModel(file: file, detail: "the output name '\(name)' is used more than once")
         }
     }
 

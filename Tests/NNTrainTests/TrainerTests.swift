@@ -108,6 +108,16 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try ModelSpec.decode(json: Data(#"{"inputs": [], "layers": [{"name": "x"}], "outputs": []}"#.utf8), file: "m.json")) {
             XCTAssertTrue("\($0)".hasPrefix("m.json: missing 'type' at .layers[0]"), "\($0)")
         }
+        // Found by fuzz-modeljson: two inputs with one name trapped in the graph builder.
+        let twice = #"{"inputs": [{"name": "bn1"}, {"name": "bn1"}], "layers": [{"name": "d", "type": "dense", "inputs": ["bn1"], "units": 2}], "outputs": [{"name": "y", "node": "d", "loss": "mse"}]}"#
+        XCTAssertThrowsError(try ModelSpec.decode(json: Data(twice.utf8), file: "m.json")) {
+            XCTAssertEqual("\($0)", "m.json: the name 'bn1' is used by more than one input or layer")
+        }
+        var duplicated = digitsSpec()
+        duplicated.layers.append(duplicated.layers[0])
+        XCTAssertThrowsError(try Trainer(spec: duplicated, table: table, settings: settings(epochs: 1))) {
+            XCTAssertTrue("\($0)".contains("is used by more than one input or layer"), "\($0)")
+        }
     }
 
     func testDivergingLossNeverOverwritesTheCheckpoint() throws {

@@ -1,0 +1,40 @@
+// libFuzzer target: the KServe v2 inference request path without sockets, from a path and a
+// body: routing, the JSON parser, the request body, the binary tensor extension and the checks
+// against a model. Invariant: every input is either accepted with exactly `rows × width`
+// values per model input or refused with a ServingError / HTTPError; nothing traps.
+import NIOCore
+import NIOHTTP1
+import NNCore
+import NNFormat
+@testable import NNServer
+
+/// A 4-feature, 3-output model with a self-test, loaded as the server loads models.
+let model: LoadedModel = {
+    let weights = Tensor(shape: [4, 3], values: (0..<12).map { Float($0) / 10 - 0.5 })
+    let graph = Graph(inputs: [GraphInput(name: "x", width: 4)],
+                      nodes: [Node(name: "d", operation: .dense(DenseParameters(weights: weights, bias: Tensor(zeros: [3]), activation: .relu)), inputs: ["x"])],
+                      outputs: [GraphOutput(name: "y", node: "d")])
+    return try! LoadedModel(name: "m", version: 1, file: ModelFile(name: "m", graph: graph), maxBatchSize: 64, maxQueueDelayMicros: 100,
+                            instances: 1, queueBoundRows: 1024, metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
+}()
+let limits = PredictLimits(ServerConfiguration())
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzHTTP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    // First line: the path; second line: Inference-Header-Content-Length (optional); rest: the body.
+    let lines = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 2, omittingEmptySubsequences: false)
+    let path = String(decoding: lines.first ?? [], as: UTF8.self)
+    _ = try? KServeRoute.match(path: path)
+    var headers = HTTPHeaders()
+    if lines.count > 1, !lines[1].isEmpty { headers.add(name: InferenceReply.binaryHeaderLength, value: String(decoding: lines[1], as: UTF8.self)) }
+    let body = lines.count > 2 ? Array(lines[2]) : []
+    _ = try? JSONParser.parse(body)
+    let request = KServeEndpoints.Request(method: .POST, path: path, headers: headers, body: ByteBuffer(bytes: body))
+    if let call = try? InferenceCall(request, model: model, limits: limits) {
+        precondition(call.prepared.inputs.count == 1 && call.prepared.inputs[0].count == call.prepared.rows * 4,
+                     "an accepted request does not hold rows × width values")
+        precondition(call.prepared.rows > 0 && call.prepared.rows <= limits.maxRows)
+    }
+    return 0
+}

@@ -1,0 +1,17 @@
+// libFuzzer target: model files, from the container to a compiled plan. Invariants: a file
+// either decodes or is refused with a FormatError; a decoded graph compiles or is refused with
+// an InferenceError; a decoded model re-encodes to a file that decodes to the same graph.
+import NNFormat
+import NNInference
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzModel(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    var limits = ReadLimits.default
+    limits.maxPayloadBytes = 4 << 20
+    guard let model = try? ModelFile.decode(bytes, source: "fuzz", limits: limits) else { return 0 }
+    _ = try? Plan(graph: model.graph, options: PlanOptions(maxRows: 4))
+    let again = try! ModelFile.decode(try! model.encoded(), source: "re-encoded")
+    precondition(again.graph == model.graph, "a decoded model does not survive a round trip")
+    return 0
+}
