@@ -15,6 +15,11 @@ public enum ModelFactory {
         return result
     }
 
+    /// The most parameters a model file may ask for (400 MB of float32 weights). nntrain trains
+    /// small networks on the CPU; a typo in 'units' should be an error naming the layer, not an
+    /// allocation that takes the machine down (found by fuzzing: units ≈ 10^18).
+    public static let maxParameters = 100_000_000
+
     public static func graph(_ spec: ModelSpec, inputs: [GraphInput], seed: UInt64, file: String,
                              warn: (String) -> Void = { _ in }) throws(DataError) -> (Graph, Regularization) {
         try spec.checkNamesAreUnique(file: file)
@@ -23,6 +28,7 @@ public enum ModelFactory {
             throw .invalidModel(file: file, detail: "the name '\(input.name)' is used by more than one input")
         }
         var nodes: [Node] = []
+        var parameters = 0
         for (index, layer) in spec.layers.enumerated() {
             func fail(_ detail: String) -> DataError { .invalidModel(file: file, detail: "layer '\(layer.name)': \(detail)") }
             var inputWidths: [Int] = []
@@ -46,6 +52,11 @@ public enum ModelFactory {
             switch layer.type {
             case "dense":
                 guard let units = layer.units, units > 0 else { throw fail("dense needs a positive 'units'") }
+                let (count, overflow) = (inputWidths[0] + 1).multipliedReportingOverflow(by: units)
+                guard !overflow, parameters + count <= maxParameters else {
+                    throw fail("\(inputWidths[0]) inputs × \(units) units would take the model past \(maxParameters) parameters")
+                }
+                parameters += count
                 let initializer: Initializer
                 if let name = layer.initializer {
                     guard let parsed = Initializer(rawValue: name) else { throw fail("unknown initializer '\(name)'") }

@@ -256,16 +256,8 @@ final class InspectVerdictTests: XCTestCase {
 
     /// The real `nnexport inspect`: exit status and output.
     private func inspect(_ path: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnexport").standardized
-        process.arguments = ["inspect", path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ProcessRunner.run(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnexport").standardized.path,
+                              ["inspect", path])
     }
 
     private func withWeights(_ model: ModelFile, of node: String, _ change: (inout Tensor) -> Void) -> ModelFile {

@@ -4,17 +4,7 @@ import XCTest
 
 /// Repository control (load/unload) needs the bearer token when one is configured, and is off
 /// on a non-loopback address without one.
-final class AdminAccessTests: XCTestCase {
-    private var repository = ""
-
-    override func setUpWithError() throws {
-        repository = try ServerProcess.fixtureRepository()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: repository)
-    }
-
+final class AdminAccessTests: FixtureRepositoryTestCase {
     func testAccessFollowsTheBindAddressAndTheToken() {
         XCTAssertEqual(AdminAccess.forBinding(host: "127.0.0.1", token: nil), .loopbackOnly)
         XCTAssertEqual(AdminAccess.forBinding(host: "::1", token: nil), .loopbackOnly)

@@ -9,17 +9,7 @@ import XCTest
 /// Inputs the server used to accept silently: an overflowing input answered +inf, a negative
 /// version on the binary protocol, nested JSON data in the wrong shape, and model files
 /// without self-tests.
-final class EdgeCaseTests: XCTestCase {
-    private var repository = ""
-
-    override func setUpWithError() throws {
-        repository = try ServerProcess.fixtureRepository()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: repository)
-    }
-
+final class EdgeCaseTests: FixtureRepositoryTestCase {
     func testOverflowNegativeVersionAndMisnestedDataAreRefusedWithTheReason() async throws {
         let server = try ServerProcess(repository: repository)
         let client = NNClient(port: server.port)

@@ -6,10 +6,8 @@ import XCTest
 
 /// SIGTERM with a grace period: readiness is false at once, predictions keep being answered
 /// on both fronts until the listeners close, nothing in flight is lost, and the process exits.
-final class GracefulShutdownTests: XCTestCase {
+final class GracefulShutdownTests: FixtureRepositoryTestCase {
     func testReadinessTurnsFalseWhilePredictionsAreStillAnsweredDuringTheGrace() async throws {
-        let repository = try ServerProcess.fixtureRepository()
-        defer { try? FileManager.default.removeItem(atPath: repository) }
         let server = try ServerProcess(repository: repository, arguments: ["--shutdown-grace", "2", "--exit-timeout", "10"])
         let client = NNClient(port: server.port)
         let rows = GraphFixtures.randomBatch(rows: 3, width: 5)

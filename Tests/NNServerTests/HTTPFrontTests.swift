@@ -7,17 +7,7 @@ import XCTest
 
 /// The KServe v2 HTTP front of the real `nnserve` executable, checked against the binary
 /// protocol (the same batchers answer both) and against the error cases of the issue.
-final class HTTPFrontTests: XCTestCase {
-    private var repository = ""
-
-    override func setUpWithError() throws {
-        repository = try ServerProcess.fixtureRepository()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: repository)
-    }
-
+final class HTTPFrontTests: FixtureRepositoryTestCase {
     private func inferJSON(_ batch: Tensor, datatype: String = "FP32", extra: String = "") -> String {
         let data = batch.scalars.map { datatype == "FP32" ? "\($0)" : "\(Int($0))" }.joined(separator: ",")
         return #"{"id":"req-7","inputs":[{"name":"features","shape":[\#(batch.shape[0]),8],"datatype":"\#(datatype)","data":[\#(data)]}]\#(extra)}"#

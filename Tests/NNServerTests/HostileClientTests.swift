@@ -7,17 +7,7 @@ import XCTest
 /// The probes of a hostile client, against the real server: memory stays bounded when
 /// responses are never read, a connection over the limit gets an answer it can read, health
 /// answers while one front is full, and trickling clients are closed in seconds.
-final class HostileClientTests: XCTestCase {
-    private var repository = ""
-
-    override func setUpWithError() throws {
-        repository = try ServerProcess.fixtureRepository()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: repository)
-    }
-
+final class HostileClientTests: FixtureRepositoryTestCase {
     private func residentBytes(_ server: ServerProcess) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),

@@ -7,17 +7,16 @@ import XCTest
 
 /// `--request-log` writes sampled predictions as CSV that nntrain's reader takes as it is, and
 /// keeps the directory within its byte budget.
-final class RequestLogTests: XCTestCase {
-    private var repository = ""
+final class RequestLogTests: FixtureRepositoryTestCase {
     private var logDirectory = ""
 
     override func setUpWithError() throws {
-        repository = try ServerProcess.fixtureRepository()
+        try super.setUpWithError()
         logDirectory = NSTemporaryDirectory() + "nnserve-requests-\(UUID().uuidString)"
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: repository)
+        try super.tearDownWithError()
         try? FileManager.default.removeItem(atPath: logDirectory)
     }
 

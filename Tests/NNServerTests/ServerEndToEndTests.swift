@@ -6,17 +6,7 @@ import NNInference
 import NNTestSupport
 import XCTest
 
-final class ServerEndToEndTests: XCTestCase {
-    private var repository = ""
-
-    override func setUpWithError() throws {
-        repository = try ServerProcess.fixtureRepository()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: repository)
-    }
-
+final class ServerEndToEndTests: FixtureRepositoryTestCase {
     private func expected(_ name: String, _ inputs: [String: Tensor]) throws -> [String: Tensor] {
         let model = try ModelFile.read(from: "\(repository)/\(name)/1/model.nnm")
         return try Executor(plan: Plan(graph: model.graph)).predict(inputs)

@@ -79,6 +79,20 @@ final class ServerProcess {
     }
 }
 
+/// A test case that gets a fresh fixture repository (`ServerProcess.fixtureRepository`) per
+/// test and removes it afterwards.
+class FixtureRepositoryTestCase: XCTestCase {
+    var repository = ""
+
+    override func setUpWithError() throws {
+        repository = try ServerProcess.fixtureRepository()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: repository)
+    }
+}
+
 /// A raw TCP connection for bytes no well-behaved client would send.
 struct RawConnection {
     let descriptor: Int32

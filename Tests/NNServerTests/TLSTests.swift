@@ -5,12 +5,11 @@ import NNTestSupport
 import XCTest
 
 /// Both fronts over TLS, and mutual TLS, with certificates this test makes with openssl.
-final class TLSTests: XCTestCase {
-    private var repository = ""
+final class TLSTests: FixtureRepositoryTestCase {
     private var pki = ""
 
     override func setUpWithError() throws {
-        repository = try ServerProcess.fixtureRepository()
+        try super.setUpWithError()
         pki = NSTemporaryDirectory() + "nnserve-pki-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: pki, withIntermediateDirectories: true)
         // A CA, a server certificate for 127.0.0.1/localhost and a client certificate, both signed by the CA.
@@ -21,7 +20,7 @@ final class TLSTests: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: repository)
+        try super.tearDownWithError()
         try? FileManager.default.removeItem(atPath: pki)
     }
 
@@ -33,37 +32,16 @@ final class TLSTests: XCTestCase {
                 "-CAcreateserial", "-days", "2", "-extfile", "\(pki)/\(name).ext", "-out", "\(pki)/\(name).pem")
     }
 
-    @discardableResult
-    private func run(_ executable: String, _ arguments: String...) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        if executable.hasSuffix("openssl"), process.terminationStatus != 0 {
-            throw NSError(domain: "openssl", code: Int(process.terminationStatus), userInfo: [NSLocalizedDescriptionKey: text])
-        }
-        return (process.terminationStatus, text)
+    private func run(_ executable: String, _ arguments: String...) throws {
+        let (status, output) = try ProcessRunner.run(executable, arguments)
+        guard status == 0 else { throw NSError(domain: "openssl", code: Int(status), userInfo: [NSLocalizedDescriptionKey: output]) }
     }
 
     /// curl's HTTP status for GET `path` over TLS ("000" when the handshake failed).
     private func curl(_ port: Int, _ path: String, clientCertificate: Bool = false) throws -> String {
         var arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--cacert", "\(pki)/ca.pem"]
         if clientCertificate { arguments += ["--cert", "\(pki)/client.pem", "--key", "\(pki)/client.key"] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = arguments + ["https://127.0.0.1:\(port)\(path)"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return try ProcessRunner.run("/usr/bin/curl", arguments + ["https://127.0.0.1:\(port)\(path)"]).output
     }
 
     func testBothFrontsSpeakTLSAndPlainClientsAreTurnedAway() async throws {

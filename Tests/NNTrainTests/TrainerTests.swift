@@ -113,6 +113,12 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try ModelSpec.decode(json: Data(twice.utf8), file: "m.json")) {
             XCTAssertEqual("\($0)", "m.json: the name 'bn1' is used by more than one input or layer")
         }
+        // Found by fuzz-modeljson: a huge 'units' allocated before anything checked it.
+        let huge = #"{"inputs": [{"name": "x"}], "layers": [{"name": "d", "type": "dense", "inputs": ["x"], "units": 1000000000000000000}], "outputs": [{"name": "y", "node": "d", "loss": "mse"}]}"#
+        let hugeSpec = try ModelSpec.decode(json: Data(huge.utf8), file: "m.json")
+        XCTAssertThrowsError(try ModelFactory.graph(hugeSpec, inputs: [GraphInput(name: "x", width: 3)], seed: 1, file: "m.json")) {
+            XCTAssertEqual("\($0)", "m.json: layer 'd': 3 inputs × 1000000000000000000 units would take the model past 100000000 parameters")
+        }
         var duplicated = digitsSpec()
         duplicated.layers.append(duplicated.layers[0])
         XCTAssertThrowsError(try Trainer(spec: duplicated, table: table, settings: settings(epochs: 1))) {
