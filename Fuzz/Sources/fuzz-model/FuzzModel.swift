@@ -6,7 +6,14 @@ import NNInference
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzModel(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    // Inputs that do not start with the container's magic are taken as the decompressed
+    // protobuf payload and wrapped in a valid container: mutations of a real file almost never
+    // get past its CRCs and zstd frame, so the decoder behind them would go unfuzzed.
+    var bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    if !bytes.starts(with: Array("NNMF".utf8)) {
+        guard let wrapped = try? Container.encode(payload: bytes, kind: .model, flags: [], compressionLevel: 1) else { return 0 }
+        bytes = wrapped
+    }
     var limits = ReadLimits.default
     limits.maxPayloadBytes = 4 << 20
     guard let model = try? ModelFile.decode(bytes, source: "fuzz", limits: limits) else { return 0 }
