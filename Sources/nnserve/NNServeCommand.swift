@@ -116,13 +116,6 @@ struct NNServeCommand: ParsableCommand {
         let bound = try server.start(host: host, port: port)
         let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
         let healthBound = healthPort >= 0 ? try server.startHealth(host: host, port: healthPort) : nil
-        // Tests and scripts read the bound ports from this first line of stdout.
-        let http = (httpBound.map { ", http \(host):\($0)" } ?? "") + (healthBound.map { ", health \(host):\($0)" } ?? "")
-        FileHandle.standardOutput.write(Data("nnserve listening on binary \(host):\(bound)\(http) (\(store.loadedCount) model versions)\n".utf8))
-        logger.info("listening on binary \(host):\(bound)\(http) with \(store.loadedCount) model versions")
-        logger.info("\(configuration.admin.summary)")
-        logger.info("\(tls.map { $0.requiresClientCertificate ? "TLS on both fronts, client certificates required" : "TLS on both fronts" } ?? "plain TCP (no --tls-cert)")")
-
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloads)
@@ -144,6 +137,14 @@ struct NNServeCommand: ParsableCommand {
             source.resume()
             sources.append(source)
         }
+        // Only now, with the signal handlers in place, say where we listen: whoever reads this
+        // line may send SIGTERM at once, and before the handlers it would kill the process.
+        // Tests and scripts read the bound ports from this first line of stdout.
+        let http = (httpBound.map { ", http \(host):\($0)" } ?? "") + (healthBound.map { ", health \(host):\($0)" } ?? "")
+        FileHandle.standardOutput.write(Data("nnserve listening on binary \(host):\(bound)\(http) (\(store.loadedCount) model versions)\n".utf8))
+        logger.info("listening on binary \(host):\(bound)\(http) with \(store.loadedCount) model versions")
+        logger.info("\(configuration.admin.summary)")
+        logger.info("\(tls.map { $0.requiresClientCertificate ? "TLS on both fronts, client certificates required" : "TLS on both fronts" } ?? "plain TCP (no --tls-cert)")")
         stop.wait()
         store.beginShutdown()
         if shutdownGrace > 0 {
