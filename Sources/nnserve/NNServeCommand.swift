@@ -121,11 +121,15 @@ struct NNServeCommand: ParsableCommand {
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloads)
         hangup.setEventHandler { logger.info("SIGHUP: reloading"); store.reload() }
         hangup.resume()
+        // Held until the end of run (below): a dispatch source that is released is cancelled,
+        // and a poller scoped to an `if` stopped polling as soon as it was set up.
+        var poller: (any DispatchSourceTimer)?
         if pollInterval > 0 {
             let timer = DispatchSource.makeTimerSource(queue: reloads)
             timer.schedule(deadline: .now() + pollInterval, repeating: pollInterval)
             timer.setEventHandler { store.reload() }
             timer.resume()
+            poller = timer
         }
         let stop = DispatchSemaphore(value: 0)
         var sources: [any DispatchSourceSignal] = [hangup]
@@ -160,7 +164,7 @@ struct NNServeCommand: ParsableCommand {
         server.shutdown()
         log?.flush()
         logger.info("stopped")
-        _ = sources
+        withExtendedLifetime((sources, poller)) {}
     }
 }
 

@@ -55,4 +55,29 @@ final class HotReloadTests: XCTestCase {
         XCTAssertTrue(log.contains("refused mlp v3"), log)
         XCTAssertTrue(log.contains("unloaded mlp v1"), log)
     }
+
+    /// With --poll-interval the repository is polled without any signal: a version published
+    /// while the server runs is served (the poller was once released as soon as it was set up).
+    func testPollingServesANewlyPublishedVersion() async throws {
+        let repository = try ServerProcess.fixtureRepository()
+        defer { try? FileManager.default.removeItem(atPath: repository) }
+        let server = try ServerProcess(repository: repository, arguments: ["--poll-interval", "0.2"])
+        let client = NNClient(port: server.port)
+        let before = try await client.metadata(model: "mlp").versions
+        XCTAssertEqual(before, [1])
+        let staging = "\(repository)/mlp/.tmp-2"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        try Exporter.selfTestedModel(name: "mlp", graph: GraphFixtures.mlp([5, 16, 3], seed: 2)).write(to: "\(staging)/model.nnm")
+        try FileManager.default.moveItem(atPath: staging, toPath: "\(repository)/mlp/2")
+        var versions: [Int64] = []
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            versions = try await client.metadata(model: "mlp").versions
+            if versions == [2] { break }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        XCTAssertEqual(versions, [2], "the poller loaded v2 (and the latest-1 policy unloaded v1)")
+        await client.close()
+        XCTAssertEqual(server.stop(), 0)
+    }
 }
