@@ -16,6 +16,21 @@ final class DynamicBatcherTests: XCTestCase {
         DynamicBatcher.Job(rows: rows.shape[0], inputs: [rows.scalars], outputs: [0], deadline: nil, complete: record)
     }
 
+    /// A job routed to a version just before a reload retired it still gets its answer.
+    func testJobsReachingAStoppedBatcherAreStillAnswered() throws {
+        let plan = try Plan(graph: graph, options: PlanOptions(maxRows: 16))
+        let batcher = DynamicBatcher(plan: plan, label: "mlp v1", maxQueueDelayMicros: 50, instances: 1, queueBoundRows: 1 << 20)
+        batcher.drainAndStop()
+        let rows = GraphFixtures.randomBatch(rows: 20, width: 5, seed: 4)
+        let expected = try Executor(plan: try Plan(graph: graph)).predict(["x": rows])["y"]!.scalars
+        let answers = NIOLockedValueBox<[Result<[[Float]], ServingError>]>([])
+        batcher.submit([Self.job(rows) { result in answers.withLockedValue { $0.append(result) } },
+                        Self.job(rows) { result in answers.withLockedValue { $0.append(result) } }], inline: .ifQuiet)
+        let results = answers.withLockedValue { $0 }
+        XCTAssertEqual(results.count, 2)
+        for result in results { XCTAssertEqual(try result.get().first, expected) }
+    }
+
     func testConcurrentSubmittersEachGetTheirOwnRowsOnce() throws {
         let plan = try Plan(graph: graph, options: PlanOptions(maxRows: 16))
         let batcher = DynamicBatcher(plan: plan, label: "mlp v1", maxQueueDelayMicros: 50, instances: 2, queueBoundRows: 1 << 20)
