@@ -99,8 +99,6 @@ public enum NodeOperation: Sendable, Equatable {
     case concat
     /// Elementwise sum of inputs of equal width (residual connections).
     case add
-    /// Row-wise softmax.
-    case softmax
     /// The Dense layer of node `of` (same weights, bias and activation) applied to this
     /// node's input: the second branch of a siamese encoder.
     case sharedDense(of: String)
@@ -115,7 +113,6 @@ public enum NodeOperation: Sendable, Equatable {
         case .activation: "activation"
         case .concat: "concat"
         case .add: "add"
-        case .softmax: "softmax"
         case .sharedDense: "shared_dense"
         }
     }

@@ -153,7 +153,7 @@ extension Node {
                 throw .invalidParameter(node: name, detail: "\(operation.kind) rate must be in [0, 1), got \(rate)")
             }
             return inputWidths[0]
-        case .activation, .softmax:
+        case .activation:
             try requireInputs("1", inputWidths.count == 1)
             return inputWidths[0]
         case .sharedDense(let owner):

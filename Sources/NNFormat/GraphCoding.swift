@@ -88,8 +88,6 @@ public enum GraphCoding {
             stored.operation = .concat(Nnserve_Concat())
         case .add:
             stored.operation = .add(Nnserve_Add())
-        case .softmax:
-            stored.operation = .softmax(Nnserve_Softmax())
         case .sharedDense(let owner):
             var shared = Nnserve_SharedDense()
             shared.node = owner
@@ -116,7 +114,9 @@ public enum GraphCoding {
         case .activation(let activation): return .activation(try decode(activation, node: node.name, source: source))
         case .concat: return .concat
         case .add: return .add
-        case .softmax: return .softmax
+        // Files may hold a Softmax node; it means the same as a softmax activation, and the IR
+        // has one form for it, so no consumer needs two branches.
+        case .softmax: return .activation(.softmax)
         case .sharedDense(let shared): return .sharedDense(of: shared.node)
         case nil:
             throw .malformedMessage(source: source, detail: "node '\(node.name)' has no operation this build knows (written by a newer nnserve?)")

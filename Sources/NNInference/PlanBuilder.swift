@@ -76,8 +76,6 @@ struct PlanBuilder {
             lowerBatchNorm(node, norm)
         case .activation(let activation):
             lowerActivation(node, activation)
-        case .softmax:
-            lowerActivation(node, .softmax)
         case .add:
             lowerAdd(node)
         case .concat:

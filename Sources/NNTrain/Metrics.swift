@@ -72,7 +72,6 @@ public enum Metrics {
         case .dense(let dense): return dense.activation == .softmax || dense.activation == .sigmoid
         case .sharedDense(let owner): return endsInProbabilities(graph, node: owner)
         case .activation(let activation): return activation == .softmax || activation == .sigmoid
-        case .softmax: return true
         default: return false
         }
     }

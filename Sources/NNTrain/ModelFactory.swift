@@ -73,7 +73,7 @@ public enum ModelFactory {
             case "dropout": operation = .dropout(rate: layer.rate ?? 0.5)
             case "alpha_dropout": operation = .alphaDropout(rate: layer.rate ?? 0.1)
             case "activation": operation = .activation(activation)
-            case "softmax": operation = .softmax
+            case "softmax": operation = .activation(.softmax)
             case "shared_dense":
                 guard let owner = layer.shares else { throw fail("shared_dense needs 'shares': the dense layer whose weights it uses") }
                 operation = .sharedDense(of: owner)

@@ -83,10 +83,6 @@ public struct TrainingGraph: Sendable {
                 let y = ActivationLayer.forward(x, activation)
                 values[node.name] = y
                 caches[index] = .activation(z: x, y: y)
-            case .softmax:
-                let y = ActivationLayer.forward(x, .softmax)
-                values[node.name] = y
-                caches[index] = .activation(z: x, y: y)
             case .concat:
                 values[node.name] = Tensor.concatenatingColumns(node.inputs.map { values[$0]! })
             case .add:
@@ -147,10 +143,6 @@ public struct TrainingGraph: Sendable {
                 accumulate(dy!, into: node.inputs[0])
             case (.activation(let activation), .activation(let z, let y)?):
                 var dz = dy.map { ActivationLayer.backward($0, z: z, y: y, activation) }
-                if let dLogits { dz = dz.map { $0.zipped(with: dLogits, +) } ?? dLogits }
-                accumulate(dz!, into: node.inputs[0])
-            case (.softmax, .activation(let z, let y)?):
-                var dz = dy.map { ActivationLayer.backward($0, z: z, y: y, .softmax) }
                 if let dLogits { dz = dz.map { $0.zipped(with: dLogits, +) } ?? dLogits }
                 accumulate(dz!, into: node.inputs[0])
             case (.concat, _):
@@ -239,8 +231,6 @@ extension TrainingGraph {
             let activation = denseParameters(of: graph.nodes[index]).activation
             return activation == .softmax || activation == .sigmoid ? cache.preActivation : nil
         case (.activation(let activation), .activation(let z, _)?) where activation == .softmax || activation == .sigmoid:
-            return z
-        case (.softmax, .activation(let z, _)?):
             return z
         default:
             return nil

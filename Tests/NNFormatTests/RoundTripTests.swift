@@ -32,6 +32,18 @@ final class RoundTripTests: XCTestCase {
         }
     }
 
+    /// Files may hold a Softmax node (older writers); the IR has one form for softmax, so it
+    /// decodes as a softmax activation and every consumer has a single branch for it.
+    func testSoftmaxNodeDecodesAsTheSoftmaxActivation() throws {
+        let graph = GraphFixtures.wideAndDeep()
+        var stored = GraphCoding.encode(graph)
+        let index = try XCTUnwrap(stored.nodes.firstIndex { $0.name == "class_probs" })
+        stored.nodes[index].softmax = Nnserve_Softmax()
+        let decoded = try GraphCoding.decode(stored, source: "test")
+        XCTAssertEqual(decoded.node(named: "class_probs")?.operation, .activation(.softmax))
+        XCTAssertEqual(decoded, graph)
+    }
+
     func testBfloat16RoundsToNearestEven() {
         XCTAssertEqual(TensorCoding.bfloat16Bits(1), 0x3F80)
         XCTAssertEqual(TensorCoding.bfloat16Bits(Float(bitPattern: 0x3F80_8000)), 0x3F80)

@@ -54,7 +54,7 @@ public enum GraphFixtures {
             Node(name: "wide_and_deep", operation: .concat, inputs: ["features", "residual"]),
             dense("price", from: "wide_and_deep", inputWidth + hidden, 1, activation: .linear, rng: &rng),
             dense("class_logits", from: "residual", hidden, 3, activation: .linear, rng: &rng),
-            Node(name: "class_probs", operation: .softmax, inputs: ["class_logits"]),
+            Node(name: "class_probs", operation: .activation(.softmax), inputs: ["class_logits"]),
         ]
         return Graph(inputs: [input], nodes: nodes,
                      outputs: [GraphOutput(name: "price", node: "price"), GraphOutput(name: "class", node: "class_probs")])

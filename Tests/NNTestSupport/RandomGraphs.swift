@@ -61,7 +61,7 @@ public enum RandomGraphs {
                 available.append((name, source.width))
             case 5:
                 let name = fresh(below(3) == 0 ? "softmax" : "act")
-                nodes.append(Node(name: name, operation: name.hasPrefix("softmax") ? .softmax : .activation(activation()),
+                nodes.append(Node(name: name, operation: name.hasPrefix("softmax") ? .activation(.softmax) : .activation(activation()),
                                   inputs: [source.name]))
                 available.append((name, source.width))
             case 6:

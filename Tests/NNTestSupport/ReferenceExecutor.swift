@@ -54,8 +54,6 @@ public enum ReferenceExecutor {
             return x
         case .activation(let activation):
             return x.map { apply(activation, $0) }
-        case .softmax:
-            return x.map { Activation.softmax(row: $0) }
         case .concat:
             return x.indices.map { row in operands.flatMap { $0[row] } }
         case .add:
