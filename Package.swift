@@ -97,9 +97,24 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "NNWire",
+            dependencies: [
+                "NNFormat",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "NNWireTests",
+            dependencies: ["NNWire", "NNFormat", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "NNServer",
             dependencies: [
-                "NNCore", "NNFormat", "NNInference",
+                "NNCore", "NNFormat", "NNInference", "NNWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -114,7 +129,7 @@ let package = Package(
         .target(
             name: "NNClient",
             dependencies: [
-                "NNCore", "NNFormat",
+                "NNCore", "NNFormat", "NNWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -141,8 +156,9 @@ let package = Package(
         ),
         .testTarget(
             name: "NNServerTests",
-            dependencies: ["NNServer", "NNClient", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "NNTestSupport",
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["NNServer", "NNClient", "NNWire", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "NNTestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .executableTarget(

@@ -1,17 +1,21 @@
 import Dispatch
 import NIOCore
 import NNFormat
+import NNWire
 
 /// One connection of a load run: keeps `depth` requests in flight, sending the next one from
 /// the event loop as each response arrives, like wrk does. No async hop per request, so the
 /// load generator spends little of the CPU it shares with the server on itself.
+/// Sits behind the shared preface writer, frame decoder and message codec.
 final class LoadConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+    typealias InboundIn = Nnserve_Response
+    typealias OutboundOut = Nnserve_Request
 
     struct Result: Sendable {
         var latencies: [UInt64]
         var errors: Int
+        /// Errors by what they were (the server's code and message, or what the connection did).
+        var failures: [String: Int]
     }
 
     private var template: Nnserve_Request
@@ -22,6 +26,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private var nextID: UInt64 = 1
     private var latencies: [UInt64] = []
     private var errors = 0
+    private var failures: [String: Int] = [:]
     private var finished = false
 
     init(template: Nnserve_Request, depth: Int, end: UInt64, done: EventLoopPromise<Result>) {
@@ -34,35 +39,28 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        var preface = context.channel.allocator.buffer(capacity: WireProtocol.preface.count)
-        preface.writeBytes(WireProtocol.preface)
-        context.write(wrapOutboundOut(preface), promise: nil)
         for _ in 0..<depth { send(context: context) }
         context.flush()
     }
 
     private func send(context: ChannelHandlerContext) {
         template.id = nextID
-        guard let bytes = try? WireProtocol.frame(template) else { return }
         sentAt[nextID] = DispatchTime.now().uptimeNanoseconds
         nextID += 1
-        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        context.write(wrapOutboundOut(template), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
+        let response = unwrapInboundIn(data)
         let now = DispatchTime.now().uptimeNanoseconds
-        guard let response = try? Nnserve_Response(serializedBytes: Array(frame.readableBytesView)),
-              let sent = sentAt.removeValue(forKey: response.id) else {
-            errors += 1
+        guard let sent = sentAt.removeValue(forKey: response.id) else {
+            fail(response.id == 0 ? "connection error \(Self.describe(response))" : "response for unknown id \(response.id)")
             return finish(context: context)
         }
         if case .predict? = response.kind {
             latencies.append(now - sent)
         } else {
-            errors += 1
+            fail(Self.describe(response))
         }
         if now < end {
             send(context: context)
@@ -75,16 +73,34 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         context.flush()
     }
 
+    /// A response that does not decode (or any other failure) ends the run of this connection.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail("\(error)")
+        finish(context: context)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        errors += sentAt.count
+        if !sentAt.isEmpty { fail("connection closed with the request in flight", count: sentAt.count) }
         sentAt.removeAll()
         finish(context: context)
+    }
+
+    /// Counts an error under its kind; a run keeps at most 20 kinds (the rest go under "other").
+    private func fail(_ kind: String, count: Int = 1) {
+        errors += count
+        let key = failures[kind] != nil || failures.count < 20 ? kind : "other"
+        failures[key, default: 0] += count
+    }
+
+    private static func describe(_ response: Nnserve_Response) -> String {
+        if case .error(let error)? = response.kind { return "\(error.code): \(error.message)" }
+        return "unexpected response \(response.kind.map { "\($0)" } ?? "without a kind")"
     }
 
     private func finish(context: ChannelHandlerContext) {
         guard !finished else { return }
         finished = true
-        done.succeed(Result(latencies: latencies, errors: errors))
+        done.succeed(Result(latencies: latencies, errors: errors, failures: failures))
         context.close(promise: nil)
     }
 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NNCore
 import NNFormat
+import NNWire
 
 /// Bounded load against a server: `concurrency` requests kept in flight for `duration`
 /// seconds over a few connections (closed loop: each response sends the next request);
@@ -18,10 +19,12 @@ public struct LoadGenerator: Sendable {
         public var p90Micros: Double
         public var p99Micros: Double
         public var p999Micros: Double
+        /// The errors by kind: the server's code and message, or what the connection did.
+        public var failures: [String: Int]
 
         enum CodingKeys: String, CodingKey {
             case requests, errors, seconds, requestsPerSecond = "requests_per_s", rowsPerSecond = "rows_per_s"
-            case p50Micros = "p50_us", p90Micros = "p90_us", p99Micros = "p99_us", p999Micros = "p999_us"
+            case p50Micros = "p50_us", p90Micros = "p90_us", p99Micros = "p99_us", p999Micros = "p999_us", failures
         }
     }
 
@@ -74,7 +77,9 @@ public struct LoadGenerator: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers([
-                            ByteToMessageHandler(ResponseFrameDecoder()),
+                            PrefaceWriter(),
+                            ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
+                            MessageCodec<Nnserve_Response, Nnserve_Request>(),
                             LoadConnectionHandler(template: template, depth: depth, end: end, done: done),
                         ])
                     }
@@ -84,10 +89,12 @@ public struct LoadGenerator: Sendable {
         }
         var all: [UInt64] = []
         var errors = 0
+        var failures: [String: Int] = [:]
         for run in runs {
             let result = try await run.get()
             all += result.latencies
             errors += result.errors
+            failures.merge(result.failures, uniquingKeysWith: +)
         }
         try? await group.shutdownGracefully()
         let results = (all.sorted(), errors)
@@ -100,6 +107,6 @@ public struct LoadGenerator: Sendable {
         return Report(requests: latencies.count, errors: results.1, seconds: seconds,
                       requestsPerSecond: Double(latencies.count) / seconds,
                       rowsPerSecond: Double(latencies.count * rowsPerRequest) / seconds,
-                      p50Micros: percentile(0.5), p90Micros: percentile(0.9), p99Micros: percentile(0.99), p999Micros: percentile(0.999))
+                      p50Micros: percentile(0.5), p90Micros: percentile(0.9), p99Micros: percentile(0.99), p999Micros: percentile(0.999), failures: failures)
     }
 }

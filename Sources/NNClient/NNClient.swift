@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NNCore
 import NNFormat
+import NNWire
 
 /// Errors the client reports: the server's error responses and connection failures.
 public enum ClientError: Error, CustomStringConvertible, Equatable {
@@ -38,7 +39,7 @@ public final class NNClient: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
-    /// Opens the connection (again, after it closed) and sends the preface.
+    /// Opens the connection (again, after it closed); its first bytes are the preface.
     public func connect() async throws {
         if state.box.withLockedValue({ $0.channel?.isActive ?? false }) { return }
         let state = state, tls = tls, host = host
@@ -47,44 +48,32 @@ public final class NNClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler(host: host)) }
+                    // Responses are as large as the server makes them (it bounds them itself).
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(ResponseFrameDecoder()),
-                        ResponseHandler(state: state),
+                        PrefaceWriter(),
+                        ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
+                        MessageCodec<Nnserve_Response, Nnserve_Request>(),
+                        ResponseMatcher(),
                     ])
                 }
             }
             .connect(host: host, port: port).get()
-        var preface = channel.allocator.buffer(capacity: WireProtocol.preface.count)
-        preface.writeBytes(WireProtocol.preface)
-        try await channel.writeAndFlush(preface)
         state.box.withLockedValue { $0.channel = channel }
+        channel.closeFuture.whenComplete { _ in
+            state.box.withLockedValue { if $0.channel === channel { $0.channel = nil } }
+        }
     }
 
-    /// Sends one request (its id is assigned here) and waits for its response.
+    /// Sends one request and waits for its response (the connection's matcher assigns the id).
     public func send(_ request: Nnserve_Request, timeout: Double = 30) async throws -> Nnserve_Response {
         try await connect()
-        var request = request
-        let (channel, promise) = try state.box.withLockedValue { state -> ((any Channel), EventLoopPromise<Nnserve_Response>) in
-            guard let channel = state.channel else { throw ClientError.connectionClosed }
-            request.id = state.nextID
-            state.nextID += 1
-            let promise = channel.eventLoop.makePromise(of: Nnserve_Response.self)
-            state.pending[request.id] = promise
-            return (channel, promise)
-        }
-        let id = request.id
-        let bytes = try WireProtocol.frame(request)
-        var buffer = channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        channel.writeAndFlush(buffer, promise: nil)
-        let state = state
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) {
-            if let pending = state.box.withLockedValue({ $0.pending.removeValue(forKey: id) }) {
-                pending.fail(ClientError.timedOut(seconds: timeout))
-            }
-        }
-        defer { timer.cancel() }
-        return try await promise.futureResult.get()
+        guard let channel = state.box.withLockedValue({ $0.channel }) else { throw ClientError.connectionClosed }
+        let response = channel.eventLoop.makePromise(of: Nnserve_Response.self)
+        let outstanding = OutstandingRequest(request: request, response: response, timeout: .nanoseconds(Int64(timeout * 1e9)))
+        // A write that never reaches the matcher (the channel closed meanwhile) is failed here;
+        // once it has, the matcher answers for it.
+        channel.writeAndFlush(outstanding).whenFailure { _ in response.fail(ClientError.connectionClosed) }
+        return try await response.futureResult.get()
     }
 
     /// Predictions for named [rows, width] inputs; all outputs unless `outputs` names some.
@@ -148,75 +137,11 @@ public final class NNClient: Sendable {
     }
 }
 
-/// Response frames (no preface in this direction).
-final class ResponseFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard case .frame(let start, let length) = WireProtocol.scanFrame(buffer.readableBytesView, maxFrameSize: .max) else {
-            return .needMoreData
-        }
-        buffer.moveReaderIndex(forwardBy: start)
-        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: length)!))
-        return .continue
-    }
-
-    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
-    }
-}
-
-/// The connection and the requests waiting for responses, shared by the client and its handler.
+/// The connection, shared by the client's calls; cleared when it closes.
 final class ConnectionState: Sendable {
     struct Fields {
         var channel: (any Channel)?
-        var nextID: UInt64 = 1
-        var pending: [UInt64: EventLoopPromise<Nnserve_Response>] = [:]
     }
 
     let box = NIOLockedValueBox(Fields())
-}
-
-/// Completes the pending request each response names; fails them all when the connection ends.
-final class ResponseHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    private let state: ConnectionState
-
-    init(state: ConnectionState) {
-        self.state = state
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        guard let response = try? Nnserve_Response(serializedBytes: Array(frame.readableBytesView)) else { return }
-        if response.id == 0 {
-            // A connection-level error (bad frame): every waiting request learns it.
-            let pending = state.box.withLockedValue { fields -> [EventLoopPromise<Nnserve_Response>] in
-                defer { fields.pending.removeAll() }
-                return Array(fields.pending.values)
-            }
-            for promise in pending { promise.succeed(response) }
-            return
-        }
-        state.box.withLockedValue { $0.pending.removeValue(forKey: response.id) }?.succeed(response)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        let pending = state.box.withLockedValue { fields -> [EventLoopPromise<Nnserve_Response>] in
-            defer {
-                fields.pending.removeAll()
-                fields.channel = nil
-            }
-            return Array(fields.pending.values)
-        }
-        for promise in pending { promise.fail(ClientError.connectionClosed) }
-        context.fireChannelInactive()
-    }
-
-    /// A connection that failed (a TLS alert, a reset) cannot answer anything: close it, so the
-    /// waiting requests fail now instead of at their timeouts.
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
 }

@@ -1,24 +1,25 @@
 import NIOCore
 import NNFormat
+import NNWire
 
 /// The last words to a connection the server closes on its own (over the limit, too slow):
 /// an error frame on the binary port, an HTTP error response with `connection: close`.
 enum Farewell {
     static func bytes(_ front: Front, _ code: Nnserve_ErrorCode, _ message: String) -> ByteBuffer {
-        var buffer = ByteBuffer()
         switch front.speaksHTTP {
         case false:
             var response = Nnserve_Response()
             response.error = ServingError(code, message).response
-            buffer.writeBytes((try? WireProtocol.frame(response)) ?? [])
+            return (try? WireProtocol.frameBuffer(response)) ?? ByteBuffer()
         case true:
+            var buffer = ByteBuffer()
             let status = code == .deadlineExceeded ? "408 Request Timeout" : "503 Service Unavailable"
             let body = JSONWriter.errorBody(message)
             buffer.writeString("HTTP/1.1 \(status)\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n"
                                + "retry-after: 1\r\nconnection: close\r\n\r\n")
             buffer.writeBytes(body)
+            return buffer
         }
-        return buffer
     }
 }
 

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NNFormat
+import NNWire
 
 /// The binary-protocol server: a SwiftNIO pipeline per connection (idle timeout → frame
 /// decoder → request handler) over a shared model store.
@@ -34,9 +35,10 @@ public final class InferenceServer: Sendable {
             try pipeline.addHandlers([
                 slowClientGuard(progress, .binary),
                 IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
-                ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize, progress: progress)),
+                ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize, expectsPreface: true, progress: progress)),
                 FlowControl(maxInFlight: configuration.maxInFlightPerConnection),
-                RequestHandler(store: store, configuration: configuration),
+                MessageCodec<Nnserve_Request, Nnserve_Response>(),
+                RequestRouter(store: store, configuration: configuration),
             ])
         }
     }

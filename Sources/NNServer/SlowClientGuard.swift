@@ -1,8 +1,9 @@
 import NIOCore
+import NNWire
 
 /// What one connection's decoder reports about the request it is receiving, for
 /// `SlowClientGuard`. Event-loop confined: the guard and the decoder of one connection share it.
-final class MessageProgress {
+final class MessageProgress: FrameProgress {
     /// A request has started arriving (or, on a new connection, is awaited) and is not complete.
     private(set) var inMessage = true
     private(set) var startedAt = NIODeadline.now()

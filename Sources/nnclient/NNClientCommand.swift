@@ -146,6 +146,7 @@ extension NNClientCommand {
                 print(String(format: "%@ c=%d rows/request=%d: %.0f req/s, %.0f rows/s, p50 %.0f µs, p90 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, %d errors",
                              model, concurrency, rowsPerRequest, report.requestsPerSecond, report.rowsPerSecond, report.p50Micros,
                              report.p90Micros, report.p99Micros, report.p999Micros, report.errors))
+                for (kind, count) in report.failures.sorted(by: { $0.value > $1.value }) { print("  \(count) × \(kind)") }
             }
         }
     }
