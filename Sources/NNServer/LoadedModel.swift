@@ -15,18 +15,16 @@ public final class LoadedModel: Sendable {
     /// Timeout for requests that carry none (config.pbtxt `default_timeout_micros`; 0: none).
     let defaultTimeoutMicros: Int64
 
-    init(name: String, version: Int, file: ModelFile, maxBatchSize: Int, maxQueueDelayMicros: Int, instances: Int,
-         queueBoundRows: Int, preferredBatchSizes: [Int] = [], defaultTimeoutMicros: Int64 = 0,
-         metrics: ModelMetrics) throws {
+    init(name: String, version: Int, file: ModelFile, settings: ModelSettings, metrics: ModelMetrics) throws {
         self.name = name
-        self.defaultTimeoutMicros = defaultTimeoutMicros
+        self.defaultTimeoutMicros = settings.defaultTimeoutMicros
         self.version = version
         self.file = file
         self.metrics = metrics
-        plan = try Plan(graph: file.graph, options: PlanOptions(maxRows: maxBatchSize))
-        batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: maxQueueDelayMicros,
-                                 instances: instances, queueBoundRows: queueBoundRows,
-                                 preferredBatchSizes: preferredBatchSizes, observer: metrics)
+        plan = try Plan(graph: file.graph, options: PlanOptions(maxRows: settings.maxBatchSize))
+        batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: settings.maxQueueDelayMicros,
+                                 instances: settings.instances, queueBoundRows: settings.queueBoundRows,
+                                 preferredBatchSizes: settings.preferredBatchSizes, observer: metrics)
     }
 
     /// Metadata for the wire.

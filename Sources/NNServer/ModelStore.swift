@@ -4,12 +4,16 @@ import NNCore
 import NNFormat
 import NNInference
 
-/// The loaded repository: every model's served versions, swapped atomically on reload.
+/// The served repository: the routing table (every model's loaded versions) and the state of
+/// every version on disk, both replaced together by a reload. Scanning the files is the
+/// `RepositoryScanner`'s job, loading and retiring versions the `ModelLifecycle`'s; the store
+/// decides what to serve and answers lookups. Readiness, the repository index and routing all
+/// read the state the last reload left.
 ///
-/// Thread safety: `models`, `refused` and `unloadedByRequest` are read and replaced under
-/// `lock`; reloads run one at a time on `reloads` (they read files and run self-tests, so never
-/// on an event loop). `LoadedModel`s are immutable, so a request that looked one up finishes
-/// on it even if a reload replaces it meanwhile.
+/// Thread safety: `served`, `states`, `unloadedByRequest` and `shuttingDown` are read and
+/// replaced under `lock`; reloads run one at a time on `reloads` (they read files and run
+/// self-tests, so never on an event loop). `LoadedModel`s are immutable, so a request that
+/// looked one up finishes on it even if a reload replaces it meanwhile.
 public final class ModelStore: @unchecked Sendable {
     public let layout: RepositoryLayout
     public var root: String { layout.root }
@@ -18,11 +22,13 @@ public final class ModelStore: @unchecked Sendable {
     let logger: Logger
     /// Where a sample of the answered predictions is written, if anywhere.
     public let requestLog: RequestLog?
+    private let scanner: RepositoryScanner
+    private let lifecycle: ModelLifecycle
     private let lock = NSLock()
     private let reloads = DispatchQueue(label: "nnserve.reload")
-    private var models: [String: [Int: LoadedModel]] = [:]
-    /// Files that failed to load and why, so a poll does not retry them until they change.
-    private var refused: [String: (modified: Date, reason: String)] = [:]
+    private var served: [String: [Int: LoadedModel]] = [:]
+    /// Every model directory of the last scan, with the state of each of its versions.
+    private var states: [String: [Int: ModelState]] = [:]
     /// Models unloaded through the repository API; reloads skip them until they are loaded again.
     private var unloadedByRequest: Set<String> = []
     private var shuttingDown = false
@@ -45,117 +51,62 @@ public final class ModelStore: @unchecked Sendable {
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
+        scanner = RepositoryScanner(layout: layout, defaults: configuration, logger: logger)
+        lifecycle = ModelLifecycle(layout: layout, configuration: configuration, metrics: metrics, logger: logger)
     }
 
-    /// Loads new versions, unloads versions the policy no longer serves (after they drain).
-    /// Broken versions are logged and refused while the others keep serving.
+    /// Loads new versions, retires versions the policy no longer serves (after they drain).
+    /// Broken versions are refused (and say why in the index) while the others keep serving.
     public func reload() {
         reloads.sync { reloadNow() }
     }
 
     private func reloadNow() {
-        let skipped = lock.withLock { unloadedByRequest }
+        let (skipped, existing) = lock.withLock { (unloadedByRequest, served) }
         var next: [String: [Int: LoadedModel]] = [:]
-        let existing = lock.withLock { models }
-        for name in modelDirectories() where !skipped.contains(name) {
-            let settings = settings(of: name)
-            let (candidates, wanted) = versionsToServe(name, config: settings)
+        var nextStates: [String: [Int: ModelState]] = [:]
+        for model in scanner.scan() {
+            let name = model.name
+            nextStates[name] = [:]
+            if skipped.contains(name) {
+                for version in model.versions { nextStates[name]![version] = .unavailable(.unloadedByRequest) }
+                continue
+            }
+            let (candidates, wanted) = model.settings.candidates(among: model.versions)
+            var refusals: [Int: ModelState.Unavailable] = [:]
             // Newest first; a version that fails to load is skipped, so an older one keeps serving.
             for version in candidates.reversed() where (next[name]?.count ?? 0) < wanted {
-                if let loaded = existing[name]?[version] ?? load(name, version, settings) {
+                if let loaded = existing[name]?[version] {
                     next[name, default: [:]][version] = loaded
+                    continue
+                }
+                lock.withLock { states[name, default: [:]][version] = .loading }
+                switch lifecycle.load(name, version, model.settings) {
+                case .loaded(let loaded): next[name, default: [:]][version] = loaded
+                case .refused(let reason): refusals[version] = .refused(reason)
                 }
             }
+            for version in model.versions {
+                nextStates[name]![version] = next[name]?[version] != nil ? .ready
+                    : .unavailable(refusals[version] ?? lifecycle.refusal(name, version) ?? .notSelected)
+            }
         }
-        let previous = lock.withLock { () -> [String: [Int: LoadedModel]] in
-            let old = models
-            models = next
-            return old
+        let retiring = existing.flatMap { name, versions in
+            versions.filter { next[name]?[$0.key] == nil }.map(\.value)
         }
-        for (name, versions) in next where previous[name].map({ Set($0.keys) }) != Set(versions.keys) {
+        lock.withLock {
+            served = next
+            states = nextStates
+            for model in retiring where states[model.name]?[model.version] != nil { states[model.name]![model.version] = .unloading }
+        }
+        for (name, versions) in next where existing[name].map({ Set($0.keys) }) != Set(versions.keys) {
             logger.info("serving \(name) versions \(versions.keys.sorted())", metadata: ["model": "\(name)"])
         }
-        for (name, versions) in previous {
-            for (version, model) in versions where next[name]?[version] == nil {
-                model.batcher.drainAndStop()
-                model.metrics.destroy()
-                logger.info("unloaded \(name) v\(version)", metadata: ["model": "\(name)", "version": "\(version)"])
+        for model in retiring {
+            lifecycle.retire(model)
+            lock.withLock {
+                if states[model.name]?[model.version] == .unloading { states[model.name]![model.version] = nextStates[model.name]![model.version] }
             }
-        }
-    }
-
-    private func modelDirectories() -> [String] {
-        layout.modelNames()
-    }
-
-    private func settings(of name: String) -> Nnserve_ModelConfig? {
-        let path = layout.configFile(name)
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            return try ModelConfigFile.read(from: path)
-        } catch {
-            logger.error("refused config \(error)", metadata: ["model": "\(name)"])
-            return nil
-        }
-    }
-
-    /// Every version holding a model file, ascending.
-    private func availableVersions(_ name: String) -> [Int] {
-        layout.versions(of: name)
-    }
-
-    /// The versions the policy may serve (ascending) and how many of them to serve.
-    private func versionsToServe(_ name: String, config: Nnserve_ModelConfig?) -> (candidates: [Int], count: Int) {
-        let available = availableVersions(name)
-        switch config?.versionPolicy.policy {
-        case .all?: return (available, available.count)
-        case .specific(let specific)?:
-            let chosen = available.filter { specific.versions.contains(Int64($0)) }
-            return (chosen, chosen.count)
-        case .latest(let latest)?: return (available, Int(max(latest.count, 1)))
-        case nil: return (available, configuration.latestVersions)
-        }
-    }
-
-    private func load(_ name: String, _ version: Int, _ config: Nnserve_ModelConfig?) -> LoadedModel? {
-        let path = layout.modelFile(name, version: version)
-        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date()
-        if lock.withLock({ refused[path]?.modified }) == modified { return nil }
-        let started = DispatchTime.now().uptimeNanoseconds
-        do {
-            let file = try ModelFile.read(from: path)
-            // nnexport always writes self-test rows: a file without them was made or altered by
-            // something else, and nothing would notice wrong weights.
-            guard !file.selfTests.isEmpty || configuration.allowUntestedModels else {
-                throw ServingError(.invalidArgument, "has no self-test rows (nnexport always writes them); --allow-untested-models serves such files")
-            }
-            let cases = file.selfTests.map { test in
-                (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
-                 Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))
-            }
-            let error = try SelfTestCheck.maxRelativeError(graph: file.graph, cases: cases)
-            let tolerance = Double(file.selfTests.map(\.tolerance).max() ?? 0)
-            guard file.selfTests.isEmpty || error <= tolerance else {
-                throw ServingError(.internal, "self-test max relative error \(error) exceeds \(tolerance)")
-            }
-            let loaded = try LoadedModel(
-                name: name, version: version, file: file,
-                maxBatchSize: Int(config?.maxBatchSize ?? 0) > 0 ? Int(config!.maxBatchSize) : configuration.maxBatchSize,
-                maxQueueDelayMicros: Int(config?.maxQueueDelayMicros ?? 0) > 0 ? Int(config!.maxQueueDelayMicros) : configuration.maxQueueDelayMicros,
-                instances: Int(config?.instances ?? 0) > 0 ? Int(config!.instances) : configuration.instances,
-                queueBoundRows: Int(config?.queueBound ?? 0) > 0 ? Int(config!.queueBound) : configuration.queueBoundRows,
-                preferredBatchSizes: config?.preferredBatchSizes.map(Int.init) ?? [],
-                defaultTimeoutMicros: Int64(clamping: config?.defaultTimeoutMicros ?? 0),
-                metrics: metrics.modelMetrics(name: name, version: version))
-            let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms, self-test \(file.selfTests.isEmpty ? "none" : String(format: "ok (max relative error %.2g)", error))",
-                        metadata: ["model": "\(name)", "version": "\(version)"])
-            lock.withLock { refused[path] = nil }
-            return loaded
-        } catch {
-            lock.withLock { refused[path] = (modified, "\(error)") }
-            logger.error("refused \(name) v\(version): \(error)", metadata: ["model": "\(name)", "version": "\(version)"])
-            return nil
         }
     }
 
@@ -164,9 +115,9 @@ public final class ModelStore: @unchecked Sendable {
         // 0 (or absent) asks for the newest; HTTP refuses a negative version in its path, and
         // the binary protocol gets the same answer here.
         guard version >= 0 else { throw ServingError(.invalidArgument, "model version \(version) is not a positive integer") }
-        let versions = lock.withLock { models[name] }
+        let versions = lock.withLock { served[name] }
         guard let versions, !versions.isEmpty else {
-            let known = lock.withLock { models.keys.sorted() }
+            let known = lock.withLock { served.keys.sorted() }
             throw ServingError(.notFound, "unknown model '\(name)'; loaded models are \(known.map { "'\($0)'" }.joined(separator: ", "))")
         }
         let sorted = versions.keys.sorted()
@@ -190,7 +141,7 @@ public final class ModelStore: @unchecked Sendable {
     }
 
     func summaries() -> [Nnserve_ModelSummary] {
-        let snapshot = lock.withLock { models }
+        let snapshot = lock.withLock { served }
         return snapshot.keys.sorted().map { name in
             var summary = Nnserve_ModelSummary()
             summary.name = name
@@ -202,63 +153,41 @@ public final class ModelStore: @unchecked Sendable {
 
     /// Every served version, by model name.
     func servedModels() -> [String: [LoadedModel]] {
-        lock.withLock { models.mapValues { Array($0.values) } }
+        lock.withLock { served.mapValues { Array($0.values) } }
     }
 
-    public var loadedCount: Int { lock.withLock { models.values.reduce(0) { $0 + $1.count } } }
+    public var loadedCount: Int { lock.withLock { served.values.reduce(0) { $0 + $1.count } } }
 
     /// Answers everything queued in every model, then stops their workers.
     public func drainAll() {
-        for versions in lock.withLock({ models.values }) {
+        for versions in lock.withLock({ served.values }) {
             for model in versions.values { model.batcher.drainAndStop() }
         }
     }
-}
 
-// MARK: - Repository control (the KServe model_repository extension)
-
-/// One row of the repository index: a version on disk and whether it is served.
-struct RepositoryEntry: Equatable {
-    var name: String
-    var version: Int?
-    var ready: Bool
-    var reason: String
-}
-
-extension ModelStore {
-    /// Every model directory and version file, served or not, and why not.
+    /// Every model directory and version of the last reload, in name and version order; a
+    /// directory without versions is one entry with no version.
     func index() -> [RepositoryEntry] {
-        let (served, refusals, skipped) = lock.withLock { (models, refused, unloadedByRequest) }
-        var entries: [RepositoryEntry] = []
-        for name in modelDirectories() {
-            let versions = availableVersions(name)
-            if versions.isEmpty {
-                entries.append(RepositoryEntry(name: name, version: nil, ready: false, reason: "no <version>/model.nnm under '\(name)/'"))
+        let snapshot = lock.withLock { states }
+        return snapshot.keys.sorted().flatMap { name -> [RepositoryEntry] in
+            let versions = snapshot[name]!
+            guard !versions.isEmpty else {
+                return [RepositoryEntry(name: name, version: nil, state: nil,
+                                        reason: "no <version>/\(RepositoryLayout.modelFileName) under '\(name)/'")]
             }
-            for version in versions {
-                let path = layout.modelFile(name, version: version)
-                let ready = served[name]?[version] != nil
-                let reason = ready ? ""
-                    : skipped.contains(name) ? "unloaded by request"
-                    : refusals[path].map { layout.relative($0.reason) } ?? "not selected by the version policy"
-                entries.append(RepositoryEntry(name: name, version: version, ready: ready, reason: reason))
-            }
+            return versions.keys.sorted().map { RepositoryEntry(name: name, version: $0, state: versions[$0]!, reason: versions[$0]!.reason) }
         }
-        return entries
     }
 
     /// Serves `name` again (re-reading its files); throws when no version of it could be loaded.
     func loadModel(_ name: String) throws(ServingError) {
-        guard modelDirectories().contains(name) else {
+        guard layout.modelNames().contains(name) else {
             throw ServingError(.notFound, "no model directory '\(name)' in the repository")
         }
-        lock.withLock {
-            unloadedByRequest.remove(name)
-            // An explicit load retries versions that were refused before.
-            refused = refused.filter { !$0.key.hasPrefix(layout.modelDirectory(name) + "/") }
-        }
+        lock.withLock { _ = unloadedByRequest.remove(name) }
+        lifecycle.forgetRefusals(of: name)
         reload()
-        guard lock.withLock({ models[name]?.isEmpty == false }) else {
+        guard lock.withLock({ served[name]?.isEmpty == false }) else {
             let reasons = index().filter { $0.name == name }.map { "v\($0.version.map(String.init) ?? "?"): \($0.reason)" }
             throw ServingError(.invalidArgument, "model '\(name)' could not be loaded: \(reasons.joined(separator: "; "))")
         }
@@ -267,11 +196,22 @@ extension ModelStore {
 
     /// Stops serving `name` (queued requests are answered first) until it is loaded again.
     func unloadModel(_ name: String) throws(ServingError) {
-        guard lock.withLock({ models[name] != nil }) || modelDirectories().contains(name) else {
+        guard lock.withLock({ served[name] != nil }) || layout.modelNames().contains(name) else {
             throw ServingError(.notFound, "no model '\(name)' in the repository")
         }
         lock.withLock { _ = unloadedByRequest.insert(name) }
         reload()
         logger.info("unloaded \(name) by request", metadata: ["model": "\(name)"])
     }
+}
+
+/// One row of the repository index: a version on disk (or a directory without one) and its state.
+struct RepositoryEntry: Equatable {
+    var name: String
+    var version: Int?
+    /// Nil for a directory without versions.
+    var state: ModelState?
+    var reason: String
+
+    var ready: Bool { state == .ready }
 }

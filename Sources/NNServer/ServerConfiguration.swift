@@ -1,3 +1,5 @@
+import NNFormat
+
 /// Limits and batching settings of a server; every field has a default (`nnserve --help`).
 public struct ServerConfiguration: Sendable {
     /// Rows merged into one batch at most (per model unless its config.pbtxt says otherwise).
@@ -8,7 +10,7 @@ public struct ServerConfiguration: Sendable {
     public var instances = 1
     /// Rows waiting per model beyond which requests are refused with resource exhausted.
     public var queueBoundRows = 16_384
-    public var maxFrameSize = 16 << 20
+    public var maxFrameSize = WireProtocol.defaultMaxFrameSize
     public var maxRowsPerRequest = 4_096
     /// Open binary-protocol connections at most; more are refused with an error frame.
     public var maxConnections = 1_024

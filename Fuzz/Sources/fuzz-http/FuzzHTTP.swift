@@ -14,8 +14,11 @@ let model: LoadedModel = {
     let graph = Graph(inputs: [GraphInput(name: "x", width: 4)],
                       nodes: [Node(name: "d", operation: .dense(DenseParameters(weights: weights, bias: Tensor(zeros: [3]), activation: .relu)), inputs: ["x"])],
                       outputs: [GraphOutput(name: "y", node: "d")])
-    return try! LoadedModel(name: "m", version: 1, file: ModelFile(name: "m", graph: graph), maxBatchSize: 64, maxQueueDelayMicros: 100,
-                            instances: 1, queueBoundRows: 1024, metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
+    var configuration = ServerConfiguration()
+    configuration.queueBoundRows = 1024
+    return try! LoadedModel(name: "m", version: 1, file: ModelFile(name: "m", graph: graph),
+                            settings: ModelSettings(config: nil, defaults: configuration),
+                            metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
 }()
 let limits = PredictLimits(ServerConfiguration())
 

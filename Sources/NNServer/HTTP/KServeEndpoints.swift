@@ -181,7 +181,7 @@ struct KServeEndpoints: Sendable {
             writer.raw("{")
             writer.member("name", entry.name, first: true)
             if let version = entry.version { writer.member("version", String(version)) }
-            writer.member("state", entry.ready ? "READY" : "UNAVAILABLE")
+            writer.member("state", entry.state?.name ?? "UNAVAILABLE")
             writer.member("reason", entry.reason)
             writer.raw("}")
         }

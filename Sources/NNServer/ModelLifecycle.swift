@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import NNFormat
+import NNInference
+
+/// Loads a version (read, self-test, compile, start its batcher) and retires one (answer its
+/// queue, stop its workers). Remembers the files it refused, with their modification time, so
+/// a poll does not retry a broken file until it changes.
+///
+/// Thread safety: `refused` is read and written under `lock`; loads and retirements run on
+/// the store's reload queue, `forgetRefusals` on any thread.
+final class ModelLifecycle: @unchecked Sendable {
+    private let layout: RepositoryLayout
+    private let configuration: ServerConfiguration
+    private let metrics: ServerMetrics
+    private let logger: Logger
+    private let lock = NSLock()
+    private var refused: [String: (modified: Date, reason: String)] = [:]
+
+    init(layout: RepositoryLayout, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger) {
+        self.layout = layout
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    enum LoadOutcome {
+        case loaded(LoadedModel)
+        /// The error, with repository-relative paths.
+        case refused(String)
+    }
+
+    /// The version ready to serve, or why it cannot be.
+    func load(_ name: String, _ version: Int, _ settings: ModelSettings) -> LoadOutcome {
+        let path = layout.modelFile(name, version: version)
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date()
+        if let known = lock.withLock({ refused[path] }), known.modified == modified { return .refused(known.reason) }
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            let file = try ModelFile.read(from: path)
+            // nnexport always writes self-test rows: a file without them was made or altered by
+            // something else, and nothing would notice wrong weights.
+            guard !file.selfTests.isEmpty || configuration.allowUntestedModels else {
+                throw ServingError(.invalidArgument, "has no self-test rows (nnexport always writes them); --allow-untested-models serves such files")
+            }
+            let cases = file.selfTests.map { test in
+                (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
+                 Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))
+            }
+            let error = try SelfTestCheck.maxRelativeError(graph: file.graph, cases: cases)
+            let tolerance = Double(file.selfTests.map(\.tolerance).max() ?? 0)
+            guard file.selfTests.isEmpty || error <= tolerance else {
+                throw ServingError(.internal, "self-test max relative error \(error) exceeds \(tolerance)")
+            }
+            let loaded = try LoadedModel(name: name, version: version, file: file, settings: settings,
+                                         metrics: metrics.modelMetrics(name: name, version: version))
+            let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms, self-test \(file.selfTests.isEmpty ? "none" : String(format: "ok (max relative error %.2g)", error))",
+                        metadata: ["model": "\(name)", "version": "\(version)"])
+            lock.withLock { refused[path] = nil }
+            return .loaded(loaded)
+        } catch {
+            let reason = layout.relative("\(error)")
+            lock.withLock { refused[path] = (modified, reason) }
+            logger.error("refused \(name) v\(version): \(error)", metadata: ["model": "\(name)", "version": "\(version)"])
+            return .refused(reason)
+        }
+    }
+
+    /// Why a version that was not loaded this time was refused before, if it was.
+    func refusal(_ name: String, _ version: Int) -> ModelState.Unavailable? {
+        lock.withLock { refused[layout.modelFile(name, version: version)] }.map { .refused($0.reason) }
+    }
+
+    /// An explicit load retries the versions of `name` that were refused before.
+    func forgetRefusals(of name: String) {
+        let prefix = layout.modelDirectory(name) + "/"
+        lock.withLock { refused = refused.filter { !$0.key.hasPrefix(prefix) } }
+    }
+
+    /// Answers what is queued for the version, stops its workers, drops its metrics.
+    func retire(_ model: LoadedModel) {
+        model.batcher.drainAndStop()
+        model.metrics.destroy()
+        logger.info("unloaded \(model.name) v\(model.version)", metadata: ["model": "\(model.name)", "version": "\(model.version)"])
+    }
+}

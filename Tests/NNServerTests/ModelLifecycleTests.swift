@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import NNExport
+import NNFormat
+@testable import NNServer
+import NNTestSupport
+import XCTest
+
+/// The store's lifecycle without a server: which versions a reload serves, the state and
+/// reason of every version on disk, and the settings merged from config.pbtxt and the flags.
+final class ModelLifecycleTests: FixtureRepositoryTestCase {
+    private func store(_ configuration: ServerConfiguration = ServerConfiguration()) -> ModelStore {
+        var quiet = Logger(label: "lifecycle-tests")
+        quiet.logLevel = .critical
+        return ModelStore(root: repository, configuration: configuration, logger: quiet)
+    }
+
+    private func publish(_ name: String, _ version: Int, seed: UInt64 = 1) throws {
+        try FileManager.default.createDirectory(atPath: "\(repository)/\(name)/\(version)", withIntermediateDirectories: true)
+        try Exporter.selfTestedModel(name: name, graph: GraphFixtures.mlp([5, 16, 3], seed: seed)).write(to: "\(repository)/\(name)/\(version)/model.nnm")
+    }
+
+    private func states(_ store: ModelStore, _ name: String) -> [String] {
+        store.index().filter { $0.name == name }.map { "v\($0.version ?? 0) \($0.state?.name ?? "-") \($0.reason)" }
+    }
+
+    func testReloadServesTheNewestGoodVersionAndSaysWhyTheOthersAreNot() throws {
+        try FileManager.default.createDirectory(atPath: "\(repository)/mlp/2", withIntermediateDirectories: true)
+        try Data("not a model".utf8).write(to: URL(fileURLWithPath: "\(repository)/mlp/2/model.nnm"))
+        let store = store()
+        store.reload()
+        let mlp = states(store, "mlp")
+        XCTAssertEqual(mlp.count, 2)
+        XCTAssertEqual(mlp[0], "v1 READY ", "the broken v2 is refused, so v1 keeps serving")
+        XCTAssertTrue(mlp[1].hasPrefix("v2 UNAVAILABLE "), mlp[1])
+        XCTAssertTrue(mlp[1].contains("mlp/2/model.nnm"), "the reason names the file, repository-relative: \(mlp[1])")
+        XCTAssertEqual(try store.route("mlp", version: 0, from: .binary).version, 1)
+
+        try publish("mlp", 3, seed: 3)
+        store.reload()
+        XCTAssertEqual(states(store, "mlp").first, "v1 UNAVAILABLE not selected by the version policy")
+        XCTAssertEqual(states(store, "mlp").last, "v3 READY ")
+        XCTAssertEqual(try store.route("mlp", version: 0, from: .binary).version, 3)
+    }
+
+    func testUnloadAndLoadByRequest() throws {
+        let store = store()
+        store.reload()
+        try store.unloadModel("wide")
+        XCTAssertEqual(states(store, "wide"), ["v1 UNAVAILABLE unloaded by request"])
+        XCTAssertThrowsError(try store.route("wide", version: 0, from: .binary))
+        store.reload()
+        XCTAssertEqual(states(store, "wide"), ["v1 UNAVAILABLE unloaded by request"], "a poll does not load it back")
+        try store.loadModel("wide")
+        XCTAssertEqual(states(store, "wide"), ["v1 READY "])
+        XCTAssertThrowsError(try store.loadModel("absent")) { error in
+            XCTAssertEqual((error as? ServingError)?.code, .notFound)
+        }
+    }
+
+    func testADirectoryWithoutVersionsIsListedWithoutOne() throws {
+        try FileManager.default.createDirectory(atPath: "\(repository)/empty", withIntermediateDirectories: true)
+        let store = store()
+        store.reload()
+        XCTAssertEqual(states(store, "empty"), ["v0 - no <version>/model.nnm under 'empty/'"])
+    }
+
+    func testConfigFieldsOverrideTheFlagsAndZeroMeansTheFlag() throws {
+        var flags = ServerConfiguration()
+        flags.maxBatchSize = 32
+        flags.instances = 2
+        flags.latestVersions = 3
+        var config = Nnserve_ModelConfig()
+        config.maxBatchSize = 8
+        config.preferredBatchSizes = [4, 8]
+        config.defaultTimeoutMicros = 500
+        let merged = ModelSettings(config: config, defaults: flags)
+        XCTAssertEqual(merged.maxBatchSize, 8)
+        XCTAssertEqual(merged.instances, 2, "0 in config.pbtxt takes the flag")
+        XCTAssertEqual(merged.preferredBatchSizes, [4, 8])
+        XCTAssertEqual(merged.defaultTimeoutMicros, 500)
+        XCTAssertEqual(merged.versionPolicy, .latest(3), "no policy in config.pbtxt: the flag's latest count")
+        XCTAssertEqual(ModelSettings(config: nil, defaults: flags).maxBatchSize, 32)
+
+        config.versionPolicy.specific.versions = [2, 5]
+        let specific = ModelSettings(config: config, defaults: flags)
+        XCTAssertEqual(specific.candidates(among: [1, 2, 3, 5]).versions, [2, 5])
+        XCTAssertEqual(specific.candidates(among: [1, 2, 3, 5]).count, 2)
+        config.versionPolicy.all = Nnserve_VersionPolicy.All()
+        XCTAssertEqual(ModelSettings(config: config, defaults: flags).candidates(among: [1, 2, 3]).count, 3)
+    }
+}
