@@ -80,46 +80,17 @@ public final class Executor {
     /// Runs named [rows, width] inputs of any row count (in chunks of `maxRows`) and returns
     /// the requested outputs (all by default). Allocates its results: for tools and tests.
     public func predict(_ inputs: [String: Tensor], outputs requested: [String]? = nil) throws(InferenceError) -> [String: Tensor] {
-        for name in inputs.keys where !plan.inputs.contains(where: { $0.name == name }) {
-            throw .unknownInput(name: name, known: plan.inputs.map(\.name))
+        let named = inputs.keys.sorted().map { NamedInput(name: $0, shape: inputs[$0]!.shape.map(Int64.init), values: inputs[$0]!.scalars) }
+        let block: RowBlock
+        do {
+            block = try plan.rowBlock(named, outputs: requested ?? [], limits: .unbounded)
+        } catch {
+            throw .invalidInput(error)
         }
-        var rows: Int?
-        var ordered: [Tensor] = []
-        for binding in plan.inputs {
-            guard let tensor = inputs[binding.name] else { throw .missingInput(name: binding.name) }
-            guard tensor.rank == 2, tensor.shape[1] == binding.width else {
-                throw .wrongShape(input: binding.name, shape: tensor.shape, expectedWidth: binding.width)
-            }
-            if let rows, rows != tensor.shape[0] {
-                throw .rowCountMismatch(input: binding.name, rows: tensor.shape[0], expected: rows)
-            }
-            rows = tensor.shape[0]
-            ordered.append(tensor)
-        }
-        let names = requested ?? plan.outputs.map(\.name)
-        var indices: [Int] = []
-        for name in names {
-            guard let index = plan.outputs.firstIndex(where: { $0.name == name }) else {
-                throw .unknownOutput(name: name, known: plan.outputs.map(\.name))
-            }
-            indices.append(index)
-        }
-        let total = rows ?? 0
-        var results = indices.map { Tensor(zeros: [total, plan.outputs[$0].width]) }
-        var start = 0
-        while start < total {
-            let chunk = min(plan.maxRows, total - start)
-            for (index, tensor) in ordered.enumerated() {
-                tensor.withUnsafeBufferPointer { setInput(index, rows: chunk, from: $0.baseAddress! + start * plan.inputs[index].width) }
-            }
-            run(rows: chunk)
-            for (slot, index) in indices.enumerated() {
-                let width = plan.outputs[index].width
-                results[slot].withUnsafeMutableBufferPointer { copyOutput(index, rows: chunk, to: $0.baseAddress! + start * width) }
-            }
-            start += chunk
-        }
-        return Dictionary(uniqueKeysWithValues: zip(names, results))
+        let values = block.rows == 0 ? block.outputs.map { _ in [Float]() } : run([block])[0]
+        return Dictionary(uniqueKeysWithValues: zip(block.outputs, values).map { index, data in
+            (plan.outputs[index].name, Tensor(shape: [block.rows, plan.outputs[index].width], values: data))
+        })
     }
 }
 

@@ -9,6 +9,8 @@ public final class Plan: Sendable {
     public struct Binding: Sendable, Equatable {
         public var name: String
         public var location: ValueLocation
+        /// What the columns are, for inputs whose graph names them (messages name the feature).
+        public var featureNames: [String] = []
         public var width: Int { location.width }
     }
 
@@ -62,7 +64,7 @@ public final class Plan: Sendable {
         let planner = BufferPlanner(widths: builder.widths, placements: builder.placements, maxRows: options.maxRows)
         let (locations, arenaFloats) = planner.plan(definitions: definitions, lastUses: lastUses)
 
-        inputs = zip(graph.inputs, builder.inputValues).map { Binding(name: $0.name, location: locations[$1]!) }
+        inputs = zip(graph.inputs, builder.inputValues).map { Binding(name: $0.name, location: locations[$1]!, featureNames: $0.featureNames) }
         outputs = zip(graph.outputs, outputValues).map { Binding(name: $0.name, location: locations[$1]!) }
         maxRows = options.maxRows
         self.arenaFloats = arenaFloats

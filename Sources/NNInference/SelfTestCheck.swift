@@ -11,7 +11,7 @@ public enum SelfTestCheck {
         for test in cases {
             let outputs = try executor.predict(test.inputs)
             for (name, expected) in test.expected {
-                guard let actual = outputs[name] else { throw InferenceError.unknownOutput(name: name, known: Array(outputs.keys)) }
+                guard let actual = outputs[name] else { throw InferenceError.invalidInput(.unknownOutput(name: name, known: Array(outputs.keys))) }
                 let width = expected.shape[1]
                 for row in 0..<expected.shape[0] {
                     let scale = max(1e-6, (0..<width).map { Double(abs(expected[row, $0])) }.max() ?? 0)

@@ -23,22 +23,18 @@ protocol BatchObserver: Sendable {
 /// locked; each worker owns its executor. Hence `@unchecked Sendable`.
 public final class DynamicBatcher: @unchecked Sendable {
     public struct Job {
-        public var rows: Int
-        /// One contiguous row-major array per plan input, in `plan.inputs` order.
-        public var inputs: [[Float]]
-        /// Indices into `plan.outputs` to return.
-        public var outputs: [Int]
+        /// The request's rows, checked against the plan (`Plan.rowBlock`).
+        public var block: RowBlock
         public var deadline: UInt64?
         var enqueued: UInt64 = 0
         /// Nanoseconds since the job before it arrived (how busy the model is).
         var gap: UInt64 = .max
         public var complete: @Sendable (Result<[[Float]], ServingError>) -> Void
 
-        public init(rows: Int, inputs: [[Float]], outputs: [Int], deadline: UInt64?,
-                    complete: @escaping @Sendable (Result<[[Float]], ServingError>) -> Void) {
-            self.rows = rows
-            self.inputs = inputs
-            self.outputs = outputs
+        public var rows: Int { block.rows }
+
+        public init(block: RowBlock, deadline: UInt64?, complete: @escaping @Sendable (Result<[[Float]], ServingError>) -> Void) {
+            self.block = block
             self.deadline = deadline
             self.complete = complete
         }
@@ -217,40 +213,11 @@ public final class DynamicBatcher: @unchecked Sendable {
             }
         }
         guard !live.isEmpty else { return }
-        // A single job larger than a batch runs alone, in chunks of maxRows.
-        if live.count == 1, live[0].rows > plan.maxRows {
-            return runLarge(live[0], on: executor)
+        // The batch was sized to fit plan.maxRows (a lone larger job runs in chunks).
+        let outputs = executor.run(live.map(\.block)) { [observer] rows, nanoseconds in
+            observer?.batchRan(rows: rows, computeNanoseconds: nanoseconds)
         }
-        var row = 0
-        for job in live {
-            for (index, values) in job.inputs.enumerated() {
-                let (pointer, leadingDimension) = executor.input(index)
-                let width = plan.inputs[index].width
-                values.withUnsafeBufferPointer { source in
-                    for r in 0..<job.rows {
-                        (pointer + (row + r) * leadingDimension).update(from: source.baseAddress! + r * width, count: width)
-                    }
-                }
-            }
-            row += job.rows
-        }
-        let started = DispatchTime.now().uptimeNanoseconds
-        executor.run(rows: row)
-        observer?.batchRan(rows: row, computeNanoseconds: DispatchTime.now().uptimeNanoseconds - started)
-        row = 0
-        for job in live {
-            let outputs = job.outputs.map { index -> [Float] in
-                let (pointer, leadingDimension) = executor.output(index)
-                let width = plan.outputs[index].width
-                var values = [Float](repeating: 0, count: job.rows * width)
-                for r in 0..<job.rows {
-                    for c in 0..<width { values[r * width + c] = pointer[(row + r) * leadingDimension + c] }
-                }
-                return values
-            }
-            row += job.rows
-            finish(job, outputs)
-        }
+        for (job, values) in zip(live, outputs) { finish(job, values) }
     }
 
     /// Completes a job with its outputs, unless one is not finite: an input far outside what
@@ -259,32 +226,11 @@ public final class DynamicBatcher: @unchecked Sendable {
     private func finish(_ job: Job, _ outputs: [[Float]]) {
         for (slot, values) in outputs.enumerated() {
             guard let bad = values.firstIndex(where: { !$0.isFinite }) else { continue }
-            let output = plan.outputs[job.outputs[slot]]
+            let output = plan.outputs[job.block.outputs[slot]]
             job.complete(.failure(ServingError(.invalidArgument, "output '\(output.name)' row \(bad / output.width) is \(values[bad]): "
                                                + "an input is outside the range \(label) computes in float32")))
             return
         }
         job.complete(.success(outputs))
-    }
-
-    private func runLarge(_ job: Job, on executor: Executor) {
-        var outputs = job.outputs.map { [Float](repeating: 0, count: job.rows * plan.outputs[$0].width) }
-        var start = 0
-        while start < job.rows {
-            let count = min(plan.maxRows, job.rows - start)
-            for (index, values) in job.inputs.enumerated() {
-                let width = plan.inputs[index].width
-                values.withUnsafeBufferPointer { executor.setInput(index, rows: count, from: $0.baseAddress! + start * width) }
-            }
-            let started = DispatchTime.now().uptimeNanoseconds
-            executor.run(rows: count)
-            observer?.batchRan(rows: count, computeNanoseconds: DispatchTime.now().uptimeNanoseconds - started)
-            for (slot, index) in job.outputs.enumerated() {
-                let width = plan.outputs[index].width
-                outputs[slot].withUnsafeMutableBufferPointer { executor.copyOutput(index, rows: count, to: $0.baseAddress! + start * width) }
-            }
-            start += count
-        }
-        finish(job, outputs)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import NNInference
 
 /// A sample of the predictions served, written as CSV files that `nntrain fit` and `nntrain
 /// evaluate` read as they are: one header row of column names, then numbers only — the
@@ -58,7 +59,7 @@ public final class RequestLog: @unchecked Sendable {
 
     /// Considers one answered prediction for the sample. Called on the thread that answered it;
     /// the formatting and writing happen on the log's queue.
-    func record(model: LoadedModel, prepared: PreparedPredict, values: [[Float]]) {
+    func record(model: LoadedModel, prepared: RowBlock, values: [[Float]]) {
         guard settings.sampleRate > 0, Double.random(in: 0..<1) < settings.sampleRate else { return }
         let admitted = pendingRows.withLockedValue { pending -> Bool in
             guard pending + prepared.rows <= settings.maxPendingRows else { return false }
@@ -90,7 +91,7 @@ public final class RequestLog: @unchecked Sendable {
         return columns + ["model_version", "time"]
     }
 
-    private func write(model: LoadedModel, prepared: PreparedPredict, values: [[Float]], time: Double) {
+    private func write(model: LoadedModel, prepared: RowBlock, values: [[Float]], time: Double) {
         let outputNames = prepared.outputs.map { model.plan.outputs[$0].name }
         let allOutputs = prepared.outputs == Array(model.plan.outputs.indices)
         let key = "\(model.name)-v\(model.version)" + (allOutputs ? "" : "-" + outputNames.joined(separator: "+"))

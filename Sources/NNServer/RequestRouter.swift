@@ -2,6 +2,7 @@ import Dispatch
 import NIOCore
 import NNFormat
 import NNWire
+import NNInference
 
 /// Routes the decoded requests of one binary-protocol connection: metadata, model lists and
 /// health are answered at once; predictions go to their model's batcher and are answered
@@ -52,7 +53,7 @@ final class RequestRouter: ChannelInboundHandler {
 
     private func predictAndRespond(context: ChannelHandlerContext, id: UInt64, _ predict: Nnserve_PredictRequest) {
         let arrived = DispatchTime.now().uptimeNanoseconds
-        let model: LoadedModel, prepared: PreparedPredict
+        let model: LoadedModel, prepared: RowBlock
         do {
             model = try store.route(predict.model, version: predict.version, from: .binary)
         } catch {
@@ -67,8 +68,7 @@ final class RequestRouter: ChannelInboundHandler {
         let bound = NIOLoopBound((router: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let accessLog = configuration.accessLog, logger = store.logger, requestLog = store.requestLog
-        let job = DynamicBatcher.Job(rows: prepared.rows, inputs: prepared.inputs, outputs: prepared.outputs,
-                                     deadline: model.deadline(requestedMicros: predict.timeoutMicros)) { result in
+        let job = DynamicBatcher.Job(block: prepared, deadline: model.deadline(requestedMicros: predict.timeoutMicros)) { result in
             if case .success(let values) = result { requestLog?.record(model: model, prepared: prepared, values: values) }
             let response = Self.response(id: id, model: model, prepared: prepared, result)
             let outcome = result.outcome
@@ -106,7 +106,7 @@ final class RequestRouter: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    private static func response(id: UInt64, model: LoadedModel, prepared: PreparedPredict,
+    private static func response(id: UInt64, model: LoadedModel, prepared: RowBlock,
                                  _ result: Result<[[Float]], ServingError>) -> Nnserve_Response {
         switch result {
         case .success(let values):

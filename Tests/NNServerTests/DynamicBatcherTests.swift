@@ -12,8 +12,11 @@ import XCTest
 final class DynamicBatcherTests: XCTestCase {
     private let graph = GraphFixtures.mlp([5, 16, 3])
 
+    /// Rows for the 5-16-3 MLP's input 'x', checked as the fronts check them.
     private static func job(_ rows: Tensor, record: @escaping @Sendable (Result<[[Float]], ServingError>) -> Void) -> DynamicBatcher.Job {
-        DynamicBatcher.Job(rows: rows.shape[0], inputs: [rows.scalars], outputs: [0], deadline: nil, complete: record)
+        let block = try! Plan(graph: GraphFixtures.mlp([5, 16, 3])).rowBlock(
+            [NamedInput(name: "x", shape: rows.shape.map(Int64.init), values: rows.scalars)], outputs: [], limits: .unbounded)
+        return DynamicBatcher.Job(block: block, deadline: nil, complete: record)
     }
 
     /// A job routed to a version just before a reload retired it still gets its answer.

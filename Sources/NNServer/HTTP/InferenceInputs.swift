@@ -1,3 +1,5 @@
+import NNInference
+
 /// Turns the inputs of a decoded `$inference_request` (JSON data or binary tensor data) into
 /// FP32 rows, checking datatype, shape and element count; errors name the input and element.
 enum InferenceInputs {

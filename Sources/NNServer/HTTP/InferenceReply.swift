@@ -1,9 +1,11 @@
+import NNInference
+
 /// Writes `$inference_response`: JSON outputs, or with the binary tensor data extension, a
 /// JSON header followed by the raw little-endian FP32 outputs.
 enum InferenceReply {
     static let binaryHeaderLength = "Inference-Header-Content-Length"
 
-    static func make(model: LoadedModel, prepared: PreparedPredict, id: String?, values: [[Float]], binary: [Bool]) -> HTTPReply {
+    static func make(model: LoadedModel, prepared: RowBlock, id: String?, values: [[Float]], binary: [Bool]) -> HTTPReply {
         var writer = JSONWriter(capacity: 128 + values.reduce(0) { $0 + $1.count * 12 })
         writer.raw("{")
         writer.member("model_name", model.name, first: true)

@@ -1,6 +1,7 @@
 import Dispatch
 import NIOCore
 import NIOHTTP1
+import NNInference
 
 /// POST v2/models/{name}[/versions/{v}]/infer: JSON or binary tensor data in, through the
 /// model's batcher, JSON or binary tensor data out.
@@ -39,7 +40,7 @@ extension KServeEndpoints {
 
 /// An inference request parsed and checked against its model.
 struct InferenceCall: Sendable {
-    var prepared: PreparedPredict
+    var prepared: RowBlock
     var id: String?
     var timeoutMicros: Int64 = 0
     /// Per returned output (in `prepared.outputs` order): send it as binary tensor data?
