@@ -45,6 +45,8 @@ let package = Package(
             // code is enabled per function (target attributes), never with -march=native.
             cSettings: [.unsafeFlags(["-O2"])]
         ),
+        // glibc allocator tuning for the training executables (not a kernel).
+        .target(name: "CAllocator"),
         .target(name: "NNCore", swiftSettings: strictSwift),
         .target(
             name: "NNInference",
@@ -70,7 +72,7 @@ let package = Package(
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "NNTestSupport"], swiftSettings: strictSwift),
         .target(
             name: "NNTrain",
-            dependencies: ["NNCore", "NNFormat", "NNInference", "CNNKernels", "COpenBLAS"],
+            dependencies: ["NNCore", "NNFormat", "NNInference", "CAllocator", "COpenBLAS"],
             swiftSettings: strictSwift
         ),
         .testTarget(

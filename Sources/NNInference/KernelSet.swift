@@ -67,9 +67,9 @@ public enum KernelSet: String, Sendable, Equatable, CaseIterable, CustomStringCo
 }
 
 extension Activation {
-    /// The CNNKernels code and parameter for this activation (shared by the trainer, whose
-    /// forward pass uses the same kernels).
-    public var kernelCode: (code: Int32, alpha: Float) {
+    /// The CNNKernels code and parameter for this activation (the trainer reaches the same
+    /// kernels through `SharedKernels`).
+    var kernelCode: (code: Int32, alpha: Float) {
         switch self {
         case .linear: (Int32(NN_ACT_LINEAR), 0)
         case .relu: (Int32(NN_ACT_RELU), 0)

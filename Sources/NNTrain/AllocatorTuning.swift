@@ -1,4 +1,4 @@
-import CNNKernels
+import CAllocator
 
 /// Process-wide allocator settings for training executables.
 ///

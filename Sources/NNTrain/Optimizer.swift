@@ -1,4 +1,3 @@
-import CNNKernels
 import Foundation
 import NNCore
 import NNInference
@@ -52,8 +51,6 @@ public struct Optimizer: Sendable {
         self.slots = slots
     }
 
-    private static let kernels = KernelSet.detected.table
-
     /// The learning rate of the next step.
     public var learningRate: Float { schedule.rate(atStep: step) }
 
@@ -103,16 +100,8 @@ public struct Optimizer: Sendable {
             var decay: Float = 0
             if case .adamW(_, _, _, let weightDecay) = kind { decay = rate * weightDecay }
             // One fused pass in C, in place: the moments and the weights are each touched once.
-            gradient.withUnsafeBufferPointer { g in
-                m.withUnsafeMutableBufferPointer { m in
-                    v.withUnsafeMutableBufferPointer { v in
-                        parameter.withUnsafeMutableBufferPointer { w in
-                            Self.kernels.adam_update(w.count, w.baseAddress, g.baseAddress, m.baseAddress, v.baseAddress, beta1, beta2,
-                                                     rate, correction1, correction2, epsilon, decay)
-                        }
-                    }
-                }
-            }
+            SharedKernels.adamUpdate(weights: &parameter, gradient: gradient, m: &m, v: &v, beta1: beta1, beta2: beta2, rate: rate,
+                                     correction1: correction1, correction2: correction2, epsilon: epsilon, decay: decay)
             slots[name] = ["m": m, "v": v]
         }
     }

@@ -111,10 +111,6 @@ void nn_add(int rows, int n, const float *a, int lda, const float *b, int ldb, f
 /* y = x (rows of n floats between buffers of different leading dimensions). */
 void nn_copy(int rows, int n, const float *x, int ldx, float *y, int ldy);
 
-/* Sets glibc's mmap threshold (bytes) so large blocks are reused from the heap instead of
-   mapped and faulted in anew; returns 1 on success, 0 where unsupported. */
-int nn_set_mmap_threshold(int bytes);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,3 @@
-import CNNKernels
 import NNCore
 import NNInference
 
@@ -7,16 +6,7 @@ import NNInference
 /// Forward uses the inference kernels, so training and serving compute the same function.
 enum ActivationLayer {
     static func forward(_ z: Tensor, _ activation: Activation) -> Tensor {
-        guard activation != .linear else { return z }
-        var y = Tensor(zeros: z.shape)
-        let (code, alpha) = activation.kernelCode
-        z.withUnsafeBufferPointer { source in
-            y.withUnsafeMutableBufferPointer { destination in
-                kernels.activation(Int32(z.rows), Int32(z.columns), source.baseAddress, Int32(z.columns),
-                                   destination.baseAddress, Int32(z.columns), code, alpha)
-            }
-        }
-        return y
+        SharedKernels.activation(activation, z)
     }
 
     /// dL/dz given dL/dy, the input z and the output y = f(z).
@@ -48,6 +38,4 @@ enum ActivationLayer {
             return dy.zipped(with: z) { gradient, input in gradient * Float(activation.derivative(Double(input))) }
         }
     }
-
-    private static let kernels = KernelSet.detected.table
 }

@@ -1,5 +1,5 @@
 /* glibc allocator tuning for training executables (see NNTrain.AllocatorTuning). */
-#include "nn_kernels.h"
+#include "nn_allocator.h"
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
