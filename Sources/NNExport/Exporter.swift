@@ -13,7 +13,7 @@ public enum Exporter {
         public var fold = true
         public var outputs: [String]?
         public var until: String?
-        public var weights: Nnserve_DataType = .float32
+        public var weights: WeightStorage = .float32
         public var verify = true
         public var selfTestRows = 8
         public var seed: UInt64 = 1
@@ -39,11 +39,11 @@ public enum Exporter {
     /// Largest accepted self-test error (relative to each output row's largest magnitude) per
     /// weight storage: float32 differs from the unfolded graph only by folding's rounding;
     /// the lossy types by their precision (fp16 has 11 significant bits, bf16 8).
-    public static func tolerance(for weights: Nnserve_DataType) -> Double {
+    public static func tolerance(for weights: WeightStorage) -> Double {
         switch weights {
         case .float16: 1e-2
         case .bfloat16: 5e-2
-        default: 1e-4
+        case .float32: 1e-4
         }
     }
 

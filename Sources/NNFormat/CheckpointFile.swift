@@ -3,20 +3,19 @@ import NNCore
 /// A training checkpoint: the unfolded training graph plus everything a resumed run needs
 /// (optimizer slots, step, RNG position, data split, config, metric history).
 ///
-/// The graph is kept as the IR (validated on read); the rest is the `Nnserve_Checkpoint`
-/// message itself, whose `graph` field is left empty in `state`.
+/// Both are Swift values (the graph IR, validated on read, and a `TrainingState`); the
+/// protobuf message they are stored as stays inside NNFormat.
 public struct CheckpointFile: Sendable, Equatable {
     public var graph: Graph
-    public var state: Nnserve_Checkpoint
+    public var state: TrainingState
 
-    public init(graph: Graph, state: Nnserve_Checkpoint) {
+    public init(graph: Graph, state: TrainingState) {
         self.graph = graph
         self.state = state
-        self.state.clearGraph()
     }
 
     public func encoded(options: WriteOptions = .default) throws(FormatError) -> [UInt8] {
-        var stored = state
+        var stored = state.stored
         stored.graph = GraphCoding.encode(graph)
         if options.shuffle { Self.shuffleTensors(of: &stored, forward: true) }
         return try MessageContainer.encode(stored, kind: .checkpoint, flags: options.shuffle ? .shuffledTensors : [],
@@ -29,12 +28,7 @@ public struct CheckpointFile: Sendable, Equatable {
                                                           source: source, limits: limits)
         if flags.contains(.shuffledTensors) { shuffleTensors(of: &stored, forward: false) }
         let graph = try GraphCoding.decode(stored.graph, source: source)
-        for slot in stored.optimizer.slots {
-            for named in slot.slots {
-                _ = try TensorCoding.decode(named.tensor, name: "optimizer slot \(slot.parameter)/\(named.name)", source: source)
-            }
-        }
-        return CheckpointFile(graph: graph, state: stored)
+        return CheckpointFile(graph: graph, state: try TrainingState(stored, source: source))
     }
 
     public static func read(from path: String, limits: ReadLimits = .default) throws(FormatError) -> CheckpointFile {

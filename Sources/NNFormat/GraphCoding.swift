@@ -2,8 +2,8 @@ import NNCore
 
 /// Conversion between the graph IR and its stored form. Decoding checks every tensor and
 /// then validates the graph, so what it returns is safe to compile.
-public enum GraphCoding {
-    public static func encode(_ graph: Graph, weights: Nnserve_DataType = .float32) -> Nnserve_Graph {
+enum GraphCoding {
+    static func encode(_ graph: Graph, weights: WeightStorage = .float32) -> Nnserve_Graph {
         var stored = Nnserve_Graph()
         stored.inputs = graph.inputs.map { input in
             var storedInput = Nnserve_GraphInput()
@@ -27,7 +27,7 @@ public enum GraphCoding {
         return stored
     }
 
-    public static func decode(_ stored: Nnserve_Graph, source: String) throws(FormatError) -> Graph {
+    static func decode(_ stored: Nnserve_Graph, source: String) throws(FormatError) -> Graph {
         var inputs: [GraphInput] = []
         for storedInput in stored.inputs {
             guard storedInput.width > 0, storedInput.width <= Int64(Int32.max) else {
@@ -54,15 +54,15 @@ public enum GraphCoding {
         return graph
     }
 
-    private static func encode(_ node: Node, weights: Nnserve_DataType) -> Nnserve_Node {
+    private static func encode(_ node: Node, weights: WeightStorage) -> Nnserve_Node {
         var stored = Nnserve_Node()
         stored.name = node.name
         stored.inputs = node.inputs
         switch node.operation {
         case .dense(let dense):
             var storedDense = Nnserve_Dense()
-            storedDense.weights = TensorCoding.encode(dense.weights, as: weights)
-            storedDense.bias = TensorCoding.encode(dense.bias, as: weights)
+            storedDense.weights = TensorCoding.encode(dense.weights, as: weights.dataType)
+            storedDense.bias = TensorCoding.encode(dense.bias, as: weights.dataType)
             storedDense.activation = encode(dense.activation)
             stored.operation = .dense(storedDense)
         case .batchNorm(let norm):

@@ -30,16 +30,29 @@ enum MessageContainer {
 }
 
 /// How a model file or checkpoint is written.
+/// How Dense kernels and biases are stored in a file; lossy types are upcast at load.
+public enum WeightStorage: String, Sendable, CaseIterable {
+    case float32, float16, bfloat16
+
+    var dataType: Nnserve_DataType {
+        switch self {
+        case .float32: .float32
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        }
+    }
+}
+
 public struct WriteOptions: Sendable {
     /// Store tensors byte-shuffled (smaller files; costs a pass over the weights).
     public var shuffle: Bool
     public var compressionLevel: Int32
     /// Storage type of Dense kernels and biases; lossy types are upcast at load.
-    public var weights: Nnserve_DataType
+    public var weights: WeightStorage
 
     public static let `default` = WriteOptions(shuffle: true, compressionLevel: Zstd.defaultLevel, weights: .float32)
 
-    public init(shuffle: Bool, compressionLevel: Int32, weights: Nnserve_DataType) {
+    public init(shuffle: Bool, compressionLevel: Int32, weights: WeightStorage) {
         self.shuffle = shuffle
         self.compressionLevel = compressionLevel
         self.weights = weights

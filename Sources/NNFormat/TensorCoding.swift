@@ -2,7 +2,7 @@ import Foundation
 import NNCore
 
 /// Conversion between `Tensor` and its stored form, with every length checked on the way in.
-public enum TensorCoding {
+enum TensorCoding {
     /// Bytes per element of a stored data type (unknown types count as float32; decoding
     /// rejects them before the size matters).
     static func elementSize(of dataType: Nnserve_DataType) -> Int {
@@ -13,7 +13,7 @@ public enum TensorCoding {
     }
 
     /// The stored form of `tensor`, its elements rounded to `dataType` (nearest even).
-    public static func encode(_ tensor: Tensor, as dataType: Nnserve_DataType = .float32) -> Nnserve_Tensor {
+    static func encode(_ tensor: Tensor, as dataType: Nnserve_DataType = .float32) -> Nnserve_Tensor {
         var stored = Nnserve_Tensor()
         stored.shape = tensor.shape.map(Int64.init)
         stored.dataType = dataType
@@ -42,7 +42,7 @@ public enum TensorCoding {
 
     /// The tensor a stored form describes. Shape and data length are checked before any
     /// allocation, so a lying shape is an error, never a huge buffer.
-    public static func decode(_ stored: Nnserve_Tensor, name: String, source: String) throws(FormatError) -> Tensor {
+    static func decode(_ stored: Nnserve_Tensor, name: String, source: String) throws(FormatError) -> Tensor {
         switch stored.dataType {
         case .float32, .float16, .bfloat16: break
         case .UNRECOGNIZED(let raw):

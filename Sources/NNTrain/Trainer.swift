@@ -23,7 +23,7 @@ public struct Trainer {
     let regularization: ModelFactory.Regularization
     let training: TrainingData
     let validation: TrainingData
-    let split: Nnserve_DataSplit
+    let split: TrainingState.DataSplit
 
     /// A new run: splits and standardizes `table`, builds and initializes the graph.
     /// With `validationTable`, every row of `table` trains and the validation metrics come
@@ -46,18 +46,18 @@ public struct Trainer {
             graph.outputs[index].scale = try Self.targetScale(head, loss: spec.loss(of: head, file: modelFile),
                                                               targets: training.targets[head.name]!, file: modelFile)
         }
-        var split = Nnserve_DataSplit()
+        var split = TrainingState.DataSplit()
         split.trainingFile = table.file
         split.validationFile = validationTable?.file ?? ""
         split.validationFraction = settings.validationFraction
         split.splitSeed = settings.seed
-        split.trainingRows = Int64(trainRows.count)
-        split.validationRows = Int64(validationRows.count)
+        split.trainingRows = trainRows.count
+        split.validationRows = validationRows.count
         split.targetColumns = spec.outputs.flatMap(spec.targets(of:))
         var validation = data.subset(validationRows[...])
         if let validationTable {
             validation = try TrainingData.from(validationTable, spec: spec).0
-            split.validationRows = Int64(validation.rows)
+            split.validationRows = validation.rows
         }
         try self.init(spec: spec, settings: settings, graph: graph, regularization: regularization, training: training,
                       validation: validation, split: split, modelFile: modelFile)
@@ -94,7 +94,7 @@ public struct Trainer {
         let (data, _) = try TrainingData.from(table, spec: spec)
         let separateValidation = !state.split.validationFile.isEmpty
         let expectedRows = state.split.trainingRows + (separateValidation ? 0 : state.split.validationRows)
-        guard Int64(data.rows) == expectedRows else {
+        guard data.rows == expectedRows else {
             throw DataError.unreadable(file: table.file, detail: "has \(data.rows) rows; the checkpoint was trained on \(expectedRows)")
         }
         let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: settings.seed)
@@ -106,16 +106,10 @@ public struct Trainer {
                                   regularization: ModelFactory.regularization(spec), training: data.subset(trainRows[...]),
                                   validation: validation, split: state.split, modelFile: "checkpoint")
         let base = try settings.makeOptimizer(stepsPerEpoch: trainer.stepsPerEpoch)
-        var slots: [String: [String: Tensor]] = [:]
-        for slot in state.optimizer.slots {
-            for named in slot.slots {
-                slots[slot.parameter, default: [:]][named.name] = try TensorCoding.decode(named.tensor, name: slot.parameter, source: "checkpoint")
-            }
-        }
         trainer.optimizer = Optimizer(kind: base.kind, schedule: base.schedule, clipNorm: base.clipNorm,
-                                      step: Int(state.optimizer.step), slots: slots)
-        trainer.epoch = Int(state.epoch)
-        trainer.history = state.history.map { EpochReport(epoch: Int($0.epoch), trainingLoss: $0.metrics["loss"] ?? .nan,
+                                      step: state.optimizer.step, slots: state.optimizer.slots)
+        trainer.epoch = state.epoch
+        trainer.history = state.history.map { EpochReport(epoch: $0.epoch, trainingLoss: $0.metrics["loss"] ?? .nan,
                                                           metrics: $0.metrics.filter { $0.key != "loss" }, seconds: $0.seconds) }
         return trainer
     }
@@ -123,34 +117,19 @@ public struct Trainer {
     /// Everything needed to resume, as a checkpoint. Deterministic: two runs with the same
     /// seed write the same bytes (no timestamps; run times are kept out of the file).
     public func checkpointFile(name: String = "run") -> CheckpointFile {
-        var state = Nnserve_Checkpoint()
+        var state = TrainingState()
         state.name = name
-        state.step = Int64(optimizer.step)
-        state.epoch = Int32(epoch)
+        state.step = optimizer.step
+        state.epoch = epoch
         state.rng.seed = settings.seed
         state.split = split
         state.modelConfig = (try? spec.encodedJSON()).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         state.settings = ["training": (try? encoder.encode(settings)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"]
-        state.optimizer.kind = optimizer.kind.name
-        state.optimizer.step = Int64(optimizer.step)
-        state.optimizer.slots = optimizer.slots.keys.sorted().map { parameter in
-            var slot = Nnserve_OptimizerSlot()
-            slot.parameter = parameter
-            slot.slots = optimizer.slots[parameter]!.keys.sorted().map { key in
-                var named = Nnserve_NamedTensor()
-                named.name = key
-                named.tensor = TensorCoding.encode(optimizer.slots[parameter]![key]!)
-                return named
-            }
-            return slot
-        }
+        state.optimizer = TrainingState.OptimizerState(kind: optimizer.kind.name, step: optimizer.step, slots: optimizer.slots)
         state.history = history.map { report in
-            var entry = Nnserve_EpochMetrics()
-            entry.epoch = Int32(report.epoch)
-            entry.metrics = report.metrics.merging(["loss": report.trainingLoss]) { $1 }
-            return entry
+            TrainingState.EpochRecord(epoch: report.epoch, metrics: report.metrics.merging(["loss": report.trainingLoss]) { $1 })
         }
         state.metadata.producer = "nntrain"
         state.metadata.trainingMetrics = history.last?.metrics ?? [:]
@@ -158,7 +137,7 @@ public struct Trainer {
     }
 
     init(spec: ModelSpec, settings: TrainingSettings, graph: Graph, regularization: ModelFactory.Regularization,
-                 training: TrainingData, validation: TrainingData, split: Nnserve_DataSplit, modelFile: String) throws(DataError) {
+                 training: TrainingData, validation: TrainingData, split: TrainingState.DataSplit, modelFile: String) throws(DataError) {
         do { model = try TrainingGraph(graph) } catch { throw .invalidModel(file: modelFile, detail: "\(error)") }
         self.spec = spec
         self.settings = settings
@@ -197,7 +176,7 @@ public struct Trainer {
     public init(graph: Graph, heads: [ModelSpec.Head], training: TrainingData, settings: TrainingSettings) throws {
         let spec = ModelSpec(inputs: graph.inputs.map { .init(name: $0.name) }, layers: [], outputs: heads)
         try self.init(spec: spec, settings: settings, graph: graph, regularization: [:], training: training,
-                      validation: training.subset([][...]), split: Nnserve_DataSplit(), modelFile: "graph")
+                      validation: training.subset([][...]), split: TrainingState.DataSplit(), modelFile: "graph")
         optimizer = try settings.makeOptimizer(stepsPerEpoch: stepsPerEpoch)
     }
 

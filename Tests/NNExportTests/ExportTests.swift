@@ -18,7 +18,7 @@ final class ExportTests: XCTestCase {
     }
 
     private func checkpoint(_ graph: Graph, name: String = "fixture") -> CheckpointFile {
-        var state = Nnserve_Checkpoint()
+        var state = TrainingState()
         state.name = name
         state.epoch = 3
         return CheckpointFile(graph: graph, state: state)
@@ -95,7 +95,7 @@ final class ExportTests: XCTestCase {
 
     func testLossyWeightsAreVerifiedWithinTheirTolerance() throws {
         let graph = GraphFixtures.mlp([16, 32, 4])
-        for weights in [Nnserve_DataType.float16, .bfloat16] {
+        for weights in [WeightStorage.float16, .bfloat16] {
             var options = Exporter.Options(repository: repository)
             options.weights = weights
             let report = try Exporter.export(checkpoint(graph), options: options)
@@ -131,7 +131,7 @@ final class ExportTests: XCTestCase {
     /// Kills the real nnexport process at many moments of an export of a 2.4M-parameter model:
     /// the repository never shows a partial version.
     func testKillingAnExportMidwayLeavesTheRepositoryAsItWas() throws {
-        let executable = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnexport").standardized.path
+        let executable = BuildProducts.executable("nnexport")
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             return XCTFail("\(executable) is missing: `make test` builds it (swift build --build-tests)")
         }
@@ -166,7 +166,7 @@ final class ExportTests: XCTestCase {
 final class ExportConcurrencyTests: XCTestCase {
     private var repository = ""
     private static var nnexport: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnexport").standardized.path
+        BuildProducts.executable("nnexport")
     }
 
     override func setUpWithError() throws {
@@ -203,7 +203,7 @@ final class ExportConcurrencyTests: XCTestCase {
 
     func testConcurrentExportsOfOneModelEachGetTheirOwnVersion() throws {
         let checkpointPath = NSTemporaryDirectory() + "race-\(UUID().uuidString).ckpt"
-        var state = Nnserve_Checkpoint()
+        var state = TrainingState()
         state.name = "raced"
         try CheckpointFile(graph: GraphFixtures.mlp([16, 32, 4]), state: state).write(to: checkpointPath)
         defer { try? FileManager.default.removeItem(atPath: checkpointPath) }
@@ -256,7 +256,7 @@ final class InspectVerdictTests: XCTestCase {
 
     /// The real `nnexport inspect`: exit status and output.
     private func inspect(_ path: String) throws -> (status: Int32, output: String) {
-        try ProcessRunner.run(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnexport").standardized.path,
+        try ProcessRunner.run(BuildProducts.executable("nnexport"),
                               ["inspect", path])
     }
 

@@ -45,7 +45,7 @@ final class CorruptionTests: XCTestCase {
     }
 
     func testCheckpointIsNotAModel() throws {
-        let checkpoint = CheckpointFile(graph: GraphFixtures.mlp([3, 2]), state: Nnserve_Checkpoint())
+        let checkpoint = CheckpointFile(graph: GraphFixtures.mlp([3, 2]), state: TrainingState())
         guard case .wrongMagic(_, let expected, let found) = decodeError(try checkpoint.encoded()) else {
             return XCTFail("checkpoint accepted as model")
         }

@@ -17,7 +17,7 @@ final class RoundTripTests: XCTestCase {
 
     func testLossyWeightsRoundTripWithinTheirPrecision() throws {
         let model = FormatFixtures.smallModel()
-        for (type, relative) in [(Nnserve_DataType.float16, Float(1e-3)), (.bfloat16, 8e-3)] {
+        for (type, relative) in [(WeightStorage.float16, Float(1e-3)), (.bfloat16, 8e-3)] {
             let options = WriteOptions(shuffle: true, compressionLevel: 3, weights: type)
             let decoded = try ModelFile.decode(try model.encoded(options: options), source: "memory")
             for (original, loaded) in zip(model.graph.nodes, decoded.graph.nodes) {
@@ -65,7 +65,7 @@ final class RoundTripTests: XCTestCase {
     }
 
     func testCheckpointRoundTrips() throws {
-        var state = Nnserve_Checkpoint()
+        var state = TrainingState()
         state.name = "run"
         state.step = 1234
         state.epoch = 7
@@ -75,22 +75,13 @@ final class RoundTripTests: XCTestCase {
         state.optimizer.kind = "adam"
         state.optimizer.step = 1234
         state.optimizer.hyperparameters = ["lr": 1e-3, "beta1": 0.9]
-        var slot = Nnserve_OptimizerSlot()
-        slot.parameter = "deep1/weights"
-        var moment = Nnserve_NamedTensor()
-        moment.name = "m"
-        moment.tensor = TensorCoding.encode(GraphFixtures.randomBatch(rows: 4, width: 6))
-        slot.slots = [moment]
-        state.optimizer.slots = [slot]
+        state.optimizer.slots = ["deep1/weights": ["m": GraphFixtures.randomBatch(rows: 4, width: 6)]]
         state.split.trainingFile = "train.csv"
         state.split.validationFraction = 0.2
         state.split.targetColumns = ["price"]
         state.modelConfig = "inputs: [x]"
         state.settings = ["batch_size": "32"]
-        var epoch = Nnserve_EpochMetrics()
-        epoch.epoch = 1
-        epoch.metrics = ["loss": 0.5]
-        state.history = [epoch]
+        state.history = [TrainingState.EpochRecord(epoch: 1, metrics: ["loss": 0.5])]
         let checkpoint = CheckpointFile(graph: GraphFixtures.wideAndDeep(inputWidth: 4, hidden: 6), state: state)
         XCTAssertEqual(try CheckpointFile.decode(try checkpoint.encoded(), source: "memory"), checkpoint)
         XCTAssertEqual(try CheckpointFile.decode(try checkpoint.encoded(options: WriteOptions(shuffle: false, compressionLevel: 1, weights: .float32)), source: "memory"), checkpoint)
