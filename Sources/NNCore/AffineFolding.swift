@@ -64,3 +64,24 @@ extension DenseParameters {
         return folded
     }
 }
+
+/// When an affine transform (batch norm at inference, input standardization) may be folded
+/// into Dense weights instead of running as a step of its own. The exporter asks on the graph
+/// and the plan builder on its steps; both ask here, so they agree on what folds.
+public enum AffineFoldingRules {
+    /// Into the Dense that produces the transform's input (`foldingAfter`, W·diag(s)): only
+    /// when that Dense's output is what the transform reads — a linear activation, no residual
+    /// added — and nothing else reads it (no other node, not a graph output), and its weights
+    /// are its own (a siamese branch sharing them would be changed too).
+    public static func foldsIntoProducer(activation: Activation, addsResidual: Bool, hasOtherReaders: Bool,
+                                         sharesWeights: Bool) -> Bool {
+        activation == .linear && !addsResidual && !hasOtherReaders && !sharesWeights
+    }
+
+    /// Into a Dense that reads the transformed value (`foldingBefore`, diag(s)·W): when its
+    /// weights are its own. Folding a value into its readers removes the value, so every reader
+    /// must qualify and the value must not be a graph output.
+    public static func foldsIntoConsumer(isDense: Bool, sharesWeights: Bool) -> Bool {
+        isDense && !sharesWeights
+    }
+}

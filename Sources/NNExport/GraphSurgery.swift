@@ -61,9 +61,10 @@ public enum GraphSurgery {
                 guard case .batchNorm(let norm) = node.operation else { continue }
                 let affine = AffineTransform(norm)
                 let source = node.inputs[0]
-                if let producer = graph.nodes.firstIndex(where: { $0.name == source }), readers(of: source, in: graph).count == 1,
-                   !graph.outputs.contains(where: { $0.node == source }), case .dense(var dense) = graph.nodes[producer].operation,
-                   dense.activation == .linear, !isShared(source, in: graph) {
+                if let producer = graph.nodes.firstIndex(where: { $0.name == source }), case .dense(var dense) = graph.nodes[producer].operation,
+                   AffineFoldingRules.foldsIntoProducer(activation: dense.activation, addsResidual: false,
+                                                        hasOtherReaders: readers(of: source, in: graph).count != 1 || graph.outputs.contains { $0.node == source },
+                                                        sharesWeights: isShared(source, in: graph)) {
                     dense = dense.foldingAfter(affine)
                     graph.nodes[producer].operation = .dense(dense)
                     graph.nodes.remove(at: index)
@@ -113,8 +114,8 @@ public enum GraphSurgery {
     }
 
     private static func isFoldableDense(_ node: Node, in graph: Graph) -> Bool {
-        if case .dense = node.operation { return !isShared(node.name, in: graph) }
-        return false
+        let isDense = if case .dense = node.operation { true } else { false }
+        return AffineFoldingRules.foldsIntoConsumer(isDense: isDense, sharesWeights: isShared(node.name, in: graph))
     }
 
     private static func rename(_ old: String, to new: String, in graph: inout Graph) {

@@ -113,8 +113,10 @@ struct PlanBuilder {
             return
         }
         let symbol = symbols[source]!
-        if symbol.affine == nil, isSoleUse(source), case .dense(var dense)? = producingStep(of: symbol.value),
-           dense.activation == .linear, dense.residual == nil {
+        // A step's weights are its own (shared dense nodes are lowered to steps with copies).
+        if symbol.affine == nil, case .dense(var dense)? = producingStep(of: symbol.value),
+           AffineFoldingRules.foldsIntoProducer(activation: dense.activation, addsResidual: dense.residual != nil,
+                                                hasOtherReaders: !isSoleUse(source), sharesWeights: false) {
             let folded = DenseParameters(weights: dense.weights, bias: dense.bias).foldingAfter(affine)
             (dense.weights, dense.bias) = (folded.weights, folded.bias)
             replaceProducingStep(of: symbol.value, with: .dense(dense))
