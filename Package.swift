@@ -198,7 +198,8 @@ let package = Package(
 // builds them with --sanitize=fuzzer --sanitize=address, so ordinary builds never see them.
 if Context.environment["NNSERVE_FUZZ"] != nil {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
-        ("fuzz-wire", ["NNFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        ("fuzz-wire", ["NNFormat", "NNWire", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                       .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         ("fuzz-http", ["NNServer", "NNFormat", "NNCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]),
         ("fuzz-model", ["NNFormat", "NNInference"]),
         ("fuzz-checkpoint", ["NNFormat"]),

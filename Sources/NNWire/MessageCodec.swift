@@ -5,22 +5,26 @@ import SwiftProtobuf
 /// Frames' payloads in, protobuf messages out; messages to send in, frames out. The server runs
 /// it as `MessageCodec<Nnserve_Request, Nnserve_Response>`, the client the other way round. A
 /// payload that is not an `Inbound` message is reported with `WireError.undecodableMessage`
-/// through `errorCaught` (the stream is no longer trustworthy; the next handler decides what
-/// the peer is told before the connection closes).
+/// through `errorCaught`, and every frame after it is dropped: the stream is no longer
+/// trustworthy (the next handler decides what the peer is told before the connection closes).
 public final class MessageCodec<Inbound: SwiftProtobuf.Message, Outbound: SwiftProtobuf.Message>: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = Inbound
     public typealias OutboundIn = Outbound
     public typealias OutboundOut = ByteBuffer
 
+    private var broken = false
+
     public init() {}
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !broken else { return }
         let payload = unwrapInboundIn(data)
         let message: Inbound
         do {
             message = try WireProtocol.decode(Inbound.self, from: payload)
         } catch {
+            broken = true
             context.fireErrorCaught(WireError.undecodableMessage(message: Self.name(of: Inbound.self), detail: "\(error)"))
             return
         }

@@ -51,10 +51,15 @@ final class MessageCodecTests: XCTestCase {
         XCTAssertEqual(Array(try XCTUnwrap(channel.readOutbound(as: ByteBuffer.self)).readableBytesView), [0, 0, 0, 0])
     }
 
-    func testUndecodablePayloadIsReportedNotDropped() throws {
+    func testUndecodablePayloadIsReportedNotDroppedAndEndsTheStream() throws {
         let channel = try serverSide()
-        // Field 1 as a length-delimited value running past the end of the payload.
-        XCTAssertThrowsError(try channel.writeInbound(ByteBuffer(bytes: WireProtocol.preface + [0, 0, 0, 3, 0x0A, 0x09, 0x01]))) { error in
+        // Field 1 as a length-delimited value running past the end of the payload, then a
+        // good request in the same read: after a broken frame nothing more is trusted.
+        var good = Nnserve_Request()
+        good.id = 5
+        good.health = Nnserve_HealthRequest()
+        let stream = WireProtocol.preface + [0, 0, 0, 3, 0x0A, 0x09, 0x01] + (try WireProtocol.frame(good))
+        XCTAssertThrowsError(try channel.writeInbound(ByteBuffer(bytes: stream))) { error in
             guard case .undecodableMessage(let message, _)? = error as? WireError else { return XCTFail("\(error)") }
             XCTAssertEqual(message, "Request")
             XCTAssertTrue("\(error)".hasPrefix("frame is not a valid Request message"), "\(error)")
