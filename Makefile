@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-python ops-check fuzz serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve bench-http
+.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve bench-http
 
 setup:
 	@bash ops/setup.sh
@@ -37,6 +37,22 @@ ops-check: setup
 ## FUZZ_TARGETS="wire http" picks some. Seeds: Fuzz/corpus; findings: .build-fuzz/crashes.
 fuzz: setup
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} bash ops/fuzz.sh $(FUZZ_TARGETS)
+
+## test-tsan: the server, batcher and parallel executor tests under ThreadSanitizer (.build-tsan);
+## fails on any report of the test runner or of a server it started. TSAN_FILTER picks tests.
+test-tsan: setup
+	bash ops/test-sanitized.sh thread $(TSAN_FILTER)
+
+## test-asan: the whole XCTest suite under AddressSanitizer (.build-asan), servers included.
+test-asan: setup
+	bash ops/test-sanitized.sh address $(ASAN_FILTER)
+
+## soak: ten minutes at saturation with a version published every 3 s and malformed requests
+## beside the load; RSS, descriptors and p99 per window (SOAK_FLAGS="--duration 60" for less).
+soak: setup
+	$(SWIFT) build -c release --product nnserve
+	$(SWIFT) build -c release --product nnclient
+	python3 ops/soak.py $(SOAK_FLAGS)
 
 ## test-python: the pytest suite of the HTTP front against the debug nnserve.
 test-python: setup

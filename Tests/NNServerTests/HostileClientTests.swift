@@ -38,6 +38,10 @@ final class HostileClientTests: FixtureRepositoryTestCase {
     }
 
     func testUnreadPipelinedResponsesDoNotGrowMemory() throws {
+        // AddressSanitizer keeps freed memory in quarantine (256 MB by default) and maps shadow
+        // memory: RSS there says nothing about what the server holds.
+        try XCTSkipIf(ProcessInfo.processInfo.environment["NNSERVE_SANITIZER"] == "address",
+                      "not run under AddressSanitizer: its quarantine grows RSS by design")
         let server = try ServerProcess(repository: repository)
         let baseline = residentBytes(server)
         var metadata = Nnserve_Request()

@@ -16,9 +16,7 @@ final class ServerProcess {
     private let output = Pipe()
     private let errors = Pipe()
 
-    static var executable: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/nnserve").standardized.path
-    }
+    static var executable: String { BuildProducts.executable("nnserve") }
 
     init(repository: String, arguments: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: Self.executable)
