@@ -79,7 +79,7 @@ public struct LoadGenerator: Sendable {
                         try channel.pipeline.syncOperations.addHandlers([
                             PrefaceWriter(),
                             ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
-                            MessageCodec<Nnserve_Response, Nnserve_Request>(),
+                            ResponseCodec(),
                             LoadConnectionHandler(template: template, depth: depth, end: end, done: done),
                         ])
                     }

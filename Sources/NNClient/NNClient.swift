@@ -52,7 +52,7 @@ public final class NNClient: Sendable {
                     try channel.pipeline.syncOperations.addHandlers([
                         PrefaceWriter(),
                         ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
-                        MessageCodec<Nnserve_Response, Nnserve_Request>(),
+                        ResponseCodec(),
                         ResponseMatcher(),
                     ])
                 }

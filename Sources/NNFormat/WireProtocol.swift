@@ -42,6 +42,9 @@ public enum WireProtocol {
         case tooLarge(length: Int)
     }
 
+    /// Inlinable: it runs once per frame, and specialized for the caller's collection
+    /// (NIO's ByteBufferView) it is a few loads instead of generic iteration.
+    @inlinable
     public static func scanFrame(_ bytes: some Collection<UInt8>, maxFrameSize: Int = defaultMaxFrameSize) -> FrameScan {
         guard bytes.count >= lengthPrefixSize else { return .needMoreBytes }
         let length = Int(bytes.prefix(lengthPrefixSize).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })

@@ -37,7 +37,7 @@ public final class InferenceServer: Sendable {
                 IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
                 ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize, expectsPreface: true, progress: progress)),
                 FlowControl(maxInFlight: configuration.maxInFlightPerConnection),
-                MessageCodec<Nnserve_Request, Nnserve_Response>(),
+                RequestCodec(),
                 RequestRouter(store: store, configuration: configuration),
             ])
         }

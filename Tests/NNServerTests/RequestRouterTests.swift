@@ -24,7 +24,7 @@ final class RequestRouterTests: FixtureRepositoryTestCase {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(FrameDecoder(expectsPreface: true)),
-            MessageCodec<Nnserve_Request, Nnserve_Response>(),
+            RequestCodec(),
             RequestRouter(store: store, configuration: store.configuration),
         ])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

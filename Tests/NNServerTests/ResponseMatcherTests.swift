@@ -13,7 +13,7 @@ final class ResponseMatcherTests: XCTestCase {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
-            MessageCodec<Nnserve_Response, Nnserve_Request>(),
+            ResponseCodec(),
             ResponseMatcher(),
         ])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

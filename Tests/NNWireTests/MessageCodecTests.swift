@@ -11,7 +11,7 @@ final class MessageCodecTests: XCTestCase {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(FrameDecoder(expectsPreface: true)),
-            MessageCodec<Nnserve_Request, Nnserve_Response>(),
+            RequestCodec(),
         ])
         return channel
     }

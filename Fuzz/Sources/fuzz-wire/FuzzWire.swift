@@ -16,7 +16,7 @@ private func decodeThroughPipeline(_ chunks: [ArraySlice<UInt8>]) -> (requests: 
     let channel = EmbeddedChannel()
     try! channel.pipeline.syncOperations.addHandlers([
         ByteToMessageHandler(FrameDecoder(maxFrameSize: 1 << 20, expectsPreface: true)),
-        MessageCodec<Nnserve_Request, Nnserve_Response>(),
+        RequestCodec(),
     ])
     var requests: [[UInt8]] = []
     var failure: WireError?
