@@ -18,6 +18,20 @@ public enum ContainerKind: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The kind whose magic `bytes` start with, if any.
+    public init?(magic bytes: some Collection<UInt8>) {
+        guard let kind = [ContainerKind.model, .checkpoint].first(where: { $0.magic.elementsEqual(bytes.prefix(4)) }) else { return nil }
+        self = kind
+    }
+
+    /// Which commands open a file of this kind (for the message when the wrong one did).
+    public var openedBy: String {
+        switch self {
+        case .model: "nnexport inspect and nnserve open it"
+        case .checkpoint: "nnexport, nntrain resume/evaluate/summary open it"
+        }
+    }
+
     var article: String { "an" }
 }
 

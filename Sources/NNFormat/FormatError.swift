@@ -25,6 +25,8 @@ public enum FormatError: Error, Equatable, CustomStringConvertible {
             "\(source): \(detail)"
         case .truncated(let source, let detail):
             "\(source) is truncated: \(detail)"
+        case .wrongMagic(let source, let expected, let found) where ContainerKind(magic: found) != nil:
+            "\(source) is not \(expected.article) \(expected) file: it is \(ContainerKind(magic: found)!.article) \(ContainerKind(magic: found)!) file; \(ContainerKind(magic: found)!.openedBy)"
         case .wrongMagic(let source, let expected, let found):
             "\(source) is not \(expected.article) \(expected) file: it starts with \(found.map { String(format2: $0) }.joined(separator: " ")), expected \(expected.magic.map { String(format2: $0) }.joined(separator: " "))"
         case .corruptHeader(let source):

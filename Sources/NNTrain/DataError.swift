@@ -10,6 +10,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case targetOutOfRange(file: String, line: Int, column: String, value: Float, detail: String)
     case invalidModel(file: String, detail: String)
     case lossDiverged(epoch: Int, step: Int, loss: Double)
+    /// A training setting no run can use: the flag, the value given, the rule.
+    case invalidSetting(flag: String, value: String, rule: String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
         case .targetOutOfRange(let file, let line, let column, let value, let detail):
             "\(file):\(line): target '\(column)' is \(value); \(detail)"
         case .invalidModel(let file, let detail): "\(file): \(detail)"
+        case .invalidSetting(let flag, let value, let rule): "\(flag) \(value): \(rule)"
         case .lossDiverged(let epoch, let step, let loss):
             "training loss became \(loss) at epoch \(epoch), step \(step); the last good checkpoint was kept (lower the learning rate or clip gradients)"
         }

@@ -127,8 +127,59 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         } catch {
             throw .invalidModel(file: file, detail: "not a model file: \(error)")
         }
+        try checkKeysAreKnown(data, file: file)
         try spec.checkNamesAreUnique(file: file)
         return spec
+    }
+
+    /// Every key of the file must be one a model file has: with the typo `"activaton"` a layer
+    /// silently trained as linear, and `"initialiser"` was ignored. The keys come from the
+    /// structs themselves (their stored properties, in snake_case), so they cannot drift.
+    static func checkKeysAreKnown(_ data: Data, file: String) throws(DataError) {
+        guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
+        func check(_ object: Any?, _ known: [String], _ path: String, _ what: String) throws(DataError) {
+            guard let object = object as? [String: Any] else { return }
+            for key in object.keys.sorted() where !known.contains(key) {
+                let nearest = known.min { editDistance(key, $0) < editDistance(key, $1) }!
+                throw .invalidModel(file: file, detail: "unknown key '\(key)' at \(path) (did you mean '\(nearest)'?); "
+                                    + "\(what) has \(known.joined(separator: ", "))")
+            }
+        }
+        try check(top, jsonKeys(of: ModelSpec(inputs: [], layers: [], outputs: [])), "top level", "a model file")
+        let sections: [(String, [String], String)] = [
+            ("inputs", jsonKeys(of: Input(name: "")), "an input"),
+            ("layers", jsonKeys(of: Layer(name: "", type: "", inputs: [])), "a layer"),
+            ("outputs", jsonKeys(of: Head(name: "", node: "", loss: "")), "an output"),
+        ]
+        for (section, known, what) in sections {
+            for (index, entry) in ((top[section] as? [Any]) ?? []).enumerated() {
+                try check(entry, known, ".\(section)[\(index)]", what)
+            }
+        }
+    }
+
+    /// The JSON keys of a model file struct: its stored properties in snake_case.
+    private static func jsonKeys(of value: Any) -> [String] {
+        Mirror(reflecting: value).children.compactMap(\.label).map { label in
+            label.reduce(into: "") { out, character in
+                if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
+            }
+        }
+    }
+
+    /// Levenshtein distance, for suggesting the key that was meant.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// Inputs and layers share one namespace (layers read values by name), and outputs have

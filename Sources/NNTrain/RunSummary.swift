@@ -12,8 +12,9 @@ public enum RunSummary {
             + metrics.joined(separator: "  ") + String(format: "  (%.1f s, ETA %.0f s)", report.seconds, remaining)
     }
 
-    /// Layers, shapes, parameter counts, batch-norm statistics, the configuration.
-    public static func describe(_ checkpoint: CheckpointFile) -> String {
+    /// Layers, shapes, parameter counts, batch-norm statistics, the settings; the model file's
+    /// text (tens of lines) only with `includeModelConfig`.
+    public static func describe(_ checkpoint: CheckpointFile, includeModelConfig: Bool = false) -> String {
         let graph = checkpoint.graph
         var lines: [String] = []
         let state = checkpoint.state
@@ -44,7 +45,11 @@ public enum RunSummary {
             lines.append("last epoch: " + last.metrics.keys.sorted().map { String(format: "%@ %.4f", $0, last.metrics[$0]!) }.joined(separator: "  "))
         }
         lines.append("training settings: \(state.settings["training"] ?? "{}")")
-        lines.append("model config:\n\(state.modelConfig)")
+        if includeModelConfig {
+            lines.append("model config:\n\(state.modelConfig)")
+        } else {
+            lines.append("model config: \(state.modelConfig.split(separator: "\n").count) lines (nntrain summary --model-config prints them)")
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -30,6 +30,7 @@ public struct Trainer {
     /// from that file; otherwise a seeded `settings.validationFraction` of `table` is held out.
     public init(spec: ModelSpec, table: CSVTable, validationTable: CSVTable? = nil, settings: TrainingSettings,
                 modelFile: String = "model", warn: (String) -> Void = { _ in }) throws(DataError) {
+        try settings.validate()
         var settings = settings
         if validationTable != nil { settings.validationFraction = 0 }
         let (data, featureColumns) = try TrainingData.from(table, spec: spec)

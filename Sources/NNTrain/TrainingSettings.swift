@@ -20,6 +20,23 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Refuses settings no run can use, naming the flag and the value: `--epochs 0` used to
+    /// print "wrote run.ckpt" and write nothing, and `--lr=-1` trained (to a loss of 166,882).
+    public func validate() throws(DataError) {
+        func require(_ holds: Bool, _ flag: String, _ value: some CustomStringConvertible, _ rule: String) throws(DataError) {
+            guard holds else { throw .invalidSetting(flag: flag, value: value.description, rule: rule) }
+        }
+        try require(epochs >= 1, "--epochs", epochs, "a run trains at least 1 epoch")
+        try require(batchSize >= 1, "--batch-size", batchSize, "must be at least 1")
+        try require(learningRate.isFinite && learningRate > 0, "--lr", learningRate, "must be a positive number")
+        try require(warmupEpochs >= 0, "--warmup-epochs", warmupEpochs, "must be 0 or more")
+        try require(clipNorm.map { $0.isFinite && $0 > 0 } ?? true, "--clip-norm", clipNorm.map { "\($0)" } ?? "", "must be a positive number")
+        try require(momentum.isFinite && momentum >= 0 && momentum < 1, "--momentum", momentum, "must be in [0, 1)")
+        try require(weightDecay.isFinite && weightDecay >= 0, "--weight-decay", weightDecay, "must be 0 or a positive number")
+        try require(validationFraction >= 0 && validationFraction < 1, "--validation-fraction", validationFraction, "must be in [0, 1)")
+        try require(checkpointEvery >= 1, "--checkpoint-every", checkpointEvery, "must be at least 1")
+    }
+
     func makeOptimizer(stepsPerEpoch: Int) throws(DataError) -> Optimizer {
         guard epochs >= 0, batchSize > 0 else {
             throw .invalidModel(file: "settings", detail: "epochs must be ≥ 0 and batch size positive (got \(epochs), \(batchSize))")

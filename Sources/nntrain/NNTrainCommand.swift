@@ -143,9 +143,10 @@ extension NNTrainCommand {
         static let configuration = CommandConfiguration(abstract: "Layers, shapes, parameter counts, batch-norm statistics and config of a checkpoint.")
 
         @Argument(help: "The checkpoint.") var checkpoint: String
+        @Flag(help: "Also print the model file the run was started from.") var modelConfig = false
 
         func run() throws {
-            print(RunSummary.describe(try CheckpointFile.read(from: checkpoint)))
+            print(RunSummary.describe(try CheckpointFile.read(from: checkpoint), includeModelConfig: modelConfig))
         }
     }
 }
