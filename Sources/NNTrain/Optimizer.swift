@@ -119,10 +119,15 @@ public enum LearningRateSchedule: Sendable, Equatable {
     /// Smith's one-cycle: linear from peak/25 up to peak over 30% of the steps, then cosine
     /// down to peak/1e4 (fastai's defaults).
     case oneCycle(peak: Float, totalSteps: Int)
+    /// Another schedule begun at `step` (a resumed run that starts a new schedule for its
+    /// extra epochs): its step 0 is this step.
+    indirect case startingAt(step: Int, LearningRateSchedule)
 
     public func rate(atStep step: Int) -> Float {
         let s = Double(step)
         switch self {
+        case .startingAt(let start, let schedule):
+            return schedule.rate(atStep: max(0, step - start))
         case .constant(let rate):
             return rate
         case .step(let initial, let factor, let every):

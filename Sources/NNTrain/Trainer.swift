@@ -43,6 +43,7 @@ public struct Trainer {
             inputs.append(GraphInput(name: input.name, width: columns.count, featureNames: columns, standardization: statistics))
         }
         var (graph, regularization) = try ModelFactory.graph(spec, inputs: inputs, seed: settings.seed, file: modelFile, warn: warn)
+        try Self.checkHeadWidths(spec, graph: graph, file: modelFile)
         for (index, head) in spec.outputs.enumerated() {
             graph.outputs[index].scale = try Self.targetScale(head, loss: spec.loss(of: head, file: modelFile),
                                                               targets: training.targets[head.name]!, file: modelFile)
@@ -85,9 +86,25 @@ public struct Trainer {
         }
     }
 
+    /// A new learning-rate schedule for the epochs a resume adds.
+    public struct ScheduleRestart: Sendable {
+        public var schedule: String
+        /// The new peak (or constant) rate; nil keeps the run's.
+        public var learningRate: Float?
+
+        public init(schedule: String, learningRate: Float? = nil) {
+            self.schedule = schedule
+            self.learningRate = learningRate
+        }
+    }
+
     /// Continues the run of `checkpoint` on the same data file for `additionalEpochs` more
-    /// epochs; the learning-rate schedule keeps the original run's length.
-    public static func resume(_ checkpoint: CheckpointFile, table: CSVTable, additionalEpochs: Int) throws -> Trainer {
+    /// epochs. By default the learning-rate schedule keeps the original run's length, so an
+    /// interrupted run continues bit-identically; a run whose decaying schedule has ended would
+    /// train at its final rate (about 0 for cosine and one_cycle), which `warn` says, and
+    /// `restart` starts a new schedule spanning the added epochs instead.
+    public static func resume(_ checkpoint: CheckpointFile, table: CSVTable, additionalEpochs: Int,
+                              restart: ScheduleRestart? = nil, warn: (String) -> Void = { _ in }) throws -> Trainer {
         let state = checkpoint.state
         let spec = try ModelSpec.decode(json: Data(state.modelConfig.utf8), file: "checkpoint model config")
         let decoder = JSONDecoder()
@@ -102,7 +119,17 @@ public struct Trainer {
         let validation = separateValidation
             ? try TrainingData.from(try CSVTable.read(state.split.validationFile), spec: spec).0 : data.subset(validationRows[...])
         settings.scheduleEpochs = settings.scheduleEpochs ?? settings.epochs
-        settings.epochs = Int(state.epoch) + additionalEpochs
+        if let restart {
+            settings.schedule = restart.schedule
+            settings.learningRate = restart.learningRate ?? settings.learningRate
+            settings.scheduleStartEpoch = state.epoch
+            settings.scheduleEpochs = additionalEpochs
+        } else if additionalEpochs > 0, let end = settings.scheduleEnd, state.epoch >= end {
+            warn("the run's \(settings.schedule) schedule ended at epoch \(end): the \(additionalEpochs) added epochs train at its final rate; "
+                 + "`nntrain resume --schedule NAME [--lr RATE]` starts a new schedule for them")
+        }
+        settings.epochs = state.epoch + additionalEpochs
+        if restart != nil { try settings.validate() }
         var trainer = try Trainer(spec: spec, settings: settings, graph: checkpoint.graph,
                                   regularization: ModelFactory.regularization(spec), training: data.subset(trainRows[...]),
                                   validation: validation, split: state.split, modelFile: "checkpoint")
@@ -231,10 +258,12 @@ public struct Trainer {
         return penalty
     }
 
-    /// Validation metrics (training metrics when there is no validation split), via NNInference.
+    /// Validation metrics ("val_…"), or with no validation split the training rows' metrics in
+    /// inference mode ("train_…": unprefixed, their "loss" collided with the epoch's training
+    /// loss and replaced it in the history and --json); metrics of `data` unprefixed.
     public func evaluate(_ data: TrainingData? = nil) throws -> [String: Double] {
         let rows = data ?? (validation.rows > 0 ? validation : training)
-        let prefix = data == nil && validation.rows > 0 ? "val_" : ""
+        let prefix = data != nil ? "" : validation.rows > 0 ? "val_" : "train_"
         let metrics = try Metrics.evaluate(model.graph, heads: heads.map { ($0.name, $0.loss) }, data: rows)
         return Dictionary(uniqueKeysWithValues: metrics.map { (prefix + $0.key, $0.value) })
     }
@@ -244,6 +273,32 @@ public struct Trainer {
         let (data, _) = try TrainingData.from(table, spec: spec)
         try checkTargets(data, file: table.file)
         return try evaluate(data)
+    }
+
+    /// Each head must have as many units as its loss reads target columns: a 4-unit mse head
+    /// with one target column read past the targets and trapped inside the loss.
+    static func checkHeadWidths(_ spec: ModelSpec, graph: Graph, file: String) throws(DataError) {
+        let widths = (try? graph.validate().widths) ?? [:]
+        for (index, head) in spec.outputs.enumerated() {
+            let columns = spec.targets(of: head)
+            let node = graph.outputs[index].node
+            let width = widths[node] ?? 0
+            let loss = try spec.loss(of: head, file: file)
+            let named = columns.map { "'\($0)'" }.joined(separator: ", ")
+            switch loss {
+            case .sparseCategoricalCrossEntropy:
+                guard columns.count == 1 else {
+                    throw .invalidModel(file: file, detail: "output '\(head.name)': sparse_categorical_crossentropy reads one target column (the class index), got \(columns.count) (\(named))")
+                }
+            case .contrastive:
+                break
+            default:
+                guard width == columns.count else {
+                    throw .invalidModel(file: file, detail: "output '\(head.name)' reads '\(node)', which has \(width) unit\(width == 1 ? "" : "s"), "
+                                        + "but \(columns.count) target column\(columns.count == 1 ? "" : "s") (\(named)); \(loss.name) needs one unit per target column")
+                }
+            }
+        }
     }
 
     /// Targets a loss cannot take are refused before training, with the line that holds them.

@@ -17,6 +17,13 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var checkpointEvery = 1
     /// Epochs the learning-rate schedule spans (set when a resumed run goes past the original length).
     public var scheduleEpochs: Int?
+    /// The epoch the schedule began at: 0, or where `resume --schedule` started a new one.
+    public var scheduleStartEpoch: Int?
+
+    /// The epoch a decaying schedule has run its course at (nil for a constant rate).
+    public var scheduleEnd: Int? {
+        schedule == "constant" ? nil : (scheduleStartEpoch ?? 0) + (scheduleEpochs ?? epochs)
+    }
 
     public init() {}
 
@@ -64,6 +71,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         case "one_cycle": scheduleValue = .oneCycle(peak: learningRate, totalSteps: total)
         default: throw .invalidModel(file: "--schedule", detail: "unknown schedule '\(schedule)' (constant, step, exponential, cosine, one_cycle)")
         }
-        return Optimizer(kind: kind, schedule: scheduleValue, clipNorm: clipNorm)
+        let start = (scheduleStartEpoch ?? 0) * stepsPerEpoch
+        return Optimizer(kind: kind, schedule: start > 0 ? .startingAt(step: start, scheduleValue) : scheduleValue, clipNorm: clipNorm)
     }
 }

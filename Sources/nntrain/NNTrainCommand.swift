@@ -108,13 +108,20 @@ extension NNTrainCommand {
         @Argument(help: "The checkpoint to continue (rewritten as the run goes on).") var checkpoint: String
         @Option(help: "More epochs to train.") var epochs: Int
         @Option(help: "Training data (default: the file the run was started on).") var data: String?
+        @Option(help: "Start a new learning-rate schedule (constant, step, exponential, cosine, one_cycle) spanning the added epochs, instead of continuing the run's (which, once a decaying schedule has ended, trains at its final rate).") var schedule: String?
+        @Option(name: .customLong("lr"), help: "Peak rate of the new --schedule (default: the run's).") var learningRate: Float?
         @OptionGroup var options: RunOptions
 
         func run() throws {
             options.apply()
+            guard epochs >= 1 else { throw ValidationError("--epochs \(epochs): resume trains at least 1 more epoch") }
+            guard schedule != nil || learningRate == nil else { throw ValidationError("--lr goes with --schedule (a new schedule for the added epochs)") }
             let file = try CheckpointFile.read(from: checkpoint)
             let table = try CSVTable.read(data ?? file.state.split.trainingFile)
-            var trainer = try Trainer.resume(file, table: table, additionalEpochs: epochs)
+            var trainer = try Trainer.resume(file, table: table, additionalEpochs: epochs,
+                                             restart: schedule.map { Trainer.ScheduleRestart(schedule: $0, learningRate: learningRate) }) { warning in
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
             try runToCompletion(&trainer, checkpoint: checkpoint, name: file.state.name, options: options)
         }
     }
