@@ -180,7 +180,7 @@ public struct Trainer {
         optimizer = Optimizer(kind: .sgd, schedule: .constant(0))
     }
 
-    var stepsPerEpoch: Int { (training.rows + settings.batchSize - 1) / max(settings.batchSize, 1) }
+    public var stepsPerEpoch: Int { (training.rows + settings.batchSize - 1) / max(settings.batchSize, 1) }
 
     /// Trains until `settings.epochs`, calling `report` after each epoch and writing the
     /// checkpoint every `checkpointEvery` epochs and at the end.
@@ -218,31 +218,43 @@ public struct Trainer {
         for stepInEpoch in 0..<stepsPerEpoch {
             let start = stepInEpoch * settings.batchSize
             let batch = training.subset(order[start..<min(start + settings.batchSize, training.rows)])
-            let globalStep = optimizer.step
-            let pass = model.forward(batch.inputs, mode: .training(seed: settings.seed, epoch: epoch, step: globalStep))
-            var gradients: [String: TrainingGraph.OutputGradient] = [:]
-            var loss = 0.0
-            for head in heads {
-                let output = model.graph.outputs.first { $0.name == head.name }!
-                let node = output.node
-                let target = output.scale == 1 ? batch.targets[head.name]! : batch.targets[head.name]!.mapped { $0 / output.scale }
-                if head.loss.takesLogits, let logits = model.logits(of: node, in: pass) {
-                    let (value, gradient) = head.loss.evaluate(logits, target: target)
-                    loss += Double(head.weight) * value
-                    gradients[head.name] = .logits(gradient.mapped { $0 * head.weight })
-                } else {
-                    let (value, gradient) = head.loss.evaluate(pass.values[node]!, target: target)
-                    loss += Double(head.weight) * value
-                    gradients[head.name] = .value(gradient.mapped { $0 * head.weight })
-                }
-            }
-            var parameterGradients = model.backward(pass, outputGradients: gradients)
-            loss += applyRegularization(&parameterGradients)
-            guard loss.isFinite else { throw DataError.lossDiverged(epoch: epoch, step: globalStep, loss: loss) }
-            optimizer.apply(parameterGradients, to: &model)
-            total += loss * Double(batch.rows)
+            total += try trainStep(on: batch) * Double(batch.rows)
         }
         return total / Double(max(training.rows, 1))
+    }
+
+    /// One optimizer step on `batch` at the optimizer's current rate; returns the batch's loss
+    /// (with regularization). A non-finite loss stops before the step changes anything.
+    mutating func trainStep(on batch: TrainingData) throws -> Double {
+        let globalStep = optimizer.step
+        let pass = model.forward(batch.inputs, mode: .training(seed: settings.seed, epoch: epoch, step: globalStep))
+        var gradients: [String: TrainingGraph.OutputGradient] = [:]
+        var loss = 0.0
+        for head in heads {
+            let output = model.graph.outputs.first { $0.name == head.name }!
+            let node = output.node
+            let target = output.scale == 1 ? batch.targets[head.name]! : batch.targets[head.name]!.mapped { $0 / output.scale }
+            if head.loss.takesLogits, let logits = model.logits(of: node, in: pass) {
+                let (value, gradient) = head.loss.evaluate(logits, target: target)
+                loss += Double(head.weight) * value
+                gradients[head.name] = .logits(gradient.mapped { $0 * head.weight })
+            } else {
+                let (value, gradient) = head.loss.evaluate(pass.values[node]!, target: target)
+                loss += Double(head.weight) * value
+                gradients[head.name] = .value(gradient.mapped { $0 * head.weight })
+            }
+        }
+        var parameterGradients = model.backward(pass, outputGradients: gradients)
+        loss += applyRegularization(&parameterGradients)
+        guard loss.isFinite else { throw DataError.lossDiverged(epoch: epoch, step: globalStep, loss: loss) }
+        optimizer.apply(parameterGradients, to: &model)
+        return loss
+    }
+
+    /// One step at a fixed `rate`, whatever the schedule says (the learning-rate sweep).
+    mutating func trainStep(on batch: TrainingData, rate: Float) throws -> Double {
+        optimizer.schedule = .constant(rate)
+        return try trainStep(on: batch)
     }
 
     /// Adds L1/L2 penalties to the gradients; returns the penalty added to the loss.

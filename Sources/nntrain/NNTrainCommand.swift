@@ -9,7 +9,7 @@ struct NNTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nntrain",
         abstract: "Train small neural networks on tabular data and write a checkpoint (run.ckpt).",
-        subcommands: [Fit.self, Resume.self, Evaluate.self, Summary.self]
+        subcommands: [Fit.self, LearningRateFind.self, Resume.self, Evaluate.self, Summary.self]
     )
 }
 
@@ -53,51 +53,15 @@ extension NNTrainCommand {
     struct Fit: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Train a model file (JSON) on a CSV file.")
 
-        @Option(help: "Model file (JSON; see docs/TRAINING.md).") var model: String
-        @Option(help: "Training data (CSV with a header row).") var data: String
-        @Option(help: "Validation data (CSV); without it --validation-fraction of --data is held out.") var validationData: String?
-        @Option(help: "Target column(s) for the output that names none, comma separated.") var target: String?
+        @OptionGroup var training: TrainingFlags
         @Option(help: "Checkpoint to write (atomically, every --checkpoint-every epochs and at the end).") var checkpoint = "run.ckpt"
         @Option(help: "Run name, stored in the checkpoint (nnexport's default model name); default: the model file's name.") var name: String?
-        @Option(help: "Epochs.") var epochs = 20
-        @Option(help: "Rows per step.") var batchSize = 32
-        @Option(help: "sgd, momentum, nesterov, adam, adamw.") var optimizer = "adam"
-        @Option(name: .customLong("lr"), help: "Learning rate (peak rate for cosine and one_cycle).") var learningRate: Float = 1e-3
-        @Option(help: "constant, step, exponential, cosine, one_cycle.") var schedule = "constant"
-        @Option(help: "Warmup epochs of the cosine schedule.") var warmupEpochs = 0
-        @Option(help: "Clip gradients to this global L2 norm.") var clipNorm: Float?
-        @Option(help: "Momentum of sgd with momentum or nesterov.") var momentum: Float = 0.9
-        @Option(help: "Decoupled weight decay of adamw.") var weightDecay: Float = 1e-4
-        @Option(help: "Seed of initialization, split, shuffles and dropout.") var seed: UInt64 = 42
-        @Option(help: "Fraction of rows held out for validation.") var validationFraction = 0.2
-        @Option(help: "Write the checkpoint every this many epochs.") var checkpointEvery = 1
         @OptionGroup var options: RunOptions
 
         func run() throws {
             options.apply()
-            guard let text = FileManager.default.contents(atPath: model) else {
-                throw ValidationError("cannot read model file '\(model)'")
-            }
-            var spec = try ModelSpec.decode(json: text, file: model)
-            if let target { spec = try spec.withTarget(target.split(separator: ",").map(String.init), file: model) }
-            var settings = TrainingSettings()
-            settings.epochs = epochs
-            settings.batchSize = batchSize
-            settings.optimizer = optimizer
-            settings.learningRate = learningRate
-            settings.schedule = schedule
-            settings.warmupEpochs = warmupEpochs
-            settings.clipNorm = clipNorm
-            settings.momentum = momentum
-            settings.weightDecay = weightDecay
-            settings.seed = seed
-            settings.validationFraction = validationFraction
-            settings.checkpointEvery = checkpointEvery
-            var trainer = try Trainer(spec: spec, table: try CSVTable.read(data), validationTable: try validationData.map(CSVTable.read),
-                                      settings: settings, modelFile: model) { warning in
-                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-            }
-            let runName = name ?? URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+            var trainer = try training.trainer()
+            let runName = name ?? URL(fileURLWithPath: training.model).deletingPathExtension().lastPathComponent
             try runToCompletion(&trainer, checkpoint: checkpoint, name: runName, options: options)
         }
     }

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import NNTrain
+
+/// The flags that define a run (model, data, optimizer, schedule, …), shared by `fit` and
+/// `lr-find`, so a sweep runs exactly the model and settings `fit` would train.
+struct TrainingFlags: ParsableArguments {
+    @Option(help: "Model file (JSON; see docs/TRAINING.md).") var model: String
+    @Option(help: "Training data (CSV with a header row).") var data: String
+    @Option(help: "Validation data (CSV); without it --validation-fraction of --data is held out.") var validationData: String?
+    @Option(help: "Target column(s) for the output that names none, comma separated.") var target: String?
+    @Option(help: "Epochs.") var epochs = 20
+    @Option(help: "Rows per step.") var batchSize = 32
+    @Option(help: "sgd, momentum, nesterov, adam, adamw.") var optimizer = "adam"
+    @Option(name: .customLong("lr"), help: "Learning rate (peak rate for cosine and one_cycle).") var learningRate: Float = 1e-3
+    @Option(help: "constant, step, exponential, cosine, one_cycle.") var schedule = "constant"
+    @Option(help: "Warmup epochs of the cosine schedule.") var warmupEpochs = 0
+    @Option(help: "Clip gradients to this global L2 norm.") var clipNorm: Float?
+    @Option(help: "Momentum of sgd with momentum or nesterov.") var momentum: Float = 0.9
+    @Option(help: "Decoupled weight decay of adamw.") var weightDecay: Float = 1e-4
+    @Option(help: "Seed of initialization, split, shuffles and dropout.") var seed: UInt64 = 42
+    @Option(help: "Fraction of rows held out for validation.") var validationFraction = 0.2
+    @Option(help: "Write the checkpoint every this many epochs.") var checkpointEvery = 1
+
+    var settings: TrainingSettings {
+        var settings = TrainingSettings()
+        settings.epochs = epochs
+        settings.batchSize = batchSize
+        settings.optimizer = optimizer
+        settings.learningRate = learningRate
+        settings.schedule = schedule
+        settings.warmupEpochs = warmupEpochs
+        settings.clipNorm = clipNorm
+        settings.momentum = momentum
+        settings.weightDecay = weightDecay
+        settings.seed = seed
+        settings.validationFraction = validationFraction
+        settings.checkpointEvery = checkpointEvery
+        return settings
+    }
+
+    /// The trainer `fit` starts from: data read and split, weights initialized.
+    func trainer() throws -> Trainer {
+        guard let text = FileManager.default.contents(atPath: model) else {
+            throw ValidationError("cannot read model file '\(model)'")
+        }
+        var spec = try ModelSpec.decode(json: text, file: model)
+        if let target { spec = try spec.withTarget(target.split(separator: ",").map(String.init), file: model) }
+        return try Trainer(spec: spec, table: try CSVTable.read(data), validationTable: try validationData.map(CSVTable.read),
+                           settings: settings, modelFile: model) { warning in
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+    }
+}
