@@ -44,6 +44,24 @@ public enum LearningRateFinder {
         public var stop: String
     }
 
+    /// What a checkpoint keeps of a sweep that chose the run's rate: the choice, its rule and
+    /// the smoothed curve.
+    public struct Record: Codable, Sendable, Equatable {
+        public var suggestion: Float
+        public var rule: String
+        public var stop: String
+        public var rates: [Float]
+        public var smoothedLosses: [Double]
+
+        public init(_ result: Result) {
+            suggestion = result.suggestion
+            rule = result.rule
+            stop = result.stop
+            rates = result.points.map(\.rate)
+            smoothedLosses = result.points.map(\.smoothed)
+        }
+    }
+
     /// The rate of step `step` of `steps`: minRate · (maxRate / minRate)^(step / (steps - 1)).
     public static func rate(step: Int, of steps: Int, settings: Settings) -> Float {
         guard steps > 1 else { return settings.minRate }

@@ -45,6 +45,11 @@ public enum RunSummary {
             lines.append("last epoch: " + last.metrics.keys.sorted().map { String(format: "%@ %.4f", $0, last.metrics[$0]!) }.joined(separator: "  "))
         }
         lines.append("training settings: \(state.settings["training"] ?? "{}")")
+        if let json = state.settings["lr_find"],
+           let sweep = try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data(json.utf8)) {
+            lines.append(String(format: "learning rate %.3g chosen by lr-find over %d steps from %.0e to %.2g: %@",
+                                sweep.suggestion, sweep.rates.count, sweep.rates.first ?? 0, sweep.rates.last ?? 0, sweep.rule))
+        }
         if includeModelConfig {
             lines.append("model config:\n\(state.modelConfig)")
         } else {

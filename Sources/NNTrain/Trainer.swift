@@ -16,7 +16,10 @@ public struct Trainer {
     public private(set) var model: TrainingGraph
     public private(set) var optimizer: Optimizer
     public let spec: ModelSpec
-    public let settings: TrainingSettings
+    public private(set) var settings: TrainingSettings
+    /// The learning-rate sweep that chose this run's rate (`fit --lr auto`); kept in the
+    /// checkpoint (settings "lr_find") and shown by `nntrain summary`.
+    public private(set) var rateSweep: LearningRateFinder.Record?
     public private(set) var epoch: Int
     public private(set) var history: [EpochReport] = []
     let heads: [(name: String, loss: Loss, weight: Float)]
@@ -136,6 +139,7 @@ public struct Trainer {
         let base = try settings.makeOptimizer(stepsPerEpoch: trainer.stepsPerEpoch)
         trainer.optimizer = Optimizer(kind: base.kind, schedule: base.schedule, clipNorm: base.clipNorm,
                                       step: state.optimizer.step, slots: state.optimizer.slots)
+        trainer.rateSweep = state.settings["lr_find"].flatMap { try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data($0.utf8)) }
         trainer.epoch = state.epoch
         trainer.history = state.history.map { EpochReport(epoch: $0.epoch, trainingLoss: $0.metrics["loss"] ?? .nan,
                                                           metrics: $0.metrics.filter { $0.key != "loss" }, seconds: $0.seconds) }
@@ -155,6 +159,7 @@ public struct Trainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         state.settings = ["training": (try? encoder.encode(settings)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"]
+        if let rateSweep, let json = try? encoder.encode(rateSweep) { state.settings["lr_find"] = String(decoding: json, as: UTF8.self) }
         state.optimizer = TrainingState.OptimizerState(kind: optimizer.kind.name, step: optimizer.step, slots: optimizer.slots)
         state.history = history.map { report in
             TrainingState.EpochRecord(epoch: report.epoch, metrics: report.metrics.merging(["loss": report.trainingLoss]) { $1 })
@@ -249,6 +254,16 @@ public struct Trainer {
         guard loss.isFinite else { throw DataError.lossDiverged(epoch: epoch, step: globalStep, loss: loss) }
         optimizer.apply(parameterGradients, to: &model)
         return loss
+    }
+
+    /// Trains at the rate a sweep suggested (`fit --lr auto`), from the initial weights: only a
+    /// trainer that has not stepped yet may change its rate this way.
+    public mutating func useRate(from sweep: LearningRateFinder.Result) throws {
+        precondition(optimizer.step == 0, "the rate is chosen before training")
+        settings.learningRate = sweep.suggestion
+        try settings.validate()
+        optimizer = try settings.makeOptimizer(stepsPerEpoch: stepsPerEpoch)
+        rateSweep = LearningRateFinder.Record(sweep)
     }
 
     /// One step at a fixed `rate`, whatever the schedule says (the learning-rate sweep).

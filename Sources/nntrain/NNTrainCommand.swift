@@ -61,6 +61,13 @@ extension NNTrainCommand {
         func run() throws {
             options.apply()
             var trainer = try training.trainer()
+            if training.learningRate == .auto {
+                let sweep = LearningRateFinder.run(trainer)
+                guard !sweep.points.isEmpty else { throw ValidationError("--lr auto: the loss was not finite at the sweep's first rate") }
+                try trainer.useRate(from: sweep)
+                FileHandle.standardError.write(Data(String(format: "--lr auto: %.3g (%@; %d-step sweep, %@)\n",
+                                                           sweep.suggestion, sweep.rule, sweep.points.count, sweep.stop).utf8))
+            }
             let runName = name ?? URL(fileURLWithPath: training.model).deletingPathExtension().lastPathComponent
             try runToCompletion(&trainer, checkpoint: checkpoint, name: runName, options: options)
         }

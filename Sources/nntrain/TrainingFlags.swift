@@ -12,7 +12,8 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Epochs.") var epochs = 20
     @Option(help: "Rows per step.") var batchSize = 32
     @Option(help: "sgd, momentum, nesterov, adam, adamw.") var optimizer = "adam"
-    @Option(name: .customLong("lr"), help: "Learning rate (peak rate for cosine and one_cycle).") var learningRate: Float = 1e-3
+    @Option(name: .customLong("lr"), help: "Learning rate (peak rate for cosine and one_cycle), or auto: run lr-find first and train at its suggestion.")
+    var learningRate: LearningRateChoice = .rate(1e-3)
     @Option(help: "constant, step, exponential, cosine, one_cycle.") var schedule = "constant"
     @Option(help: "Warmup epochs of the cosine schedule.") var warmupEpochs = 0
     @Option(help: "Clip gradients to this global L2 norm.") var clipNorm: Float?
@@ -27,7 +28,8 @@ struct TrainingFlags: ParsableArguments {
         settings.epochs = epochs
         settings.batchSize = batchSize
         settings.optimizer = optimizer
-        settings.learningRate = learningRate
+        // With auto the rate is set from the sweep; the sweep itself steps at its own rates.
+        if case .rate(let rate) = learningRate { settings.learningRate = rate }
         settings.schedule = schedule
         settings.warmupEpochs = warmupEpochs
         settings.clipNorm = clipNorm
@@ -49,6 +51,29 @@ struct TrainingFlags: ParsableArguments {
         return try Trainer(spec: spec, table: try CSVTable.read(data), validationTable: try validationData.map(CSVTable.read),
                            settings: settings, modelFile: model) { warning in
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+    }
+}
+
+/// `--lr 0.003` or `--lr auto`.
+enum LearningRateChoice: ExpressibleByArgument, Equatable {
+    case rate(Float)
+    case auto
+
+    init?(argument: String) {
+        if argument == "auto" {
+            self = .auto
+        } else if let rate = Float(argument) {
+            self = .rate(rate)
+        } else {
+            return nil
+        }
+    }
+
+    var defaultValueDescription: String {
+        switch self {
+        case .rate(let rate): "\(rate)"
+        case .auto: "auto"
         }
     }
 }

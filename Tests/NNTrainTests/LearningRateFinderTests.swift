@@ -69,6 +69,29 @@ final class LearningRateFinderTests: XCTestCase {
         XCTAssertGreaterThan(fit.history.last?.metrics["val_accuracy"] ?? 0, 0.85)
     }
 
+    /// `fit --lr auto`: the trainer takes the sweep's suggestion before its first step, and the
+    /// checkpoint keeps the choice (shown by summary, kept by resume).
+    func testAutoRateIsUsedAndRecordedInTheCheckpoint() throws {
+        let datasets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../datasets").standardized.path
+        let spec = try ModelSpec.decode(json: try Data(contentsOf: URL(fileURLWithPath: datasets + "/../examples/digits.json")), file: "digits.json")
+        var settings = TrainingSettings()
+        settings.epochs = 1
+        let table = try CSVTable.read(datasets + "/digits.csv")
+        var trainer = try Trainer(spec: spec, table: table, settings: settings)
+        var sweep = LearningRateFinder.Settings()
+        sweep.steps = 30
+        let result = LearningRateFinder.run(trainer, settings: sweep)
+        try trainer.useRate(from: result)
+        XCTAssertEqual(trainer.settings.learningRate, result.suggestion)
+        XCTAssertEqual(trainer.optimizer.learningRate, result.suggestion)
+        try trainer.fit(checkpoint: nil)
+        let checkpoint = trainer.checkpointFile()
+        XCTAssertTrue(RunSummary.describe(checkpoint).contains(String(format: "learning rate %.3g chosen by lr-find over %d steps", result.suggestion, result.points.count)))
+        let resumed = try Trainer.resume(checkpoint, table: table, additionalEpochs: 1)
+        XCTAssertEqual(resumed.rateSweep, LearningRateFinder.Record(result))
+        XCTAssertEqual(resumed.settings.learningRate, result.suggestion)
+    }
+
     func testPlotsCarryTheCurveAndTheSuggestion() throws {
         let rates: [Float] = (0...12).map { Float(pow(10.0, -6 + Double($0) / 2)) }
         let points = curve([2.30, 2.30, 2.29, 2.28, 2.25, 2.15, 1.60, 0.90, 0.60, 0.50, 0.55, 1.50, 9.0], rates: rates)
