@@ -9,7 +9,7 @@ struct NNTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nntrain",
         abstract: "Train small neural networks on tabular data and write a checkpoint (run.ckpt).",
-        subcommands: [Fit.self, LearningRateFind.self, Resume.self, Evaluate.self, Summary.self]
+        subcommands: [Fit.self, LearningRateFind.self, Resume.self, Evaluate.self, Predict.self, Summary.self]
     )
 }
 
@@ -113,6 +113,24 @@ extension NNTrainCommand {
                 printJSON(metrics, extra: ["data": data])
             } else {
                 for key in metrics.keys.sorted() { print(String(format: "%@ %.6f", key, metrics[key]!)) }
+            }
+        }
+    }
+
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Predictions of a checkpoint for the rows of a CSV file, through NNInference (the numbers nnserve will give).")
+
+        @Argument(help: "The checkpoint.") var checkpoint: String
+        @Option(help: "Rows to predict (CSV with the columns the run's inputs were built from).") var data: String
+        @Option(help: "Write the predictions here (CSV); default: standard output.") var out: String?
+
+        func run() throws {
+            let text = try OfflinePrediction.csv(try CheckpointFile.read(from: checkpoint), table: try CSVTable.read(data))
+            if let out {
+                try text.write(toFile: out, atomically: true, encoding: .utf8)
+                FileHandle.standardError.write(Data("wrote \(out)\n".utf8))
+            } else {
+                print(text, terminator: "")
             }
         }
     }

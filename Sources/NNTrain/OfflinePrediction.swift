@@ -1,0 +1,42 @@
+import Foundation
+import NNCore
+import NNFormat
+import NNInference
+
+/// Predictions of a checkpoint for the rows of a CSV file, through NNInference's plan of the
+/// graph in inference mode: the numbers the exported model will give in nnserve. The file needs
+/// the columns the run's inputs were built from (by name, in any order); target columns may be
+/// there or not.
+public enum OfflinePrediction {
+    /// A CSV with one column per output value (`name` for a one-wide output, `name_0`, … for a
+    /// wider one) and, for classification heads, `name_class` (the most likely class).
+    public static func csv(_ checkpoint: CheckpointFile, table: CSVTable) throws -> String {
+        var inputs: [String: Tensor] = [:]
+        for input in checkpoint.graph.inputs {
+            let columns = input.featureNames.isEmpty ? table.header : input.featureNames
+            let (values, _) = try table.matrix(columns: columns)
+            inputs[input.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
+        }
+        let outputs = try Executor(plan: Plan(graph: checkpoint.graph)).predict(inputs)
+        let spec = try? ModelSpec.decode(json: Data(checkpoint.state.modelConfig.utf8), file: "checkpoint model config")
+        let classifiers = Set(spec?.outputs.filter { ["sparse_categorical_crossentropy", "categorical_crossentropy"].contains($0.loss) }.map(\.name) ?? [])
+        var header: [String] = []
+        for output in checkpoint.graph.outputs {
+            let width = outputs[output.name]!.shape[1]
+            header += width == 1 ? [output.name] : (0..<width).map { "\(output.name)_\($0)" }
+            if classifiers.contains(output.name) { header.append("\(output.name)_class") }
+        }
+        var lines = [header.joined(separator: ",")]
+        for row in 0..<table.rowCount {
+            var fields: [String] = []
+            for output in checkpoint.graph.outputs {
+                let tensor = outputs[output.name]!
+                let values = (0..<tensor.shape[1]).map { tensor[row, $0] }
+                fields += values.map { "\($0)" }
+                if classifiers.contains(output.name) { fields.append("\(values.indices.max { values[$0] < values[$1] }!)") }
+            }
+            lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
