@@ -8,15 +8,21 @@ import NNInference
 /// the columns the run's inputs were built from (by name, in any order); target columns may be
 /// there or not.
 public enum OfflinePrediction {
-    /// A CSV with one column per output value (`name` for a one-wide output, `name_0`, … for a
-    /// wider one) and, for classification heads, `name_class` (the most likely class).
-    public static func csv(_ checkpoint: CheckpointFile, table: CSVTable) throws -> String {
+    /// The graph's inputs from the table's columns, found by the names the run used.
+    public static func inputs(for graph: Graph, table: CSVTable) throws -> [String: Tensor] {
         var inputs: [String: Tensor] = [:]
-        for input in checkpoint.graph.inputs {
+        for input in graph.inputs {
             let columns = input.featureNames.isEmpty ? table.header : input.featureNames
             let (values, _) = try table.matrix(columns: columns)
             inputs[input.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
         }
+        return inputs
+    }
+
+    /// A CSV with one column per output value (`name` for a one-wide output, `name_0`, … for a
+    /// wider one) and, for classification heads, `name_class` (the most likely class).
+    public static func csv(_ checkpoint: CheckpointFile, table: CSVTable) throws -> String {
+        let inputs = try self.inputs(for: checkpoint.graph, table: table)
         let outputs = try Executor(plan: Plan(graph: checkpoint.graph)).predict(inputs)
         let spec = try? ModelSpec.decode(json: Data(checkpoint.state.modelConfig.utf8), file: "checkpoint model config")
         let classifiers = Set(spec?.outputs.filter { ["sparse_categorical_crossentropy", "categorical_crossentropy"].contains($0.loss) }.map(\.name) ?? [])

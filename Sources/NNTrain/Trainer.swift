@@ -266,6 +266,12 @@ public struct Trainer {
         rateSweep = LearningRateFinder.Record(sweep)
     }
 
+    /// The layers' behaviour on (up to `rows` of) the training rows, with advice.
+    public func diagnose(rows: Int = 2048) -> Diagnostics.Report {
+        let sample = training.subset(Array(0..<min(rows, training.rows))[...])
+        return Diagnostics.diagnose(model.graph, inputs: sample.inputs)
+    }
+
     /// One step at a fixed `rate`, whatever the schedule says (the learning-rate sweep).
     mutating func trainStep(on batch: TrainingData, rate: Float) throws -> Double {
         optimizer.schedule = .constant(rate)

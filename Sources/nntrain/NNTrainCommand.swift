@@ -9,7 +9,7 @@ struct NNTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nntrain",
         abstract: "Train small neural networks on tabular data and write a checkpoint (run.ckpt).",
-        subcommands: [Fit.self, LearningRateFind.self, Resume.self, Evaluate.self, Predict.self, Summary.self]
+        subcommands: [Fit.self, LearningRateFind.self, Resume.self, Evaluate.self, Predict.self, Diagnose.self, Summary.self]
     )
 }
 
@@ -44,6 +44,8 @@ func runToCompletion(_ trainer: inout Trainer, checkpoint: String, name: String,
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
     FileHandle.standardError.write(Data("wrote \(checkpoint)\n".utf8))
+    // The short diagnosis: findings only (`nntrain diagnose` prints the whole table).
+    for finding in trainer.diagnose().findings { FileHandle.standardError.write(Data("diagnosis: \(finding)\n".utf8)) }
     if options.json, let last = trainer.history.last {
         printJSON(last.metrics.merging(["loss": last.trainingLoss, "epoch": Double(last.epoch)]) { $1 }, extra: ["checkpoint": checkpoint])
     }
@@ -132,6 +134,21 @@ extension NNTrainCommand {
             } else {
                 print(text, terminator: "")
             }
+        }
+    }
+
+    struct Diagnose: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Per layer: dead relu units, saturated units, activation mean/std (the SELU check), weight norms, collapsed outputs; with advice.")
+
+        @Argument(help: "The checkpoint.") var checkpoint: String
+        @Option(help: "Rows to run (CSV with the columns the run's inputs were built from).") var data: String
+        @Option(help: "Use at most this many rows.") var rows = 4096
+
+        func run() throws {
+            let file = try CheckpointFile.read(from: checkpoint)
+            var table = try CSVTable.read(data)
+            if table.rowCount > rows { table.values = Array(table.values.prefix(rows * table.header.count)) }
+            print(Diagnostics.diagnose(file.graph, inputs: try OfflinePrediction.inputs(for: file.graph, table: table)).text)
         }
     }
 

@@ -1,0 +1,121 @@
+import Foundation
+import NNCore
+
+/// What a trained network's layers do on real rows, with advice: dead ReLU units ("we often
+/// observe 20 to 30% of such dead neurons"), SELU's self-normalization (does each layer stay
+/// near mean 0, std 1?), saturated sigmoid/tanh units, weight norms, and outputs that
+/// collapsed to a constant. Runs the graph in inference mode (moving statistics, no dropout).
+public enum Diagnostics {
+    public struct Layer: Sendable, Equatable {
+        public var name: String
+        /// The layer's activation ("relu", "selu", …; "linear" for batch norm and the like).
+        public var activation: String
+        public var units: Int
+        /// Units that are 0 on every row (relu only).
+        public var deadUnits: Int?
+        /// Units saturated (|tanh| > 0.99, sigmoid outside [0.01, 0.99]) on at least 99% of rows.
+        public var saturatedUnits: Int?
+        public var mean: Double
+        public var standardDeviation: Double
+        /// Frobenius norm of the Dense weights (nil for other layers).
+        public var weightNorm: Double?
+    }
+
+    public struct Report: Sendable {
+        public var rows: Int
+        public var layers: [Layer]
+        /// Outputs whose every value varies less than 1e-6 (relative) across rows.
+        public var collapsedOutputs: [String]
+        /// One line per finding, each with its advice; empty when nothing stands out.
+        public var findings: [String]
+
+        /// The table of every layer, then the findings.
+        public var text: String {
+            var lines = [String(format: "%d rows, inference mode", rows),
+                         "layer".padding(toLength: 16, withPad: " ", startingAt: 0) + "activation".padding(toLength: 12, withPad: " ", startingAt: 0)
+                            + "units   dead    saturated  mean      std       |W|"]
+            for layer in layers {
+                func share(_ count: Int?) -> String { count.map { String(format: "%5.1f%%", 100 * Double($0) / Double(max(layer.units, 1))) } ?? "    -" }
+                lines.append(layer.name.padding(toLength: 16, withPad: " ", startingAt: 0) + layer.activation.padding(toLength: 12, withPad: " ", startingAt: 0)
+                             + String(format: "%-7d %@  %@     %8.3f  %8.3f  %@", layer.units, share(layer.deadUnits), share(layer.saturatedUnits),
+                                      layer.mean, layer.standardDeviation, layer.weightNorm.map { String(format: "%.3g", $0) } ?? "-"))
+            }
+            lines += findings.isEmpty ? ["no findings: no dead or saturated units above 20%, no collapsed output"] : findings
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// Share of dead (or saturated) units from which a layer is reported.
+    public static let reportedShare = 0.2
+
+    public static func diagnose(_ graph: Graph, inputs: [String: Tensor]) -> Report {
+        var model: TrainingGraph
+        do { model = try TrainingGraph(graph) } catch { return Report(rows: 0, layers: [], collapsedOutputs: [], findings: ["the graph does not validate: \(error)"]) }
+        let pass = model.forward(inputs, mode: .inference)
+        let rows = inputs.values.first?.shape[0] ?? 0
+        var layers: [Layer] = []
+        var findings: [String] = []
+        for node in graph.nodes {
+            let activation: Activation
+            var weightNorm: Double?
+            switch node.operation {
+            case .dense, .sharedDense:
+                let dense = model.denseParameters(of: node)
+                activation = dense.activation
+                weightNorm = dense.weights.scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            case .activation(let kind):
+                activation = kind
+            case .batchNorm:
+                activation = .linear
+            default:
+                continue
+            }
+            guard let values = pass.values[node.name], values.rank == 2, values.shape[0] > 0 else { continue }
+            let (count, units) = (values.shape[0], values.shape[1])
+            var dead: Int?, saturated: Int?
+            if activation == .relu {
+                dead = (0..<units).filter { unit in (0..<count).allSatisfy { values[$0, unit] == 0 } }.count
+            }
+            if activation == .tanh || activation == .sigmoid {
+                saturated = (0..<units).filter { unit in
+                    let saturatedRows = (0..<count).filter { row in
+                        let value = values[row, unit]
+                        return activation == .tanh ? abs(value) > 0.99 : (value < 0.01 || value > 0.99)
+                    }.count
+                    return Double(saturatedRows) >= 0.99 * Double(count)
+                }.count
+            }
+            let scalars = values.scalars.map(Double.init)
+            let mean = scalars.reduce(0, +) / Double(scalars.count)
+            let std = (scalars.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(scalars.count)).squareRoot()
+            layers.append(Layer(name: node.name, activation: activation.name, units: units, deadUnits: dead, saturatedUnits: saturated,
+                                mean: mean, standardDeviation: std, weightNorm: weightNorm))
+            if let dead, Double(dead) >= reportedShare * Double(units) {
+                findings.append(String(format: "%@: %.0f%% of relu units dead (%d of %d, zero on every row) — lower the learning rate, or use leaky_relu/elu",
+                                       node.name, 100 * Double(dead) / Double(units), dead, units))
+            }
+            if let saturated, Double(saturated) >= reportedShare * Double(units) {
+                findings.append(String(format: "%@: %.0f%% of %@ units saturated — standardize the inputs, lower the learning rate, or use relu",
+                                       node.name, 100 * Double(saturated) / Double(units), activation.name))
+            }
+            if activation == .selu, abs(mean) > 0.25 || abs(std - 1) > 0.25 {
+                findings.append(String(format: "%@: selu output has mean %.2f, std %.2f, away from 0 and 1 — SELU self-normalizes with lecun_normal init, standardized inputs and alpha_dropout",
+                                       node.name, mean, std))
+            }
+        }
+        var collapsed: [String] = []
+        for output in graph.outputs {
+            guard let values = pass.values[output.node], values.rank == 2, values.shape[0] > 1 else { continue }
+            let varies = (0..<values.shape[1]).contains { unit in
+                let column = (0..<values.shape[0]).map { Double(values[$0, unit]) }
+                let spread = column.max()! - column.min()!
+                return spread > 1e-6 * max(1, abs(column[0]))
+            }
+            if !varies {
+                collapsed.append(output.name)
+                findings.append("output '\(output.name)' is the same for every row: the model collapsed to a constant — a learning rate far too high (try `nntrain lr-find`), or dead units before it")
+            }
+        }
+        return Report(rows: rows, layers: layers, collapsedOutputs: collapsed, findings: findings)
+    }
+}

@@ -1,0 +1,55 @@
+import NNCore
+@testable import NNTrain
+import XCTest
+
+/// Diagnostics on hand-built weights whose answers are known.
+final class DiagnosticsTests: XCTestCase {
+    private func dense(_ weights: [Float], _ bias: [Float], in k: Int, _ activation: Activation) -> NodeOperation {
+        .dense(DenseParameters(weights: Tensor(shape: [k, bias.count], values: weights), bias: Tensor(bias), activation: activation))
+    }
+
+    func testDeadSaturatedAndCollapsedUnitsAreCountedAndAdvised() throws {
+        // Inputs are positive. h (relu): unit 0 = -(x0 + x1) - 1 < 0 always (dead), units 1 and
+        // 2 positive. t (tanh): 100·x0 saturates, 0.001·x1 does not. y: zero weights, a constant.
+        let graph = Graph(
+            inputs: [GraphInput(name: "x", width: 2)],
+            nodes: [Node(name: "h", operation: dense([-1, 1, 2, -1, 1, 0], [-1, 0, 0], in: 2, .relu), inputs: ["x"]),
+                    Node(name: "t", operation: dense([100, 0, 0, 0.001], [0, 0], in: 2, .tanh), inputs: ["x"]),
+                    Node(name: "y", operation: dense([0, 0, 0], [0.5], in: 3, .linear), inputs: ["h"])],
+            outputs: [GraphOutput(name: "y", node: "y"), GraphOutput(name: "t", node: "t")])
+        let rows: [Float] = [1, 2, 2, 1, 3, 3, 0.5, 4]
+        let report = Diagnostics.diagnose(graph, inputs: ["x": Tensor(shape: [4, 2], values: rows)])
+        XCTAssertEqual(report.rows, 4)
+        let h = try XCTUnwrap(report.layers.first { $0.name == "h" })
+        XCTAssertEqual(h.deadUnits, 1)
+        XCTAssertEqual(h.units, 3)
+        // h = [0, x0 + x1, 2·x0]: rows (1,2) → [0,3,2], (2,1) → [0,3,4], (3,3) → [0,6,6], (0.5,4) → [0,4.5,1].
+        let values: [Double] = [0, 3, 2, 0, 3, 4, 0, 6, 6, 0, 4.5, 1]
+        let mean = values.reduce(0, +) / 12
+        XCTAssertEqual(h.mean, mean, accuracy: 1e-6)
+        XCTAssertEqual(h.standardDeviation, (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 12).squareRoot(), accuracy: 1e-5)
+        XCTAssertEqual(h.weightNorm ?? 0, Double(1 + 1 + 4 + 1 + 1).squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(report.layers.first { $0.name == "t" }?.saturatedUnits, 1)
+        XCTAssertEqual(report.collapsedOutputs, ["y"])
+        XCTAssertEqual(report.findings.count, 3, report.findings.joined(separator: "\n"))
+        guard report.findings.count == 3 else { return }
+        XCTAssertTrue(report.findings[0].hasPrefix("h: 33% of relu units dead (1 of 3, zero on every row)"), report.findings[0])
+        XCTAssertTrue(report.findings[1].hasPrefix("t: 50% of tanh units saturated"), report.findings[1])
+        XCTAssertTrue(report.findings[2].hasPrefix("output 'y' is the same for every row"), report.findings[2])
+    }
+
+    func testSeluLayersAreCheckedForSelfNormalization() {
+        // Identity weights. A ±1 sample stays near the fixed point (selu(1) = 1.051,
+        // selu(-1) = -1.111: mean -0.03, std 1.08): nothing to say. A ±2 sample does not
+        // (2.101 and -1.520: mean 0.29, std 1.81): reported.
+        let graph = Graph(inputs: [GraphInput(name: "x", width: 1)],
+                          nodes: [Node(name: "s", operation: dense([1], [0], in: 1, .selu), inputs: ["x"])],
+                          outputs: [GraphOutput(name: "s", node: "s")])
+        let calm = Diagnostics.diagnose(graph, inputs: ["x": Tensor(shape: [4, 1], values: [1, -1, 1, -1])])
+        XCTAssertEqual(calm.findings, [])
+        XCTAssertEqual(calm.layers[0].mean, (1.0507 - 1.1113) / 2, accuracy: 1e-3)
+        let wide = Diagnostics.diagnose(graph, inputs: ["x": Tensor(shape: [4, 1], values: [2, -2, 2, -2])])
+        XCTAssertEqual(wide.findings.count, 1)
+        XCTAssertTrue(wide.findings.first?.hasPrefix("s: selu output has mean 0.29, std 1.81") ?? false, "\(wide.findings)")
+    }
+}
