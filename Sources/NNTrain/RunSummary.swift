@@ -36,7 +36,12 @@ public enum RunSummary {
                          + "\(widths[node.name] ?? 0)".padding(toLength: 8, withPad: " ", startingAt: 0) + "\(node.operation.parameterCount)")
         }
         lines.append(String(repeating: "-", count: 72))
-        lines.append("parameters: \(graph.parameterCount)")
+        // As Keras counts them: batch norm's moving mean and variance are not trained.
+        let movingStatistics = graph.nodes.reduce(0) { total, node in
+            if case .batchNorm(let norm) = node.operation { return total + norm.movingMean.count + norm.movingVariance.count }
+            return total
+        }
+        lines.append("parameters: \(graph.parameterCount) (trainable \(graph.parameterCount - movingStatistics), non-trainable \(movingStatistics): batch-norm moving statistics)")
         for node in graph.nodes {
             guard case .batchNorm(let norm) = node.operation else { continue }
             lines.append("batch norm \(node.name): gamma \(stats(norm.gamma)), beta \(stats(norm.beta)), moving mean \(stats(norm.movingMean)), moving variance \(stats(norm.movingVariance))")

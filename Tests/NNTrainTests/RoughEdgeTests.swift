@@ -128,6 +128,16 @@ final class RoughEdgeTests: XCTestCase {
         }
     }
 
+    func testSummaryCountsTrainableAndNonTrainableParameters() {
+        let norm = BatchNorm(width: 4, epsilon: 1e-3, momentum: 0.99)
+        let graph = Graph(inputs: [GraphInput(name: "x", width: 3)],
+                          nodes: [Node(name: "d", operation: .dense(DenseParameters(weights: Tensor(zeros: [3, 4]), bias: Tensor(zeros: [4]), activation: .relu)), inputs: ["x"]),
+                                  Node(name: "bn", operation: .batchNorm(norm), inputs: ["d"])],
+                          outputs: [GraphOutput(name: "y", node: "bn")])
+        // dense 3·4 + 4 = 16 and batch norm γ, β = 8 trainable; moving mean and variance 8 not.
+        XCTAssertTrue(RunSummary.describe(CheckpointFile(graph: graph, state: TrainingState())).contains("parameters: 32 (trainable 24, non-trainable 8: batch-norm moving statistics)"))
+    }
+
     func testSummaryLeavesTheModelFileOutUnlessAsked() {
         var state = TrainingState()
         state.modelConfig = "{\n  \"inputs\": []\n}"
