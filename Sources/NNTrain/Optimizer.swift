@@ -122,12 +122,17 @@ public enum LearningRateSchedule: Sendable, Equatable {
     /// Another schedule begun at `step` (a resumed run that starts a new schedule for its
     /// extra epochs): its step 0 is this step.
     indirect case startingAt(step: Int, LearningRateSchedule)
+    /// Another schedule scaled by (step + 1) / steps over its first `steps` steps.
+    indirect case warmup(steps: Int, LearningRateSchedule)
 
     public func rate(atStep step: Int) -> Float {
         let s = Double(step)
         switch self {
         case .startingAt(let start, let schedule):
             return schedule.rate(atStep: max(0, step - start))
+        case .warmup(let steps, let schedule):
+            let ramp = step < steps ? Float(step + 1) / Float(steps) : 1
+            return schedule.rate(atStep: step) * ramp
         case .constant(let rate):
             return rate
         case .step(let initial, let factor, let every):

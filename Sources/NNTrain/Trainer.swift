@@ -261,6 +261,8 @@ public struct Trainer {
     public mutating func useRate(from sweep: LearningRateFinder.Result) throws {
         precondition(optimizer.step == 0, "the rate is chosen before training")
         settings.learningRate = sweep.suggestion
+        // The sweep measured rates at this batch size: nothing to scale.
+        settings.scaleLearningRate = nil
         try settings.validate()
         optimizer = try settings.makeOptimizer(stepsPerEpoch: stepsPerEpoch)
         rateSweep = LearningRateFinder.Record(sweep)

@@ -7,7 +7,12 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var learningRate: Float = 1e-3
     /// constant, step, exponential, cosine, one_cycle
     public var schedule = "constant"
+    /// Epochs of linear warmup at the start of any schedule (cosine has it built in).
     public var warmupEpochs = 0
+    /// "linear": the rate is `learningRate` × batchSize / baseBatchSize (Goyal et al. 2017),
+    /// so a rate found at one batch size carries to another.
+    public var scaleLearningRate: String?
+    public var baseBatchSize: Int?
     public var clipNorm: Float?
     public var momentum: Float = 0.9
     public var weightDecay: Float = 1e-4
@@ -42,6 +47,15 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         try require(weightDecay.isFinite && weightDecay >= 0, "--weight-decay", weightDecay, "must be 0 or a positive number")
         try require(validationFraction >= 0 && validationFraction < 1, "--validation-fraction", validationFraction, "must be in [0, 1)")
         try require(checkpointEvery >= 1, "--checkpoint-every", checkpointEvery, "must be at least 1")
+        try require(scaleLearningRate == nil || scaleLearningRate == "linear", "--scale-lr", scaleLearningRate ?? "", "the one rule is linear")
+        try require(scaleLearningRate == nil || (baseBatchSize ?? 0) >= 1, "--base-batch-size", baseBatchSize.map(String.init) ?? "(none)",
+                    "--scale-lr linear needs the batch size the rate was chosen at")
+    }
+
+    /// The rate the schedule peaks at: `learningRate`, scaled with the batch size when asked.
+    public var effectiveLearningRate: Float {
+        guard scaleLearningRate == "linear", let base = baseBatchSize, base > 0 else { return learningRate }
+        return learningRate * Float(batchSize) / Float(base)
     }
 
     func makeOptimizer(stepsPerEpoch: Int) throws(DataError) -> Optimizer {
@@ -62,15 +76,18 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         }
         let (product, overflow) = (scheduleEpochs ?? epochs).multipliedReportingOverflow(by: stepsPerEpoch)
         let total = overflow ? Int.max : max(1, product)
-        let scheduleValue: LearningRateSchedule
+        var scheduleValue: LearningRateSchedule
+        let rate = effectiveLearningRate
         switch schedule {
-        case "constant": scheduleValue = .constant(learningRate)
-        case "step": scheduleValue = .step(initial: learningRate, factor: 0.5, every: max(1, total / 4))
-        case "exponential": scheduleValue = .exponential(initial: learningRate, decay: 0.1, decaySteps: total)
-        case "cosine": scheduleValue = .cosine(peak: learningRate, warmupSteps: warmupEpochs * stepsPerEpoch, totalSteps: total, floor: 0)
-        case "one_cycle": scheduleValue = .oneCycle(peak: learningRate, totalSteps: total)
+        case "constant": scheduleValue = .constant(rate)
+        case "step": scheduleValue = .step(initial: rate, factor: 0.5, every: max(1, total / 4))
+        case "exponential": scheduleValue = .exponential(initial: rate, decay: 0.1, decaySteps: total)
+        case "cosine": scheduleValue = .cosine(peak: rate, warmupSteps: warmupEpochs * stepsPerEpoch, totalSteps: total, floor: 0)
+        case "one_cycle": scheduleValue = .oneCycle(peak: rate, totalSteps: total)
         default: throw .invalidModel(file: "--schedule", detail: "unknown schedule '\(schedule)' (constant, step, exponential, cosine, one_cycle)")
         }
+        // Cosine warms up inside its own shape; every other schedule is ramped up linearly.
+        if warmupEpochs > 0, schedule != "cosine" { scheduleValue = .warmup(steps: warmupEpochs * stepsPerEpoch, scheduleValue) }
         let start = (scheduleStartEpoch ?? 0) * stepsPerEpoch
         return Optimizer(kind: kind, schedule: start > 0 ? .startingAt(step: start, scheduleValue) : scheduleValue, clipNorm: clipNorm)
     }

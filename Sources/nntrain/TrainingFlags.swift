@@ -15,7 +15,9 @@ struct TrainingFlags: ParsableArguments {
     @Option(name: .customLong("lr"), help: "Learning rate (peak rate for cosine and one_cycle), or auto: run lr-find first and train at its suggestion.")
     var learningRate: LearningRateChoice = .rate(1e-3)
     @Option(help: "constant, step, exponential, cosine, one_cycle.") var schedule = "constant"
-    @Option(help: "Warmup epochs of the cosine schedule.") var warmupEpochs = 0
+    @Option(help: "Epochs of linear warmup at the start of the schedule (any schedule).") var warmupEpochs = 0
+    @Option(help: "linear: scale --lr by --batch-size / --base-batch-size (Goyal et al. 2017).") var scaleLr: String?
+    @Option(help: "The batch size --lr was chosen at (with --scale-lr linear).") var baseBatchSize: Int?
     @Option(help: "Clip gradients to this global L2 norm.") var clipNorm: Float?
     @Option(help: "Momentum of sgd with momentum or nesterov.") var momentum: Float = 0.9
     @Option(help: "Decoupled weight decay of adamw.") var weightDecay: Float = 1e-4
@@ -32,6 +34,8 @@ struct TrainingFlags: ParsableArguments {
         if case .rate(let rate) = learningRate { settings.learningRate = rate }
         settings.schedule = schedule
         settings.warmupEpochs = warmupEpochs
+        settings.scaleLearningRate = scaleLr
+        settings.baseBatchSize = baseBatchSize
         settings.clipNorm = clipNorm
         settings.momentum = momentum
         settings.weightDecay = weightDecay

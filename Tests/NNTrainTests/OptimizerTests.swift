@@ -1,5 +1,5 @@
 import NNCore
-import NNTrain
+@testable import NNTrain
 import XCTest
 
 final class OptimizerTests: XCTestCase {
@@ -81,5 +81,35 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(cycle.rate(atStep: 0), 0.04, accuracy: 1e-6)
         XCTAssertEqual(cycle.rate(atStep: 30), 1, accuracy: 1e-6)
         XCTAssertEqual(cycle.rate(atStep: 100), 1e-4, accuracy: 1e-6)
+    }
+
+    /// `--scale-lr linear` scales the rate with the batch size; `--warmup-epochs` ramps any
+    /// schedule up linearly (cosine keeps its own warmup).
+    func testLinearScalingAndWarmupForEverySchedule() throws {
+        var settings = TrainingSettings()
+        settings.learningRate = 1e-3
+        settings.batchSize = 128
+        settings.scaleLearningRate = "linear"
+        settings.baseBatchSize = 32
+        XCTAssertEqual(settings.effectiveLearningRate, 4e-3, accuracy: 1e-9)
+        XCTAssertEqual(try settings.makeOptimizer(stepsPerEpoch: 10).learningRate, 4e-3, accuracy: 1e-9)
+        settings.warmupEpochs = 2
+        let warm = try settings.makeOptimizer(stepsPerEpoch: 10).schedule
+        XCTAssertEqual(warm.rate(atStep: 0), 4e-3 / 20, accuracy: 1e-9)
+        XCTAssertEqual(warm.rate(atStep: 9), 4e-3 * 10 / 20, accuracy: 1e-9)
+        XCTAssertEqual(warm.rate(atStep: 19), 4e-3, accuracy: 1e-9)
+        XCTAssertEqual(warm.rate(atStep: 500), 4e-3, accuracy: 1e-9)
+        settings.schedule = "step"
+        settings.epochs = 8
+        let stepped = try settings.makeOptimizer(stepsPerEpoch: 10).schedule
+        XCTAssertEqual(stepped.rate(atStep: 4), 4e-3 * 5 / 20, accuracy: 1e-9, "warmup scales the step schedule's first value")
+        XCTAssertEqual(stepped.rate(atStep: 25), 4e-3 * 0.5, accuracy: 1e-9, "after warmup the step schedule as it was (every 20 steps x0.5)")
+        settings.scaleLearningRate = "sqrt"
+        XCTAssertThrowsError(try settings.validate()) { XCTAssertEqual("\($0)", "--scale-lr sqrt: the one rule is linear") }
+        settings.scaleLearningRate = "linear"
+        settings.baseBatchSize = nil
+        XCTAssertThrowsError(try settings.validate()) {
+            XCTAssertEqual("\($0)", "--base-batch-size (none): --scale-lr linear needs the batch size the rate was chosen at")
+        }
     }
 }
