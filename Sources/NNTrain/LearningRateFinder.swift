@@ -72,10 +72,22 @@ public enum LearningRateFinder {
     /// Bias-corrected exponential moving average: avg_i = β·avg_{i-1} + (1-β)·loss_i,
     /// smoothed_i = avg_i / (1 - β^(i+1)), so early points are not pulled towards 0.
     public static func smooth(_ losses: [Double], beta: Double) -> [Double] {
-        var average = 0.0
-        return losses.enumerated().map { index, loss in
+        var average = SmoothedLoss(beta: beta)
+        return losses.map { average.add($0) }
+    }
+
+    /// The running form of `smooth`: one loss in, the smoothed value so far out.
+    struct SmoothedLoss {
+        let beta: Double
+        private var average = 0.0
+        private var correction = 1.0
+
+        init(beta: Double) { self.beta = beta }
+
+        mutating func add(_ loss: Double) -> Double {
             average = beta * average + (1 - beta) * loss
-            return average / (1 - pow(beta, Double(index + 1)))
+            correction *= beta
+            return average / (1 - correction)
         }
     }
 
@@ -115,10 +127,10 @@ public enum LearningRateFinder {
         var order: [Int] = []
         var position = 0
         var points: [Point] = []
-        var losses: [Double] = []
+        var average: SmoothedLoss
         var lowest = Double.infinity
         var stop = "reached the maximum rate"
-        let beta = settings.smoothing ?? min(0.98, 1 - 5 / Double(steps))
+        average = SmoothedLoss(beta: settings.smoothing ?? min(0.98, 1 - 5 / Double(steps)))
         for step in 0..<steps {
             if position >= order.count {
                 // A sweep longer than an epoch reshuffles, as a new epoch would.
@@ -134,8 +146,7 @@ public enum LearningRateFinder {
                 stop = "diverged (the loss was not finite at rate \(String(format: "%.3g", rate)))"
                 break
             }
-            losses.append(loss)
-            let smoothed = smooth(losses, beta: beta).last!
+            let smoothed = average.add(loss)
             let point = Point(step: step, rate: rate, loss: loss, smoothed: smoothed)
             points.append(point)
             progress(point)

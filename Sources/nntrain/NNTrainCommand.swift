@@ -144,6 +144,10 @@ extension NNTrainCommand {
         @Option(help: "Rows to run (CSV with the columns the run's inputs were built from).") var data: String
         @Option(help: "Use at most this many rows.") var rows = 4096
 
+        func validate() throws {
+            guard rows >= 1 else { throw ValidationError("--rows \(rows): a diagnosis needs at least 1 row") }
+        }
+
         func run() throws {
             let file = try CheckpointFile.read(from: checkpoint)
             var table = try CSVTable.read(data)
