@@ -23,5 +23,5 @@ rm -f "$out"/*.pb.swift
 mkdir -p "$out"
 protoc --plugin=protoc-gen-swift="$scratch/src/.build/release/protoc-gen-swift" \
   --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores \
-  --swift_out="$out" -I "$root/proto" "$root"/proto/nnserve/*.proto
+  --swift_out="$out" -I "$root/proto" "$root"/proto/nnserve/*.proto "$root"/proto/tensorboard/*.proto
 echo "generated: $(ls "$out"/*.pb.swift | xargs -n1 basename | tr '\n' ' ')"

@@ -88,8 +88,8 @@ public enum Container {
         header.appendLittleEndian(flags.rawValue)
         header.appendLittleEndian(UInt64(frame.count))
         header.appendLittleEndian(UInt64(payload.count))
-        header.appendLittleEndian(CRC32.checksum(frame))
-        header.appendLittleEndian(CRC32.checksum(header))
+        header.appendLittleEndian(CRC32.ieee.checksum(frame))
+        header.appendLittleEndian(CRC32.ieee.checksum(header))
         return header + frame
     }
 
@@ -105,7 +105,7 @@ public enum Container {
         guard Array(bytes[0..<4]) == kind.magic else {
             throw .wrongMagic(source: source, expected: kind, found: Array(bytes[0..<4]))
         }
-        guard bytes.readLittleEndian(UInt32.self, at: 28) == CRC32.checksum(bytes[0..<28]) else {
+        guard bytes.readLittleEndian(UInt32.self, at: 28) == CRC32.ieee.checksum(bytes[0..<28]) else {
             throw .corruptHeader(source: source)
         }
         let version = bytes.readLittleEndian(UInt16.self, at: 4)
@@ -131,7 +131,7 @@ public enum Container {
         }
         let frame = bytes[headerSize...]
         let expectedChecksum = bytes.readLittleEndian(UInt32.self, at: 24)
-        let actualChecksum = CRC32.checksum(frame)
+        let actualChecksum = CRC32.ieee.checksum(frame)
         guard expectedChecksum == actualChecksum else {
             throw .checksumMismatch(source: source, expected: expectedChecksum, actual: actualChecksum)
         }
