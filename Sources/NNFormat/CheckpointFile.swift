@@ -42,6 +42,7 @@ public struct CheckpointFile: Sendable, Equatable {
 
     private static func shuffleTensors(of checkpoint: inout Nnserve_Checkpoint, forward: Bool) {
         ByteShuffle.apply(to: &checkpoint.graph, forward: forward)
+        if checkpoint.hasBest { ByteShuffle.apply(to: &checkpoint.best.graph, forward: forward) }
         for index in checkpoint.optimizer.slots.indices {
             ByteShuffle.apply(to: &checkpoint.optimizer.slots[index].slots, forward: forward)
         }

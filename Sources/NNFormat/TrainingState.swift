@@ -61,6 +61,25 @@ public struct TrainingState: Sendable, Equatable {
         }
     }
 
+    /// Early stopping's best epoch so far: the monitored value and the weights it was reached
+    /// with. The checkpoint's graph holds the latest weights, which a resume continues from.
+    public struct BestEpoch: Sendable, Equatable {
+        public var epoch: Int
+        /// The metric watched ("val_loss", "val_accuracy", …).
+        public var monitor: String
+        public var value: Double
+        public var epochsWithoutImprovement: Int
+        public var graph: Graph
+
+        public init(epoch: Int, monitor: String, value: Double, epochsWithoutImprovement: Int, graph: Graph) {
+            self.epoch = epoch
+            self.monitor = monitor
+            self.value = value
+            self.epochsWithoutImprovement = epochsWithoutImprovement
+            self.graph = graph
+        }
+    }
+
     public var name = ""
     public var step = 0
     public var epoch = 0
@@ -73,6 +92,8 @@ public struct TrainingState: Sendable, Equatable {
     public var optimizer = OptimizerState()
     public var history: [EpochRecord] = []
     public var metadata = ModelMetadata()
+    /// Nil unless the run stops early.
+    public var best: BestEpoch?
 
     public init() {}
 }
@@ -123,6 +144,13 @@ extension TrainingState {
             return entry
         }
         stored.metadata = metadata.stored
+        if let best {
+            stored.best.epoch = Int32(clamping: best.epoch)
+            stored.best.monitor = best.monitor
+            stored.best.value = best.value
+            stored.best.epochsWithoutImprovement = Int32(clamping: best.epochsWithoutImprovement)
+            stored.best.graph = GraphCoding.encode(best.graph)
+        }
         return stored
     }
 
@@ -152,5 +180,10 @@ extension TrainingState {
         }
         history = stored.history.map { EpochRecord(epoch: Int($0.epoch), metrics: $0.metrics, seconds: $0.seconds) }
         metadata = ModelMetadata(stored.metadata)
+        if stored.hasBest {
+            best = BestEpoch(epoch: Int(stored.best.epoch), monitor: stored.best.monitor, value: stored.best.value,
+                             epochsWithoutImprovement: Int(stored.best.epochsWithoutImprovement),
+                             graph: try GraphCoding.decode(stored.best.graph, source: "\(source) (best epoch's weights)"))
+        }
     }
 }

@@ -46,9 +46,7 @@ public enum RunSummary {
             guard case .batchNorm(let norm) = node.operation else { continue }
             lines.append("batch norm \(node.name): gamma \(stats(norm.gamma)), beta \(stats(norm.beta)), moving mean \(stats(norm.movingMean)), moving variance \(stats(norm.movingVariance))")
         }
-        if let last = state.history.last {
-            lines.append("last epoch: " + last.metrics.keys.sorted().map { String(format: "%@ %.4f", $0, last.metrics[$0]!) }.joined(separator: "  "))
-        }
+        lines += history(state)
         lines.append("training settings: \(state.settings["training"] ?? "{}")")
         if let json = state.settings["lr_find"],
            let sweep = try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data(json.utf8)) {
@@ -62,6 +60,34 @@ public enum RunSummary {
         }
         return lines.joined(separator: "\n")
     }
+
+    /// Every epoch's metrics, one row each, and what early stopping did.
+    static func history(_ state: TrainingState) -> [String] {
+        guard !state.history.isEmpty else { return [] }
+        let columns = ["loss"] + Set(state.history.flatMap(\.metrics.keys)).subtracting(["loss"]).sorted()
+        let widths = columns.map { max($0.count, 8) + 2 }
+        func trimmed(_ line: String) -> String { String(line.reversed().drop { $0 == " " }.reversed()) }
+        var lines = ["history (\(state.history.count) epochs):",
+                     trimmed("epoch  " + zip(columns, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined())]
+        for record in state.history {
+            let cells = zip(columns, widths).map { column, width in
+                (record.metrics[column].map { String(format: "%.4f", $0) } ?? "-").padding(toLength: width, withPad: " ", startingAt: 0)
+            }
+            let mark = state.best?.epoch == record.epoch ? " *" : ""
+            lines.append(trimmed(String(record.epoch).padding(toLength: 7, withPad: " ", startingAt: 0) + cells.joined()) + mark)
+        }
+        if let best = state.best {
+            let settings = (try? JSONDecoder().decode(TrainingSettings.self, from: Data((state.settings["training"] ?? "{}").utf8)))
+            let patience = settings?.earlyStopping?.patience ?? Int.max
+            lines.append(String(format: "early stopping on %@: best %.4f at epoch %d (*)", best.monitor, best.value, best.epoch)
+                         + (best.epochsWithoutImprovement >= patience
+                            ? "; stopped at epoch \(state.epoch) after \(epochs(best.epochsWithoutImprovement)) without improvement, with epoch \(best.epoch)'s weights"
+                            : "; \(best.epochsWithoutImprovement) of \(patience) epochs without improvement so far"))
+        }
+        return lines
+    }
+
+    private static func epochs(_ count: Int) -> String { count == 1 ? "1 epoch" : "\(count) epochs" }
 
     private static func stats(_ tensor: Tensor) -> String {
         let values = tensor.scalars.map(Double.init)

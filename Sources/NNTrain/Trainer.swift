@@ -22,6 +22,8 @@ public struct Trainer {
     public private(set) var rateSweep: LearningRateFinder.Record?
     public private(set) var epoch: Int
     public private(set) var history: [EpochReport] = []
+    /// Early stopping's best epoch so far (nil without early stopping).
+    public private(set) var best: TrainingState.BestEpoch?
     let heads: [(name: String, loss: Loss, weight: Float)]
     let regularization: ModelFactory.Regularization
     let training: TrainingData
@@ -121,7 +123,9 @@ public struct Trainer {
         let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: settings.seed)
         let validation = separateValidation
             ? try TrainingData.from(try CSVTable.read(state.split.validationFile), spec: spec).0 : data.subset(validationRows[...])
-        settings.scheduleEpochs = settings.scheduleEpochs ?? settings.epochs
+        // Pinned only when the run grows past its length: a crashed run resumed to its planned
+        // end writes the uninterrupted run's bytes.
+        if state.epoch + additionalEpochs != settings.epochs { settings.scheduleEpochs = settings.scheduleEpochs ?? settings.epochs }
         if let restart {
             settings.schedule = restart.schedule
             settings.learningRate = restart.learningRate ?? settings.learningRate
@@ -143,6 +147,14 @@ public struct Trainer {
         trainer.epoch = state.epoch
         trainer.history = state.history.map { EpochReport(epoch: $0.epoch, trainingLoss: $0.metrics["loss"] ?? .nan,
                                                           metrics: $0.metrics.filter { $0.key != "loss" }, seconds: $0.seconds) }
+        trainer.best = state.best
+        if additionalEpochs > 0, trainer.stoppedEarly, let best = trainer.best {
+            // Training on after an early stop is on purpose: from the best weights (the
+            // checkpoint's graph), with a fresh patience.
+            warn("the run stopped early at epoch \(state.epoch) and holds epoch \(best.epoch)'s weights (\(best.monitor) \(best.value)); "
+                 + "the \(additionalEpochs) added epochs train on from them with a fresh patience")
+            trainer.best?.epochsWithoutImprovement = 0
+        }
         return trainer
     }
 
@@ -166,6 +178,7 @@ public struct Trainer {
         }
         state.metadata.producer = "nntrain"
         state.metadata.trainingMetrics = history.last?.metrics ?? [:]
+        state.best = best
         return CheckpointFile(graph: model.graph, state: state)
     }
 
@@ -187,21 +200,50 @@ public struct Trainer {
 
     public var stepsPerEpoch: Int { (training.rows + settings.batchSize - 1) / max(settings.batchSize, 1) }
 
-    /// Trains until `settings.epochs`, calling `report` after each epoch and writing the
-    /// checkpoint every `checkpointEvery` epochs and at the end.
-    public mutating func fit(checkpoint path: String?, name: String = "run", report: (EpochReport) -> Void = { _ in }) throws {
-        while epoch < settings.epochs {
+    /// Trains until `settings.epochs` (or until early stopping ends the run), calling `report`
+    /// after each epoch, appending to `log`, and writing the checkpoint every
+    /// `checkpointEvery` epochs and at the end. An error `report` throws ends the run before
+    /// that epoch's checkpoint is written.
+    public mutating func fit(checkpoint path: String?, name: String = "run", log: TrainingLog? = nil,
+                             report: (EpochReport) throws -> Void = { _ in }) throws {
+        if let stopping = settings.earlyStopping, epoch < settings.epochs {
+            try stopping.checkMonitor(reported: ["loss"] + Array(try evaluate().keys))
+        }
+        while epoch < settings.epochs, !stoppedEarly {
             let started = DispatchTime.now().uptimeNanoseconds
             let loss = try trainOneEpoch()
             let metrics = try evaluate()
             let entry = EpochReport(epoch: epoch, trainingLoss: loss, metrics: metrics,
                                     seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             history.append(entry)
-            report(entry)
-            if let path, epoch % max(settings.checkpointEvery, 1) == 0 || epoch == settings.epochs {
+            // Logged before a stop restores the best weights: the log shows this epoch's.
+            try log?.record(entry, of: self)
+            watchForEarlyStop(entry)
+            try report(entry)
+            if let path, epoch % max(settings.checkpointEvery, 1) == 0 || epoch == settings.epochs || stoppedEarly {
                 try checkpointFile(name: name).write(to: path)
             }
         }
+    }
+
+    /// Whether early stopping has ended the run (its weights are then the best epoch's).
+    public var stoppedEarly: Bool {
+        guard let patience = settings.earlyStopping?.patience, let best else { return false }
+        return best.epochsWithoutImprovement >= patience
+    }
+
+    /// Keeps the best epoch's weights; once `patience` epochs have not improved on it, puts
+    /// them back into the model.
+    private mutating func watchForEarlyStop(_ entry: EpochReport) {
+        guard let stopping = settings.earlyStopping else { return }
+        let value = stopping.monitor == "loss" ? entry.trainingLoss : entry.metrics[stopping.monitor] ?? .nan
+        if let current = best, !stopping.improves(value, on: current.value) {
+            best?.epochsWithoutImprovement += 1
+        } else if best != nil || value.isFinite {
+            best = TrainingState.BestEpoch(epoch: entry.epoch, monitor: stopping.monitor, value: value,
+                                           epochsWithoutImprovement: 0, graph: model.graph)
+        }
+        if stoppedEarly, let best { model.restore(best.graph) }
     }
 
     /// A run over prepared data and an initialized graph (benchmarks, and callers that

@@ -44,6 +44,13 @@ public struct TrainingGraph: Sendable {
         self.graph = graph
     }
 
+    /// Puts back the parameters and statistics of an earlier copy of this graph (early
+    /// stopping's best epoch); the structure, and so the order, is the same.
+    mutating func restore(_ earlier: Graph) {
+        precondition(earlier.nodes.map(\.name) == graph.nodes.map(\.name), "an earlier copy of the same graph")
+        graph = earlier
+    }
+
     /// Runs the graph on raw inputs (standardized here with each input's statistics).
     public mutating func forward(_ inputs: [String: Tensor], mode: Mode) -> Pass {
         var values: [String: Tensor] = [:]

@@ -24,6 +24,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var scheduleEpochs: Int?
     /// The epoch the schedule began at: 0, or where `resume --schedule` started a new one.
     public var scheduleStartEpoch: Int?
+    /// Stop when the monitored metric stops improving, ending with the best epoch's weights.
+    public var earlyStopping: EarlyStopping?
 
     /// The epoch a decaying schedule has run its course at (nil for a constant rate).
     public var scheduleEnd: Int? {
@@ -50,6 +52,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         try require(scaleLearningRate == nil || scaleLearningRate == "linear", "--scale-lr", scaleLearningRate ?? "", "the one rule is linear")
         try require(scaleLearningRate == nil || (baseBatchSize ?? 0) >= 1, "--base-batch-size", baseBatchSize.map(String.init) ?? "(none)",
                     "--scale-lr linear needs the batch size the rate was chosen at")
+        try earlyStopping?.validate()
     }
 
     /// The rate the schedule peaks at: `learningRate`, scaled with the batch size when asked.

@@ -35,15 +35,21 @@ func printJSON(_ object: [String: Double], extra: [String: String] = [:]) {
     }
 }
 
-func runToCompletion(_ trainer: inout Trainer, checkpoint: String, name: String, options: RunOptions) throws {
+func runToCompletion(_ trainer: inout Trainer, checkpoint: String, name: String, logdir: String?, options: RunOptions) throws {
     var seconds: [Double] = []
     let epochs = trainer.settings.epochs
-    try trainer.fit(checkpoint: checkpoint, name: name) { report in
+    let log = try logdir.map { try TrainingLog(directory: $0) }
+    try trainer.fit(checkpoint: checkpoint, name: name, log: log) { report in
         seconds.append(report.seconds)
         let line = RunSummary.progressLine(report, of: epochs, averageSeconds: seconds.reduce(0, +) / Double(seconds.count))
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
+    if trainer.stoppedEarly, let best = trainer.best {
+        FileHandle.standardError.write(Data(String(format: "early stop at epoch %d: %@ did not improve for %d epochs; the checkpoint holds epoch %d's weights (%@ %.4f)\n",
+                                                   trainer.epoch, best.monitor, best.epochsWithoutImprovement, best.epoch, best.monitor, best.value).utf8))
+    }
     FileHandle.standardError.write(Data("wrote \(checkpoint)\n".utf8))
+    if let log { FileHandle.standardError.write(Data("TensorBoard log: \(log.directory) (tensorboard --logdir \(log.directory))\n".utf8)) }
     // The short diagnosis: findings only (`nntrain diagnose` prints the whole table).
     for finding in trainer.diagnose().findings { FileHandle.standardError.write(Data("diagnosis: \(finding)\n".utf8)) }
     if options.json, let last = trainer.history.last {
@@ -58,6 +64,7 @@ extension NNTrainCommand {
         @OptionGroup var training: TrainingFlags
         @Option(help: "Checkpoint to write (atomically, every --checkpoint-every epochs and at the end).") var checkpoint = "run.ckpt"
         @Option(help: "Run name, stored in the checkpoint (nnexport's default model name); default: the model file's name.") var name: String?
+        @Option(help: "Write TensorBoard event files here (DIR/train, DIR/validation): losses, metrics, learning rate, weight and activation histograms.") var logdir: String?
         @OptionGroup var options: RunOptions
 
         func run() throws {
@@ -71,7 +78,7 @@ extension NNTrainCommand {
                                                            sweep.suggestion, sweep.rule, sweep.points.count, sweep.stop).utf8))
             }
             let runName = name ?? URL(fileURLWithPath: training.model).deletingPathExtension().lastPathComponent
-            try runToCompletion(&trainer, checkpoint: checkpoint, name: runName, options: options)
+            try runToCompletion(&trainer, checkpoint: checkpoint, name: runName, logdir: logdir, options: options)
         }
     }
 
@@ -83,6 +90,7 @@ extension NNTrainCommand {
         @Option(help: "Training data (default: the file the run was started on).") var data: String?
         @Option(help: "Start a new learning-rate schedule (constant, step, exponential, cosine, one_cycle) spanning the added epochs, instead of continuing the run's (which, once a decaying schedule has ended, trains at its final rate).") var schedule: String?
         @Option(name: .customLong("lr"), help: "Peak rate of the new --schedule (default: the run's).") var learningRate: Float?
+        @Option(help: "Append TensorBoard event files here (as fit --logdir).") var logdir: String?
         @OptionGroup var options: RunOptions
 
         func run() throws {
@@ -95,7 +103,7 @@ extension NNTrainCommand {
                                              restart: schedule.map { Trainer.ScheduleRestart(schedule: $0, learningRate: learningRate) }) { warning in
                 FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
             }
-            try runToCompletion(&trainer, checkpoint: checkpoint, name: file.state.name, options: options)
+            try runToCompletion(&trainer, checkpoint: checkpoint, name: file.state.name, logdir: logdir, options: options)
         }
     }
 

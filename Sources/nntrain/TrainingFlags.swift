@@ -24,6 +24,9 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Seed of initialization, split, shuffles and dropout.") var seed: UInt64 = 42
     @Option(help: "Fraction of rows held out for validation.") var validationFraction = 0.2
     @Option(help: "Write the checkpoint every this many epochs.") var checkpointEvery = 1
+    @Option(help: "Stop once --monitor has not improved for this many epochs, and end with the best epoch's weights.") var earlyStoppingPatience: Int?
+    @Option(help: "The metric early stopping watches: val_loss, val_accuracy, val_rmse, … or loss (training).") var monitor = "val_loss"
+    @Option(help: "Early stopping counts an epoch as better only by more than this.") var minDelta = 0.0
 
     var settings: TrainingSettings {
         var settings = TrainingSettings()
@@ -42,6 +45,7 @@ struct TrainingFlags: ParsableArguments {
         settings.seed = seed
         settings.validationFraction = validationFraction
         settings.checkpointEvery = checkpointEvery
+        settings.earlyStopping = earlyStoppingPatience.map { EarlyStopping(patience: $0, monitor: monitor, minDelta: minDelta) }
         return settings
     }
 

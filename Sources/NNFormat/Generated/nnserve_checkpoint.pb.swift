@@ -117,6 +117,39 @@ public nonisolated struct Nnserve_EpochMetrics: Sendable {
   public init() {}
 }
 
+/// Early stopping: the epoch the monitored metric was best at and the weights it had then.
+/// The checkpoint's graph keeps the latest weights while the run goes on (a resume continues
+/// from them); when the run stops, nntrain writes these into the graph.
+public nonisolated struct Nnserve_BestEpoch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var epoch: Int32 = 0
+
+  /// "val_loss", "val_accuracy", …
+  public var monitor: String = String()
+
+  public var value: Double = 0
+
+  public var epochsWithoutImprovement: Int32 = 0
+
+  public var graph: Nnserve_Graph {
+    get {_graph ?? Nnserve_Graph()}
+    set {_graph = newValue}
+  }
+  /// Returns true if `graph` has been explicitly set.
+  public var hasGraph: Bool {self._graph != nil}
+  /// Clears the value of `graph`. Subsequent reads from it will return its default value.
+  public mutating func clearGraph() {self._graph = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _graph: Nnserve_Graph? = nil
+}
+
 public nonisolated struct Nnserve_Checkpoint: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -198,6 +231,16 @@ public nonisolated struct Nnserve_Checkpoint: @unchecked Sendable {
   public var hasMetadata: Bool {_storage._metadata != nil}
   /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
   public mutating func clearMetadata() {_uniqueStorage()._metadata = nil}
+
+  /// absent without early stopping
+  public var best: Nnserve_BestEpoch {
+    get {_storage._best ?? Nnserve_BestEpoch()}
+    set {_uniqueStorage()._best = newValue}
+  }
+  /// Returns true if `best` has been explicitly set.
+  public var hasBest: Bool {_storage._best != nil}
+  /// Clears the value of `best`. Subsequent reads from it will return its default value.
+  public mutating func clearBest() {_uniqueStorage()._best = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -435,9 +478,63 @@ nonisolated extension Nnserve_EpochMetrics: SwiftProtobuf.Message, SwiftProtobuf
   }
 }
 
+nonisolated extension Nnserve_BestEpoch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BestEpoch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{1}monitor\0\u{1}value\0\u{3}epochs_without_improvement\0\u{1}graph\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.epoch) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.monitor) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.value) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.epochsWithoutImprovement) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._graph) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.epoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.epoch, fieldNumber: 1)
+    }
+    if !self.monitor.isEmpty {
+      try visitor.visitSingularStringField(value: self.monitor, fieldNumber: 2)
+    }
+    if self.value.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.value, fieldNumber: 3)
+    }
+    if self.epochsWithoutImprovement != 0 {
+      try visitor.visitSingularInt32Field(value: self.epochsWithoutImprovement, fieldNumber: 4)
+    }
+    try { if let v = self._graph {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Nnserve_BestEpoch, rhs: Nnserve_BestEpoch) -> Bool {
+    if lhs.epoch != rhs.epoch {return false}
+    if lhs.monitor != rhs.monitor {return false}
+    if lhs.value != rhs.value {return false}
+    if lhs.epochsWithoutImprovement != rhs.epochsWithoutImprovement {return false}
+    if lhs._graph != rhs._graph {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Nnserve_Checkpoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Checkpoint"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}graph\0\u{1}optimizer\0\u{1}step\0\u{1}epoch\0\u{1}rng\0\u{1}split\0\u{3}model_config\0\u{1}settings\0\u{1}history\0\u{1}metadata\0\u{c}\u{c}\u{14}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}graph\0\u{1}optimizer\0\u{1}step\0\u{1}epoch\0\u{1}rng\0\u{1}split\0\u{3}model_config\0\u{1}settings\0\u{1}history\0\u{1}metadata\0\u{1}best\0\u{c}\u{d}\u{13}")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -451,6 +548,7 @@ nonisolated extension Nnserve_Checkpoint: SwiftProtobuf.Message, SwiftProtobuf._
     var _settings: Dictionary<String,String> = [:]
     var _history: [Nnserve_EpochMetrics] = []
     var _metadata: Nnserve_Metadata? = nil
+    var _best: Nnserve_BestEpoch? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -472,6 +570,7 @@ nonisolated extension Nnserve_Checkpoint: SwiftProtobuf.Message, SwiftProtobuf._
       _settings = source._settings
       _history = source._history
       _metadata = source._metadata
+      _best = source._best
     }
   }
 
@@ -501,6 +600,7 @@ nonisolated extension Nnserve_Checkpoint: SwiftProtobuf.Message, SwiftProtobuf._
         case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &_storage._settings) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._history) }()
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._metadata) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._best) }()
         default: break
         }
       }
@@ -546,6 +646,9 @@ nonisolated extension Nnserve_Checkpoint: SwiftProtobuf.Message, SwiftProtobuf._
       try { if let v = _storage._metadata {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
       } }()
+      try { if let v = _storage._best {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -566,6 +669,7 @@ nonisolated extension Nnserve_Checkpoint: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._settings != rhs_storage._settings {return false}
         if _storage._history != rhs_storage._history {return false}
         if _storage._metadata != rhs_storage._metadata {return false}
+        if _storage._best != rhs_storage._best {return false}
         return true
       }
       if !storagesAreEqual {return false}
