@@ -3,8 +3,9 @@ import NNCore
 
 /// What a trained network's layers do on real rows, with advice: dead ReLU units ("we often
 /// observe 20 to 30% of such dead neurons"), SELU's self-normalization (does each layer stay
-/// near mean 0, std 1?), saturated sigmoid/tanh units, weight norms, and outputs that
-/// collapsed to a constant. Runs the graph in inference mode (moving statistics, no dropout).
+/// near mean 0, std 1?), saturated sigmoid/tanh units, weight and gradient norms (vanishing or
+/// exploding), and outputs that collapsed to a constant. Activations come from inference mode
+/// (moving statistics, no dropout); gradients, when given, from a training step's pass.
 public enum Diagnostics {
     public struct Layer: Sendable, Equatable {
         public var name: String
@@ -19,6 +20,8 @@ public enum Diagnostics {
         public var standardDeviation: Double
         /// Frobenius norm of the Dense weights (nil for other layers).
         public var weightNorm: Double?
+        /// Frobenius norm of the loss's gradient for those weights (nil without gradients).
+        public var gradientNorm: Double?
     }
 
     public struct Report: Sendable {
@@ -33,14 +36,16 @@ public enum Diagnostics {
         public var text: String {
             var lines = [String(format: "%d rows, inference mode", rows),
                          "layer".padding(toLength: 16, withPad: " ", startingAt: 0) + "activation".padding(toLength: 12, withPad: " ", startingAt: 0)
-                            + "units   dead    saturated  mean      std       |W|"]
+                            + "units   dead    saturated  mean      std       |W|       |dL/dW|"]
             for layer in layers {
                 func share(_ count: Int?) -> String { count.map { String(format: "%5.1f%%", 100 * Double($0) / Double(max(layer.units, 1))) } ?? "    -" }
                 lines.append(layer.name.padding(toLength: 16, withPad: " ", startingAt: 0) + layer.activation.padding(toLength: 12, withPad: " ", startingAt: 0)
-                             + String(format: "%-7d %@  %@     %8.3f  %8.3f  %@", layer.units, share(layer.deadUnits), share(layer.saturatedUnits),
-                                      layer.mean, layer.standardDeviation, layer.weightNorm.map { String(format: "%.3g", $0) } ?? "-"))
+                             + String(format: "%-7d %@  %@     %8.3f  %8.3f  %@%@", layer.units, share(layer.deadUnits), share(layer.saturatedUnits),
+                                      layer.mean, layer.standardDeviation,
+                                      (layer.weightNorm.map { String(format: "%.3g", $0) } ?? "-").padding(toLength: 10, withPad: " ", startingAt: 0),
+                                      layer.gradientNorm.map { String(format: "%.3g", $0) } ?? "-"))
             }
-            lines += findings.isEmpty ? ["no findings: no dead or saturated units above 20%, no collapsed output"] : findings
+            lines += findings.isEmpty ? ["no findings: no dead or saturated units above 20%, no vanishing or exploding gradient, no collapsed output"] : findings
             return lines.joined(separator: "\n")
         }
     }
@@ -48,7 +53,15 @@ public enum Diagnostics {
     /// Share of dead (or saturated) units from which a layer is reported.
     public static let reportedShare = 0.2
 
-    public static func diagnose(_ graph: Graph, inputs: [String: Tensor]) -> Report {
+    /// A layer's gradient is vanishing when its norm relative to its weights' is this many
+    /// times smaller than the largest layer's.
+    public static let vanishingRatio = 1e-3
+    /// A layer's gradient is exploding when its norm exceeds its weights' this many times: one
+    /// step at rate 0.1 would move the weights by their whole size.
+    public static let explodingRatio = 10.0
+
+    /// `gradients`: the loss's gradient per parameter ("h1/weights"), if known.
+    public static func diagnose(_ graph: Graph, inputs: [String: Tensor], gradients: [String: Tensor]? = nil) -> Report {
         var model: TrainingGraph
         do { model = try TrainingGraph(graph) } catch { return Report(rows: 0, layers: [], collapsedOutputs: [], findings: ["the graph does not validate: \(error)"]) }
         let pass = model.forward(inputs, mode: .inference)
@@ -57,12 +70,14 @@ public enum Diagnostics {
         var findings: [String] = []
         for node in graph.nodes {
             let activation: Activation
-            var weightNorm: Double?
+            var weightNorm: Double?, gradientNorm: Double?
             switch node.operation {
             case .dense, .sharedDense:
                 let dense = model.denseParameters(of: node)
                 activation = dense.activation
-                weightNorm = dense.weights.scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                weightNorm = norm(dense.weights)
+                // A shared dense layer's gradient is its owner's (both uses summed).
+                if case .dense = node.operation { gradientNorm = gradients?["\(node.name)/weights"].map(norm) }
             case .activation(let kind):
                 activation = kind
             case .batchNorm:
@@ -89,7 +104,7 @@ public enum Diagnostics {
             let mean = scalars.reduce(0, +) / Double(scalars.count)
             let std = (scalars.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(scalars.count)).squareRoot()
             layers.append(Layer(name: node.name, activation: activation.name, units: units, deadUnits: dead, saturatedUnits: saturated,
-                                mean: mean, standardDeviation: std, weightNorm: weightNorm))
+                                mean: mean, standardDeviation: std, weightNorm: weightNorm, gradientNorm: gradientNorm))
             if let dead, Double(dead) >= reportedShare * Double(units) {
                 findings.append(String(format: "%@: %.0f%% of relu units dead (%d of %d, zero on every row) — lower the learning rate, or use leaky_relu/elu",
                                        node.name, 100 * Double(dead) / Double(units), dead, units))
@@ -103,6 +118,7 @@ public enum Diagnostics {
                                        node.name, mean, std))
             }
         }
+        findings += gradientFindings(layers)
         var collapsed: [String] = []
         for output in graph.outputs {
             guard let values = pass.values[output.node], values.rank == 2, values.shape[0] > 1 else { continue }
@@ -117,5 +133,28 @@ public enum Diagnostics {
             }
         }
         return Report(rows: rows, layers: layers, collapsedOutputs: collapsed, findings: findings)
+    }
+
+    private static func norm(_ tensor: Tensor) -> Double {
+        tensor.scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+    }
+
+    /// Exploding (a gradient larger than the weights it moves, or not finite) and vanishing
+    /// (a layer whose relative gradient is a thousandth of the liveliest layer's) gradients.
+    static func gradientFindings(_ layers: [Layer]) -> [String] {
+        let relative = layers.compactMap { layer -> (String, Double)? in
+            guard let gradient = layer.gradientNorm, let weights = layer.weightNorm else { return nil }
+            return (layer.name, weights > 0 ? gradient / weights : gradient)
+        }
+        var findings: [String] = []
+        for (name, ratio) in relative where !ratio.isFinite || ratio > explodingRatio {
+            findings.append(String(format: "%@: gradient norm %.3g times the weights' — exploding gradients: clip them (--clip-norm 1) or lower the learning rate", name, ratio))
+        }
+        guard let liveliest = relative.filter({ $0.1.isFinite }).max(by: { $0.1 < $1.1 }), liveliest.1 > 0 else { return findings }
+        for (name, ratio) in relative where ratio.isFinite && ratio < vanishingRatio * liveliest.1 {
+            findings.append(String(format: "%@: gradient %.2g of its weights' norm, %.0f× less than %@'s — vanishing gradients: use relu/elu/selu (with he/lecun init) or batch norm, or fewer layers",
+                                   name, ratio, liveliest.1 / max(ratio, .leastNonzeroMagnitude), liveliest.0))
+        }
+        return findings
     }
 }

@@ -274,7 +274,18 @@ public struct Trainer {
     /// (with regularization). A non-finite loss stops before the step changes anything.
     mutating func trainStep(on batch: TrainingData) throws -> Double {
         let globalStep = optimizer.step
-        let pass = model.forward(batch.inputs, mode: .training(seed: settings.seed, epoch: epoch, step: globalStep))
+        var (loss, parameterGradients) = lossAndGradients(on: batch, step: globalStep)
+        loss += applyRegularization(&parameterGradients)
+        guard loss.isFinite else { throw DataError.lossDiverged(epoch: epoch, step: globalStep, loss: loss) }
+        optimizer.apply(parameterGradients, to: &model)
+        return loss
+    }
+
+    /// The heads' weighted loss on `batch` and its gradient for every trainable parameter
+    /// (without regularization), from a training-mode pass at `step` (its dropout masks; batch
+    /// norm's moving statistics move, as in a step).
+    mutating func lossAndGradients(on batch: TrainingData, step: Int) -> (loss: Double, gradients: [String: Tensor]) {
+        let pass = model.forward(batch.inputs, mode: .training(seed: settings.seed, epoch: epoch, step: step))
         var gradients: [String: TrainingGraph.OutputGradient] = [:]
         var loss = 0.0
         for head in heads {
@@ -291,11 +302,7 @@ public struct Trainer {
                 gradients[head.name] = .value(gradient.mapped { $0 * head.weight })
             }
         }
-        var parameterGradients = model.backward(pass, outputGradients: gradients)
-        loss += applyRegularization(&parameterGradients)
-        guard loss.isFinite else { throw DataError.lossDiverged(epoch: epoch, step: globalStep, loss: loss) }
-        optimizer.apply(parameterGradients, to: &model)
-        return loss
+        return (loss, model.backward(pass, outputGradients: gradients))
     }
 
     /// Trains at the rate a sweep suggested (`fit --lr auto`), from the initial weights: only a
@@ -310,10 +317,30 @@ public struct Trainer {
         rateSweep = LearningRateFinder.Record(sweep)
     }
 
-    /// The layers' behaviour on (up to `rows` of) the training rows, with advice.
+    /// The layers' behaviour on (up to `rows` of) the training rows, with advice; gradient
+    /// norms are those of one full-batch step on the same rows (nothing is stepped).
     public func diagnose(rows: Int = 2048) -> Diagnostics.Report {
         let sample = training.subset(Array(0..<min(rows, training.rows))[...])
-        return Diagnostics.diagnose(model.graph, inputs: sample.inputs)
+        var scratch = self
+        let gradients = scratch.lossAndGradients(on: sample, step: optimizer.step).gradients
+        return Diagnostics.diagnose(model.graph, inputs: sample.inputs, gradients: gradients)
+    }
+
+    /// `nntrain diagnose`: the checkpoint's layers on the first `rows` rows of `table`, which
+    /// has the target columns (for gradient norms) or only the inputs.
+    public static func diagnose(_ checkpoint: CheckpointFile, table: CSVTable, rows: Int) throws -> Diagnostics.Report {
+        var table = table
+        if table.rowCount > rows { table.values = Array(table.values.prefix(rows * table.header.count)) }
+        let state = checkpoint.state
+        let spec = try ModelSpec.decode(json: Data(state.modelConfig.utf8), file: "checkpoint model config")
+        guard spec.outputs.allSatisfy({ spec.targets(of: $0).allSatisfy(table.header.contains) }) else {
+            return Diagnostics.diagnose(checkpoint.graph, inputs: try OfflinePrediction.inputs(for: checkpoint.graph, table: table))
+        }
+        let settings = try JSONDecoder().decode(TrainingSettings.self, from: Data((state.settings["training"] ?? "{}").utf8))
+        let (data, _) = try TrainingData.from(table, spec: spec)
+        let trainer = try Trainer(spec: spec, settings: settings, graph: checkpoint.graph, regularization: [:], training: data,
+                                  validation: data.subset([][...]), split: state.split, modelFile: "checkpoint")
+        return trainer.diagnose(rows: rows)
     }
 
     /// One step at a fixed `rate`, whatever the schedule says (the learning-rate sweep).

@@ -146,10 +146,10 @@ extension NNTrainCommand {
     }
 
     struct Diagnose: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Per layer: dead relu units, saturated units, activation mean/std (the SELU check), weight norms, collapsed outputs; with advice.")
+        static let configuration = CommandConfiguration(abstract: "Per layer: dead relu units, saturated units, activation mean/std (the SELU check), weight and gradient norms, collapsed outputs; with advice.")
 
         @Argument(help: "The checkpoint.") var checkpoint: String
-        @Option(help: "Rows to run (CSV with the columns the run's inputs were built from).") var data: String
+        @Option(help: "Rows to run (CSV with the columns the run's inputs were built from, and its target columns for gradient norms).") var data: String
         @Option(help: "Use at most this many rows.") var rows = 4096
 
         func validate() throws {
@@ -157,10 +157,7 @@ extension NNTrainCommand {
         }
 
         func run() throws {
-            let file = try CheckpointFile.read(from: checkpoint)
-            var table = try CSVTable.read(data)
-            if table.rowCount > rows { table.values = Array(table.values.prefix(rows * table.header.count)) }
-            print(Diagnostics.diagnose(file.graph, inputs: try OfflinePrediction.inputs(for: file.graph, table: table)).text)
+            print(try Trainer.diagnose(try CheckpointFile.read(from: checkpoint), table: try CSVTable.read(data), rows: rows).text)
         }
     }
 

@@ -52,4 +52,45 @@ final class DiagnosticsTests: XCTestCase {
         XCTAssertEqual(wide.findings.count, 1)
         XCTAssertTrue(wide.findings.first?.hasPrefix("s: selu output has mean 0.29, std 1.81") ?? false, "\(wide.findings)")
     }
+
+    func testGradientNormsAreReportedAndJudgedAgainstTheWeights() throws {
+        // Two dense layers with weight norms 5 (3-4-0-0) and 1. Gradients: a's is 3e-4 of its
+        // weights' norm, b's 2 times: a is 6,667× less lively (vanishing); then b is made to
+        // explode (20 times its weights).
+        let graph = Graph(inputs: [GraphInput(name: "x", width: 2)],
+                          nodes: [Node(name: "a", operation: dense([3, 4, 0, 0], [0, 0], in: 2, .tanh), inputs: ["x"]),
+                                  Node(name: "b", operation: dense([1, 0], [0], in: 2, .linear), inputs: ["a"])],
+                          outputs: [GraphOutput(name: "b", node: "b")])
+        let inputs = ["x": Tensor(shape: [2, 2], values: [0.1, 0.2, -0.1, 0.3])]
+        var gradients = ["a/weights": Tensor(shape: [2, 2], values: [0.0009, 0.0012, 0, 0]), "b/weights": Tensor(shape: [2, 1], values: [2, 0])]
+        let vanishing = Diagnostics.diagnose(graph, inputs: inputs, gradients: gradients)
+        XCTAssertEqual(vanishing.layers[0].gradientNorm ?? 0, 0.0015, accuracy: 1e-9)
+        XCTAssertEqual(vanishing.layers[1].gradientNorm ?? 0, 2, accuracy: 1e-9)
+        XCTAssertEqual(vanishing.findings, ["a: gradient 0.0003 of its weights' norm, 6667× less than b's — vanishing gradients: use relu/elu/selu (with he/lecun init) or batch norm, or fewer layers"])
+        gradients["b/weights"] = Tensor(shape: [2, 1], values: [20, 0])
+        let exploding = Diagnostics.diagnose(graph, inputs: inputs, gradients: gradients)
+        XCTAssertEqual(exploding.findings.first, "b: gradient norm 20 times the weights' — exploding gradients: clip them (--clip-norm 1) or lower the learning rate")
+        XCTAssertNil(Diagnostics.diagnose(graph, inputs: inputs).layers[0].gradientNorm, "no gradients, no column")
+    }
+
+    func testADeepSigmoidStackOnDigitsIsFoundToHaveVanishingGradients() throws {
+        // Each sigmoid passes back at most a quarter of its gradient: ten of them leave the first
+        // layer a gradient orders of magnitude smaller than the last one's.
+        var layers: [ModelSpec.Layer] = []
+        var previous = "pixels"
+        for index in 1...10 {
+            layers.append(.init(name: "s\(index)", type: "dense", inputs: [previous], units: 16, activation: "sigmoid"))
+            previous = "s\(index)"
+        }
+        layers.append(.init(name: "logits", type: "dense", inputs: [previous], units: 10, activation: "softmax"))
+        let spec = ModelSpec(inputs: [.init(name: "pixels")], layers: layers,
+                             outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+        let table = try CSVTable.read(TrainerTests.datasets + "/digits.csv")
+        let trainer = try Trainer(spec: spec, table: table, settings: TrainingSettings())
+        let report = trainer.diagnose(rows: 512)
+        let s1 = try XCTUnwrap(report.layers.first { $0.name == "s1" }?.gradientNorm)
+        let last = try XCTUnwrap(report.layers.first { $0.name == "logits" }?.gradientNorm)
+        XCTAssertLessThan(s1, last * 1e-3)
+        XCTAssertTrue(report.findings.contains { $0.hasPrefix("s1: gradient") && $0.contains("vanishing gradients") }, report.findings.joined(separator: "\n"))
+    }
 }
