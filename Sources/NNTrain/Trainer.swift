@@ -198,6 +198,7 @@ public struct Trainer {
         optimizer = Optimizer(kind: .sgd, schedule: .constant(0))
     }
 
+    public var trainingRows: Int { training.rows }
     public var stepsPerEpoch: Int { (training.rows + settings.batchSize - 1) / max(settings.batchSize, 1) }
 
     /// Trains until `settings.epochs` (or until early stopping ends the run), calling `report`
