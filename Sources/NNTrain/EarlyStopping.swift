@@ -14,11 +14,7 @@ public struct EarlyStopping: Codable, Sendable, Equatable {
         self.minDelta = minDelta
     }
 
-    /// Losses and errors fall as a model improves; accuracy, r2 and the like rise.
-    public var lowerIsBetter: Bool {
-        let name = monitor.split(separator: "_").last.map(String.init) ?? monitor
-        return ["loss", "rmse", "mae", "mse", "error"].contains(name)
-    }
+    public var lowerIsBetter: Bool { Metrics.lowerIsBetter(monitor) }
 
     /// Whether `value` beats `best` by more than `minDelta` in the metric's direction.
     public func improves(_ value: Double, on best: Double) -> Bool {

@@ -7,6 +7,13 @@ import NNInference
 public enum Metrics {
     public static let topK = 3
 
+    /// Losses and errors fall as a model improves ("val_loss", "val_price_rmse"); accuracy,
+    /// r2 and the like rise. Early stopping and tuning rank by it.
+    public static func lowerIsBetter(_ metric: String) -> Bool {
+        let name = metric.split(separator: "_").last.map(String.init) ?? metric
+        return ["loss", "rmse", "mae", "mse", "error"].contains(name)
+    }
+
     public static func evaluate(_ graph: Graph, heads: [(name: String, loss: Loss)], data: TrainingData) throws -> [String: Double] {
         guard data.rows > 0 else { return [:] }
         let outputs = try Executor(plan: Plan(graph: graph)).predict(data.inputs)

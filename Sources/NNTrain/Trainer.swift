@@ -39,7 +39,8 @@ public struct Trainer {
         var settings = settings
         if validationTable != nil { settings.validationFraction = 0 }
         let (data, featureColumns) = try TrainingData.from(table, spec: spec)
-        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: settings.seed)
+        let splitSeed = settings.splitSeed ?? settings.seed
+        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: splitSeed)
         let training = data.subset(trainRows[...])
         var inputs: [GraphInput] = []
         for input in spec.inputs {
@@ -57,7 +58,7 @@ public struct Trainer {
         split.trainingFile = table.file
         split.validationFile = validationTable?.file ?? ""
         split.validationFraction = settings.validationFraction
-        split.splitSeed = settings.seed
+        split.splitSeed = splitSeed
         split.trainingRows = trainRows.count
         split.validationRows = validationRows.count
         split.targetColumns = spec.outputs.flatMap(spec.targets(of:))
@@ -120,7 +121,7 @@ public struct Trainer {
         guard data.rows == expectedRows else {
             throw DataError.unreadable(file: table.file, detail: "has \(data.rows) rows; the checkpoint was trained on \(expectedRows)")
         }
-        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: settings.seed)
+        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: state.split.splitSeed)
         let validation = separateValidation
             ? try TrainingData.from(try CSVTable.read(state.split.validationFile), spec: spec).0 : data.subset(validationRows[...])
         // Pinned only when the run grows past its length: a crashed run resumed to its planned
@@ -203,8 +204,8 @@ public struct Trainer {
 
     /// Trains until `settings.epochs` (or until early stopping ends the run), calling `report`
     /// after each epoch, appending to `log`, and writing the checkpoint every
-    /// `checkpointEvery` epochs and at the end. An error `report` throws ends the run before
-    /// that epoch's checkpoint is written.
+    /// `checkpointEvery` epochs and at the end. An error `report` throws ends the run after
+    /// that epoch's checkpoint is written (a clean stop loses no finished epoch).
     public mutating func fit(checkpoint path: String?, name: String = "run", log: TrainingLog? = nil,
                              report: (EpochReport) throws -> Void = { _ in }) throws {
         if let stopping = settings.earlyStopping, epoch < settings.epochs {
@@ -220,10 +221,10 @@ public struct Trainer {
             // Logged before a stop restores the best weights: the log shows this epoch's.
             try log?.record(entry, of: self)
             watchForEarlyStop(entry)
-            try report(entry)
             if let path, epoch % max(settings.checkpointEvery, 1) == 0 || epoch == settings.epochs || stoppedEarly {
                 try checkpointFile(name: name).write(to: path)
             }
+            try report(entry)
         }
     }
 

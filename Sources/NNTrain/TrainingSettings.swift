@@ -17,6 +17,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var momentum: Float = 0.9
     public var weightDecay: Float = 1e-4
     public var seed: UInt64 = 42
+    /// Seed of the training/validation split when it is not `seed` (the members of a tuning
+    /// study train from their own seeds on one split).
+    public var splitSeed: UInt64?
     public var validationFraction = 0.2
     /// Write the checkpoint every this many epochs (and at the end).
     public var checkpointEvery = 1
