@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "NNFormat", targets: ["NNFormat"]),
         .library(name: "NNInference", targets: ["NNInference"]),
         .library(name: "NNTrain", targets: ["NNTrain"]),
+        .library(name: "NNTune", targets: ["NNTune"]),
         .library(name: "NNExport", targets: ["NNExport"]),
         .library(name: "NNServer", targets: ["NNServer"]),
         .library(name: "NNClient", targets: ["NNClient"]),
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -78,6 +80,17 @@ let package = Package(
         .testTarget(
             name: "NNTrainTests",
             dependencies: ["NNTrain", "NNCore", "NNFormat", "NNInference", "NNTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        // Hyperparameter search and population based training; studies live in SQLite (GRDB).
+        .target(
+            name: "NNTune",
+            dependencies: ["NNTrain", "NNCore", "NNFormat", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "NNTuneTests",
+            dependencies: ["NNTune", "NNTrain", "NNCore", "NNFormat", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
         .target(
@@ -166,7 +179,7 @@ let package = Package(
         .executableTarget(
             name: "nntrain",
             dependencies: [
-                "NNTrain", "NNFormat", "NNInference",
+                "NNTrain", "NNTune", "NNFormat", "NNInference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

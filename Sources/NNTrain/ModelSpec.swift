@@ -168,7 +168,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     }
 
     /// Levenshtein distance, for suggesting the key that was meant.
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
         var previous = Array(0...b.count)

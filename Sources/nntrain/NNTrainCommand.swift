@@ -9,7 +9,7 @@ struct NNTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nntrain",
         abstract: "Train small neural networks on tabular data and write a checkpoint (run.ckpt).",
-        subcommands: [Fit.self, LearningRateFind.self, BatchSizeFind.self, Resume.self, Evaluate.self, Predict.self, Diagnose.self, Summary.self]
+        subcommands: [Fit.self, LearningRateFind.self, BatchSizeFind.self, Tune.self, Resume.self, Evaluate.self, Predict.self, Diagnose.self, Summary.self]
     )
 }
 
