@@ -22,7 +22,7 @@ struct LineChart {
     var height = 420.0
 
     func svg() -> String {
-        let left = 78.0, right = 150.0, top = 40.0, bottom = 50.0
+        let left = 92.0, right = 150.0, top = 40.0, bottom = 50.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let all = series.flatMap(\.points).filter { $0.y.isFinite && (!logY || $0.y > 0) }
         var header = """

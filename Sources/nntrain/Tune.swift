@@ -42,6 +42,7 @@ extension NNTrainCommand {
         @Option(help: "Write the best member's final checkpoint here.") var out = "tune-best.ckpt"
         @Option(help: "Prefix of the report files: PREFIX-lineage.svg, -lineage.csv, -population.svg.") var report = "tune"
         @Option(help: "TensorBoard logs per member (DIR/member<i>/train, …).") var logdir: String?
+        @Flag(help: "Print a final line as JSON: the best member, its value and hyperparameters.") var json = false
 
         func validate() throws {
             guard resume != nil || (space != nil && model != nil && data != nil) else {
@@ -131,6 +132,12 @@ extension NNTrainCommand {
             try checkpoint.write(to: out)
             print("\nwrote \(out) (member \(best.member), \(study.definition.monitor) \(String(format: "%.4f", best.value!)); nnexport \(out) exports it), "
                   + "\(self.report)-lineage.svg, \(self.report)-lineage.csv, \(self.report)-population.svg")
+            if json {
+                var object: [String: Any] = ["best_member": best.member, "value": best.value!, "monitor": study.definition.monitor,
+                                             "checkpoint": out, "epochs": study.definition.epochBudget]
+                object["hyperparameters"] = best.hyperparameters.mapValues { value -> Any in value.number ?? value.text ?? "" }
+                if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) { print(String(decoding: data, as: UTF8.self)) }
+            }
         }
     }
 }

@@ -1,0 +1,102 @@
+"""nntrain tune for real: a study killed with SIGKILL mid-run continues with --resume to the
+result of an uninterrupted one (read from the study database with sqlite3), and its best
+checkpoint exports and serves the predictions nntrain predict gives."""
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, ".build", "debug")
+STUDY = ["--space", os.path.join(ROOT, "examples", "digits-space.json"),
+         "--model", os.path.join(ROOT, "examples", "digits.json"),
+         "--data", os.path.join(ROOT, "datasets", "digits.csv"),
+         "--population", "4", "--epochs-per-generation", "1", "--monitor", "val_accuracy", "--seed", "5", "--json"]
+
+
+def tune(directory, *extra):
+    result = subprocess.run([os.path.join(BUILD, "nntrain"), "tune", *extra], cwd=directory,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def members(database):
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT m.generation, m.member, m.value, m.replaced_by, h.name, h.value, h.text FROM member m "
+            "JOIN hyperparameter h USING (generation, member) ORDER BY 1, 2, 5").fetchall()
+
+
+def committed(database):
+    try:
+        with sqlite3.connect(database) as connection:
+            return connection.execute("SELECT count(*) FROM generation").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def part_trained(generation_directory):
+    try:
+        return any(p.name.endswith(".progress.ckpt") for p in generation_directory.iterdir())
+    except OSError:  # not made yet, or removed once committed
+        return False
+
+
+def test_a_killed_study_resumes_to_the_uninterrupted_result(tmp_path):
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    reference = tune(whole, *STUDY, "--generations", "6", "--workers", "2", "--study", "study.db")
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    process = subprocess.Popen([os.path.join(BUILD, "nntrain"), "tune", *STUDY, "--generations", "6", "--workers", "2", "--study", "study.db"],
+                               cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Killed mid-generation: some members of generation 3 have finished their epoch, the
+    # generation is not committed.
+    progress = killed / "study.db.members" / "g2"
+    deadline = time.time() + 300
+    while not part_trained(progress) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    was_running = process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    if was_running:
+        assert committed(killed / "study.db") == 2, "killed during the third generation"
+    resumed = tune(killed, "--resume", "study.db", "--json")
+    assert resumed == reference
+    assert members(killed / "study.db") == members(whole / "study.db")
+
+
+def test_the_best_checkpoint_exports_and_serves_what_nntrain_predicts(tmp_path):
+    best = tune(tmp_path, *STUDY, "--generations", "2", "--study", "study.db", "--out", "best.ckpt")
+    subprocess.run([os.path.join(BUILD, "nnexport"), "best.ckpt", "--repository", "models", "--name", "tuned"],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    with open(os.path.join(ROOT, "datasets", "digits.csv")) as csv:
+        header, *rows = [line.strip() for line in csv][:4]
+    (tmp_path / "rows.csv").write_text("\n".join([header, *rows]) + "\n")
+    predicted = subprocess.run([os.path.join(BUILD, "nntrain"), "predict", "best.ckpt", "--data", "rows.csv"],
+                               cwd=tmp_path, check=True, capture_output=True, text=True, timeout=120).stdout.splitlines()
+    expected = [[float(v) for v in line.split(",")[:10]] for line in predicted[1:]]
+
+    server = subprocess.Popen([os.path.join(BUILD, "nnserve"), "models", "--port", "0", "--http-port", "0"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = re.search(r"http 127\.0\.0\.1:(\d+)", server.stdout.readline()).group(1)
+        pixels = [float(v) for row in rows for v in row.split(",")[:64]]
+        response = requests.post(f"http://127.0.0.1:{port}/v2/models/tuned/infer", timeout=30,
+                                 json={"inputs": [{"name": "pixels", "shape": [3, 64], "datatype": "FP32", "data": pixels}]})
+        assert response.status_code == 200, response.text
+        served = response.json()["outputs"][0]["data"]
+        for row in range(3):
+            for column in range(10):
+                assert abs(served[row * 10 + column] - expected[row][column]) <= 1e-5 + 1e-4 * abs(expected[row][column])
+        assert best["value"] > 0.5
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
