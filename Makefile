@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-serve bench-http
+.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-tune bench-serve bench-http
 
 setup:
 	@bash ops/setup.sh
@@ -87,6 +87,12 @@ bench-crossover: setup
 bench-train: setup
 	$(SWIFT) build -c release --product nnbench
 	.build/release/nnbench train $(BENCH_FLAGS)
+
+## bench-tune: PBT vs random search vs the example defaults at an equal epoch budget, 3 seeds,
+## and a study's wall time at 1 and 2 workers (docs/TUNING.md).
+bench-tune: setup
+	$(SWIFT) build -c release --product nntrain
+	python3 ops/bench-tune.py $(BENCH_FLAGS)
 
 ## bench-serve: nnserve + nnclient bench on M1/M2 at concurrency 1, 16, 64 (and M2 without batching).
 bench-serve: setup

@@ -100,3 +100,23 @@ def test_the_best_checkpoint_exports_and_serves_what_nntrain_predicts(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
+
+
+def test_ctrl_c_stops_after_the_current_epoch_and_resumes(tmp_path):
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    reference = tune(whole, *STUDY, "--generations", "4", "--study", "study.db")
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    process = subprocess.Popen([os.path.join(BUILD, "nntrain"), "tune", *STUDY, "--generations", "4", "--study", "study.db"],
+                               cwd=stopped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while committed(stopped / "study.db") < 1 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode != 0:  # the signal arrived before the study ended
+        assert process.returncode == 130, stderr
+        assert "stopping after the current epoch" in stderr
+        assert "continue with: nntrain tune --resume study.db" in stderr
+    assert tune(stopped, "--resume", "study.db", "--json") == reference
