@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitizer=${1:?usage: ops/test-sanitized.sh thread|address [XCTest filter]}
 case "$sanitizer" in
-  thread)  scratch=.build-tsan; default_filter='NNServerTests|ParallelExecutorTests' ;;
+  thread)  scratch=.build-tsan; default_filter='NNServerTests|ParallelExecutorTests|StudyTests' ;;
   address) scratch=.build-asan; default_filter='' ;;
   *) echo "unknown sanitizer '$sanitizer' (thread or address)" >&2; exit 2 ;;
 esac
