@@ -19,7 +19,7 @@ for model, width in (("m1", 8), ("m2", 784)):
     body = {"inputs": [{"name": "x", "shape": [1, width], "datatype": "FP32", "data": data}]}
     open(f"{sys.argv[1]}/.payload_{model}.json", "w").write(json.dumps(body, separators=(",", ":")))
 PY
-.build/release/nnserve "$repo" --port 0 --http-port 0 --poll-interval 0 "$@" > "$repo/.out" 2> "$repo/.err" &
+.build/release/nnserve "$repo" --port 0 --http-port 0 --grpc-port 0 --poll-interval 0 "$@" > "$repo/.out" 2> "$repo/.err" &
 server=$!
 for _ in $(seq 50); do grep -q listening "$repo/.out" 2>/dev/null && break; sleep 0.1; done
 port=$(grep -o 'http [0-9.]*:[0-9]*' "$repo/.out" | cut -d: -f2)

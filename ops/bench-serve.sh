@@ -10,7 +10,7 @@ swift build -c release --product nnserve --product nnclient --product nnbench >/
   swift build -c release --product nnserve >/dev/null; swift build -c release --product nnclient >/dev/null; swift build -c release --product nnbench >/dev/null; }
 .build/release/nnbench write-models "$repo" >/dev/null
 run_server() {
-  .build/release/nnserve "$repo" --port 0 --http-port 0 --poll-interval 0 "$@" > "$repo/.out" 2> "$repo/.err" &
+  .build/release/nnserve "$repo" --port 0 --http-port 0 --grpc-port 0 --poll-interval 0 "$@" > "$repo/.out" 2> "$repo/.err" &
   server=$!
   for _ in $(seq 50); do grep -q listening "$repo/.out" 2>/dev/null && break; sleep 0.1; done
   port=$(grep -o 'binary [0-9.]*:[0-9]*' "$repo/.out" | cut -d: -f2)

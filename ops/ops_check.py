@@ -70,7 +70,7 @@ def metric_names(expression):
 
 
 def exported_metrics(build):
-    server = subprocess.Popen([str(build / "nnserve"), str(ROOT / "models"), "--port", "0", "--http-port", "0", "--poll-interval", "0"],
+    server = subprocess.Popen([str(build / "nnserve"), str(ROOT / "models"), "--port", "0", "--http-port", "0", "--grpc-port", "0", "--poll-interval", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = server.stdout.readline()

@@ -272,7 +272,7 @@ def main():
         shutil.copytree(os.path.join(ROOT, "models", name, "1"), os.path.join(repository, name, "1"))
     log_path = os.path.join(repository, ".server.log")
     log = open(log_path, "w")
-    server = subprocess.Popen([os.path.join(RELEASE, "nnserve"), repository, "--port", "0", "--http-port", "0",
+    server = subprocess.Popen([os.path.join(RELEASE, "nnserve"), repository, "--port", "0", "--http-port", "0", "--grpc-port", "0",
                                "--poll-interval", "1"], stdout=subprocess.PIPE, stderr=log, text=True)
     line = server.stdout.readline()
     port = int(re.search(r"binary 127\.0\.0\.1:(\d+)", line).group(1))

@@ -8,6 +8,8 @@ protocol BatchObserver: Sendable {
     func jobStarted(queuedNanoseconds: UInt64)
     /// A batch of `rows` rows ran through the plan in `computeNanoseconds`.
     func batchRan(rows: Int, computeNanoseconds: UInt64)
+    /// `jobs` requests were computed together in `computeNanoseconds` (their batch's time).
+    func jobsComputed(_ jobs: Int, computeNanoseconds: UInt64)
 }
 
 /// Merges the rows of concurrent requests for one model version into batches and runs them
@@ -214,9 +216,12 @@ public final class DynamicBatcher: @unchecked Sendable {
         }
         guard !live.isEmpty else { return }
         // The batch was sized to fit plan.maxRows (a lone larger job runs in chunks).
+        var computed: UInt64 = 0
         let outputs = executor.run(live.map(\.block)) { [observer] rows, nanoseconds in
+            computed += nanoseconds
             observer?.batchRan(rows: rows, computeNanoseconds: nanoseconds)
         }
+        observer?.jobsComputed(live.count, computeNanoseconds: computed)
         for (job, values) in zip(live, outputs) { finish(job, values) }
     }
 

@@ -14,10 +14,13 @@ public final class LoadedModel: Sendable {
     let metrics: ModelMetrics
     /// Timeout for requests that carry none (config.pbtxt `default_timeout_micros`; 0: none).
     let defaultTimeoutMicros: Int64
+    /// The serving settings it was loaded with (config.pbtxt merged with the defaults).
+    let settings: ModelSettings
 
     init(name: String, version: Int, file: ModelFile, settings: ModelSettings, metrics: ModelMetrics) throws {
         self.name = name
         self.defaultTimeoutMicros = settings.defaultTimeoutMicros
+        self.settings = settings
         self.version = version
         self.file = file
         self.metrics = metrics

@@ -11,6 +11,10 @@ public struct ServerTLS: Sendable {
     let context: NIOSSLContext
     /// Whether clients must present a certificate signed by the client CA.
     public let requiresClientCertificate: Bool
+    /// The files, for the gRPC front (its transport builds its own TLS context from them).
+    let certificateChainPath: String
+    let privateKeyPath: String
+    let clientCAPath: String?
 
     public init(certificateChain: String, privateKey: String, clientCA: String? = nil) throws {
         let chain: [NIOSSLCertificate], key: NIOSSLPrivateKey
@@ -32,6 +36,9 @@ public struct ServerTLS: Sendable {
             configuration.certificateVerification = .noHostnameVerification
         }
         requiresClientCertificate = clientCA != nil
+        certificateChainPath = certificateChain
+        privateKeyPath = privateKey
+        clientCAPath = clientCA
         do { context = try NIOSSLContext(configuration: configuration) } catch {
             throw LoadError(description: "TLS with --tls-cert '\(certificateChain)' and --tls-key '\(privateKey)': \(error)")
         }

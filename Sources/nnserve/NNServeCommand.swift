@@ -10,7 +10,7 @@ import NNServer
 struct NNServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nnserve",
-        abstract: "Serve every model of a repository (<root>/<name>/<version>/model.nnm) over the binary TCP protocol and KServe v2 HTTP.")
+        abstract: "Serve every model of a repository (<root>/<name>/<version>/model.nnm) over the binary TCP protocol, KServe v2 HTTP and KServe v2 gRPC.")
 
     @Argument(help: "The model repository (<root>/<name>/<version>/model.nnm), or with --model-name one model's directory.")
     var repository = "models"
@@ -19,6 +19,8 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Address to bind (loopback unless told otherwise).") var host = "127.0.0.1"
     @Option(help: "Port of the binary protocol (0: any free port, printed at start).") var port = 8500
     @Option(help: "Port of the HTTP front: KServe v2 REST and /metrics (0: any free port; -1: no HTTP).") var httpPort = 8000
+    @Option(help: "Port of the gRPC front: KServe v2 (inference.GRPCInferenceService) with Triton's config, statistics and repository RPCs (0: any free port; -1: no gRPC).")
+    var grpcPort = 8001
     @Option(help: "Port of a health listener (/v2/health/live, /v2/health/ready, /metrics) with its own connection limit, for probes that must be answered while the main ports are flooded (0: any free port; -1: none).")
     var healthPort = -1
     @Option(help: "Open connections of the health listener at most.") var maxHealthConnections = ServerConfiguration().maxHealthConnections
@@ -116,6 +118,8 @@ struct NNServeCommand: ParsableCommand {
         let bound = try server.start(host: host, port: port)
         let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
         let healthBound = healthPort >= 0 ? try server.startHealth(host: host, port: healthPort) : nil
+        let grpc = grpcPort >= 0 ? GRPCFront(store: store, configuration: configuration, host: host, port: grpcPort, tls: tls) : nil
+        let grpcBound = try grpc?.start()
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloads)
@@ -144,11 +148,12 @@ struct NNServeCommand: ParsableCommand {
         // Only now, with the signal handlers in place, say where we listen: whoever reads this
         // line may send SIGTERM at once, and before the handlers it would kill the process.
         // Tests and scripts read the bound ports from this first line of stdout.
-        let http = (httpBound.map { ", http \(host):\($0)" } ?? "") + (healthBound.map { ", health \(host):\($0)" } ?? "")
+        let http = (httpBound.map { ", http \(host):\($0)" } ?? "") + (grpcBound.map { ", grpc \(host):\($0)" } ?? "")
+            + (healthBound.map { ", health \(host):\($0)" } ?? "")
         FileHandle.standardOutput.write(Data("nnserve listening on binary \(host):\(bound)\(http) (\(store.loadedCount) model versions)\n".utf8))
         logger.info("listening on binary \(host):\(bound)\(http) with \(store.loadedCount) model versions")
         logger.info("\(configuration.admin.summary)")
-        logger.info("\(tls.map { $0.requiresClientCertificate ? "TLS on both fronts, client certificates required" : "TLS on both fronts" } ?? "plain TCP (no --tls-cert)")")
+        logger.info("\(tls.map { $0.requiresClientCertificate ? "TLS on every front, client certificates required" : "TLS on every front" } ?? "plain TCP (no --tls-cert)")")
         stop.wait()
         store.beginShutdown()
         if shutdownGrace > 0 {
@@ -161,6 +166,7 @@ struct NNServeCommand: ParsableCommand {
             Foundation.exit(1)
         }
         logger.info("shutting down: answering queued requests")
+        grpc?.shutdown()
         server.shutdown()
         log?.flush()
         logger.info("stopped")

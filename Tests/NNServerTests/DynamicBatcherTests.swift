@@ -112,6 +112,7 @@ final class DynamicBatcherTests: XCTestCase {
         let sizes = NIOLockedValueBox([Int]())
         func jobStarted(queuedNanoseconds: UInt64) {}
         func batchRan(rows: Int, computeNanoseconds: UInt64) { sizes.withLockedValue { $0.append(rows) } }
+        func jobsComputed(_ jobs: Int, computeNanoseconds: UInt64) {}
     }
 
     /// A one-instance batcher preferring batches of 4 and 8 rows, and `count` one-row jobs that

@@ -20,7 +20,7 @@ final class ServerProcess {
 
     init(repository: String, arguments: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = [repository, "--port", "0", "--http-port", "0", "--poll-interval", "0"] + arguments
+        process.arguments = [repository, "--port", "0", "--http-port", "0", "--grpc-port", "0", "--poll-interval", "0"] + arguments
         process.standardOutput = output
         process.standardError = errors
         try process.run()

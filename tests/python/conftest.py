@@ -31,7 +31,7 @@ def server():
     for name in ("digits", "diamonds"):
         shutil.copytree(os.path.join(ROOT, "models", name, "1"), os.path.join(repository, name, "1"))
     process = subprocess.Popen(
-        [NNSERVE, repository, "--port", "0", "--http-port", "0", "--poll-interval", "0",
+        [NNSERVE, repository, "--port", "0", "--http-port", "0", "--grpc-port", "0", "--poll-interval", "0",
          "--max-body-size", str(MAX_BODY_SIZE)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline()

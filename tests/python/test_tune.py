@@ -84,7 +84,7 @@ def test_the_best_checkpoint_exports_and_serves_what_nntrain_predicts(tmp_path):
                                cwd=tmp_path, check=True, capture_output=True, text=True, timeout=120).stdout.splitlines()
     expected = [[float(v) for v in line.split(",")[:10]] for line in predicted[1:]]
 
-    server = subprocess.Popen([os.path.join(BUILD, "nnserve"), "models", "--port", "0", "--http-port", "0"],
+    server = subprocess.Popen([os.path.join(BUILD, "nnserve"), "models", "--port", "0", "--http-port", "0", "--grpc-port", "0"],
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = re.search(r"http 127\.0\.0\.1:(\d+)", server.stdout.readline()).group(1)

@@ -7,7 +7,7 @@ import NIOHTTP1
 struct KServeEndpoints: Sendable {
     static let serverName = "nnserve"
     static let serverVersion = "0.1.0"
-    static let extensions = ["binary_tensor_data", "model_repository"]
+    static let extensions = ["binary_tensor_data", "model_repository", "model_configuration", "statistics"]
 
     let store: ModelStore
     let configuration: ServerConfiguration
@@ -61,6 +61,14 @@ struct KServeEndpoints: Sendable {
             }
         case .infer(let reference):
             return infer(reference, request, on: eventLoop)
+        case .modelConfig(let reference):
+            return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in
+                TritonExtensions.configJSON(of: try store.model(reference.name, version: reference.version).0)
+            })
+        case .modelStatistics(let reference):
+            return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in
+                TritonExtensions.statisticsJSON(try store.servedVersions(reference?.name, version: reference?.version ?? 0))
+            })
         case .repositoryIndex:
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in try repositoryIndex(request.body) })
         case .load, .unload:
@@ -115,17 +123,9 @@ struct KServeEndpoints: Sendable {
     /// serves a version. A model unloaded on request counts as not served: the server then does
     /// not serve its whole repository, and an orchestrator should know.
     private func serverReady() -> HTTPReply {
-        if store.isShuttingDown {
-            return .error(HTTPError(.serviceUnavailable, "not ready: shutting down; requests are still answered until the listeners close"))
-        }
-        let unserved = Dictionary(grouping: store.index().filter { $0.version != nil }, by: \.name)
-            .filter { _, entries in !entries.contains(where: \.ready) }
-            .keys.sorted()
-        guard unserved.isEmpty, store.loadedCount > 0 else {
-            let reason = store.loadedCount == 0 ? "no model is loaded" : "models without a served version: \(unserved.joined(separator: ", "))"
-            return .error(HTTPError(.badRequest, "not ready: \(reason)"))
-        }
-        return .empty()
+        guard let reason = store.notReadyReason else { return .empty() }
+        // 503 while shutting down (an orchestrator stops sending), 400 otherwise, as before.
+        return .error(HTTPError(store.isShuttingDown ? .serviceUnavailable : .badRequest, "not ready: \(reason)"))
     }
 
     private func serverMetadata() -> HTTPReply {

@@ -13,13 +13,16 @@ enum KServeRoute: Equatable {
     case modelMetadata(ModelReference)
     case modelReady(ModelReference)
     case infer(ModelReference)
+    /// Triton's extensions: a model's configuration; statistics of one model (or all: nil).
+    case modelConfig(ModelReference)
+    case modelStatistics(ModelReference?)
     case repositoryIndex
     case load(String), unload(String)
 
     /// The method each endpoint answers (others get 405).
     var method: HTTPMethod {
         switch self {
-        case .serverLive, .serverReady, .serverMetadata, .metrics, .modelMetadata, .modelReady: .GET
+        case .serverLive, .serverReady, .serverMetadata, .metrics, .modelMetadata, .modelReady, .modelConfig, .modelStatistics: .GET
         case .infer, .repositoryIndex, .load, .unload: .POST
         }
     }
@@ -44,8 +47,10 @@ enum KServeRoute: Equatable {
                 if rest[3] == "load" { return .load(rest[2]) }
                 if rest[3] == "unload" { return .unload(rest[2]) }
             }
+        case "models" where rest == ["models", "stats"]:
+            return .modelStatistics(nil)
         case "models" where rest.count >= 2:
-            // models/{name}[/versions/{version}][/ready|/infer]
+            // models/{name}[/versions/{version}][/ready|/infer|/config|/stats]
             var version: Int64 = 0
             var tail = Array(rest.dropFirst(2))
             if tail.first == "versions" {
@@ -61,6 +66,8 @@ enum KServeRoute: Equatable {
             case []: return .modelMetadata(model)
             case ["ready"]: return .modelReady(model)
             case ["infer"]: return .infer(model)
+            case ["config"]: return .modelConfig(model)
+            case ["stats"]: return .modelStatistics(model)
             default: break
             }
         default: break

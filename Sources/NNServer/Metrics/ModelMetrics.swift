@@ -12,6 +12,8 @@ public final class ModelMetrics: Sendable {
     let queueTime: CoreMetrics.Timer
     let computeTime: CoreMetrics.Timer
     let queueDepth: CoreMetrics.Gauge
+    /// The same events as Triton's statistics extension counts them.
+    let statistics = InferenceStatistics()
 
     init(model: String, version: Int, factory: PrometheusMetricsFactory) {
         let labels = [("model", model), ("version", String(version))]
@@ -35,6 +37,7 @@ public final class ModelMetrics: Sendable {
     func requestFinished(_ front: RequestProtocol, _ outcome: RequestOutcome, nanoseconds: UInt64) {
         requests[front.index][outcome.index].increment()
         latency[front.index].recordNanoseconds(Int64(clamping: nanoseconds))
+        statistics.requestFinished(ok: outcome == .ok, nanoseconds: nanoseconds)
     }
 
     /// Removes this version's series (it was unloaded).
@@ -54,10 +57,16 @@ extension ModelMetrics: BatchObserver {
         rows.increment(by: count)
         batchSize.record(count)
         computeTime.recordNanoseconds(Int64(clamping: computeNanoseconds))
+        statistics.batchRan(rows: count)
     }
 
     func jobStarted(queuedNanoseconds: UInt64) {
         queueTime.recordNanoseconds(Int64(clamping: queuedNanoseconds))
+        statistics.jobStarted(queuedNanoseconds: queuedNanoseconds)
+    }
+
+    func jobsComputed(_ jobs: Int, computeNanoseconds: UInt64) {
+        statistics.jobsComputed(jobs, computeNanoseconds: computeNanoseconds)
     }
 }
 
@@ -77,5 +86,11 @@ extension RequestOutcome {
 }
 
 extension RequestProtocol {
-    var index: Int { self == .binary ? 0 : 1 }
+    var index: Int {
+        switch self {
+        case .binary: 0
+        case .http: 1
+        case .grpc: 2
+        }
+    }
 }

@@ -26,4 +26,5 @@ public enum RequestOutcome: String, CaseIterable, Sendable {
 public enum RequestProtocol: String, CaseIterable, Sendable {
     case binary
     case http
+    case grpc
 }
