@@ -181,7 +181,7 @@ let package = Package(
             name: "NNServerTests",
             dependencies: ["NNServer", "NNClient", "NNWire", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "NNTestSupport",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"), .product(name: "GRPCCore", package: "grpc-swift-2")],
             swiftSettings: strictSwift
         ),
         .executableTarget(

@@ -157,9 +157,11 @@ final class StopRequest: @unchecked Sendable {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
+                // Said before the request is visible: once it is, the study may stop and the
+                // process exit before a later write.
+                if !request.requested { FileHandle.standardError.write(Data("stopping after the current epoch (again to quit now)\n".utf8)) }
                 let count = request.lock.withLock { request.count += 1; return request.count }
                 if count > 1 { exit(130) }
-                FileHandle.standardError.write(Data("stopping after the current epoch (again to quit now)\n".utf8))
             }
             source.resume()
             request.sources.append(source)

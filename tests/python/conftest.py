@@ -1,5 +1,5 @@
-"""Starts the real nnserve executable on 127.0.0.1 (ephemeral ports) over a copy of the
-bundled model repository, and stops it by its pid after the session."""
+"""Starts the real nnserve executable on 127.0.0.1 (ephemeral ports: binary, HTTP, gRPC) over a
+copy of the bundled model repository, and stops it by its pid after the session."""
 import os
 import re
 import shutil
@@ -16,9 +16,10 @@ MAX_BODY_SIZE = 65536
 
 
 class Server:
-    def __init__(self, process, base):
+    def __init__(self, process, base, grpc):
         self.process = process
         self.base = base
+        self.grpc = grpc
         self.http = requests.Session()
 
     def url(self, path):
@@ -37,7 +38,9 @@ def server():
     line = process.stdout.readline()
     match = re.search(r"http 127\.0\.0\.1:(\d+)", line)
     assert match, f"no HTTP port in nnserve's first line: {line!r}"
-    yield Server(process, f"http://127.0.0.1:{match.group(1)}")
+    grpc = re.search(r"grpc (127\.0\.0\.1:\d+)", line)
+    assert grpc, f"no gRPC port in nnserve's first line: {line!r}"
+    yield Server(process, f"http://127.0.0.1:{match.group(1)}", grpc.group(1))
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     shutil.rmtree(repository, ignore_errors=True)

@@ -1,0 +1,59 @@
+import Foundation
+import GRPCCore
+import NNFormat
+@testable import NNServer
+import XCTest
+
+/// The gRPC front's own conversions; the front itself is tested end to end with
+/// tritonclient.grpc (tests/python/test_kserve_grpc.py).
+final class GRPCConversionTests: XCTestCase {
+    func testTimeoutHeadersBecomeMicroseconds() {
+        XCTAssertEqual(KServeGRPCService.microseconds("100m"), 100_000)
+        XCTAssertEqual(KServeGRPCService.microseconds("2S"), 2_000_000)
+        XCTAssertEqual(KServeGRPCService.microseconds("1M"), 60_000_000)
+        XCTAssertEqual(KServeGRPCService.microseconds("1H"), 3_600_000_000)
+        XCTAssertEqual(KServeGRPCService.microseconds("250u"), 250)
+        XCTAssertEqual(KServeGRPCService.microseconds("1500n"), 2, "rounded up to whole microseconds, never to 0")
+        XCTAssertNil(KServeGRPCService.microseconds("10x"))
+        XCTAssertNil(KServeGRPCService.microseconds("S"))
+        XCTAssertNil(KServeGRPCService.microseconds("-5S"))
+    }
+
+    func testVersionsAreEmptyOrPositive() throws {
+        XCTAssertEqual(try KServeGRPCService.version(""), 0)
+        XCTAssertEqual(try KServeGRPCService.version("3"), 3)
+        XCTAssertThrowsError(try KServeGRPCService.version("0"))
+        XCTAssertThrowsError(try KServeGRPCService.version("v1")) { error in
+            XCTAssertEqual("\(error)", "model version 'v1' is not a positive integer")
+        }
+    }
+
+    func testTypedContentsBecomeTheirDatatypesLittleEndianBytes() throws {
+        var contents = Inference_InferTensorContents()
+        contents.intContents = [1, -2, 300]
+        XCTAssertEqual(try GRPCInferenceCall.littleEndian(contents, datatype: "INT16", input: "x"), [1, 0, 0xFE, 0xFF, 0x2C, 0x01])
+        contents = Inference_InferTensorContents()
+        contents.fp32Contents = [1.5]
+        XCTAssertEqual(try GRPCInferenceCall.littleEndian(contents, datatype: "FP32", input: "x"), [0, 0, 0xC0, 0x3F])
+        contents = Inference_InferTensorContents()
+        contents.boolContents = [true, false]
+        XCTAssertEqual(try GRPCInferenceCall.littleEndian(contents, datatype: "BOOL", input: "x"), [1, 0])
+        contents = Inference_InferTensorContents()
+        contents.uint64Contents = [258]
+        XCTAssertEqual(try GRPCInferenceCall.littleEndian(contents, datatype: "UINT64", input: "x"), [2, 1, 0, 0, 0, 0, 0, 0])
+        XCTAssertThrowsError(try GRPCInferenceCall.littleEndian(contents, datatype: "FP16", input: "x")) { error in
+            XCTAssertEqual("\(error)", "input 'x' is FP16, which has no typed contents field; send it in raw_input_contents")
+        }
+    }
+
+    func testServingErrorsMapToTheirStatusCodes() {
+        let pairs: [(Nnserve_ErrorCode, RPCError.Code)] = [(.invalidArgument, .invalidArgument), (.notFound, .notFound),
+                                                             (.resourceExhausted, .resourceExhausted), (.deadlineExceeded, .deadlineExceeded),
+                                                             (.unavailable, .unavailable), (.internal, .internalError)]
+        for (serving, status) in pairs {
+            let error = RPCError(ServingError(serving, "why"))
+            XCTAssertEqual(error.code, status)
+            XCTAssertEqual(error.message, "why")
+        }
+    }
+}
