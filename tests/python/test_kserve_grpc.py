@@ -2,6 +2,8 @@
 not send, Triton's own generated stubs): health, metadata, inference with raw and typed
 contents, every error with its status code, Triton's configuration, statistics and repository
 extensions, and the protocol label on /metrics."""
+import os
+
 import grpc
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ import tritonclient.grpc as grpcclient
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +183,15 @@ def test_repository_index_unload_and_load(client):
     assert client.is_model_ready("diamonds") and client.is_server_ready()
     code, message = status_of(lambda: client.load_model("no-such-model"))
     assert code == "StatusCode.NOT_FOUND" and "no-such-model" in message
+
+
+def test_the_readme_snippet_runs(server, capsys):
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    snippet = readme.split("<!-- grpc-example:begin -->")[1].split("<!-- grpc-example:end -->")[0]
+    code = snippet.split("```python")[1].split("```")[0].replace("localhost:8001", server.grpc)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.split("\n")
+    prices = np.array([float(v) for v in printed[0].replace("[", " ").replace("]", " ").split()])
+    assert np.allclose(prices, [362.3138, 10942.073], rtol=1e-5), printed[0]
+    max_batch_size, inference_count = (int(v) for v in printed[1].split())
+    assert max_batch_size > 0 and inference_count >= 2
