@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-tune bench-serve bench-http
+.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-tune bench-serve bench-http bench-protocols
 
 setup:
 	@bash ops/setup.sh
@@ -97,6 +97,10 @@ bench-tune: setup
 ## bench-serve: nnserve + nnclient bench on M1/M2 at concurrency 1, 16, 64 (and M2 without batching).
 bench-serve: setup
 	bash ops/bench-serve.sh
+
+## bench-protocols: binary vs gRPC vs HTTP on one server, M1/M2 at concurrency 1, 16, 64 (needs wrk).
+bench-protocols: setup
+	bash ops/bench-protocols.sh
 
 ## bench-http: the HTTP front under wrk, measured like the Python serving anchor (needs wrk).
 bench-http: setup

@@ -85,6 +85,17 @@ let package = Package(
             dependencies: ["NNTrain", "NNCore", "NNFormat", "NNInference", "NNTestSupport"],
             swiftSettings: strictSwift
         ),
+        // The KServe v2 / Triton gRPC messages and stubs, generated (ops/gen-proto.sh).
+        .target(
+            name: "NNKServe",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Hyperparameter search and population based training; studies live in SQLite (GRDB).
         .target(
             name: "NNTune",
@@ -141,18 +152,19 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                "NNKServe",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
-                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
-            exclude: ["GRPC/Generated/README.md"],
             swiftSettings: strictSwift
         ),
         .target(
             name: "NNClient",
             dependencies: [
-                "NNCore", "NNFormat", "NNWire",
+                "NNCore", "NNFormat", "NNWire", "NNKServe",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

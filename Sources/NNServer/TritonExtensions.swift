@@ -1,4 +1,5 @@
 import Foundation
+import NNKServe
 import SwiftProtobuf
 
 /// Triton's model configuration and statistics extensions, built once for both fronts: the

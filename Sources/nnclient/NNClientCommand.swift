@@ -130,14 +130,24 @@ extension NNClientCommand {
         @Option(help: "Seconds of load.") var duration = 5.0
         @Option(help: "Rows per request.") var rowsPerRequest = 1
         @Option(help: "Connections carrying the requests.") var connections = 4
+        @Option(help: "binary (the port of the binary protocol) or grpc (nnserve's --grpc-port: KServe v2 ModelInfer).") var `protocol` = "binary"
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
             guard duration > 0, duration <= 600, concurrency > 0, concurrency <= 4096 else {
                 throw ValidationError("--duration must be in (0, 600] s and --concurrency in 1...4096")
             }
-            let report = try await LoadGenerator(host: connection.host, port: connection.port, model: model, concurrency: concurrency,
+            let report: LoadGenerator.Report
+            switch `protocol` {
+            case "binary":
+                report = try await LoadGenerator(host: connection.host, port: connection.port, model: model, concurrency: concurrency,
                                                  duration: duration, rowsPerRequest: rowsPerRequest, connections: connections).run()
+            case "grpc":
+                report = try await GRPCLoadGenerator(host: connection.host, port: connection.port, model: model, concurrency: concurrency,
+                                                     duration: duration, rowsPerRequest: rowsPerRequest, connections: connections).run()
+            default:
+                throw ValidationError("--protocol \(`protocol`): binary or grpc")
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys

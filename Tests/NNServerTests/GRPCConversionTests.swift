@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import NNFormat
+import NNKServe
 @testable import NNServer
 import XCTest
 

@@ -2,6 +2,7 @@ import Dispatch
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import NIOConcurrencyHelpers
+import NNKServe
 
 /// The KServe v2 gRPC front (`--grpc-port`): grpc-swift 2 over HTTP/2 on SwiftNIO, serving
 /// `KServeGRPCService`. The rest of nnserve is synchronous, so the server runs in its own task

@@ -1,5 +1,6 @@
 import Foundation
 import NNInference
+import NNKServe
 
 /// A `ModelInferRequest` checked against its model: the same `RowBlock` the HTTP front and the
 /// binary protocol build, so the three protocols share one path into the batcher.

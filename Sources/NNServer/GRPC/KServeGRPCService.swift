@@ -1,6 +1,7 @@
 import Dispatch
 import GRPCCore
 import NNInference
+import NNKServe
 
 /// The KServe v2 gRPC service (`inference.GRPCInferenceService`) with Triton's configuration,
 /// statistics and repository extensions, over the shared model store. Inference joins the

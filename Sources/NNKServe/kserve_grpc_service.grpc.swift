@@ -34,156 +34,156 @@ import GRPCProtobuf
 
 /// Namespace containing generated types for the "inference.GRPCInferenceService" service.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
-internal enum Inference_GRPCInferenceService: Sendable {
+public enum Inference_GRPCInferenceService: Sendable {
     /// Service descriptor for the "inference.GRPCInferenceService" service.
-    internal static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService")
+    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService")
     /// Namespace for method metadata.
-    internal enum Method: Sendable {
+    public enum Method: Sendable {
         /// Namespace for "ServerLive" metadata.
-        internal enum ServerLive: Sendable {
+        public enum ServerLive: Sendable {
             /// Request type for "ServerLive".
-            internal typealias Input = Inference_ServerLiveRequest
+            public typealias Input = Inference_ServerLiveRequest
             /// Response type for "ServerLive".
-            internal typealias Output = Inference_ServerLiveResponse
+            public typealias Output = Inference_ServerLiveResponse
             /// Descriptor for "ServerLive".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "ServerLive",
                 type: .unary
             )
         }
         /// Namespace for "ServerReady" metadata.
-        internal enum ServerReady: Sendable {
+        public enum ServerReady: Sendable {
             /// Request type for "ServerReady".
-            internal typealias Input = Inference_ServerReadyRequest
+            public typealias Input = Inference_ServerReadyRequest
             /// Response type for "ServerReady".
-            internal typealias Output = Inference_ServerReadyResponse
+            public typealias Output = Inference_ServerReadyResponse
             /// Descriptor for "ServerReady".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "ServerReady",
                 type: .unary
             )
         }
         /// Namespace for "ModelReady" metadata.
-        internal enum ModelReady: Sendable {
+        public enum ModelReady: Sendable {
             /// Request type for "ModelReady".
-            internal typealias Input = Inference_ModelReadyRequest
+            public typealias Input = Inference_ModelReadyRequest
             /// Response type for "ModelReady".
-            internal typealias Output = Inference_ModelReadyResponse
+            public typealias Output = Inference_ModelReadyResponse
             /// Descriptor for "ModelReady".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "ModelReady",
                 type: .unary
             )
         }
         /// Namespace for "ServerMetadata" metadata.
-        internal enum ServerMetadata: Sendable {
+        public enum ServerMetadata: Sendable {
             /// Request type for "ServerMetadata".
-            internal typealias Input = Inference_ServerMetadataRequest
+            public typealias Input = Inference_ServerMetadataRequest
             /// Response type for "ServerMetadata".
-            internal typealias Output = Inference_ServerMetadataResponse
+            public typealias Output = Inference_ServerMetadataResponse
             /// Descriptor for "ServerMetadata".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "ServerMetadata",
                 type: .unary
             )
         }
         /// Namespace for "ModelMetadata" metadata.
-        internal enum ModelMetadata: Sendable {
+        public enum ModelMetadata: Sendable {
             /// Request type for "ModelMetadata".
-            internal typealias Input = Inference_ModelMetadataRequest
+            public typealias Input = Inference_ModelMetadataRequest
             /// Response type for "ModelMetadata".
-            internal typealias Output = Inference_ModelMetadataResponse
+            public typealias Output = Inference_ModelMetadataResponse
             /// Descriptor for "ModelMetadata".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "ModelMetadata",
                 type: .unary
             )
         }
         /// Namespace for "ModelInfer" metadata.
-        internal enum ModelInfer: Sendable {
+        public enum ModelInfer: Sendable {
             /// Request type for "ModelInfer".
-            internal typealias Input = Inference_ModelInferRequest
+            public typealias Input = Inference_ModelInferRequest
             /// Response type for "ModelInfer".
-            internal typealias Output = Inference_ModelInferResponse
+            public typealias Output = Inference_ModelInferResponse
             /// Descriptor for "ModelInfer".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "ModelInfer",
                 type: .unary
             )
         }
         /// Namespace for "ModelConfig" metadata.
-        internal enum ModelConfig: Sendable {
+        public enum ModelConfig: Sendable {
             /// Request type for "ModelConfig".
-            internal typealias Input = Inference_ModelConfigRequest
+            public typealias Input = Inference_ModelConfigRequest
             /// Response type for "ModelConfig".
-            internal typealias Output = Inference_ModelConfigResponse
+            public typealias Output = Inference_ModelConfigResponse
             /// Descriptor for "ModelConfig".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "ModelConfig",
                 type: .unary
             )
         }
         /// Namespace for "ModelStatistics" metadata.
-        internal enum ModelStatistics: Sendable {
+        public enum ModelStatistics: Sendable {
             /// Request type for "ModelStatistics".
-            internal typealias Input = Inference_ModelStatisticsRequest
+            public typealias Input = Inference_ModelStatisticsRequest
             /// Response type for "ModelStatistics".
-            internal typealias Output = Inference_ModelStatisticsResponse
+            public typealias Output = Inference_ModelStatisticsResponse
             /// Descriptor for "ModelStatistics".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "ModelStatistics",
                 type: .unary
             )
         }
         /// Namespace for "RepositoryIndex" metadata.
-        internal enum RepositoryIndex: Sendable {
+        public enum RepositoryIndex: Sendable {
             /// Request type for "RepositoryIndex".
-            internal typealias Input = Inference_RepositoryIndexRequest
+            public typealias Input = Inference_RepositoryIndexRequest
             /// Response type for "RepositoryIndex".
-            internal typealias Output = Inference_RepositoryIndexResponse
+            public typealias Output = Inference_RepositoryIndexResponse
             /// Descriptor for "RepositoryIndex".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "RepositoryIndex",
                 type: .unary
             )
         }
         /// Namespace for "RepositoryModelLoad" metadata.
-        internal enum RepositoryModelLoad: Sendable {
+        public enum RepositoryModelLoad: Sendable {
             /// Request type for "RepositoryModelLoad".
-            internal typealias Input = Inference_RepositoryModelLoadRequest
+            public typealias Input = Inference_RepositoryModelLoadRequest
             /// Response type for "RepositoryModelLoad".
-            internal typealias Output = Inference_RepositoryModelLoadResponse
+            public typealias Output = Inference_RepositoryModelLoadResponse
             /// Descriptor for "RepositoryModelLoad".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "RepositoryModelLoad",
                 type: .unary
             )
         }
         /// Namespace for "RepositoryModelUnload" metadata.
-        internal enum RepositoryModelUnload: Sendable {
+        public enum RepositoryModelUnload: Sendable {
             /// Request type for "RepositoryModelUnload".
-            internal typealias Input = Inference_RepositoryModelUnloadRequest
+            public typealias Input = Inference_RepositoryModelUnloadRequest
             /// Response type for "RepositoryModelUnload".
-            internal typealias Output = Inference_RepositoryModelUnloadResponse
+            public typealias Output = Inference_RepositoryModelUnloadResponse
             /// Descriptor for "RepositoryModelUnload".
-            internal static let descriptor = GRPCCore.MethodDescriptor(
+            public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService"),
                 method: "RepositoryModelUnload",
                 type: .unary
             )
         }
         /// Descriptors for all methods in the "inference.GRPCInferenceService" service.
-        internal static let descriptors: [GRPCCore.MethodDescriptor] = [
+        public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ServerLive.descriptor,
             ServerReady.descriptor,
             ModelReady.descriptor,
@@ -202,7 +202,7 @@ internal enum Inference_GRPCInferenceService: Sendable {
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension GRPCCore.ServiceDescriptor {
     /// Service descriptor for the "inference.GRPCInferenceService" service.
-    internal static let inference_GRPCInferenceService = GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService")
+    public static let inference_GRPCInferenceService = GRPCCore.ServiceDescriptor(fullyQualifiedService: "inference.GRPCInferenceService")
 }
 
 // MARK: inference.GRPCInferenceService (server)
@@ -220,7 +220,7 @@ extension Inference_GRPCInferenceService {
     ///
     /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
     /// or ``SimpleServiceProtocol`` instead.
-    internal protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "ServerLive" method.
         ///
         /// > Source IDL Documentation:
@@ -427,7 +427,7 @@ extension Inference_GRPCInferenceService {
     /// trailing response metadata. If you don't need these then consider using
     /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
     /// use ``StreamingServiceProtocol``.
-    internal protocol ServiceProtocol: Inference_GRPCInferenceService.StreamingServiceProtocol {
+    public protocol ServiceProtocol: Inference_GRPCInferenceService.StreamingServiceProtocol {
         /// Handle the "ServerLive" method.
         ///
         /// > Source IDL Documentation:
@@ -632,7 +632,7 @@ extension Inference_GRPCInferenceService {
     /// This is the highest level protocol for the service. The API is the easiest to use but
     /// doesn't provide access to request or response metadata. If you need access to these
     /// then use ``ServiceProtocol`` instead.
-    internal protocol SimpleServiceProtocol: Inference_GRPCInferenceService.ServiceProtocol {
+    public protocol SimpleServiceProtocol: Inference_GRPCInferenceService.ServiceProtocol {
         /// Handle the "ServerLive" method.
         ///
         /// > Source IDL Documentation:
@@ -836,7 +836,7 @@ extension Inference_GRPCInferenceService {
 // Default implementation of 'registerMethods(with:)'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Inference_GRPCInferenceService.StreamingServiceProtocol {
-    internal func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Inference_GRPCInferenceService.Method.ServerLive.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Inference_ServerLiveRequest>(),
@@ -964,7 +964,7 @@ extension Inference_GRPCInferenceService.StreamingServiceProtocol {
 // Default implementation of streaming methods from 'StreamingServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Inference_GRPCInferenceService.ServiceProtocol {
-    internal func serverLive(
+    public func serverLive(
         request: GRPCCore.StreamingServerRequest<Inference_ServerLiveRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_ServerLiveResponse> {
@@ -975,7 +975,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func serverReady(
+    public func serverReady(
         request: GRPCCore.StreamingServerRequest<Inference_ServerReadyRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_ServerReadyResponse> {
@@ -986,7 +986,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func modelReady(
+    public func modelReady(
         request: GRPCCore.StreamingServerRequest<Inference_ModelReadyRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelReadyResponse> {
@@ -997,7 +997,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func serverMetadata(
+    public func serverMetadata(
         request: GRPCCore.StreamingServerRequest<Inference_ServerMetadataRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_ServerMetadataResponse> {
@@ -1008,7 +1008,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func modelMetadata(
+    public func modelMetadata(
         request: GRPCCore.StreamingServerRequest<Inference_ModelMetadataRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelMetadataResponse> {
@@ -1019,7 +1019,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func modelInfer(
+    public func modelInfer(
         request: GRPCCore.StreamingServerRequest<Inference_ModelInferRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelInferResponse> {
@@ -1030,7 +1030,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func modelConfig(
+    public func modelConfig(
         request: GRPCCore.StreamingServerRequest<Inference_ModelConfigRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelConfigResponse> {
@@ -1041,7 +1041,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func modelStatistics(
+    public func modelStatistics(
         request: GRPCCore.StreamingServerRequest<Inference_ModelStatisticsRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_ModelStatisticsResponse> {
@@ -1052,7 +1052,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func repositoryIndex(
+    public func repositoryIndex(
         request: GRPCCore.StreamingServerRequest<Inference_RepositoryIndexRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_RepositoryIndexResponse> {
@@ -1063,7 +1063,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func repositoryModelLoad(
+    public func repositoryModelLoad(
         request: GRPCCore.StreamingServerRequest<Inference_RepositoryModelLoadRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_RepositoryModelLoadResponse> {
@@ -1074,7 +1074,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    internal func repositoryModelUnload(
+    public func repositoryModelUnload(
         request: GRPCCore.StreamingServerRequest<Inference_RepositoryModelUnloadRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Inference_RepositoryModelUnloadResponse> {
@@ -1089,7 +1089,7 @@ extension Inference_GRPCInferenceService.ServiceProtocol {
 // Default implementation of methods from 'ServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Inference_GRPCInferenceService.SimpleServiceProtocol {
-    internal func serverLive(
+    public func serverLive(
         request: GRPCCore.ServerRequest<Inference_ServerLiveRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_ServerLiveResponse> {
@@ -1102,7 +1102,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func serverReady(
+    public func serverReady(
         request: GRPCCore.ServerRequest<Inference_ServerReadyRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_ServerReadyResponse> {
@@ -1115,7 +1115,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func modelReady(
+    public func modelReady(
         request: GRPCCore.ServerRequest<Inference_ModelReadyRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_ModelReadyResponse> {
@@ -1128,7 +1128,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func serverMetadata(
+    public func serverMetadata(
         request: GRPCCore.ServerRequest<Inference_ServerMetadataRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_ServerMetadataResponse> {
@@ -1141,7 +1141,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func modelMetadata(
+    public func modelMetadata(
         request: GRPCCore.ServerRequest<Inference_ModelMetadataRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_ModelMetadataResponse> {
@@ -1154,7 +1154,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func modelInfer(
+    public func modelInfer(
         request: GRPCCore.ServerRequest<Inference_ModelInferRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_ModelInferResponse> {
@@ -1167,7 +1167,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func modelConfig(
+    public func modelConfig(
         request: GRPCCore.ServerRequest<Inference_ModelConfigRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_ModelConfigResponse> {
@@ -1180,7 +1180,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func modelStatistics(
+    public func modelStatistics(
         request: GRPCCore.ServerRequest<Inference_ModelStatisticsRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_ModelStatisticsResponse> {
@@ -1193,7 +1193,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func repositoryIndex(
+    public func repositoryIndex(
         request: GRPCCore.ServerRequest<Inference_RepositoryIndexRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_RepositoryIndexResponse> {
@@ -1206,7 +1206,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func repositoryModelLoad(
+    public func repositoryModelLoad(
         request: GRPCCore.ServerRequest<Inference_RepositoryModelLoadRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_RepositoryModelLoadResponse> {
@@ -1219,7 +1219,7 @@ extension Inference_GRPCInferenceService.SimpleServiceProtocol {
         )
     }
 
-    internal func repositoryModelUnload(
+    public func repositoryModelUnload(
         request: GRPCCore.ServerRequest<Inference_RepositoryModelUnloadRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Inference_RepositoryModelUnloadResponse> {
@@ -1241,7 +1241,7 @@ extension Inference_GRPCInferenceService {
     ///
     /// You don't need to implement this protocol directly, use the generated
     /// implementation, ``Client``.
-    internal protocol ClientProtocol: Sendable {
+    public protocol ClientProtocol: Sendable {
         /// Call the "ServerLive" method.
         ///
         /// > Source IDL Documentation:
@@ -1501,14 +1501,14 @@ extension Inference_GRPCInferenceService {
     /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
     /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
     /// means of communication with the remote peer.
-    internal struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
         /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
         ///
         /// - Parameters:
         ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
-        internal init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
             self.client = client
         }
 
@@ -1527,7 +1527,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func serverLive<Result>(
+        public func serverLive<Result>(
             request: GRPCCore.ClientRequest<Inference_ServerLiveRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_ServerLiveRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_ServerLiveResponse>,
@@ -1561,7 +1561,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func serverReady<Result>(
+        public func serverReady<Result>(
             request: GRPCCore.ClientRequest<Inference_ServerReadyRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_ServerReadyRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_ServerReadyResponse>,
@@ -1595,7 +1595,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func modelReady<Result>(
+        public func modelReady<Result>(
             request: GRPCCore.ClientRequest<Inference_ModelReadyRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_ModelReadyRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_ModelReadyResponse>,
@@ -1629,7 +1629,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func serverMetadata<Result>(
+        public func serverMetadata<Result>(
             request: GRPCCore.ClientRequest<Inference_ServerMetadataRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_ServerMetadataRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_ServerMetadataResponse>,
@@ -1663,7 +1663,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func modelMetadata<Result>(
+        public func modelMetadata<Result>(
             request: GRPCCore.ClientRequest<Inference_ModelMetadataRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_ModelMetadataRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_ModelMetadataResponse>,
@@ -1697,7 +1697,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func modelInfer<Result>(
+        public func modelInfer<Result>(
             request: GRPCCore.ClientRequest<Inference_ModelInferRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_ModelInferRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_ModelInferResponse>,
@@ -1731,7 +1731,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func modelConfig<Result>(
+        public func modelConfig<Result>(
             request: GRPCCore.ClientRequest<Inference_ModelConfigRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_ModelConfigRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_ModelConfigResponse>,
@@ -1765,7 +1765,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func modelStatistics<Result>(
+        public func modelStatistics<Result>(
             request: GRPCCore.ClientRequest<Inference_ModelStatisticsRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_ModelStatisticsRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_ModelStatisticsResponse>,
@@ -1799,7 +1799,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func repositoryIndex<Result>(
+        public func repositoryIndex<Result>(
             request: GRPCCore.ClientRequest<Inference_RepositoryIndexRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_RepositoryIndexRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_RepositoryIndexResponse>,
@@ -1833,7 +1833,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func repositoryModelLoad<Result>(
+        public func repositoryModelLoad<Result>(
             request: GRPCCore.ClientRequest<Inference_RepositoryModelLoadRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_RepositoryModelLoadRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_RepositoryModelLoadResponse>,
@@ -1867,7 +1867,7 @@ extension Inference_GRPCInferenceService {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        internal func repositoryModelUnload<Result>(
+        public func repositoryModelUnload<Result>(
             request: GRPCCore.ClientRequest<Inference_RepositoryModelUnloadRequest>,
             serializer: some GRPCCore.MessageSerializer<Inference_RepositoryModelUnloadRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Inference_RepositoryModelUnloadResponse>,
@@ -1904,7 +1904,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func serverLive<Result>(
+    public func serverLive<Result>(
         request: GRPCCore.ClientRequest<Inference_ServerLiveRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ServerLiveResponse>) async throws -> Result = { response in
@@ -1933,7 +1933,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func serverReady<Result>(
+    public func serverReady<Result>(
         request: GRPCCore.ClientRequest<Inference_ServerReadyRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ServerReadyResponse>) async throws -> Result = { response in
@@ -1962,7 +1962,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelReady<Result>(
+    public func modelReady<Result>(
         request: GRPCCore.ClientRequest<Inference_ModelReadyRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ModelReadyResponse>) async throws -> Result = { response in
@@ -1991,7 +1991,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func serverMetadata<Result>(
+    public func serverMetadata<Result>(
         request: GRPCCore.ClientRequest<Inference_ServerMetadataRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ServerMetadataResponse>) async throws -> Result = { response in
@@ -2020,7 +2020,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelMetadata<Result>(
+    public func modelMetadata<Result>(
         request: GRPCCore.ClientRequest<Inference_ModelMetadataRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ModelMetadataResponse>) async throws -> Result = { response in
@@ -2049,7 +2049,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelInfer<Result>(
+    public func modelInfer<Result>(
         request: GRPCCore.ClientRequest<Inference_ModelInferRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ModelInferResponse>) async throws -> Result = { response in
@@ -2078,7 +2078,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelConfig<Result>(
+    public func modelConfig<Result>(
         request: GRPCCore.ClientRequest<Inference_ModelConfigRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ModelConfigResponse>) async throws -> Result = { response in
@@ -2107,7 +2107,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelStatistics<Result>(
+    public func modelStatistics<Result>(
         request: GRPCCore.ClientRequest<Inference_ModelStatisticsRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_ModelStatisticsResponse>) async throws -> Result = { response in
@@ -2136,7 +2136,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func repositoryIndex<Result>(
+    public func repositoryIndex<Result>(
         request: GRPCCore.ClientRequest<Inference_RepositoryIndexRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_RepositoryIndexResponse>) async throws -> Result = { response in
@@ -2165,7 +2165,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func repositoryModelLoad<Result>(
+    public func repositoryModelLoad<Result>(
         request: GRPCCore.ClientRequest<Inference_RepositoryModelLoadRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_RepositoryModelLoadResponse>) async throws -> Result = { response in
@@ -2194,7 +2194,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func repositoryModelUnload<Result>(
+    public func repositoryModelUnload<Result>(
         request: GRPCCore.ClientRequest<Inference_RepositoryModelUnloadRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Inference_RepositoryModelUnloadResponse>) async throws -> Result = { response in
@@ -2228,7 +2228,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func serverLive<Result>(
+    public func serverLive<Result>(
         _ message: Inference_ServerLiveRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2261,7 +2261,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func serverReady<Result>(
+    public func serverReady<Result>(
         _ message: Inference_ServerReadyRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2294,7 +2294,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelReady<Result>(
+    public func modelReady<Result>(
         _ message: Inference_ModelReadyRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2327,7 +2327,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func serverMetadata<Result>(
+    public func serverMetadata<Result>(
         _ message: Inference_ServerMetadataRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2360,7 +2360,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelMetadata<Result>(
+    public func modelMetadata<Result>(
         _ message: Inference_ModelMetadataRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2393,7 +2393,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelInfer<Result>(
+    public func modelInfer<Result>(
         _ message: Inference_ModelInferRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2426,7 +2426,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelConfig<Result>(
+    public func modelConfig<Result>(
         _ message: Inference_ModelConfigRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2459,7 +2459,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func modelStatistics<Result>(
+    public func modelStatistics<Result>(
         _ message: Inference_ModelStatisticsRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2492,7 +2492,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func repositoryIndex<Result>(
+    public func repositoryIndex<Result>(
         _ message: Inference_RepositoryIndexRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2525,7 +2525,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func repositoryModelLoad<Result>(
+    public func repositoryModelLoad<Result>(
         _ message: Inference_RepositoryModelLoadRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -2558,7 +2558,7 @@ extension Inference_GRPCInferenceService.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    internal func repositoryModelUnload<Result>(
+    public func repositoryModelUnload<Result>(
         _ message: Inference_RepositoryModelUnloadRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,

@@ -47,8 +47,8 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 /// Element type of a tensor in a model configuration. (The v2 inference
 /// messages use the string form instead, e.g. TYPE_FP32 <-> "FP32",
 /// TYPE_STRING <-> "BYTES".)
-nonisolated enum Inference_DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
-  typealias RawValue = Int
+public nonisolated enum Inference_DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
   case typeInvalid // = 0
   case typeBool // = 1
   case typeUint8 // = 2
@@ -66,11 +66,11 @@ nonisolated enum Inference_DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
   case typeBf16 // = 14
   case UNRECOGNIZED(Int)
 
-  init() {
+  public init() {
     self = .typeInvalid
   }
 
-  init?(rawValue: Int) {
+  public init?(rawValue: Int) {
     switch rawValue {
     case 0: self = .typeInvalid
     case 1: self = .typeBool
@@ -91,7 +91,7 @@ nonisolated enum Inference_DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
     }
   }
 
-  var rawValue: Int {
+  public var rawValue: Int {
     switch self {
     case .typeInvalid: return 0
     case .typeBool: return 1
@@ -113,7 +113,7 @@ nonisolated enum Inference_DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
   }
 
   // The compiler won't synthesize support with the UNRECOGNIZED case.
-  static let allCases: [Inference_DataType] = [
+  public static let allCases: [Inference_DataType] = [
     .typeInvalid,
     .typeBool,
     .typeUint8,
@@ -134,172 +134,172 @@ nonisolated enum Inference_DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
 }
 
 /// Liveness probe; takes no arguments.
-nonisolated struct Inference_ServerLiveRequest: Sendable {
+public nonisolated struct Inference_ServerLiveRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Liveness answer.
-nonisolated struct Inference_ServerLiveResponse: Sendable {
+public nonisolated struct Inference_ServerLiveResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var live: Bool = false
+  public var live: Bool = false
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Readiness probe; takes no arguments.
-nonisolated struct Inference_ServerReadyRequest: Sendable {
+public nonisolated struct Inference_ServerReadyRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Readiness answer.
-nonisolated struct Inference_ServerReadyResponse: Sendable {
+public nonisolated struct Inference_ServerReadyResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var ready: Bool = false
+  public var ready: Bool = false
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Readiness probe for one model. An empty version lets the server pick.
-nonisolated struct Inference_ModelReadyRequest: Sendable {
+public nonisolated struct Inference_ModelReadyRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var version: String = String()
+  public var version: String = String()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Readiness answer for one model.
-nonisolated struct Inference_ModelReadyResponse: Sendable {
+public nonisolated struct Inference_ModelReadyResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var ready: Bool = false
+  public var ready: Bool = false
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Server metadata query; takes no arguments.
-nonisolated struct Inference_ServerMetadataRequest: Sendable {
+public nonisolated struct Inference_ServerMetadataRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Who the server is and which protocol extensions it offers.
-nonisolated struct Inference_ServerMetadataResponse: Sendable {
+public nonisolated struct Inference_ServerMetadataResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var version: String = String()
+  public var version: String = String()
 
-  var extensions: [String] = []
+  public var extensions: [String] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Model metadata query. An empty version lets the server pick.
-nonisolated struct Inference_ModelMetadataRequest: Sendable {
+public nonisolated struct Inference_ModelMetadataRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var version: String = String()
+  public var version: String = String()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Description of a model and its input/output tensors.
-nonisolated struct Inference_ModelMetadataResponse: Sendable {
+public nonisolated struct Inference_ModelMetadataResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var versions: [String] = []
+  public var versions: [String] = []
 
-  var platform: String = String()
+  public var platform: String = String()
 
-  var inputs: [Inference_ModelMetadataResponse.TensorMetadata] = []
+  public var inputs: [Inference_ModelMetadataResponse.TensorMetadata] = []
 
-  var outputs: [Inference_ModelMetadataResponse.TensorMetadata] = []
+  public var outputs: [Inference_ModelMetadataResponse.TensorMetadata] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// One tensor's signature. Datatype is the v2 string form ("FP32", "INT64",
   /// "BYTES", ...); -1 in shape marks a variable-size dimension.
-  nonisolated struct TensorMetadata: Sendable {
+  public nonisolated struct TensorMetadata: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var name: String = String()
+    public var name: String = String()
 
-    var datatype: String = String()
+    public var datatype: String = String()
 
-    var shape: [Int64] = []
+    public var shape: [Int64] = []
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
   }
 
-  init() {}
+  public init() {}
 }
 
 /// A single request/response/tensor parameter value.
-nonisolated struct Inference_InferParameter: Sendable {
+public nonisolated struct Inference_InferParameter: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var parameterChoice: Inference_InferParameter.OneOf_ParameterChoice? = nil
+  public var parameterChoice: Inference_InferParameter.OneOf_ParameterChoice? = nil
 
-  var boolParam: Bool {
+  public var boolParam: Bool {
     get {
       if case .boolParam(let v)? = parameterChoice {return v}
       return false
@@ -307,7 +307,7 @@ nonisolated struct Inference_InferParameter: Sendable {
     set {parameterChoice = .boolParam(newValue)}
   }
 
-  var int64Param: Int64 {
+  public var int64Param: Int64 {
     get {
       if case .int64Param(let v)? = parameterChoice {return v}
       return 0
@@ -315,7 +315,7 @@ nonisolated struct Inference_InferParameter: Sendable {
     set {parameterChoice = .int64Param(newValue)}
   }
 
-  var stringParam: String {
+  public var stringParam: String {
     get {
       if case .stringParam(let v)? = parameterChoice {return v}
       return String()
@@ -323,7 +323,7 @@ nonisolated struct Inference_InferParameter: Sendable {
     set {parameterChoice = .stringParam(newValue)}
   }
 
-  var doubleParam: Double {
+  public var doubleParam: Double {
     get {
       if case .doubleParam(let v)? = parameterChoice {return v}
       return 0
@@ -331,7 +331,7 @@ nonisolated struct Inference_InferParameter: Sendable {
     set {parameterChoice = .doubleParam(newValue)}
   }
 
-  var uint64Param: UInt64 {
+  public var uint64Param: UInt64 {
     get {
       if case .uint64Param(let v)? = parameterChoice {return v}
       return 0
@@ -339,9 +339,9 @@ nonisolated struct Inference_InferParameter: Sendable {
     set {parameterChoice = .uint64Param(newValue)}
   }
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum OneOf_ParameterChoice: Equatable, Sendable {
+  public nonisolated enum OneOf_ParameterChoice: Equatable, Sendable {
     case boolParam(Bool)
     case int64Param(Int64)
     case stringParam(String)
@@ -350,230 +350,230 @@ nonisolated struct Inference_InferParameter: Sendable {
 
   }
 
-  init() {}
+  public init() {}
 }
 
 /// Typed (non-raw) tensor data, flattened in row-major order. Only the field
 /// matching the tensor's datatype is used. FP16/BF16 have no typed form and
 /// must travel as raw bytes instead.
-nonisolated struct Inference_InferTensorContents: Sendable {
+public nonisolated struct Inference_InferTensorContents: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// BOOL
-  var boolContents: [Bool] = []
+  public var boolContents: [Bool] = []
 
   /// INT8, INT16, INT32
-  var intContents: [Int32] = []
+  public var intContents: [Int32] = []
 
   /// INT64
-  var int64Contents: [Int64] = []
+  public var int64Contents: [Int64] = []
 
   /// UINT8, UINT16, UINT32
-  var uintContents: [UInt32] = []
+  public var uintContents: [UInt32] = []
 
   /// UINT64
-  var uint64Contents: [UInt64] = []
+  public var uint64Contents: [UInt64] = []
 
   /// FP32
-  var fp32Contents: [Float] = []
+  public var fp32Contents: [Float] = []
 
   /// FP64
-  var fp64Contents: [Double] = []
+  public var fp64Contents: [Double] = []
 
   /// BYTES (one entry per element)
-  var bytesContents: [Data] = []
+  public var bytesContents: [Data] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// An inference request.
-nonisolated struct Inference_ModelInferRequest: Sendable {
+public nonisolated struct Inference_ModelInferRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var modelName: String = String()
+  public var modelName: String = String()
 
   /// empty = server's choice
-  var modelVersion: String = String()
+  public var modelVersion: String = String()
 
   /// echoed back in the response
-  var id: String = String()
+  public var id: String = String()
 
-  var parameters: Dictionary<String,Inference_InferParameter> = [:]
+  public var parameters: Dictionary<String,Inference_InferParameter> = [:]
 
-  var inputs: [Inference_ModelInferRequest.InferInputTensor] = []
+  public var inputs: [Inference_ModelInferRequest.InferInputTensor] = []
 
-  var outputs: [Inference_ModelInferRequest.InferRequestedOutputTensor] = []
+  public var outputs: [Inference_ModelInferRequest.InferRequestedOutputTensor] = []
 
   /// Raw little-endian tensor bytes, one entry per input in the same order as
   /// `inputs`, with no padding. If used, no input may also set `contents`.
-  var rawInputContents: [Data] = []
+  public var rawInputContents: [Data] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// One input tensor. Its data is either in `contents` or in the
   /// corresponding entry of `raw_input_contents`, never both.
-  nonisolated struct InferInputTensor: Sendable {
+  public nonisolated struct InferInputTensor: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var name: String = String()
+    public var name: String = String()
 
-    var datatype: String = String()
+    public var datatype: String = String()
 
-    var shape: [Int64] = []
+    public var shape: [Int64] = []
 
-    var parameters: Dictionary<String,Inference_InferParameter> = [:]
+    public var parameters: Dictionary<String,Inference_InferParameter> = [:]
 
-    var contents: Inference_InferTensorContents {
+    public var contents: Inference_InferTensorContents {
       get {_contents ?? Inference_InferTensorContents()}
       set {_contents = newValue}
     }
     /// Returns true if `contents` has been explicitly set.
-    var hasContents: Bool {self._contents != nil}
+    public var hasContents: Bool {self._contents != nil}
     /// Clears the value of `contents`. Subsequent reads from it will return its default value.
-    mutating func clearContents() {self._contents = nil}
+    public mutating func clearContents() {self._contents = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
     fileprivate var _contents: Inference_InferTensorContents? = nil
   }
 
   /// An output the caller wants back. If no outputs are listed, all of the
   /// model's outputs are returned.
-  nonisolated struct InferRequestedOutputTensor: Sendable {
+  public nonisolated struct InferRequestedOutputTensor: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var name: String = String()
+    public var name: String = String()
 
-    var parameters: Dictionary<String,Inference_InferParameter> = [:]
+    public var parameters: Dictionary<String,Inference_InferParameter> = [:]
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
   }
 
-  init() {}
+  public init() {}
 }
 
 /// An inference result.
-nonisolated struct Inference_ModelInferResponse: Sendable {
+public nonisolated struct Inference_ModelInferResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var modelName: String = String()
+  public var modelName: String = String()
 
-  var modelVersion: String = String()
+  public var modelVersion: String = String()
 
-  var id: String = String()
+  public var id: String = String()
 
-  var parameters: Dictionary<String,Inference_InferParameter> = [:]
+  public var parameters: Dictionary<String,Inference_InferParameter> = [:]
 
-  var outputs: [Inference_ModelInferResponse.InferOutputTensor] = []
+  public var outputs: [Inference_ModelInferResponse.InferOutputTensor] = []
 
   /// Raw tensor bytes, one entry per output in the same order as `outputs`.
-  var rawOutputContents: [Data] = []
+  public var rawOutputContents: [Data] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// One output tensor. Its data is either in `contents` or in the
   /// corresponding entry of `raw_output_contents`.
-  nonisolated struct InferOutputTensor: Sendable {
+  public nonisolated struct InferOutputTensor: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var name: String = String()
+    public var name: String = String()
 
-    var datatype: String = String()
+    public var datatype: String = String()
 
-    var shape: [Int64] = []
+    public var shape: [Int64] = []
 
-    var parameters: Dictionary<String,Inference_InferParameter> = [:]
+    public var parameters: Dictionary<String,Inference_InferParameter> = [:]
 
-    var contents: Inference_InferTensorContents {
+    public var contents: Inference_InferTensorContents {
       get {_contents ?? Inference_InferTensorContents()}
       set {_contents = newValue}
     }
     /// Returns true if `contents` has been explicitly set.
-    var hasContents: Bool {self._contents != nil}
+    public var hasContents: Bool {self._contents != nil}
     /// Clears the value of `contents`. Subsequent reads from it will return its default value.
-    mutating func clearContents() {self._contents = nil}
+    public mutating func clearContents() {self._contents = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
     fileprivate var _contents: Inference_InferTensorContents? = nil
   }
 
-  init() {}
+  public init() {}
 }
 
 /// Model configuration query. An empty version lets the server pick.
-nonisolated struct Inference_ModelConfigRequest: Sendable {
+public nonisolated struct Inference_ModelConfigRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var version: String = String()
+  public var version: String = String()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// The configuration of one model.
-nonisolated struct Inference_ModelConfigResponse: Sendable {
+public nonisolated struct Inference_ModelConfigResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var config: Inference_ModelConfig {
+  public var config: Inference_ModelConfig {
     get {_config ?? Inference_ModelConfig()}
     set {_config = newValue}
   }
   /// Returns true if `config` has been explicitly set.
-  var hasConfig: Bool {self._config != nil}
+  public var hasConfig: Bool {self._config != nil}
   /// Clears the value of `config`. Subsequent reads from it will return its default value.
-  mutating func clearConfig() {self._config = nil}
+  public mutating func clearConfig() {self._config = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
   fileprivate var _config: Inference_ModelConfig? = nil
 }
 
 /// Where and how many copies of a model run.
-nonisolated struct Inference_ModelInstanceGroup: Sendable {
+public nonisolated struct Inference_ModelInstanceGroup: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var count: Int32 = 0
+  public var count: Int32 = 0
 
-  var kind: Inference_ModelInstanceGroup.Kind = .auto
+  public var kind: Inference_ModelInstanceGroup.Kind = .auto
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
-    typealias RawValue = Int
+  public nonisolated enum Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
 
     /// GPU if available, else CPU
     case auto // = 0
@@ -584,11 +584,11 @@ nonisolated struct Inference_ModelInstanceGroup: Sendable {
     case model // = 3
     case UNRECOGNIZED(Int)
 
-    init() {
+    public init() {
       self = .auto
     }
 
-    init?(rawValue: Int) {
+    public init?(rawValue: Int) {
       switch rawValue {
       case 0: self = .auto
       case 1: self = .gpu
@@ -598,7 +598,7 @@ nonisolated struct Inference_ModelInstanceGroup: Sendable {
       }
     }
 
-    var rawValue: Int {
+    public var rawValue: Int {
       switch self {
       case .auto: return 0
       case .gpu: return 1
@@ -609,7 +609,7 @@ nonisolated struct Inference_ModelInstanceGroup: Sendable {
     }
 
     // The compiler won't synthesize support with the UNRECOGNIZED case.
-    static let allCases: [Inference_ModelInstanceGroup.Kind] = [
+    public static let allCases: [Inference_ModelInstanceGroup.Kind] = [
       .auto,
       .gpu,
       .cpu,
@@ -618,42 +618,42 @@ nonisolated struct Inference_ModelInstanceGroup: Sendable {
 
   }
 
-  init() {}
+  public init() {}
 }
 
 /// An input tensor declared by the model.
-nonisolated struct Inference_ModelInput: Sendable {
+public nonisolated struct Inference_ModelInput: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var dataType: Inference_DataType = .typeInvalid
+  public var dataType: Inference_DataType = .typeInvalid
 
-  var format: Inference_ModelInput.Format = .none
+  public var format: Inference_ModelInput.Format = .none
 
   /// Shape without the batch dimension when max_batch_size > 0; -1 = variable.
-  var dims: [Int64] = []
+  public var dims: [Int64] = []
 
   /// True if a request may leave this input out.
-  var optional: Bool = false
+  public var optional: Bool = false
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Optional image layout hint.
-  nonisolated enum Format: SwiftProtobuf.Enum, Swift.CaseIterable {
-    typealias RawValue = Int
+  public nonisolated enum Format: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
     case none // = 0
     case nhwc // = 1
     case nchw // = 2
     case UNRECOGNIZED(Int)
 
-    init() {
+    public init() {
       self = .none
     }
 
-    init?(rawValue: Int) {
+    public init?(rawValue: Int) {
       switch rawValue {
       case 0: self = .none
       case 1: self = .nhwc
@@ -662,7 +662,7 @@ nonisolated struct Inference_ModelInput: Sendable {
       }
     }
 
-    var rawValue: Int {
+    public var rawValue: Int {
       switch self {
       case .none: return 0
       case .nhwc: return 1
@@ -672,7 +672,7 @@ nonisolated struct Inference_ModelInput: Sendable {
     }
 
     // The compiler won't synthesize support with the UNRECOGNIZED case.
-    static let allCases: [Inference_ModelInput.Format] = [
+    public static let allCases: [Inference_ModelInput.Format] = [
       .none,
       .nhwc,
       .nchw,
@@ -680,35 +680,35 @@ nonisolated struct Inference_ModelInput: Sendable {
 
   }
 
-  init() {}
+  public init() {}
 }
 
 /// An output tensor produced by the model.
-nonisolated struct Inference_ModelOutput: Sendable {
+public nonisolated struct Inference_ModelOutput: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var dataType: Inference_DataType = .typeInvalid
+  public var dataType: Inference_DataType = .typeInvalid
 
-  var dims: [Int64] = []
+  public var dims: [Int64] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Which versions of a model are served.
-nonisolated struct Inference_ModelVersionPolicy: Sendable {
+public nonisolated struct Inference_ModelVersionPolicy: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var policyChoice: Inference_ModelVersionPolicy.OneOf_PolicyChoice? = nil
+  public var policyChoice: Inference_ModelVersionPolicy.OneOf_PolicyChoice? = nil
 
-  var latest: Inference_ModelVersionPolicy.Latest {
+  public var latest: Inference_ModelVersionPolicy.Latest {
     get {
       if case .latest(let v)? = policyChoice {return v}
       return Inference_ModelVersionPolicy.Latest()
@@ -716,7 +716,7 @@ nonisolated struct Inference_ModelVersionPolicy: Sendable {
     set {policyChoice = .latest(newValue)}
   }
 
-  var all: Inference_ModelVersionPolicy.All {
+  public var all: Inference_ModelVersionPolicy.All {
     get {
       if case .all(let v)? = policyChoice {return v}
       return Inference_ModelVersionPolicy.All()
@@ -724,7 +724,7 @@ nonisolated struct Inference_ModelVersionPolicy: Sendable {
     set {policyChoice = .all(newValue)}
   }
 
-  var specific: Inference_ModelVersionPolicy.Specific {
+  public var specific: Inference_ModelVersionPolicy.Specific {
     get {
       if case .specific(let v)? = policyChoice {return v}
       return Inference_ModelVersionPolicy.Specific()
@@ -732,9 +732,9 @@ nonisolated struct Inference_ModelVersionPolicy: Sendable {
     set {policyChoice = .specific(newValue)}
   }
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum OneOf_PolicyChoice: Equatable, Sendable {
+  public nonisolated enum OneOf_PolicyChoice: Equatable, Sendable {
     case latest(Inference_ModelVersionPolicy.Latest)
     case all(Inference_ModelVersionPolicy.All)
     case specific(Inference_ModelVersionPolicy.Specific)
@@ -742,65 +742,65 @@ nonisolated struct Inference_ModelVersionPolicy: Sendable {
   }
 
   /// Serve the newest `num_versions` versions (the default policy).
-  nonisolated struct Latest: Sendable {
+  public nonisolated struct Latest: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var numVersions: UInt32 = 0
+    public var numVersions: UInt32 = 0
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
   }
 
   /// Serve every version present.
-  nonisolated struct All: Sendable {
+  public nonisolated struct All: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
   }
 
   /// Serve exactly the listed versions.
-  nonisolated struct Specific: Sendable {
+  public nonisolated struct Specific: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var versions: [Int64] = []
+    public var versions: [Int64] = []
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
   }
 
-  init() {}
+  public init() {}
 }
 
 /// How queued requests are treated (timeouts, queue bound).
-nonisolated struct Inference_ModelQueuePolicy: Sendable {
+public nonisolated struct Inference_ModelQueuePolicy: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var timeoutAction: Inference_ModelQueuePolicy.TimeoutAction = .reject
+  public var timeoutAction: Inference_ModelQueuePolicy.TimeoutAction = .reject
 
   /// 0 = no timeout
-  var defaultTimeoutMicroseconds: UInt64 = 0
+  public var defaultTimeoutMicroseconds: UInt64 = 0
 
-  var allowTimeoutOverride: Bool = false
+  public var allowTimeoutOverride: Bool = false
 
   /// 0 = unbounded
-  var maxQueueSize: UInt32 = 0
+  public var maxQueueSize: UInt32 = 0
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum TimeoutAction: SwiftProtobuf.Enum, Swift.CaseIterable {
-    typealias RawValue = Int
+  public nonisolated enum TimeoutAction: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
 
     /// fail the timed-out request
     case reject // = 0
@@ -809,11 +809,11 @@ nonisolated struct Inference_ModelQueuePolicy: Sendable {
     case delay // = 1
     case UNRECOGNIZED(Int)
 
-    init() {
+    public init() {
       self = .reject
     }
 
-    init?(rawValue: Int) {
+    public init?(rawValue: Int) {
       switch rawValue {
       case 0: self = .reject
       case 1: self = .delay
@@ -821,7 +821,7 @@ nonisolated struct Inference_ModelQueuePolicy: Sendable {
       }
     }
 
-    var rawValue: Int {
+    public var rawValue: Int {
       switch self {
       case .reject: return 0
       case .delay: return 1
@@ -830,117 +830,117 @@ nonisolated struct Inference_ModelQueuePolicy: Sendable {
     }
 
     // The compiler won't synthesize support with the UNRECOGNIZED case.
-    static let allCases: [Inference_ModelQueuePolicy.TimeoutAction] = [
+    public static let allCases: [Inference_ModelQueuePolicy.TimeoutAction] = [
       .reject,
       .delay,
     ]
 
   }
 
-  init() {}
+  public init() {}
 }
 
 /// Settings of the dynamic batcher.
-nonisolated struct Inference_ModelDynamicBatching: Sendable {
+public nonisolated struct Inference_ModelDynamicBatching: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var preferredBatchSize: [Int32] = []
+  public var preferredBatchSize: [Int32] = []
 
-  var maxQueueDelayMicroseconds: UInt64 = 0
+  public var maxQueueDelayMicroseconds: UInt64 = 0
 
-  var preserveOrdering: Bool = false
+  public var preserveOrdering: Bool = false
 
-  var priorityLevels: UInt64 = 0
+  public var priorityLevels: UInt64 = 0
 
-  var defaultPriorityLevel: UInt64 = 0
+  public var defaultPriorityLevel: UInt64 = 0
 
-  var defaultQueuePolicy: Inference_ModelQueuePolicy {
+  public var defaultQueuePolicy: Inference_ModelQueuePolicy {
     get {_defaultQueuePolicy ?? Inference_ModelQueuePolicy()}
     set {_defaultQueuePolicy = newValue}
   }
   /// Returns true if `defaultQueuePolicy` has been explicitly set.
-  var hasDefaultQueuePolicy: Bool {self._defaultQueuePolicy != nil}
+  public var hasDefaultQueuePolicy: Bool {self._defaultQueuePolicy != nil}
   /// Clears the value of `defaultQueuePolicy`. Subsequent reads from it will return its default value.
-  mutating func clearDefaultQueuePolicy() {self._defaultQueuePolicy = nil}
+  public mutating func clearDefaultQueuePolicy() {self._defaultQueuePolicy = nil}
 
-  var priorityQueuePolicy: Dictionary<UInt64,Inference_ModelQueuePolicy> = [:]
+  public var priorityQueuePolicy: Dictionary<UInt64,Inference_ModelQueuePolicy> = [:]
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
   fileprivate var _defaultQueuePolicy: Inference_ModelQueuePolicy? = nil
 }
 
 /// Whether a model may send zero or several responses per request.
-nonisolated struct Inference_ModelTransactionPolicy: Sendable {
+public nonisolated struct Inference_ModelTransactionPolicy: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var decoupled: Bool = false
+  public var decoupled: Bool = false
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// The model configuration fields nnserve fills in.
-nonisolated struct Inference_ModelConfig: @unchecked Sendable {
+public nonisolated struct Inference_ModelConfig: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String {
+  public var name: String {
     get {_storage._name}
     set {_uniqueStorage()._name = newValue}
   }
 
-  var platform: String {
+  public var platform: String {
     get {_storage._platform}
     set {_uniqueStorage()._platform = newValue}
   }
 
-  var versionPolicy: Inference_ModelVersionPolicy {
+  public var versionPolicy: Inference_ModelVersionPolicy {
     get {_storage._versionPolicy ?? Inference_ModelVersionPolicy()}
     set {_uniqueStorage()._versionPolicy = newValue}
   }
   /// Returns true if `versionPolicy` has been explicitly set.
-  var hasVersionPolicy: Bool {_storage._versionPolicy != nil}
+  public var hasVersionPolicy: Bool {_storage._versionPolicy != nil}
   /// Clears the value of `versionPolicy`. Subsequent reads from it will return its default value.
-  mutating func clearVersionPolicy() {_uniqueStorage()._versionPolicy = nil}
+  public mutating func clearVersionPolicy() {_uniqueStorage()._versionPolicy = nil}
 
   /// 0 = model does not batch
-  var maxBatchSize: Int32 {
+  public var maxBatchSize: Int32 {
     get {_storage._maxBatchSize}
     set {_uniqueStorage()._maxBatchSize = newValue}
   }
 
-  var input: [Inference_ModelInput] {
+  public var input: [Inference_ModelInput] {
     get {_storage._input}
     set {_uniqueStorage()._input = newValue}
   }
 
-  var output: [Inference_ModelOutput] {
+  public var output: [Inference_ModelOutput] {
     get {_storage._output}
     set {_uniqueStorage()._output = newValue}
   }
 
-  var instanceGroup: [Inference_ModelInstanceGroup] {
+  public var instanceGroup: [Inference_ModelInstanceGroup] {
     get {_storage._instanceGroup}
     set {_uniqueStorage()._instanceGroup = newValue}
   }
 
   /// Triton keeps its schedulers in this oneof (it also has
   /// sequence_batching = 13 and ensemble_scheduling = 15, omitted here).
-  var schedulingChoice: OneOf_SchedulingChoice? {
+  public var schedulingChoice: OneOf_SchedulingChoice? {
     get {return _storage._schedulingChoice}
     set {_uniqueStorage()._schedulingChoice = newValue}
   }
 
-  var dynamicBatching: Inference_ModelDynamicBatching {
+  public var dynamicBatching: Inference_ModelDynamicBatching {
     get {
       if case .dynamicBatching(let v)? = _storage._schedulingChoice {return v}
       return Inference_ModelDynamicBatching()
@@ -948,153 +948,153 @@ nonisolated struct Inference_ModelConfig: @unchecked Sendable {
     set {_uniqueStorage()._schedulingChoice = .dynamicBatching(newValue)}
   }
 
-  var backend: String {
+  public var backend: String {
     get {_storage._backend}
     set {_uniqueStorage()._backend = newValue}
   }
 
-  var modelTransactionPolicy: Inference_ModelTransactionPolicy {
+  public var modelTransactionPolicy: Inference_ModelTransactionPolicy {
     get {_storage._modelTransactionPolicy ?? Inference_ModelTransactionPolicy()}
     set {_uniqueStorage()._modelTransactionPolicy = newValue}
   }
   /// Returns true if `modelTransactionPolicy` has been explicitly set.
-  var hasModelTransactionPolicy: Bool {_storage._modelTransactionPolicy != nil}
+  public var hasModelTransactionPolicy: Bool {_storage._modelTransactionPolicy != nil}
   /// Clears the value of `modelTransactionPolicy`. Subsequent reads from it will return its default value.
-  mutating func clearModelTransactionPolicy() {_uniqueStorage()._modelTransactionPolicy = nil}
+  public mutating func clearModelTransactionPolicy() {_uniqueStorage()._modelTransactionPolicy = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Triton keeps its schedulers in this oneof (it also has
   /// sequence_batching = 13 and ensemble_scheduling = 15, omitted here).
-  nonisolated enum OneOf_SchedulingChoice: Equatable, Sendable {
+  public nonisolated enum OneOf_SchedulingChoice: Equatable, Sendable {
     case dynamicBatching(Inference_ModelDynamicBatching)
 
   }
 
-  init() {}
+  public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Statistics query. Empty name = all models; empty version = all versions.
-nonisolated struct Inference_ModelStatisticsRequest: Sendable {
+public nonisolated struct Inference_ModelStatisticsRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  public var name: String = String()
 
-  var version: String = String()
+  public var version: String = String()
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// A counter paired with the total time spent, in nanoseconds.
-nonisolated struct Inference_StatisticDuration: Sendable {
+public nonisolated struct Inference_StatisticDuration: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var count: UInt64 = 0
+  public var count: UInt64 = 0
 
-  var ns: UInt64 = 0
+  public var ns: UInt64 = 0
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Per-request timing totals for a model version.
-nonisolated struct Inference_InferStatistics: Sendable {
+public nonisolated struct Inference_InferStatistics: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// completed requests (incl. cache hits)
-  var success: Inference_StatisticDuration {
+  public var success: Inference_StatisticDuration {
     get {_success ?? Inference_StatisticDuration()}
     set {_success = newValue}
   }
   /// Returns true if `success` has been explicitly set.
-  var hasSuccess: Bool {self._success != nil}
+  public var hasSuccess: Bool {self._success != nil}
   /// Clears the value of `success`. Subsequent reads from it will return its default value.
-  mutating func clearSuccess() {self._success = nil}
+  public mutating func clearSuccess() {self._success = nil}
 
   /// failed requests
-  var fail: Inference_StatisticDuration {
+  public var fail: Inference_StatisticDuration {
     get {_fail ?? Inference_StatisticDuration()}
     set {_fail = newValue}
   }
   /// Returns true if `fail` has been explicitly set.
-  var hasFail: Bool {self._fail != nil}
+  public var hasFail: Bool {self._fail != nil}
   /// Clears the value of `fail`. Subsequent reads from it will return its default value.
-  mutating func clearFail() {self._fail = nil}
+  public mutating func clearFail() {self._fail = nil}
 
   /// time waiting in queues
-  var queue: Inference_StatisticDuration {
+  public var queue: Inference_StatisticDuration {
     get {_queue ?? Inference_StatisticDuration()}
     set {_queue = newValue}
   }
   /// Returns true if `queue` has been explicitly set.
-  var hasQueue: Bool {self._queue != nil}
+  public var hasQueue: Bool {self._queue != nil}
   /// Clears the value of `queue`. Subsequent reads from it will return its default value.
-  mutating func clearQueue() {self._queue = nil}
+  public mutating func clearQueue() {self._queue = nil}
 
   /// preparing inputs
-  var computeInput: Inference_StatisticDuration {
+  public var computeInput: Inference_StatisticDuration {
     get {_computeInput ?? Inference_StatisticDuration()}
     set {_computeInput = newValue}
   }
   /// Returns true if `computeInput` has been explicitly set.
-  var hasComputeInput: Bool {self._computeInput != nil}
+  public var hasComputeInput: Bool {self._computeInput != nil}
   /// Clears the value of `computeInput`. Subsequent reads from it will return its default value.
-  mutating func clearComputeInput() {self._computeInput = nil}
+  public mutating func clearComputeInput() {self._computeInput = nil}
 
   /// running the model
-  var computeInfer: Inference_StatisticDuration {
+  public var computeInfer: Inference_StatisticDuration {
     get {_computeInfer ?? Inference_StatisticDuration()}
     set {_computeInfer = newValue}
   }
   /// Returns true if `computeInfer` has been explicitly set.
-  var hasComputeInfer: Bool {self._computeInfer != nil}
+  public var hasComputeInfer: Bool {self._computeInfer != nil}
   /// Clears the value of `computeInfer`. Subsequent reads from it will return its default value.
-  mutating func clearComputeInfer() {self._computeInfer = nil}
+  public mutating func clearComputeInfer() {self._computeInfer = nil}
 
   /// extracting outputs
-  var computeOutput: Inference_StatisticDuration {
+  public var computeOutput: Inference_StatisticDuration {
     get {_computeOutput ?? Inference_StatisticDuration()}
     set {_computeOutput = newValue}
   }
   /// Returns true if `computeOutput` has been explicitly set.
-  var hasComputeOutput: Bool {self._computeOutput != nil}
+  public var hasComputeOutput: Bool {self._computeOutput != nil}
   /// Clears the value of `computeOutput`. Subsequent reads from it will return its default value.
-  mutating func clearComputeOutput() {self._computeOutput = nil}
+  public mutating func clearComputeOutput() {self._computeOutput = nil}
 
   /// response-cache hits
-  var cacheHit: Inference_StatisticDuration {
+  public var cacheHit: Inference_StatisticDuration {
     get {_cacheHit ?? Inference_StatisticDuration()}
     set {_cacheHit = newValue}
   }
   /// Returns true if `cacheHit` has been explicitly set.
-  var hasCacheHit: Bool {self._cacheHit != nil}
+  public var hasCacheHit: Bool {self._cacheHit != nil}
   /// Clears the value of `cacheHit`. Subsequent reads from it will return its default value.
-  mutating func clearCacheHit() {self._cacheHit = nil}
+  public mutating func clearCacheHit() {self._cacheHit = nil}
 
   /// response-cache misses
-  var cacheMiss: Inference_StatisticDuration {
+  public var cacheMiss: Inference_StatisticDuration {
     get {_cacheMiss ?? Inference_StatisticDuration()}
     set {_cacheMiss = newValue}
   }
   /// Returns true if `cacheMiss` has been explicitly set.
-  var hasCacheMiss: Bool {self._cacheMiss != nil}
+  public var hasCacheMiss: Bool {self._cacheMiss != nil}
   /// Clears the value of `cacheMiss`. Subsequent reads from it will return its default value.
-  mutating func clearCacheMiss() {self._cacheMiss = nil}
+  public mutating func clearCacheMiss() {self._cacheMiss = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
   fileprivate var _success: Inference_StatisticDuration? = nil
   fileprivate var _fail: Inference_StatisticDuration? = nil
@@ -1107,59 +1107,59 @@ nonisolated struct Inference_InferStatistics: Sendable {
 }
 
 /// Per-response timing totals (relevant to decoupled models).
-nonisolated struct Inference_InferResponseStatistics: Sendable {
+public nonisolated struct Inference_InferResponseStatistics: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var computeInfer: Inference_StatisticDuration {
+  public var computeInfer: Inference_StatisticDuration {
     get {_computeInfer ?? Inference_StatisticDuration()}
     set {_computeInfer = newValue}
   }
   /// Returns true if `computeInfer` has been explicitly set.
-  var hasComputeInfer: Bool {self._computeInfer != nil}
+  public var hasComputeInfer: Bool {self._computeInfer != nil}
   /// Clears the value of `computeInfer`. Subsequent reads from it will return its default value.
-  mutating func clearComputeInfer() {self._computeInfer = nil}
+  public mutating func clearComputeInfer() {self._computeInfer = nil}
 
-  var computeOutput: Inference_StatisticDuration {
+  public var computeOutput: Inference_StatisticDuration {
     get {_computeOutput ?? Inference_StatisticDuration()}
     set {_computeOutput = newValue}
   }
   /// Returns true if `computeOutput` has been explicitly set.
-  var hasComputeOutput: Bool {self._computeOutput != nil}
+  public var hasComputeOutput: Bool {self._computeOutput != nil}
   /// Clears the value of `computeOutput`. Subsequent reads from it will return its default value.
-  mutating func clearComputeOutput() {self._computeOutput = nil}
+  public mutating func clearComputeOutput() {self._computeOutput = nil}
 
-  var success: Inference_StatisticDuration {
+  public var success: Inference_StatisticDuration {
     get {_success ?? Inference_StatisticDuration()}
     set {_success = newValue}
   }
   /// Returns true if `success` has been explicitly set.
-  var hasSuccess: Bool {self._success != nil}
+  public var hasSuccess: Bool {self._success != nil}
   /// Clears the value of `success`. Subsequent reads from it will return its default value.
-  mutating func clearSuccess() {self._success = nil}
+  public mutating func clearSuccess() {self._success = nil}
 
-  var fail: Inference_StatisticDuration {
+  public var fail: Inference_StatisticDuration {
     get {_fail ?? Inference_StatisticDuration()}
     set {_fail = newValue}
   }
   /// Returns true if `fail` has been explicitly set.
-  var hasFail: Bool {self._fail != nil}
+  public var hasFail: Bool {self._fail != nil}
   /// Clears the value of `fail`. Subsequent reads from it will return its default value.
-  mutating func clearFail() {self._fail = nil}
+  public mutating func clearFail() {self._fail = nil}
 
-  var emptyResponse: Inference_StatisticDuration {
+  public var emptyResponse: Inference_StatisticDuration {
     get {_emptyResponse ?? Inference_StatisticDuration()}
     set {_emptyResponse = newValue}
   }
   /// Returns true if `emptyResponse` has been explicitly set.
-  var hasEmptyResponse: Bool {self._emptyResponse != nil}
+  public var hasEmptyResponse: Bool {self._emptyResponse != nil}
   /// Clears the value of `emptyResponse`. Subsequent reads from it will return its default value.
-  mutating func clearEmptyResponse() {self._emptyResponse = nil}
+  public mutating func clearEmptyResponse() {self._emptyResponse = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
   fileprivate var _computeInfer: Inference_StatisticDuration? = nil
   fileprivate var _computeOutput: Inference_StatisticDuration? = nil
@@ -1169,43 +1169,43 @@ nonisolated struct Inference_InferResponseStatistics: Sendable {
 }
 
 /// Execution timing totals for one batch size.
-nonisolated struct Inference_InferBatchStatistics: Sendable {
+public nonisolated struct Inference_InferBatchStatistics: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var batchSize: UInt64 = 0
+  public var batchSize: UInt64 = 0
 
-  var computeInput: Inference_StatisticDuration {
+  public var computeInput: Inference_StatisticDuration {
     get {_computeInput ?? Inference_StatisticDuration()}
     set {_computeInput = newValue}
   }
   /// Returns true if `computeInput` has been explicitly set.
-  var hasComputeInput: Bool {self._computeInput != nil}
+  public var hasComputeInput: Bool {self._computeInput != nil}
   /// Clears the value of `computeInput`. Subsequent reads from it will return its default value.
-  mutating func clearComputeInput() {self._computeInput = nil}
+  public mutating func clearComputeInput() {self._computeInput = nil}
 
-  var computeInfer: Inference_StatisticDuration {
+  public var computeInfer: Inference_StatisticDuration {
     get {_computeInfer ?? Inference_StatisticDuration()}
     set {_computeInfer = newValue}
   }
   /// Returns true if `computeInfer` has been explicitly set.
-  var hasComputeInfer: Bool {self._computeInfer != nil}
+  public var hasComputeInfer: Bool {self._computeInfer != nil}
   /// Clears the value of `computeInfer`. Subsequent reads from it will return its default value.
-  mutating func clearComputeInfer() {self._computeInfer = nil}
+  public mutating func clearComputeInfer() {self._computeInfer = nil}
 
-  var computeOutput: Inference_StatisticDuration {
+  public var computeOutput: Inference_StatisticDuration {
     get {_computeOutput ?? Inference_StatisticDuration()}
     set {_computeOutput = newValue}
   }
   /// Returns true if `computeOutput` has been explicitly set.
-  var hasComputeOutput: Bool {self._computeOutput != nil}
+  public var hasComputeOutput: Bool {self._computeOutput != nil}
   /// Clears the value of `computeOutput`. Subsequent reads from it will return its default value.
-  mutating func clearComputeOutput() {self._computeOutput = nil}
+  public mutating func clearComputeOutput() {self._computeOutput = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
   fileprivate var _computeInput: Inference_StatisticDuration? = nil
   fileprivate var _computeInfer: Inference_StatisticDuration? = nil
@@ -1213,88 +1213,88 @@ nonisolated struct Inference_InferBatchStatistics: Sendable {
 }
 
 /// Statistics for one model version.
-nonisolated struct Inference_ModelStatistics: @unchecked Sendable {
+public nonisolated struct Inference_ModelStatistics: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String {
+  public var name: String {
     get {_storage._name}
     set {_uniqueStorage()._name = newValue}
   }
 
-  var version: String {
+  public var version: String {
     get {_storage._version}
     set {_uniqueStorage()._version = newValue}
   }
 
   /// ms since the Unix epoch
-  var lastInference: UInt64 {
+  public var lastInference: UInt64 {
     get {_storage._lastInference}
     set {_uniqueStorage()._lastInference = newValue}
   }
 
   /// inferences, counting each batch element
-  var inferenceCount: UInt64 {
+  public var inferenceCount: UInt64 {
     get {_storage._inferenceCount}
     set {_uniqueStorage()._inferenceCount = newValue}
   }
 
   /// model executions (a batch counts once)
-  var executionCount: UInt64 {
+  public var executionCount: UInt64 {
     get {_storage._executionCount}
     set {_uniqueStorage()._executionCount = newValue}
   }
 
-  var inferenceStats: Inference_InferStatistics {
+  public var inferenceStats: Inference_InferStatistics {
     get {_storage._inferenceStats ?? Inference_InferStatistics()}
     set {_uniqueStorage()._inferenceStats = newValue}
   }
   /// Returns true if `inferenceStats` has been explicitly set.
-  var hasInferenceStats: Bool {_storage._inferenceStats != nil}
+  public var hasInferenceStats: Bool {_storage._inferenceStats != nil}
   /// Clears the value of `inferenceStats`. Subsequent reads from it will return its default value.
-  mutating func clearInferenceStats() {_uniqueStorage()._inferenceStats = nil}
+  public mutating func clearInferenceStats() {_uniqueStorage()._inferenceStats = nil}
 
-  var batchStats: [Inference_InferBatchStatistics] {
+  public var batchStats: [Inference_InferBatchStatistics] {
     get {_storage._batchStats}
     set {_uniqueStorage()._batchStats = newValue}
   }
 
-  var responseStats: Dictionary<String,Inference_InferResponseStatistics> {
+  public var responseStats: Dictionary<String,Inference_InferResponseStatistics> {
     get {_storage._responseStats}
     set {_uniqueStorage()._responseStats = newValue}
   }
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Statistics for every model version matched by the request.
-nonisolated struct Inference_ModelStatisticsResponse: Sendable {
+public nonisolated struct Inference_ModelStatisticsResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var modelStats: [Inference_ModelStatistics] = []
+  public var modelStats: [Inference_ModelStatistics] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// A value passed along with a load/unload request (for example a
 /// "config" override as JSON, or "file:..." model content as bytes).
-nonisolated struct Inference_ModelRepositoryParameter: Sendable {
+public nonisolated struct Inference_ModelRepositoryParameter: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var parameterChoice: Inference_ModelRepositoryParameter.OneOf_ParameterChoice? = nil
+  public var parameterChoice: Inference_ModelRepositoryParameter.OneOf_ParameterChoice? = nil
 
-  var boolParam: Bool {
+  public var boolParam: Bool {
     get {
       if case .boolParam(let v)? = parameterChoice {return v}
       return false
@@ -1302,7 +1302,7 @@ nonisolated struct Inference_ModelRepositoryParameter: Sendable {
     set {parameterChoice = .boolParam(newValue)}
   }
 
-  var int64Param: Int64 {
+  public var int64Param: Int64 {
     get {
       if case .int64Param(let v)? = parameterChoice {return v}
       return 0
@@ -1310,7 +1310,7 @@ nonisolated struct Inference_ModelRepositoryParameter: Sendable {
     set {parameterChoice = .int64Param(newValue)}
   }
 
-  var stringParam: String {
+  public var stringParam: String {
     get {
       if case .stringParam(let v)? = parameterChoice {return v}
       return String()
@@ -1318,7 +1318,7 @@ nonisolated struct Inference_ModelRepositoryParameter: Sendable {
     set {parameterChoice = .stringParam(newValue)}
   }
 
-  var bytesParam: Data {
+  public var bytesParam: Data {
     get {
       if case .bytesParam(let v)? = parameterChoice {return v}
       return Data()
@@ -1326,9 +1326,9 @@ nonisolated struct Inference_ModelRepositoryParameter: Sendable {
     set {parameterChoice = .bytesParam(newValue)}
   }
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum OneOf_ParameterChoice: Equatable, Sendable {
+  public nonisolated enum OneOf_ParameterChoice: Equatable, Sendable {
     case boolParam(Bool)
     case int64Param(Int64)
     case stringParam(String)
@@ -1336,112 +1336,112 @@ nonisolated struct Inference_ModelRepositoryParameter: Sendable {
 
   }
 
-  init() {}
+  public init() {}
 }
 
 /// Repository listing query. Empty repository_name = all repositories;
 /// ready = true restricts the list to models ready to serve.
-nonisolated struct Inference_RepositoryIndexRequest: Sendable {
+public nonisolated struct Inference_RepositoryIndexRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var repositoryName: String = String()
+  public var repositoryName: String = String()
 
-  var ready: Bool = false
+  public var ready: Bool = false
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Repository listing.
-nonisolated struct Inference_RepositoryIndexResponse: Sendable {
+public nonisolated struct Inference_RepositoryIndexResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var models: [Inference_RepositoryIndexResponse.ModelIndex] = []
+  public var models: [Inference_RepositoryIndexResponse.ModelIndex] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// One model (version) in the repository, with its state (e.g. "READY",
   /// "UNAVAILABLE") and the reason for it, if any.
-  nonisolated struct ModelIndex: Sendable {
+  public nonisolated struct ModelIndex: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    var name: String = String()
+    public var name: String = String()
 
-    var version: String = String()
+    public var version: String = String()
 
-    var state: String = String()
+    public var state: String = String()
 
-    var reason: String = String()
+    public var reason: String = String()
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
   }
 
-  init() {}
+  public init() {}
 }
 
 /// Load or reload a model. Empty repository_name = any repository.
-nonisolated struct Inference_RepositoryModelLoadRequest: Sendable {
+public nonisolated struct Inference_RepositoryModelLoadRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var repositoryName: String = String()
+  public var repositoryName: String = String()
 
-  var modelName: String = String()
+  public var modelName: String = String()
 
-  var parameters: Dictionary<String,Inference_ModelRepositoryParameter> = [:]
+  public var parameters: Dictionary<String,Inference_ModelRepositoryParameter> = [:]
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Load succeeded (errors come back as gRPC status).
-nonisolated struct Inference_RepositoryModelLoadResponse: Sendable {
+public nonisolated struct Inference_RepositoryModelLoadResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Unload a model. Empty repository_name = not considered.
-nonisolated struct Inference_RepositoryModelUnloadRequest: Sendable {
+public nonisolated struct Inference_RepositoryModelUnloadRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var repositoryName: String = String()
+  public var repositoryName: String = String()
 
-  var modelName: String = String()
+  public var modelName: String = String()
 
-  var parameters: Dictionary<String,Inference_ModelRepositoryParameter> = [:]
+  public var parameters: Dictionary<String,Inference_ModelRepositoryParameter> = [:]
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 /// Unload succeeded (errors come back as gRPC status).
-nonisolated struct Inference_RepositoryModelUnloadResponse: Sendable {
+public nonisolated struct Inference_RepositoryModelUnloadResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1449,33 +1449,33 @@ nonisolated struct Inference_RepositoryModelUnloadResponse: Sendable {
 fileprivate nonisolated let _protobuf_package = "inference"
 
 nonisolated extension Inference_DataType: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TYPE_INVALID\0\u{1}TYPE_BOOL\0\u{1}TYPE_UINT8\0\u{1}TYPE_UINT16\0\u{1}TYPE_UINT32\0\u{1}TYPE_UINT64\0\u{1}TYPE_INT8\0\u{1}TYPE_INT16\0\u{1}TYPE_INT32\0\u{1}TYPE_INT64\0\u{1}TYPE_FP16\0\u{1}TYPE_FP32\0\u{1}TYPE_FP64\0\u{1}TYPE_STRING\0\u{1}TYPE_BF16\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TYPE_INVALID\0\u{1}TYPE_BOOL\0\u{1}TYPE_UINT8\0\u{1}TYPE_UINT16\0\u{1}TYPE_UINT32\0\u{1}TYPE_UINT64\0\u{1}TYPE_INT8\0\u{1}TYPE_INT16\0\u{1}TYPE_INT32\0\u{1}TYPE_INT64\0\u{1}TYPE_FP16\0\u{1}TYPE_FP32\0\u{1}TYPE_FP64\0\u{1}TYPE_STRING\0\u{1}TYPE_BF16\0")
 }
 
 nonisolated extension Inference_ServerLiveRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ServerLiveRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let protoMessageName: String = _protobuf_package + ".ServerLiveRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ServerLiveRequest, rhs: Inference_ServerLiveRequest) -> Bool {
+  public static func ==(lhs: Inference_ServerLiveRequest, rhs: Inference_ServerLiveRequest) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Inference_ServerLiveResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ServerLiveResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}live\0")
+  public static let protoMessageName: String = _protobuf_package + ".ServerLiveResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}live\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1487,14 +1487,14 @@ nonisolated extension Inference_ServerLiveResponse: SwiftProtobuf.Message, Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.live != false {
       try visitor.visitSingularBoolField(value: self.live, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ServerLiveResponse, rhs: Inference_ServerLiveResponse) -> Bool {
+  public static func ==(lhs: Inference_ServerLiveResponse, rhs: Inference_ServerLiveResponse) -> Bool {
     if lhs.live != rhs.live {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1502,29 +1502,29 @@ nonisolated extension Inference_ServerLiveResponse: SwiftProtobuf.Message, Swift
 }
 
 nonisolated extension Inference_ServerReadyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ServerReadyRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let protoMessageName: String = _protobuf_package + ".ServerReadyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ServerReadyRequest, rhs: Inference_ServerReadyRequest) -> Bool {
+  public static func ==(lhs: Inference_ServerReadyRequest, rhs: Inference_ServerReadyRequest) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Inference_ServerReadyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ServerReadyResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ready\0")
+  public static let protoMessageName: String = _protobuf_package + ".ServerReadyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ready\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1536,14 +1536,14 @@ nonisolated extension Inference_ServerReadyResponse: SwiftProtobuf.Message, Swif
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.ready != false {
       try visitor.visitSingularBoolField(value: self.ready, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ServerReadyResponse, rhs: Inference_ServerReadyResponse) -> Bool {
+  public static func ==(lhs: Inference_ServerReadyResponse, rhs: Inference_ServerReadyResponse) -> Bool {
     if lhs.ready != rhs.ready {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1551,10 +1551,10 @@ nonisolated extension Inference_ServerReadyResponse: SwiftProtobuf.Message, Swif
 }
 
 nonisolated extension Inference_ModelReadyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelReadyRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelReadyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1567,7 +1567,7 @@ nonisolated extension Inference_ModelReadyRequest: SwiftProtobuf.Message, SwiftP
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -1577,7 +1577,7 @@ nonisolated extension Inference_ModelReadyRequest: SwiftProtobuf.Message, SwiftP
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelReadyRequest, rhs: Inference_ModelReadyRequest) -> Bool {
+  public static func ==(lhs: Inference_ModelReadyRequest, rhs: Inference_ModelReadyRequest) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.version != rhs.version {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -1586,10 +1586,10 @@ nonisolated extension Inference_ModelReadyRequest: SwiftProtobuf.Message, SwiftP
 }
 
 nonisolated extension Inference_ModelReadyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelReadyResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ready\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelReadyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ready\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1601,14 +1601,14 @@ nonisolated extension Inference_ModelReadyResponse: SwiftProtobuf.Message, Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.ready != false {
       try visitor.visitSingularBoolField(value: self.ready, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelReadyResponse, rhs: Inference_ModelReadyResponse) -> Bool {
+  public static func ==(lhs: Inference_ModelReadyResponse, rhs: Inference_ModelReadyResponse) -> Bool {
     if lhs.ready != rhs.ready {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1616,29 +1616,29 @@ nonisolated extension Inference_ModelReadyResponse: SwiftProtobuf.Message, Swift
 }
 
 nonisolated extension Inference_ServerMetadataRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ServerMetadataRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let protoMessageName: String = _protobuf_package + ".ServerMetadataRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ServerMetadataRequest, rhs: Inference_ServerMetadataRequest) -> Bool {
+  public static func ==(lhs: Inference_ServerMetadataRequest, rhs: Inference_ServerMetadataRequest) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Inference_ServerMetadataResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ServerMetadataResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}extensions\0")
+  public static let protoMessageName: String = _protobuf_package + ".ServerMetadataResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}extensions\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1652,7 +1652,7 @@ nonisolated extension Inference_ServerMetadataResponse: SwiftProtobuf.Message, S
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -1665,7 +1665,7 @@ nonisolated extension Inference_ServerMetadataResponse: SwiftProtobuf.Message, S
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ServerMetadataResponse, rhs: Inference_ServerMetadataResponse) -> Bool {
+  public static func ==(lhs: Inference_ServerMetadataResponse, rhs: Inference_ServerMetadataResponse) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.version != rhs.version {return false}
     if lhs.extensions != rhs.extensions {return false}
@@ -1675,10 +1675,10 @@ nonisolated extension Inference_ServerMetadataResponse: SwiftProtobuf.Message, S
 }
 
 nonisolated extension Inference_ModelMetadataRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelMetadataRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelMetadataRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1691,7 +1691,7 @@ nonisolated extension Inference_ModelMetadataRequest: SwiftProtobuf.Message, Swi
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -1701,7 +1701,7 @@ nonisolated extension Inference_ModelMetadataRequest: SwiftProtobuf.Message, Swi
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelMetadataRequest, rhs: Inference_ModelMetadataRequest) -> Bool {
+  public static func ==(lhs: Inference_ModelMetadataRequest, rhs: Inference_ModelMetadataRequest) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.version != rhs.version {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -1710,10 +1710,10 @@ nonisolated extension Inference_ModelMetadataRequest: SwiftProtobuf.Message, Swi
 }
 
 nonisolated extension Inference_ModelMetadataResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelMetadataResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}versions\0\u{1}platform\0\u{1}inputs\0\u{1}outputs\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelMetadataResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}versions\0\u{1}platform\0\u{1}inputs\0\u{1}outputs\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1729,7 +1729,7 @@ nonisolated extension Inference_ModelMetadataResponse: SwiftProtobuf.Message, Sw
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -1748,7 +1748,7 @@ nonisolated extension Inference_ModelMetadataResponse: SwiftProtobuf.Message, Sw
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelMetadataResponse, rhs: Inference_ModelMetadataResponse) -> Bool {
+  public static func ==(lhs: Inference_ModelMetadataResponse, rhs: Inference_ModelMetadataResponse) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.versions != rhs.versions {return false}
     if lhs.platform != rhs.platform {return false}
@@ -1760,10 +1760,10 @@ nonisolated extension Inference_ModelMetadataResponse: SwiftProtobuf.Message, Sw
 }
 
 nonisolated extension Inference_ModelMetadataResponse.TensorMetadata: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = Inference_ModelMetadataResponse.protoMessageName + ".TensorMetadata"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}datatype\0\u{1}shape\0")
+  public static let protoMessageName: String = Inference_ModelMetadataResponse.protoMessageName + ".TensorMetadata"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}datatype\0\u{1}shape\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1777,7 +1777,7 @@ nonisolated extension Inference_ModelMetadataResponse.TensorMetadata: SwiftProto
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -1790,7 +1790,7 @@ nonisolated extension Inference_ModelMetadataResponse.TensorMetadata: SwiftProto
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelMetadataResponse.TensorMetadata, rhs: Inference_ModelMetadataResponse.TensorMetadata) -> Bool {
+  public static func ==(lhs: Inference_ModelMetadataResponse.TensorMetadata, rhs: Inference_ModelMetadataResponse.TensorMetadata) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.datatype != rhs.datatype {return false}
     if lhs.shape != rhs.shape {return false}
@@ -1800,10 +1800,10 @@ nonisolated extension Inference_ModelMetadataResponse.TensorMetadata: SwiftProto
 }
 
 nonisolated extension Inference_InferParameter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".InferParameter"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bool_param\0\u{3}int64_param\0\u{3}string_param\0\u{3}double_param\0\u{3}uint64_param\0")
+  public static let protoMessageName: String = _protobuf_package + ".InferParameter"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bool_param\0\u{3}int64_param\0\u{3}string_param\0\u{3}double_param\0\u{3}uint64_param\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1854,7 +1854,7 @@ nonisolated extension Inference_InferParameter: SwiftProtobuf.Message, SwiftProt
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -1885,7 +1885,7 @@ nonisolated extension Inference_InferParameter: SwiftProtobuf.Message, SwiftProt
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_InferParameter, rhs: Inference_InferParameter) -> Bool {
+  public static func ==(lhs: Inference_InferParameter, rhs: Inference_InferParameter) -> Bool {
     if lhs.parameterChoice != rhs.parameterChoice {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1893,10 +1893,10 @@ nonisolated extension Inference_InferParameter: SwiftProtobuf.Message, SwiftProt
 }
 
 nonisolated extension Inference_InferTensorContents: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".InferTensorContents"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bool_contents\0\u{3}int_contents\0\u{3}int64_contents\0\u{3}uint_contents\0\u{3}uint64_contents\0\u{3}fp32_contents\0\u{3}fp64_contents\0\u{3}bytes_contents\0")
+  public static let protoMessageName: String = _protobuf_package + ".InferTensorContents"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bool_contents\0\u{3}int_contents\0\u{3}int64_contents\0\u{3}uint_contents\0\u{3}uint64_contents\0\u{3}fp32_contents\0\u{3}fp64_contents\0\u{3}bytes_contents\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1915,7 +1915,7 @@ nonisolated extension Inference_InferTensorContents: SwiftProtobuf.Message, Swif
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.boolContents.isEmpty {
       try visitor.visitPackedBoolField(value: self.boolContents, fieldNumber: 1)
     }
@@ -1943,7 +1943,7 @@ nonisolated extension Inference_InferTensorContents: SwiftProtobuf.Message, Swif
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_InferTensorContents, rhs: Inference_InferTensorContents) -> Bool {
+  public static func ==(lhs: Inference_InferTensorContents, rhs: Inference_InferTensorContents) -> Bool {
     if lhs.boolContents != rhs.boolContents {return false}
     if lhs.intContents != rhs.intContents {return false}
     if lhs.int64Contents != rhs.int64Contents {return false}
@@ -1958,10 +1958,10 @@ nonisolated extension Inference_InferTensorContents: SwiftProtobuf.Message, Swif
 }
 
 nonisolated extension Inference_ModelInferRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelInferRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_name\0\u{3}model_version\0\u{1}id\0\u{1}parameters\0\u{1}inputs\0\u{1}outputs\0\u{3}raw_input_contents\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelInferRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_name\0\u{3}model_version\0\u{1}id\0\u{1}parameters\0\u{1}inputs\0\u{1}outputs\0\u{3}raw_input_contents\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1979,7 +1979,7 @@ nonisolated extension Inference_ModelInferRequest: SwiftProtobuf.Message, SwiftP
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.modelName.isEmpty {
       try visitor.visitSingularStringField(value: self.modelName, fieldNumber: 1)
     }
@@ -2004,7 +2004,7 @@ nonisolated extension Inference_ModelInferRequest: SwiftProtobuf.Message, SwiftP
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelInferRequest, rhs: Inference_ModelInferRequest) -> Bool {
+  public static func ==(lhs: Inference_ModelInferRequest, rhs: Inference_ModelInferRequest) -> Bool {
     if lhs.modelName != rhs.modelName {return false}
     if lhs.modelVersion != rhs.modelVersion {return false}
     if lhs.id != rhs.id {return false}
@@ -2018,10 +2018,10 @@ nonisolated extension Inference_ModelInferRequest: SwiftProtobuf.Message, SwiftP
 }
 
 nonisolated extension Inference_ModelInferRequest.InferInputTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = Inference_ModelInferRequest.protoMessageName + ".InferInputTensor"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}datatype\0\u{1}shape\0\u{1}parameters\0\u{1}contents\0")
+  public static let protoMessageName: String = Inference_ModelInferRequest.protoMessageName + ".InferInputTensor"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}datatype\0\u{1}shape\0\u{1}parameters\0\u{1}contents\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2037,7 +2037,7 @@ nonisolated extension Inference_ModelInferRequest.InferInputTensor: SwiftProtobu
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2060,7 +2060,7 @@ nonisolated extension Inference_ModelInferRequest.InferInputTensor: SwiftProtobu
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelInferRequest.InferInputTensor, rhs: Inference_ModelInferRequest.InferInputTensor) -> Bool {
+  public static func ==(lhs: Inference_ModelInferRequest.InferInputTensor, rhs: Inference_ModelInferRequest.InferInputTensor) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.datatype != rhs.datatype {return false}
     if lhs.shape != rhs.shape {return false}
@@ -2072,10 +2072,10 @@ nonisolated extension Inference_ModelInferRequest.InferInputTensor: SwiftProtobu
 }
 
 nonisolated extension Inference_ModelInferRequest.InferRequestedOutputTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = Inference_ModelInferRequest.protoMessageName + ".InferRequestedOutputTensor"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}parameters\0")
+  public static let protoMessageName: String = Inference_ModelInferRequest.protoMessageName + ".InferRequestedOutputTensor"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}parameters\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2088,7 +2088,7 @@ nonisolated extension Inference_ModelInferRequest.InferRequestedOutputTensor: Sw
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -2098,7 +2098,7 @@ nonisolated extension Inference_ModelInferRequest.InferRequestedOutputTensor: Sw
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelInferRequest.InferRequestedOutputTensor, rhs: Inference_ModelInferRequest.InferRequestedOutputTensor) -> Bool {
+  public static func ==(lhs: Inference_ModelInferRequest.InferRequestedOutputTensor, rhs: Inference_ModelInferRequest.InferRequestedOutputTensor) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.parameters != rhs.parameters {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -2107,10 +2107,10 @@ nonisolated extension Inference_ModelInferRequest.InferRequestedOutputTensor: Sw
 }
 
 nonisolated extension Inference_ModelInferResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelInferResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_name\0\u{3}model_version\0\u{1}id\0\u{1}parameters\0\u{1}outputs\0\u{3}raw_output_contents\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelInferResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_name\0\u{3}model_version\0\u{1}id\0\u{1}parameters\0\u{1}outputs\0\u{3}raw_output_contents\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2127,7 +2127,7 @@ nonisolated extension Inference_ModelInferResponse: SwiftProtobuf.Message, Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.modelName.isEmpty {
       try visitor.visitSingularStringField(value: self.modelName, fieldNumber: 1)
     }
@@ -2149,7 +2149,7 @@ nonisolated extension Inference_ModelInferResponse: SwiftProtobuf.Message, Swift
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelInferResponse, rhs: Inference_ModelInferResponse) -> Bool {
+  public static func ==(lhs: Inference_ModelInferResponse, rhs: Inference_ModelInferResponse) -> Bool {
     if lhs.modelName != rhs.modelName {return false}
     if lhs.modelVersion != rhs.modelVersion {return false}
     if lhs.id != rhs.id {return false}
@@ -2162,10 +2162,10 @@ nonisolated extension Inference_ModelInferResponse: SwiftProtobuf.Message, Swift
 }
 
 nonisolated extension Inference_ModelInferResponse.InferOutputTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = Inference_ModelInferResponse.protoMessageName + ".InferOutputTensor"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}datatype\0\u{1}shape\0\u{1}parameters\0\u{1}contents\0")
+  public static let protoMessageName: String = Inference_ModelInferResponse.protoMessageName + ".InferOutputTensor"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}datatype\0\u{1}shape\0\u{1}parameters\0\u{1}contents\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2181,7 +2181,7 @@ nonisolated extension Inference_ModelInferResponse.InferOutputTensor: SwiftProto
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2204,7 +2204,7 @@ nonisolated extension Inference_ModelInferResponse.InferOutputTensor: SwiftProto
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelInferResponse.InferOutputTensor, rhs: Inference_ModelInferResponse.InferOutputTensor) -> Bool {
+  public static func ==(lhs: Inference_ModelInferResponse.InferOutputTensor, rhs: Inference_ModelInferResponse.InferOutputTensor) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.datatype != rhs.datatype {return false}
     if lhs.shape != rhs.shape {return false}
@@ -2216,10 +2216,10 @@ nonisolated extension Inference_ModelInferResponse.InferOutputTensor: SwiftProto
 }
 
 nonisolated extension Inference_ModelConfigRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelConfigRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelConfigRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2232,7 +2232,7 @@ nonisolated extension Inference_ModelConfigRequest: SwiftProtobuf.Message, Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -2242,7 +2242,7 @@ nonisolated extension Inference_ModelConfigRequest: SwiftProtobuf.Message, Swift
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelConfigRequest, rhs: Inference_ModelConfigRequest) -> Bool {
+  public static func ==(lhs: Inference_ModelConfigRequest, rhs: Inference_ModelConfigRequest) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.version != rhs.version {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -2251,10 +2251,10 @@ nonisolated extension Inference_ModelConfigRequest: SwiftProtobuf.Message, Swift
 }
 
 nonisolated extension Inference_ModelConfigResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelConfigResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}config\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelConfigResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}config\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2266,7 +2266,7 @@ nonisolated extension Inference_ModelConfigResponse: SwiftProtobuf.Message, Swif
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2277,7 +2277,7 @@ nonisolated extension Inference_ModelConfigResponse: SwiftProtobuf.Message, Swif
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelConfigResponse, rhs: Inference_ModelConfigResponse) -> Bool {
+  public static func ==(lhs: Inference_ModelConfigResponse, rhs: Inference_ModelConfigResponse) -> Bool {
     if lhs._config != rhs._config {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2285,10 +2285,10 @@ nonisolated extension Inference_ModelConfigResponse: SwiftProtobuf.Message, Swif
 }
 
 nonisolated extension Inference_ModelInstanceGroup: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelInstanceGroup"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}count\0\u{2}\u{2}kind\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelInstanceGroup"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}count\0\u{2}\u{2}kind\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2302,7 +2302,7 @@ nonisolated extension Inference_ModelInstanceGroup: SwiftProtobuf.Message, Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -2315,7 +2315,7 @@ nonisolated extension Inference_ModelInstanceGroup: SwiftProtobuf.Message, Swift
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelInstanceGroup, rhs: Inference_ModelInstanceGroup) -> Bool {
+  public static func ==(lhs: Inference_ModelInstanceGroup, rhs: Inference_ModelInstanceGroup) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.count != rhs.count {return false}
     if lhs.kind != rhs.kind {return false}
@@ -2325,14 +2325,14 @@ nonisolated extension Inference_ModelInstanceGroup: SwiftProtobuf.Message, Swift
 }
 
 nonisolated extension Inference_ModelInstanceGroup.Kind: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_AUTO\0\u{1}KIND_GPU\0\u{1}KIND_CPU\0\u{1}KIND_MODEL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_AUTO\0\u{1}KIND_GPU\0\u{1}KIND_CPU\0\u{1}KIND_MODEL\0")
 }
 
 nonisolated extension Inference_ModelInput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelInput"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}data_type\0\u{1}format\0\u{1}dims\0\u{2}\u{4}optional\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelInput"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}data_type\0\u{1}format\0\u{1}dims\0\u{2}\u{4}optional\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2348,7 +2348,7 @@ nonisolated extension Inference_ModelInput: SwiftProtobuf.Message, SwiftProtobuf
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -2367,7 +2367,7 @@ nonisolated extension Inference_ModelInput: SwiftProtobuf.Message, SwiftProtobuf
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelInput, rhs: Inference_ModelInput) -> Bool {
+  public static func ==(lhs: Inference_ModelInput, rhs: Inference_ModelInput) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.dataType != rhs.dataType {return false}
     if lhs.format != rhs.format {return false}
@@ -2379,14 +2379,14 @@ nonisolated extension Inference_ModelInput: SwiftProtobuf.Message, SwiftProtobuf
 }
 
 nonisolated extension Inference_ModelInput.Format: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FORMAT_NONE\0\u{1}FORMAT_NHWC\0\u{1}FORMAT_NCHW\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FORMAT_NONE\0\u{1}FORMAT_NHWC\0\u{1}FORMAT_NCHW\0")
 }
 
 nonisolated extension Inference_ModelOutput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelOutput"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}data_type\0\u{1}dims\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelOutput"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}data_type\0\u{1}dims\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2400,7 +2400,7 @@ nonisolated extension Inference_ModelOutput: SwiftProtobuf.Message, SwiftProtobu
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -2413,7 +2413,7 @@ nonisolated extension Inference_ModelOutput: SwiftProtobuf.Message, SwiftProtobu
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelOutput, rhs: Inference_ModelOutput) -> Bool {
+  public static func ==(lhs: Inference_ModelOutput, rhs: Inference_ModelOutput) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.dataType != rhs.dataType {return false}
     if lhs.dims != rhs.dims {return false}
@@ -2423,10 +2423,10 @@ nonisolated extension Inference_ModelOutput: SwiftProtobuf.Message, SwiftProtobu
 }
 
 nonisolated extension Inference_ModelVersionPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelVersionPolicy"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}latest\0\u{1}all\0\u{1}specific\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelVersionPolicy"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}latest\0\u{1}all\0\u{1}specific\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2476,7 +2476,7 @@ nonisolated extension Inference_ModelVersionPolicy: SwiftProtobuf.Message, Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2499,7 +2499,7 @@ nonisolated extension Inference_ModelVersionPolicy: SwiftProtobuf.Message, Swift
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelVersionPolicy, rhs: Inference_ModelVersionPolicy) -> Bool {
+  public static func ==(lhs: Inference_ModelVersionPolicy, rhs: Inference_ModelVersionPolicy) -> Bool {
     if lhs.policyChoice != rhs.policyChoice {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2507,10 +2507,10 @@ nonisolated extension Inference_ModelVersionPolicy: SwiftProtobuf.Message, Swift
 }
 
 nonisolated extension Inference_ModelVersionPolicy.Latest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = Inference_ModelVersionPolicy.protoMessageName + ".Latest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}num_versions\0")
+  public static let protoMessageName: String = Inference_ModelVersionPolicy.protoMessageName + ".Latest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}num_versions\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2522,14 +2522,14 @@ nonisolated extension Inference_ModelVersionPolicy.Latest: SwiftProtobuf.Message
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.numVersions != 0 {
       try visitor.visitSingularUInt32Field(value: self.numVersions, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelVersionPolicy.Latest, rhs: Inference_ModelVersionPolicy.Latest) -> Bool {
+  public static func ==(lhs: Inference_ModelVersionPolicy.Latest, rhs: Inference_ModelVersionPolicy.Latest) -> Bool {
     if lhs.numVersions != rhs.numVersions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2537,29 +2537,29 @@ nonisolated extension Inference_ModelVersionPolicy.Latest: SwiftProtobuf.Message
 }
 
 nonisolated extension Inference_ModelVersionPolicy.All: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = Inference_ModelVersionPolicy.protoMessageName + ".All"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let protoMessageName: String = Inference_ModelVersionPolicy.protoMessageName + ".All"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelVersionPolicy.All, rhs: Inference_ModelVersionPolicy.All) -> Bool {
+  public static func ==(lhs: Inference_ModelVersionPolicy.All, rhs: Inference_ModelVersionPolicy.All) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Inference_ModelVersionPolicy.Specific: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = Inference_ModelVersionPolicy.protoMessageName + ".Specific"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0")
+  public static let protoMessageName: String = Inference_ModelVersionPolicy.protoMessageName + ".Specific"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2571,14 +2571,14 @@ nonisolated extension Inference_ModelVersionPolicy.Specific: SwiftProtobuf.Messa
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.versions.isEmpty {
       try visitor.visitPackedInt64Field(value: self.versions, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelVersionPolicy.Specific, rhs: Inference_ModelVersionPolicy.Specific) -> Bool {
+  public static func ==(lhs: Inference_ModelVersionPolicy.Specific, rhs: Inference_ModelVersionPolicy.Specific) -> Bool {
     if lhs.versions != rhs.versions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2586,10 +2586,10 @@ nonisolated extension Inference_ModelVersionPolicy.Specific: SwiftProtobuf.Messa
 }
 
 nonisolated extension Inference_ModelQueuePolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelQueuePolicy"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timeout_action\0\u{3}default_timeout_microseconds\0\u{3}allow_timeout_override\0\u{3}max_queue_size\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelQueuePolicy"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timeout_action\0\u{3}default_timeout_microseconds\0\u{3}allow_timeout_override\0\u{3}max_queue_size\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2604,7 +2604,7 @@ nonisolated extension Inference_ModelQueuePolicy: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.timeoutAction != .reject {
       try visitor.visitSingularEnumField(value: self.timeoutAction, fieldNumber: 1)
     }
@@ -2620,7 +2620,7 @@ nonisolated extension Inference_ModelQueuePolicy: SwiftProtobuf.Message, SwiftPr
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelQueuePolicy, rhs: Inference_ModelQueuePolicy) -> Bool {
+  public static func ==(lhs: Inference_ModelQueuePolicy, rhs: Inference_ModelQueuePolicy) -> Bool {
     if lhs.timeoutAction != rhs.timeoutAction {return false}
     if lhs.defaultTimeoutMicroseconds != rhs.defaultTimeoutMicroseconds {return false}
     if lhs.allowTimeoutOverride != rhs.allowTimeoutOverride {return false}
@@ -2631,14 +2631,14 @@ nonisolated extension Inference_ModelQueuePolicy: SwiftProtobuf.Message, SwiftPr
 }
 
 nonisolated extension Inference_ModelQueuePolicy.TimeoutAction: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REJECT\0\u{1}DELAY\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REJECT\0\u{1}DELAY\0")
 }
 
 nonisolated extension Inference_ModelDynamicBatching: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelDynamicBatching"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}preferred_batch_size\0\u{3}max_queue_delay_microseconds\0\u{3}preserve_ordering\0\u{3}priority_levels\0\u{3}default_priority_level\0\u{3}default_queue_policy\0\u{3}priority_queue_policy\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelDynamicBatching"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}preferred_batch_size\0\u{3}max_queue_delay_microseconds\0\u{3}preserve_ordering\0\u{3}priority_levels\0\u{3}default_priority_level\0\u{3}default_queue_policy\0\u{3}priority_queue_policy\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2656,7 +2656,7 @@ nonisolated extension Inference_ModelDynamicBatching: SwiftProtobuf.Message, Swi
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2685,7 +2685,7 @@ nonisolated extension Inference_ModelDynamicBatching: SwiftProtobuf.Message, Swi
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelDynamicBatching, rhs: Inference_ModelDynamicBatching) -> Bool {
+  public static func ==(lhs: Inference_ModelDynamicBatching, rhs: Inference_ModelDynamicBatching) -> Bool {
     if lhs.preferredBatchSize != rhs.preferredBatchSize {return false}
     if lhs.maxQueueDelayMicroseconds != rhs.maxQueueDelayMicroseconds {return false}
     if lhs.preserveOrdering != rhs.preserveOrdering {return false}
@@ -2699,10 +2699,10 @@ nonisolated extension Inference_ModelDynamicBatching: SwiftProtobuf.Message, Swi
 }
 
 nonisolated extension Inference_ModelTransactionPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelTransactionPolicy"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}decoupled\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelTransactionPolicy"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}decoupled\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2714,14 +2714,14 @@ nonisolated extension Inference_ModelTransactionPolicy: SwiftProtobuf.Message, S
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.decoupled != false {
       try visitor.visitSingularBoolField(value: self.decoupled, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelTransactionPolicy, rhs: Inference_ModelTransactionPolicy) -> Bool {
+  public static func ==(lhs: Inference_ModelTransactionPolicy, rhs: Inference_ModelTransactionPolicy) -> Bool {
     if lhs.decoupled != rhs.decoupled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2729,8 +2729,8 @@ nonisolated extension Inference_ModelTransactionPolicy: SwiftProtobuf.Message, S
 }
 
 nonisolated extension Inference_ModelConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelConfig"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}platform\0\u{3}version_policy\0\u{3}max_batch_size\0\u{1}input\0\u{1}output\0\u{3}instance_group\0\u{4}\u{4}dynamic_batching\0\u{2}\u{6}backend\0\u{4}\u{2}model_transaction_policy\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}platform\0\u{3}version_policy\0\u{3}max_batch_size\0\u{1}input\0\u{1}output\0\u{3}instance_group\0\u{4}\u{4}dynamic_batching\0\u{2}\u{6}backend\0\u{4}\u{2}model_transaction_policy\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -2773,7 +2773,7 @@ nonisolated extension Inference_ModelConfig: SwiftProtobuf.Message, SwiftProtobu
     return _storage
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     _ = _uniqueStorage()
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2809,7 +2809,7 @@ nonisolated extension Inference_ModelConfig: SwiftProtobuf.Message, SwiftProtobu
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every if/case branch local when no optimizations
@@ -2849,7 +2849,7 @@ nonisolated extension Inference_ModelConfig: SwiftProtobuf.Message, SwiftProtobu
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelConfig, rhs: Inference_ModelConfig) -> Bool {
+  public static func ==(lhs: Inference_ModelConfig, rhs: Inference_ModelConfig) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
@@ -2874,10 +2874,10 @@ nonisolated extension Inference_ModelConfig: SwiftProtobuf.Message, SwiftProtobu
 }
 
 nonisolated extension Inference_ModelStatisticsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelStatisticsRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelStatisticsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2890,7 +2890,7 @@ nonisolated extension Inference_ModelStatisticsRequest: SwiftProtobuf.Message, S
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -2900,7 +2900,7 @@ nonisolated extension Inference_ModelStatisticsRequest: SwiftProtobuf.Message, S
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelStatisticsRequest, rhs: Inference_ModelStatisticsRequest) -> Bool {
+  public static func ==(lhs: Inference_ModelStatisticsRequest, rhs: Inference_ModelStatisticsRequest) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.version != rhs.version {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -2909,10 +2909,10 @@ nonisolated extension Inference_ModelStatisticsRequest: SwiftProtobuf.Message, S
 }
 
 nonisolated extension Inference_StatisticDuration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".StatisticDuration"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}count\0\u{1}ns\0")
+  public static let protoMessageName: String = _protobuf_package + ".StatisticDuration"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}count\0\u{1}ns\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2925,7 +2925,7 @@ nonisolated extension Inference_StatisticDuration: SwiftProtobuf.Message, SwiftP
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.count != 0 {
       try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 1)
     }
@@ -2935,7 +2935,7 @@ nonisolated extension Inference_StatisticDuration: SwiftProtobuf.Message, SwiftP
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_StatisticDuration, rhs: Inference_StatisticDuration) -> Bool {
+  public static func ==(lhs: Inference_StatisticDuration, rhs: Inference_StatisticDuration) -> Bool {
     if lhs.count != rhs.count {return false}
     if lhs.ns != rhs.ns {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -2944,10 +2944,10 @@ nonisolated extension Inference_StatisticDuration: SwiftProtobuf.Message, SwiftP
 }
 
 nonisolated extension Inference_InferStatistics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".InferStatistics"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}success\0\u{1}fail\0\u{1}queue\0\u{3}compute_input\0\u{3}compute_infer\0\u{3}compute_output\0\u{3}cache_hit\0\u{3}cache_miss\0")
+  public static let protoMessageName: String = _protobuf_package + ".InferStatistics"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}success\0\u{1}fail\0\u{1}queue\0\u{3}compute_input\0\u{3}compute_infer\0\u{3}compute_output\0\u{3}cache_hit\0\u{3}cache_miss\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2966,7 +2966,7 @@ nonisolated extension Inference_InferStatistics: SwiftProtobuf.Message, SwiftPro
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2998,7 +2998,7 @@ nonisolated extension Inference_InferStatistics: SwiftProtobuf.Message, SwiftPro
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_InferStatistics, rhs: Inference_InferStatistics) -> Bool {
+  public static func ==(lhs: Inference_InferStatistics, rhs: Inference_InferStatistics) -> Bool {
     if lhs._success != rhs._success {return false}
     if lhs._fail != rhs._fail {return false}
     if lhs._queue != rhs._queue {return false}
@@ -3013,10 +3013,10 @@ nonisolated extension Inference_InferStatistics: SwiftProtobuf.Message, SwiftPro
 }
 
 nonisolated extension Inference_InferResponseStatistics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".InferResponseStatistics"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}compute_infer\0\u{3}compute_output\0\u{1}success\0\u{1}fail\0\u{3}empty_response\0")
+  public static let protoMessageName: String = _protobuf_package + ".InferResponseStatistics"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}compute_infer\0\u{3}compute_output\0\u{1}success\0\u{1}fail\0\u{3}empty_response\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3032,7 +3032,7 @@ nonisolated extension Inference_InferResponseStatistics: SwiftProtobuf.Message, 
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3055,7 +3055,7 @@ nonisolated extension Inference_InferResponseStatistics: SwiftProtobuf.Message, 
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_InferResponseStatistics, rhs: Inference_InferResponseStatistics) -> Bool {
+  public static func ==(lhs: Inference_InferResponseStatistics, rhs: Inference_InferResponseStatistics) -> Bool {
     if lhs._computeInfer != rhs._computeInfer {return false}
     if lhs._computeOutput != rhs._computeOutput {return false}
     if lhs._success != rhs._success {return false}
@@ -3067,10 +3067,10 @@ nonisolated extension Inference_InferResponseStatistics: SwiftProtobuf.Message, 
 }
 
 nonisolated extension Inference_InferBatchStatistics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".InferBatchStatistics"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_size\0\u{3}compute_input\0\u{3}compute_infer\0\u{3}compute_output\0")
+  public static let protoMessageName: String = _protobuf_package + ".InferBatchStatistics"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_size\0\u{3}compute_input\0\u{3}compute_infer\0\u{3}compute_output\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3085,7 +3085,7 @@ nonisolated extension Inference_InferBatchStatistics: SwiftProtobuf.Message, Swi
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3105,7 +3105,7 @@ nonisolated extension Inference_InferBatchStatistics: SwiftProtobuf.Message, Swi
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_InferBatchStatistics, rhs: Inference_InferBatchStatistics) -> Bool {
+  public static func ==(lhs: Inference_InferBatchStatistics, rhs: Inference_InferBatchStatistics) -> Bool {
     if lhs.batchSize != rhs.batchSize {return false}
     if lhs._computeInput != rhs._computeInput {return false}
     if lhs._computeInfer != rhs._computeInfer {return false}
@@ -3116,8 +3116,8 @@ nonisolated extension Inference_InferBatchStatistics: SwiftProtobuf.Message, Swi
 }
 
 nonisolated extension Inference_ModelStatistics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelStatistics"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{3}last_inference\0\u{3}inference_count\0\u{3}execution_count\0\u{3}inference_stats\0\u{3}batch_stats\0\u{4}\u{2}response_stats\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelStatistics"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{3}last_inference\0\u{3}inference_count\0\u{3}execution_count\0\u{3}inference_stats\0\u{3}batch_stats\0\u{4}\u{2}response_stats\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -3156,7 +3156,7 @@ nonisolated extension Inference_ModelStatistics: SwiftProtobuf.Message, SwiftPro
     return _storage
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     _ = _uniqueStorage()
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3178,7 +3178,7 @@ nonisolated extension Inference_ModelStatistics: SwiftProtobuf.Message, SwiftPro
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every if/case branch local when no optimizations
@@ -3212,7 +3212,7 @@ nonisolated extension Inference_ModelStatistics: SwiftProtobuf.Message, SwiftPro
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelStatistics, rhs: Inference_ModelStatistics) -> Bool {
+  public static func ==(lhs: Inference_ModelStatistics, rhs: Inference_ModelStatistics) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
@@ -3235,10 +3235,10 @@ nonisolated extension Inference_ModelStatistics: SwiftProtobuf.Message, SwiftPro
 }
 
 nonisolated extension Inference_ModelStatisticsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelStatisticsResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_stats\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelStatisticsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_stats\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3250,14 +3250,14 @@ nonisolated extension Inference_ModelStatisticsResponse: SwiftProtobuf.Message, 
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.modelStats.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.modelStats, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelStatisticsResponse, rhs: Inference_ModelStatisticsResponse) -> Bool {
+  public static func ==(lhs: Inference_ModelStatisticsResponse, rhs: Inference_ModelStatisticsResponse) -> Bool {
     if lhs.modelStats != rhs.modelStats {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -3265,10 +3265,10 @@ nonisolated extension Inference_ModelStatisticsResponse: SwiftProtobuf.Message, 
 }
 
 nonisolated extension Inference_ModelRepositoryParameter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ModelRepositoryParameter"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bool_param\0\u{3}int64_param\0\u{3}string_param\0\u{3}bytes_param\0")
+  public static let protoMessageName: String = _protobuf_package + ".ModelRepositoryParameter"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bool_param\0\u{3}int64_param\0\u{3}string_param\0\u{3}bytes_param\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3311,7 +3311,7 @@ nonisolated extension Inference_ModelRepositoryParameter: SwiftProtobuf.Message,
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3338,7 +3338,7 @@ nonisolated extension Inference_ModelRepositoryParameter: SwiftProtobuf.Message,
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_ModelRepositoryParameter, rhs: Inference_ModelRepositoryParameter) -> Bool {
+  public static func ==(lhs: Inference_ModelRepositoryParameter, rhs: Inference_ModelRepositoryParameter) -> Bool {
     if lhs.parameterChoice != rhs.parameterChoice {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -3346,10 +3346,10 @@ nonisolated extension Inference_ModelRepositoryParameter: SwiftProtobuf.Message,
 }
 
 nonisolated extension Inference_RepositoryIndexRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".RepositoryIndexRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}repository_name\0\u{1}ready\0")
+  public static let protoMessageName: String = _protobuf_package + ".RepositoryIndexRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}repository_name\0\u{1}ready\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3362,7 +3362,7 @@ nonisolated extension Inference_RepositoryIndexRequest: SwiftProtobuf.Message, S
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.repositoryName.isEmpty {
       try visitor.visitSingularStringField(value: self.repositoryName, fieldNumber: 1)
     }
@@ -3372,7 +3372,7 @@ nonisolated extension Inference_RepositoryIndexRequest: SwiftProtobuf.Message, S
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_RepositoryIndexRequest, rhs: Inference_RepositoryIndexRequest) -> Bool {
+  public static func ==(lhs: Inference_RepositoryIndexRequest, rhs: Inference_RepositoryIndexRequest) -> Bool {
     if lhs.repositoryName != rhs.repositoryName {return false}
     if lhs.ready != rhs.ready {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -3381,10 +3381,10 @@ nonisolated extension Inference_RepositoryIndexRequest: SwiftProtobuf.Message, S
 }
 
 nonisolated extension Inference_RepositoryIndexResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".RepositoryIndexResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}models\0")
+  public static let protoMessageName: String = _protobuf_package + ".RepositoryIndexResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}models\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3396,14 +3396,14 @@ nonisolated extension Inference_RepositoryIndexResponse: SwiftProtobuf.Message, 
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.models.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.models, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_RepositoryIndexResponse, rhs: Inference_RepositoryIndexResponse) -> Bool {
+  public static func ==(lhs: Inference_RepositoryIndexResponse, rhs: Inference_RepositoryIndexResponse) -> Bool {
     if lhs.models != rhs.models {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -3411,10 +3411,10 @@ nonisolated extension Inference_RepositoryIndexResponse: SwiftProtobuf.Message, 
 }
 
 nonisolated extension Inference_RepositoryIndexResponse.ModelIndex: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = Inference_RepositoryIndexResponse.protoMessageName + ".ModelIndex"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}state\0\u{1}reason\0")
+  public static let protoMessageName: String = Inference_RepositoryIndexResponse.protoMessageName + ".ModelIndex"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}state\0\u{1}reason\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3429,7 +3429,7 @@ nonisolated extension Inference_RepositoryIndexResponse.ModelIndex: SwiftProtobu
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -3445,7 +3445,7 @@ nonisolated extension Inference_RepositoryIndexResponse.ModelIndex: SwiftProtobu
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_RepositoryIndexResponse.ModelIndex, rhs: Inference_RepositoryIndexResponse.ModelIndex) -> Bool {
+  public static func ==(lhs: Inference_RepositoryIndexResponse.ModelIndex, rhs: Inference_RepositoryIndexResponse.ModelIndex) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.version != rhs.version {return false}
     if lhs.state != rhs.state {return false}
@@ -3456,10 +3456,10 @@ nonisolated extension Inference_RepositoryIndexResponse.ModelIndex: SwiftProtobu
 }
 
 nonisolated extension Inference_RepositoryModelLoadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".RepositoryModelLoadRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}repository_name\0\u{3}model_name\0\u{1}parameters\0")
+  public static let protoMessageName: String = _protobuf_package + ".RepositoryModelLoadRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}repository_name\0\u{3}model_name\0\u{1}parameters\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3473,7 +3473,7 @@ nonisolated extension Inference_RepositoryModelLoadRequest: SwiftProtobuf.Messag
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.repositoryName.isEmpty {
       try visitor.visitSingularStringField(value: self.repositoryName, fieldNumber: 1)
     }
@@ -3486,7 +3486,7 @@ nonisolated extension Inference_RepositoryModelLoadRequest: SwiftProtobuf.Messag
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_RepositoryModelLoadRequest, rhs: Inference_RepositoryModelLoadRequest) -> Bool {
+  public static func ==(lhs: Inference_RepositoryModelLoadRequest, rhs: Inference_RepositoryModelLoadRequest) -> Bool {
     if lhs.repositoryName != rhs.repositoryName {return false}
     if lhs.modelName != rhs.modelName {return false}
     if lhs.parameters != rhs.parameters {return false}
@@ -3496,29 +3496,29 @@ nonisolated extension Inference_RepositoryModelLoadRequest: SwiftProtobuf.Messag
 }
 
 nonisolated extension Inference_RepositoryModelLoadResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".RepositoryModelLoadResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let protoMessageName: String = _protobuf_package + ".RepositoryModelLoadResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_RepositoryModelLoadResponse, rhs: Inference_RepositoryModelLoadResponse) -> Bool {
+  public static func ==(lhs: Inference_RepositoryModelLoadResponse, rhs: Inference_RepositoryModelLoadResponse) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Inference_RepositoryModelUnloadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".RepositoryModelUnloadRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}repository_name\0\u{3}model_name\0\u{1}parameters\0")
+  public static let protoMessageName: String = _protobuf_package + ".RepositoryModelUnloadRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}repository_name\0\u{3}model_name\0\u{1}parameters\0")
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3532,7 +3532,7 @@ nonisolated extension Inference_RepositoryModelUnloadRequest: SwiftProtobuf.Mess
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.repositoryName.isEmpty {
       try visitor.visitSingularStringField(value: self.repositoryName, fieldNumber: 1)
     }
@@ -3545,7 +3545,7 @@ nonisolated extension Inference_RepositoryModelUnloadRequest: SwiftProtobuf.Mess
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_RepositoryModelUnloadRequest, rhs: Inference_RepositoryModelUnloadRequest) -> Bool {
+  public static func ==(lhs: Inference_RepositoryModelUnloadRequest, rhs: Inference_RepositoryModelUnloadRequest) -> Bool {
     if lhs.repositoryName != rhs.repositoryName {return false}
     if lhs.modelName != rhs.modelName {return false}
     if lhs.parameters != rhs.parameters {return false}
@@ -3555,19 +3555,19 @@ nonisolated extension Inference_RepositoryModelUnloadRequest: SwiftProtobuf.Mess
 }
 
 nonisolated extension Inference_RepositoryModelUnloadResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".RepositoryModelUnloadResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let protoMessageName: String = _protobuf_package + ".RepositoryModelUnloadResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     // Load everything into unknown fields
     while try decoder.nextFieldNumber() != nil {}
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Inference_RepositoryModelUnloadResponse, rhs: Inference_RepositoryModelUnloadResponse) -> Bool {
+  public static func ==(lhs: Inference_RepositoryModelUnloadResponse, rhs: Inference_RepositoryModelUnloadResponse) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

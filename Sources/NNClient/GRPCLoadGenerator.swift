@@ -1,0 +1,110 @@
+import Dispatch
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import NNCore
+import NNKServe
+
+/// Bounded load over KServe v2 gRPC (`nnclient bench --protocol grpc`): `concurrency` unary
+/// `ModelInfer` calls in flight at all times, spread over `connections` HTTP/2 connections,
+/// each request `rowsPerRequest` random rows as `raw_input_contents` (what tritonclient sends).
+/// Reports as the binary protocol's `LoadGenerator` does, so the two compare in one run.
+public struct GRPCLoadGenerator: Sendable {
+    public var host: String
+    public var port: Int
+    public var model: String
+    public var concurrency: Int
+    public var duration: Double
+    public var rowsPerRequest: Int
+    public var connections: Int
+
+    public init(host: String, port: Int, model: String, concurrency: Int, duration: Double, rowsPerRequest: Int, connections: Int) {
+        self.host = host
+        self.port = port
+        self.model = model
+        self.concurrency = concurrency
+        self.duration = duration
+        self.rowsPerRequest = rowsPerRequest
+        self.connections = connections
+    }
+
+    private struct WorkerResult: Sendable {
+        var latencies: [UInt64] = []
+        var failures: [String: Int] = [:]
+    }
+
+    public func run() async throws -> LoadGenerator.Report {
+        let connectionCount = max(1, min(connections, concurrency))
+        let transports = try (0..<connectionCount).map { _ in
+            try HTTP2ClientTransport.Posix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext)
+        }
+        let clients = transports.map { GRPCClient(transport: $0) }
+        return try await withThrowingTaskGroup(of: Void.self) { connectionsRunning in
+            for client in clients { connectionsRunning.addTask { try await client.runConnections() } }
+            defer {
+                for client in clients { client.beginGracefulShutdown() }
+            }
+            let services = clients.map { Inference_GRPCInferenceService.Client(wrapping: $0) }
+            let request = try await template(services[0])
+            let start = DispatchTime.now().uptimeNanoseconds
+            let end = start + UInt64(duration * 1e9)
+            let results = try await withThrowingTaskGroup(of: WorkerResult.self) { workers in
+                for worker in 0..<concurrency {
+                    let service = services[worker % services.count]
+                    workers.addTask {
+                        var result = WorkerResult()
+                        while DispatchTime.now().uptimeNanoseconds < end {
+                            let sent = DispatchTime.now().uptimeNanoseconds
+                            do {
+                                _ = try await service.modelInfer(request)
+                                result.latencies.append(DispatchTime.now().uptimeNanoseconds - sent)
+                            } catch let error as RPCError {
+                                result.failures["\(error.code): \(error.message)", default: 0] += 1
+                            }
+                        }
+                        return result
+                    }
+                }
+                var all = WorkerResult()
+                for try await result in workers {
+                    all.latencies += result.latencies
+                    all.failures.merge(result.failures, uniquingKeysWith: +)
+                }
+                return all
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let latencies = results.latencies.sorted()
+            func percentile(_ p: Double) -> Double {
+                guard !latencies.isEmpty else { return 0 }
+                return Double(latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)]) / 1000
+            }
+            let errors = results.failures.values.reduce(0, +)
+            return LoadGenerator.Report(requests: latencies.count, errors: errors, seconds: seconds,
+                                        requestsPerSecond: Double(latencies.count) / seconds,
+                                        rowsPerSecond: Double(latencies.count * rowsPerRequest) / seconds,
+                                        p50Micros: percentile(0.5), p90Micros: percentile(0.9), p99Micros: percentile(0.99),
+                                        p999Micros: percentile(0.999), failures: results.failures)
+        }
+    }
+
+    /// One request with random rows for every input the model declares.
+    private func template(_ service: Inference_GRPCInferenceService.Client<HTTP2ClientTransport.Posix>) async throws -> Inference_ModelInferRequest {
+        var metadataRequest = Inference_ModelMetadataRequest()
+        metadataRequest.name = model
+        let metadata = try await service.modelMetadata(metadataRequest)
+        var rng = CounterRNG(seed: 3)
+        var request = Inference_ModelInferRequest()
+        request.modelName = model
+        for input in metadata.inputs {
+            let width = Int(input.shape.last ?? 1)
+            var tensor = Inference_ModelInferRequest.InferInputTensor()
+            tensor.name = input.name
+            tensor.datatype = "FP32"
+            tensor.shape = [Int64(rowsPerRequest), Int64(width)]
+            request.inputs.append(tensor)
+            let values = (0..<rowsPerRequest * width).map { _ in rng.nextNormal() }
+            request.rawInputContents.append(values.withUnsafeBytes { Data($0) })
+        }
+        return request
+    }
+}
