@@ -16,10 +16,11 @@ MAX_BODY_SIZE = 65536
 
 
 class Server:
-    def __init__(self, process, base, grpc):
+    def __init__(self, process, base, grpc, binary_port):
         self.process = process
         self.base = base
         self.grpc = grpc
+        self.binary_port = binary_port
         self.http = requests.Session()
 
     def url(self, path):
@@ -40,7 +41,8 @@ def server():
     assert match, f"no HTTP port in nnserve's first line: {line!r}"
     grpc = re.search(r"grpc (127\.0\.0\.1:\d+)", line)
     assert grpc, f"no gRPC port in nnserve's first line: {line!r}"
-    yield Server(process, f"http://127.0.0.1:{match.group(1)}", grpc.group(1))
+    binary = re.search(r"binary 127\.0\.0\.1:(\d+)", line)
+    yield Server(process, f"http://127.0.0.1:{match.group(1)}", grpc.group(1), int(binary.group(1)))
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     shutil.rmtree(repository, ignore_errors=True)
