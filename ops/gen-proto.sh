@@ -52,3 +52,8 @@ echo "generated: $(ls "$grpc_out"/*.swift | xargs -n1 basename | tr '\n' ' ')"
 # The Python client's messages (clients/python/nnserve_client/wire_pb2.py), by protoc itself.
 protoc -I "$root/proto/nnserve" --python_out="$root/clients/python/nnserve_client" "$root/proto/nnserve/wire.proto"
 echo "generated: clients/python/nnserve_client/wire_pb2.py"
+
+# The C client's messages (clients/c/generated), by protoc-c (Debian's protobuf-c-compiler).
+command -v protoc-c >/dev/null || { echo "protoc-c missing: apt-get install -y protobuf-c-compiler" >&2; exit 1; }
+protoc-c -I "$root/proto/nnserve" --c_out="$root/clients/c/generated" "$root/proto/nnserve/wire.proto"
+echo "generated: clients/c/generated/wire.pb-c.c wire.pb-c.h"
