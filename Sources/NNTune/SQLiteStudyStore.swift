@@ -15,7 +15,11 @@ public final class SQLiteStudyStore: StudyStore {
     public init(path: String) throws(TuneError) {
         self.path = path
         do {
-            database = try DatabaseQueue(path: path)
+            var configuration = Configuration()
+            // `sqlite3 study.db` may read while a generation commits: wait for its lock
+            // instead of failing the study (a reader holding it made a commit throw).
+            configuration.busyMode = .timeout(30)
+            database = try DatabaseQueue(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
         } catch {
             throw .database(path: path, detail: "cannot open the study database: \(error)")

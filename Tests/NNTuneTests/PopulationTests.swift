@@ -3,6 +3,7 @@ import NNCore
 import NNFormat
 import NNTrain
 @testable import NNTune
+import GRDB
 import XCTest
 
 /// Exploit/explore, the member's model and settings, the store and the lineage, on hand-built
@@ -147,5 +148,29 @@ final class PopulationTests: XCTestCase {
         XCTAssertEqual(report.leaderboard.map(\.member), [0, 1])
         XCTAssertTrue(report.lineageSVG(title: "t").contains("<polyline"))
         XCTAssertTrue(report.populationSVG(title: "t").contains("<circle"))
+    }
+
+    func testACommitWaitsForAReaderInsteadOfFailing() throws {
+        // `sqlite3 study.db` reading while a generation commits made the commit throw.
+        let path = NSTemporaryDirectory() + "study-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try SQLiteStudyStore(path: path)
+        try store.create(definition(population: 2))
+        let reader = try DatabaseQueue(path: path)
+        let released = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? reader.inDatabase { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                holding.signal()
+                Thread.sleep(forTimeInterval: 0.3)
+                try db.execute(sql: "COMMIT")
+            }
+            released.signal()
+        }
+        holding.wait()
+        try store.commit([record(0, 0.5, rate: 1e-3), record(1, 0.6, rate: 2e-3)])
+        released.wait()
+        XCTAssertEqual(try store.committedGenerations(), 1)
     }
 }
