@@ -37,7 +37,9 @@ def flags_of(binary, *subcommand):
 
 
 def used_flags(arguments):
-    return {argument for argument in arguments if isinstance(argument, str) and argument.startswith("--")}
+    # "--grpc-port=-1": the flag is the part before "=" (a negative value must be attached, or
+    # the argument parser reads "-1" as an option).
+    return {argument.split("=", 1)[0] for argument in arguments if isinstance(argument, str) and argument.startswith("--")}
 
 
 def check_flags(build):

@@ -35,8 +35,10 @@ public struct GRPCLoadGenerator: Sendable {
 
     public func run() async throws -> LoadGenerator.Report {
         let connectionCount = max(1, min(connections, concurrency))
+        // A name or an IPv6 address works as for the binary protocol (the DNS target resolves both).
+        let target: any ResolvableTarget = host.contains(":") ? .ipv6(address: host, port: port) : .dns(host: host, port: port)
         let transports = try (0..<connectionCount).map { _ in
-            try HTTP2ClientTransport.Posix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext)
+            try HTTP2ClientTransport.Posix(target: target, transportSecurity: .plaintext)
         }
         let clients = transports.map { GRPCClient(transport: $0) }
         return try await withThrowingTaskGroup(of: Void.self) { connectionsRunning in

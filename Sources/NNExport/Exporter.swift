@@ -70,7 +70,8 @@ public enum Exporter {
         if metrics.isEmpty, let last = checkpoint.state.history.last { metrics = last.metrics }
         let metadata = ModelMetadata(producer: "nnexport", producerVersion: producerVersion,
                                      createdUnixMillis: Int64(Date().timeIntervalSince1970 * 1000),
-                                     trainingMetrics: metrics, description: "exported from checkpoint '\(checkpoint.state.name)' at epoch \(checkpoint.state.epoch)",
+                                     trainingMetrics: metrics, description: "exported from checkpoint '\(checkpoint.state.name)' at epoch \(checkpoint.state.epoch)"
+                                        + (checkpoint.state.best.map { " (early stopping: the weights of epoch \($0.epoch))" } ?? ""),
                                      folds: rewrites)
         let selfTest = SelfTestCase(inputs: selfTestInputs,
                                     expectedOutputs: exported.outputs.map { NamedTensor(name: $0.name, tensor: expected[$0.name]!) },

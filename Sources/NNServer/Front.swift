@@ -9,15 +9,19 @@ public enum Front: String, CaseIterable, Sendable {
     /// `--health-port`: /v2/health/live, /v2/health/ready and /metrics only, with its own
     /// connection limit, so probes are answered while the main ports are flooded.
     case health
+    /// KServe v2 gRPC (HTTP/2); grpc-swift owns its connections, nnserve counts and caps them.
+    case grpc
 
     var index: Int {
         switch self {
         case .binary: 0
         case .http: 1
         case .health: 2
+        case .grpc: 3
         }
     }
 
-    /// Whether connections speak HTTP (the form of their farewell).
-    var speaksHTTP: Bool { self != .binary }
+    /// Whether connections speak HTTP/1.1 (the form of their farewell; gRPC connections are
+    /// refused by closing them, as its transport gives nnserve no place to answer).
+    var speaksHTTP: Bool { self == .http || self == .health }
 }

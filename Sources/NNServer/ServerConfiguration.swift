@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     /// Open HTTP connections at most (a separate limit, so a flood on one front leaves the
     /// other, and its health endpoints, usable); more are answered 503.
     public var maxHTTPConnections = 1_024
+    /// Open gRPC connections at most (each multiplexes up to `maxInFlightPerConnection` calls).
+    public var maxGRPCConnections = 1_024
     /// Requests of one binary connection between being decoded and answered; past it (or
     /// while the client is not reading its responses) the connection is not read.
     /// Open connections of the health listener (`--health-port`) at most: probes need few.
@@ -53,6 +55,7 @@ public struct ServerConfiguration: Sendable {
         case .binary: maxConnections
         case .http: maxHTTPConnections
         case .health: maxHealthConnections
+        case .grpc: maxGRPCConnections
         }
     }
 }

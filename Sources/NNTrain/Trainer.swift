@@ -178,7 +178,7 @@ public struct Trainer {
             TrainingState.EpochRecord(epoch: report.epoch, metrics: report.metrics.merging(["loss": report.trainingLoss]) { $1 })
         }
         state.metadata.producer = "nntrain"
-        state.metadata.trainingMetrics = history.last?.metrics ?? [:]
+        state.metadata.trainingMetrics = weightsEpoch?.metrics ?? [:]
         state.best = best
         return CheckpointFile(graph: model.graph, state: state)
     }
@@ -218,14 +218,24 @@ public struct Trainer {
             let entry = EpochReport(epoch: epoch, trainingLoss: loss, metrics: metrics,
                                     seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             history.append(entry)
-            // Logged before a stop restores the best weights: the log shows this epoch's.
-            try log?.record(entry, of: self)
+            // Logged before a stop restores the best weights (the log shows this epoch's), but a
+            // log that cannot be written must not cost the epoch's checkpoint: its error waits.
+            var logError: (any Error)?
+            do { try log?.record(entry, of: self) } catch { logError = error }
             watchForEarlyStop(entry)
             if let path, epoch % max(settings.checkpointEvery, 1) == 0 || epoch == settings.epochs || stoppedEarly {
                 try checkpointFile(name: name).write(to: path)
             }
+            if let logError { throw logError }
             try report(entry)
         }
+    }
+
+    /// The epoch whose weights the model holds: the best one once early stopping ended the
+    /// run, else the last. Its metrics are the run's result (`--json`, the exported model).
+    public var weightsEpoch: EpochReport? {
+        if stoppedEarly, let best { return history.first { $0.epoch == best.epoch } }
+        return history.last
     }
 
     /// Whether early stopping has ended the run (its weights are then the best epoch's).

@@ -123,9 +123,12 @@ public struct SearchSpace: Sendable, Equatable {
                     }
                     values.append(.text(text))
                 case "batch_size", "units", "layers":
+                    // Bounded so a typo cannot ask for an impossible network (or trap converting to Int).
+                    let most: Double = name == "layers" ? 64 : Double(1 << 20)
                     guard !isBoolean(option), let number = (option as? NSNumber)?.doubleValue, number >= 1, number == number.rounded() else {
                         throw fail("\(describe(option)) is not a whole number of at least 1")
                     }
+                    guard number <= most else { throw fail("\(describe(option)) is more than \(Int(most))") }
                     values.append(.number(number))
                 default:
                     guard !isBoolean(option), let number = (option as? NSNumber)?.doubleValue, number.isFinite, number >= 0 else {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NNCore
 import NNFormat
 import NNTrain
@@ -18,6 +21,9 @@ public final class Study: Sendable {
     public let store: any StudyStore
     public let directory: String
     public let space: SearchSpace
+    /// An exclusive lock on the member files, held while the study is open: a second runner
+    /// would rewrite and delete them under the first.
+    private let lock: Int32
     let base: ModelSpec
     let table: CSVTable
     let validationTable: CSVTable?
@@ -61,6 +67,7 @@ public final class Study: Sendable {
         validationTable = try definition.validationFile.map(CSVTable.read)
         self.store = store
         self.directory = directory
+        lock = try Self.lockDirectory(directory)
         // The monitor must be a metric the heads report: a member's first evaluation tells.
         let probe = try trainer(for: initialMembers()[0])
         let reported = ["loss"] + Array(try probe.evaluate().keys)
@@ -70,7 +77,23 @@ public final class Study: Sendable {
         if try store.definition() == nil { try store.create(definition) }
     }
 
-    /// Refuses to continue a study with different inputs: its records would not mean anything.
+    deinit { close(lock) }
+
+    private static func lockDirectory(_ directory: String) throws(TuneError) -> Int32 {
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw .database(path: directory, detail: "cannot create the member directory: \(error.localizedDescription)")
+        }
+        let descriptor = open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw .database(path: directory, detail: "cannot open its lock file: \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw .database(path: directory, detail: "another nntrain tune is running this study")
+        }
+        return descriptor
+    }
+
+    /// Refuses to continue a study with different inputs or settings: its records would not
+    /// mean anything, and reporting the old study as if it were the asked one would mislead.
     static func checkSame(_ stored: StudyDefinition, _ given: StudyDefinition, database: String) throws(TuneError) {
         if given.modelText != stored.modelText {
             throw .studyMismatch(database: database, detail: "the study was made for the base model \(stored.modelFile), not \(given.modelFile) (their texts differ)")
@@ -78,8 +101,21 @@ public final class Study: Sendable {
         if given.spaceText != stored.spaceText {
             throw .studyMismatch(database: database, detail: "the study was made for the space \(stored.spaceFile), not \(given.spaceFile) (their texts differ)")
         }
-        if given.dataFile != stored.dataFile {
-            throw .studyMismatch(database: database, detail: "the study trains on \(stored.dataFile), not \(given.dataFile)")
+        // Every other field, by its JSON name (file names of equal texts may differ).
+        func fields(_ definition: StudyDefinition) -> [String: String] {
+            var copy = definition
+            (copy.modelFile, copy.spaceFile, copy.modelText, copy.spaceText) = ("", "", "", "")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            guard let data = try? encoder.encode(copy), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+            return object.mapValues { value in
+                (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])).map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+            }
+        }
+        let (old, new) = (fields(stored), fields(given))
+        if let key = Set(old.keys).union(new.keys).sorted().first(where: { old[$0] != new[$0] }) {
+            throw .studyMismatch(database: database, detail: "the study was made with \(key) \(old[key] ?? "(none)"), not \(new[key] ?? "(none)"); "
+                                 + "continue it with `nntrain tune --resume \(database)` alone, or start another with --study")
         }
     }
 

@@ -134,8 +134,8 @@ extension NNClientCommand {
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
-            guard duration > 0, duration <= 600, concurrency > 0, concurrency <= 4096 else {
-                throw ValidationError("--duration must be in (0, 600] s and --concurrency in 1...4096")
+            guard duration > 0, duration <= 600, concurrency > 0, concurrency <= 4096, rowsPerRequest >= 1, connections >= 1 else {
+                throw ValidationError("--duration must be in (0, 600] s, --concurrency in 1...4096, --rows-per-request and --connections at least 1")
             }
             let report: LoadGenerator.Report
             switch `protocol` {

@@ -35,6 +35,7 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Rows per request at most.") var maxRowsPerRequest = ServerConfiguration().maxRowsPerRequest
     @Option(help: "Open binary-protocol connections at most (more get an error frame).") var maxConnections = ServerConfiguration().maxConnections
     @Option(help: "Open HTTP connections at most (more get a 503).") var maxHttpConnections = ServerConfiguration().maxHTTPConnections
+    @Option(help: "Open gRPC connections at most (more are closed at once).") var maxGrpcConnections = ServerConfiguration().maxGRPCConnections
     @Option(help: "Requests of one binary connection in flight at most; past it the connection is not read.")
     var maxInFlight = ServerConfiguration().maxInFlightPerConnection
     @Option(help: "Seconds for a request's head to arrive after its first byte (or the connection's opening).")
@@ -72,6 +73,7 @@ struct NNServeCommand: ParsableCommand {
         configuration.maxRowsPerRequest = maxRowsPerRequest
         configuration.maxConnections = maxConnections
         configuration.maxHTTPConnections = maxHttpConnections
+        configuration.maxGRPCConnections = maxGrpcConnections
         configuration.maxHealthConnections = maxHealthConnections
         configuration.maxInFlightPerConnection = max(1, maxInFlight)
         configuration.headerTimeoutSeconds = headerTimeout
@@ -118,7 +120,7 @@ struct NNServeCommand: ParsableCommand {
         let bound = try server.start(host: host, port: port)
         let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
         let healthBound = healthPort >= 0 ? try server.startHealth(host: host, port: healthPort) : nil
-        let grpc = grpcPort >= 0 ? GRPCFront(store: store, configuration: configuration, host: host, port: grpcPort, tls: tls) : nil
+        let grpc = grpcPort >= 0 ? try GRPCFront(store: store, configuration: configuration, host: host, port: grpcPort, tls: tls) : nil
         let grpcBound = try grpc?.start()
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)

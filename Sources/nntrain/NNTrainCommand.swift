@@ -52,8 +52,9 @@ func runToCompletion(_ trainer: inout Trainer, checkpoint: String, name: String,
     if let log { FileHandle.standardError.write(Data("TensorBoard log: \(log.directory) (tensorboard --logdir \(log.directory))\n".utf8)) }
     // The short diagnosis: findings only (`nntrain diagnose` prints the whole table).
     for finding in trainer.diagnose().findings { FileHandle.standardError.write(Data("diagnosis: \(finding)\n".utf8)) }
-    if options.json, let last = trainer.history.last {
-        printJSON(last.metrics.merging(["loss": last.trainingLoss, "epoch": Double(last.epoch)]) { $1 }, extra: ["checkpoint": checkpoint])
+    // The epoch the checkpoint's weights are from (the best one after an early stop).
+    if options.json, let result = trainer.weightsEpoch {
+        printJSON(result.metrics.merging(["loss": result.trainingLoss, "epoch": Double(result.epoch)]) { $1 }, extra: ["checkpoint": checkpoint])
     }
 }
 

@@ -63,6 +63,8 @@ final class EarlyStoppingTests: XCTestCase {
         XCTAssertEqual(checkpoint.graph, reference.model.graph)
         XCTAssertEqual(checkpoint.state.best?.graph, reference.model.graph)
         XCTAssertEqual(checkpoint.state.history.count, trainer.epoch)
+        XCTAssertEqual(checkpoint.state.metadata.trainingMetrics, trainer.history[best.epoch - 1].metrics, "the metrics of the weights kept")
+        XCTAssertEqual(trainer.weightsEpoch?.epoch, best.epoch)
         let summary = RunSummary.describe(checkpoint)
         XCTAssertTrue(summary.contains("history (\(trainer.epoch) epochs):\nepoch  loss      val_accuracy  val_loss  val_top3_accuracy\n1 "), summary)
         XCTAssertTrue(summary.contains(String(format: "early stopping on val_loss: best %.4f at epoch %d (*); stopped at epoch %d after 1 epoch without improvement, with epoch %d's weights",

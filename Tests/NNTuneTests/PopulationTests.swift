@@ -81,8 +81,15 @@ final class PopulationTests: XCTestCase {
         let decision = Exploitation.decide(after: records, definition: definition(population: 5), space: searched)
         XCTAssertEqual(decision.source, [0, 1, 2, 3, 2], "one bottom member (the diverged one) copies the one top member")
         XCTAssertEqual(decision.hyperparameters[4]["units"], .number(24), "it takes the source's shape")
-        let rate = try XCTUnwrap(decision.hyperparameters[4]["learning_rate"]?.number)
-        XCTAssertTrue(abs(rate - 3e-3 * 0.8) < 1e-12 || abs(rate - 3e-3 * 1.2) < 1e-12 || (1e-4...1e-1).contains(rate))
+        // Without resampling, explore can only multiply the source's rate by 0.8 or 1.2.
+        var perturbOnly = definition(population: 5)
+        perturbOnly.resample = 0
+        let perturbed = Exploitation.decide(after: records, definition: perturbOnly, space: searched)
+        let rate = try XCTUnwrap(perturbed.hyperparameters[4]["learning_rate"]?.number)
+        XCTAssertTrue(abs(rate - 3e-3 * 0.8) < 1e-12 || abs(rate - 3e-3 * 1.2) < 1e-12, "\(rate)")
+        // A diverged member is never copied: with all diverged nothing changes.
+        let diverged = (0..<5).map { record($0, nil, rate: 1e-3) }
+        XCTAssertEqual(Exploitation.decide(after: diverged, definition: definition(population: 5), space: searched).source, [0, 1, 2, 3, 4])
         XCTAssertEqual(Array(decision.hyperparameters[0..<4]), records[0..<4].map(\.hyperparameters), "the rest keep theirs")
         XCTAssertEqual(Exploitation.decide(after: records, definition: definition(population: 5), space: searched), decision, "a pure function")
         let random = Exploitation.decide(after: records, definition: definition(.random, population: 5), space: searched)

@@ -37,6 +37,8 @@ final class SearchSpaceTests: XCTestCase {
         XCTAssertEqual(refusal(#"{"units": {"choice": [16, 2.5]}}"#), "s.json: 'units': 2.5 is not a whole number of at least 1")
         XCTAssertEqual(refusal(#"{"units": {"choice": [true]}}"#), "s.json: 'units': true is not a whole number of at least 1")
         XCTAssertEqual(refusal(#"{"layers": {"choice": [1, 2]}}"#), "accepted")
+        XCTAssertEqual(refusal(#"{"units": {"choice": [1e300]}}"#), "s.json: 'units': 1e+300 is more than 1048576")
+        XCTAssertEqual(refusal(#"{"layers": {"choice": [65]}}"#), "s.json: 'layers': 65 is more than 64")
         XCTAssertEqual(refusal(#"{"activation": {"choice": ["relu", "swish"]}}"#),
                        "s.json: 'activation': 'swish' is not one of linear, relu, leaky_relu, elu, selu, gelu, tanh, sigmoid, softplus")
         XCTAssertEqual(refusal(#"{"units": {"uniform": [8, 64]}}"#), "s.json: 'units': uniform is for continuous hyperparameters; units takes {\"choice\": [...]}")

@@ -87,7 +87,13 @@ final class StudyTests: XCTestCase {
         _ = try Study(definition: definition(), store: try SQLiteStudyStore(path: path), directory: path + ".members")
         XCTAssertEqual(refusal(definition(model: model.replacingOccurrences(of: "\"units\": 16", with: "\"units\": 32")), at: path),
                        "\(path): the study was made for the base model tiny.json, not tiny.json (their texts differ)")
+        XCTAssertEqual(refusal(definition(population: 6), at: path),
+                       "\(path): the study was made with population 4, not 6; continue it with `nntrain tune --resume \(path)` alone, or start another with --study")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".members/g0/m0.progress.ckpt"), "nothing trained")
+        // One runner at a time: a second one would rewrite the first's member files.
+        let open = try Study(definition: definition(), store: try SQLiteStudyStore(path: path), directory: path + ".members")
+        XCTAssertEqual(refusal(definition(), at: path), "\(path).members: another nntrain tune is running this study")
+        withExtendedLifetime(open) {}
     }
 }
 

@@ -195,3 +195,36 @@ def test_the_readme_snippet_runs(server, capsys):
     assert np.allclose(prices, [362.3138, 10942.073], rtol=1e-5), printed[0]
     max_batch_size, inference_count = (int(v) for v in printed[1].split())
     assert max_batch_size > 0 and inference_count >= 2
+
+
+def test_connections_over_the_limit_are_refused_and_counted(tmp_path):
+    import re
+    import shutil
+    import signal
+    import subprocess
+    from conftest import NNSERVE
+    repository = tmp_path / "models"
+    shutil.copytree(os.path.join(ROOT, "models", "digits", "1"), repository / "digits" / "1")
+    process = subprocess.Popen([NNSERVE, str(repository), "--port", "0", "--http-port", "0", "--grpc-port", "0", "--poll-interval", "0",
+                                "--max-grpc-connections", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        address = re.search(r"grpc (127\.0\.0\.1:\d+)", line).group(1)
+        http = re.search(r"http (127\.0\.0\.1:\d+)", line).group(1)
+        # grpcio shares one connection between channels unless each has its own pool.
+        own = [("grpc.use_local_subchannel_pool", 1)]
+        first = grpcclient.InferenceServerClient(address, channel_args=own)
+        assert first.is_server_live()
+        second = grpcclient.InferenceServerClient(address, channel_args=own)
+        with pytest.raises(InferenceServerException) as raised:
+            second.is_server_live()
+        assert raised.value.status() == "StatusCode.UNAVAILABLE"
+        assert first.is_server_live(), "the admitted connection is unaffected"
+        import requests
+        text = requests.get(f"http://{http}/metrics", timeout=10).text
+        refused = [s for family in text_string_to_metric_families(text) for s in family.samples
+                   if s.name == "nnserve_refused_connections_total" and s.labels.get("protocol") == "grpc"]
+        assert refused and refused[0].value >= 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -2,6 +2,7 @@
 as a wheel, predicts what the HTTP front answers, pipelines, splits a DataFrame by the model's
 feature names, and reports errors and timeouts."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -29,10 +30,14 @@ def http_predict(server, model, name, rows):
 
 
 def test_builds_as_a_wheel(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
-                             os.path.join(ROOT, "clients", "python")], capture_output=True, text=True, timeout=300)
+    # From a copy: a build leaves build/ and *.egg-info beside the sources.
+    source = tmp_path / "source"
+    shutil.copytree(os.path.join(ROOT, "clients", "python"), source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    wheels = tmp_path / "wheels"
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert [p.name for p in tmp_path.iterdir()] == ["nnserve_client-0.1.0-py3-none-any.whl"]
+    assert [p.name for p in wheels.iterdir()] == ["nnserve_client-0.1.0-py3-none-any.whl"]
 
 
 def test_predicts_what_http_answers(server, client):

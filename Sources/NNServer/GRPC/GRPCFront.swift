@@ -1,7 +1,9 @@
 import Dispatch
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import GRPCNIOTransportCore
 import NIOConcurrencyHelpers
+import NIOCore
 import NNKServe
 
 /// The KServe v2 gRPC front (`--grpc-port`): grpc-swift 2 over HTTP/2 on SwiftNIO, serving
@@ -11,13 +13,28 @@ public final class GRPCFront: Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let running = NIOLockedValueBox<Task<Void, any Error>?>(nil)
 
-    public init(store: ModelStore, configuration: ServerConfiguration, host: String, port: Int, tls: ServerTLS?) {
+    /// Binds `host` as the other fronts do (a name such as localhost is resolved; IPv6 works).
+    public init(store: ModelStore, configuration: ServerConfiguration, host: String, port: Int, tls: ServerTLS?) throws {
         let security: HTTP2ServerTransport.Posix.TransportSecurity = tls.map(Self.security) ?? .plaintext
-        var transportConfiguration = HTTP2ServerTransport.Posix.Config.defaults
-        // A request is at most what the binary protocol accepts in one frame.
-        transportConfiguration.rpc.maxRequestPayloadSize = configuration.maxFrameSize
-        server = GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: security,
-                                                      config: transportConfiguration),
+        var transport = HTTP2ServerTransport.Posix.Config.defaults
+        // The limits the other fronts have, in HTTP/2's terms: a request is at most one binary
+        // frame, a connection carries at most maxInFlightPerConnection calls at once, an idle
+        // connection is closed, and a draining one gets a bounded grace.
+        transport.rpc.maxRequestPayloadSize = configuration.maxFrameSize
+        transport.http2.maxConcurrentStreams = configuration.maxInFlightPerConnection
+        transport.connection.maxIdleTime = .seconds(Int64(configuration.idleTimeoutSeconds))
+        transport.connection.maxGraceTime = .seconds(Int64(max(1, configuration.idleTimeoutSeconds)))
+        let admission = ConnectionAdmission(limit: configuration.maxConnections(.grpc), metrics: store.metrics)
+        transport.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in admission.admit(channel) }
+        let resolved: NIOCore.SocketAddress
+        do { resolved = try NIOCore.SocketAddress.makeAddressResolvingHost(host, port: port) } catch {
+            throw GRPCFrontError(description: "the gRPC front cannot bind \(host):\(port): \(error)")
+        }
+        let address: GRPCNIOTransportCore.SocketAddress = switch resolved {
+        case .v6: .ipv6(host: resolved.ipAddress ?? host, port: port)
+        default: .ipv4(host: resolved.ipAddress ?? host, port: port)
+        }
+        server = GRPCServer(transport: .http2NIOPosix(address: address, transportSecurity: security, config: transport),
                             services: [KServeGRPCService(store: store, configuration: configuration)])
     }
 
@@ -53,6 +70,41 @@ public final class GRPCFront: Sendable {
             // Client certificates name users, not hosts (as on the other fronts).
             config.clientCertificateVerification = .noHostnameVerification
         }
+    }
+}
+
+/// Counts the gRPC front's connections against `--max-grpc-connections`. grpc-swift owns the
+/// channels and offers its accept callback as the one place to see them; a connection over the
+/// limit fails there and is closed (HTTP/2 gives no place for a readable refusal before it).
+final class ConnectionAdmission: Sendable {
+    private let open = NIOLockedValueBox(0)
+    private let limit: Int
+    private let metrics: ServerMetrics
+
+    init(limit: Int, metrics: ServerMetrics) {
+        self.limit = limit
+        self.metrics = metrics
+    }
+
+    func admit(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let admitted = open.withLockedValue { count -> Bool in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else {
+            metrics.connectionRefused(.grpc)
+            // Closed at once: a failed setup alone left the client waiting for its connect timeout.
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(GRPCFrontError(description: "nnserve is at its limit of \(limit) gRPC connections"))
+        }
+        metrics.connectionOpened(.grpc)
+        let open = open, metrics = metrics
+        channel.closeFuture.whenComplete { _ in
+            open.withLockedValue { $0 -= 1 }
+            metrics.connectionClosed(.grpc)
+        }
+        return channel.eventLoop.makeSucceededVoidFuture()
     }
 }
 

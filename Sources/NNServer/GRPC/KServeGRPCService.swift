@@ -28,7 +28,7 @@ struct KServeGRPCService: Inference_GRPCInferenceService.SimpleServiceProtocol {
 
     func modelReady(request: Inference_ModelReadyRequest, context: ServerContext) async throws -> Inference_ModelReadyResponse {
         var response = Inference_ModelReadyResponse()
-        let version = try Self.version(request.version)
+        let version = try Self.rethrow { () throws(ServingError) in try Self.version(request.version) }
         response.ready = (try? store.model(request.name, version: version)) != nil
         return response
     }

@@ -24,6 +24,7 @@ int main(int argc, char **argv) {
     int status = nnserve_get_metadata(client, argv[3], &metadata);
     if (status != NNSERVE_OK || metadata.input_count != 1) {
         fprintf(stderr, "%s\n", status != NNSERVE_OK ? nnserve_last_error(client) : "predict reads rows for single-input models");
+        if (status == NNSERVE_OK) nnserve_metadata_free(&metadata);
         nnserve_close(client);
         return 1;
     }
@@ -62,6 +63,12 @@ int main(int argc, char **argv) {
         nnserve_metadata_free(&metadata);
         nnserve_close(client);
         return 1;
+    }
+    for (size_t o = 0; o < result.count; o++) {
+        if (result.outputs[o].rows != count) {
+            fprintf(stderr, "output '%s' has %lld rows for %lld asked\n", result.outputs[o].name, (long long)result.outputs[o].rows, (long long)count);
+            return 1;
+        }
     }
     for (int64_t row = 0; row < count; row++) {
         int first = 1;

@@ -7,8 +7,9 @@
  * - Every function returns NNSERVE_OK (0) or an error code; the message of the last error
  *   of a client is nnserve_last_error(client) (valid until the next call on that client).
  *   Codes 1-6 are the server's answer (the protocol's ErrorCode); the connection stays
- *   usable. NNSERVE_ERR_TIMEOUT leaves it usable too (a late answer is dropped when it
- *   comes). NNSERVE_ERR_IO and NNSERVE_ERR_PROTOCOL mean the connection is broken: close it.
+ *   usable. NNSERVE_ERR_TIMEOUT (no answer in time) leaves it usable too (a late answer is
+ *   dropped when it comes). NNSERVE_ERR_IO (including a send that could not finish in time)
+ *   and NNSERVE_ERR_PROTOCOL mean the connection is broken: close it.
  * - Requests are pipelined: nnserve_submit queues a request and returns its id; nnserve_receive
  *   waits for that id's answer (answers to other ids that arrive meanwhile are kept for their
  *   own receive). Queued requests are sent together when the client next waits for an answer
@@ -16,7 +17,7 @@
  *   system call. nnserve_predict is submit + receive.
  * - Inputs are borrowed for the call; results are owned by the caller and freed with
  *   nnserve_result_free / nnserve_metadata_free / nnserve_models_free.
- * - Every wait is bounded by the timeout given to nnserve_connect.
+ * - Every wait, connecting included, is bounded by the timeout given to nnserve_connect.
  */
 #ifndef NNSERVE_H
 #define NNSERVE_H

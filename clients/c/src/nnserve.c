@@ -8,6 +8,7 @@
 #include "nnserve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -97,7 +98,9 @@ static int send_all(nnserve_client *client, const uint8_t *bytes, size_t count) 
         if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             /* The server is not reading (a full window): wait, within the timeout. */
             int64_t left = deadline - now_ms();
-            if (left <= 0) return fail(client, NNSERVE_ERR_TIMEOUT, "could not send within %d ms", client->timeout_ms);
+            /* Part of a frame may be on the wire: the stream cannot be resumed, so this is a
+             * broken connection, not a timeout to retry on. */
+            if (left <= 0) return fail(client, NNSERVE_ERR_IO, "could not send within %d ms (the server does not read); close the connection", client->timeout_ms);
             struct pollfd wait = {.fd = client->socket, .events = POLLOUT};
             if (poll(&wait, 1, (int)left) < 0 && errno != EINTR) return fail(client, NNSERVE_ERR_IO, "poll failed: %s", strerror(errno));
             continue;
@@ -130,10 +133,27 @@ int nnserve_connect(const char *host, int port, int timeout_ms, nnserve_client *
         return NNSERVE_ERR_IO;
     }
     int saved = 0;
+    int64_t deadline = now_ms() + timeout_ms;
     for (struct addrinfo *address = addresses; address && client->socket < 0; address = address->ai_next) {
         int fd = socket(address->ai_family, address->ai_socktype, address->ai_protocol);
         if (fd < 0) { saved = errno; continue; }
-        if (connect(fd, address->ai_addr, address->ai_addrlen) == 0) {
+        /* Non-blocking from the start: connect within the timeout, and every later send and
+         * receive waits through poll. */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        int connected = connect(fd, address->ai_addr, address->ai_addrlen);
+        if (connected != 0 && errno == EINPROGRESS) {
+            struct pollfd wait = {.fd = fd, .events = POLLOUT};
+            int64_t left = deadline - now_ms();
+            int ready = left > 0 ? poll(&wait, 1, (int)left) : 0;
+            int error = 0;
+            socklen_t length = sizeof error;
+            if (ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0) {
+                connected = 0;
+            } else {
+                errno = ready == 0 ? ETIMEDOUT : (error ? error : errno);
+            }
+        }
+        if (connected == 0) {
             client->socket = fd;
         } else {
             saved = errno;
@@ -353,8 +373,13 @@ int nnserve_submit(nnserve_client *client, const char *model, int64_t version, c
     }
     int status = NNSERVE_OK;
     for (size_t i = 0; i < input_count; i++) {
-        if (!inputs[i].name || inputs[i].rows < 0 || inputs[i].width < 0 || (inputs[i].rows * inputs[i].width > 0 && !inputs[i].data)) {
-            status = fail(client, NNSERVE_ERR_USAGE, "input %zu needs a name, non-negative rows and width, and data", i);
+        if (!inputs[i].name || inputs[i].rows < 0 || inputs[i].width < 0 ||
+            (inputs[i].width > 0 && inputs[i].rows > (int64_t)(MAX_FRAME / 4) / inputs[i].width)) {
+            status = fail(client, NNSERVE_ERR_USAGE, "input %zu needs a name and non-negative rows and width whose product fits a frame", i);
+            break;
+        }
+        if (inputs[i].rows * inputs[i].width > 0 && !inputs[i].data) {
+            status = fail(client, NNSERVE_ERR_USAGE, "input '%s' has no data", inputs[i].name);
             break;
         }
         nnserve__input_tensor__init(&tensors[i]);
@@ -401,15 +426,20 @@ static int take_result(nnserve_client *client, Nnserve__Response *response, nnse
         nnserve_output *output = &result->outputs[result->count++];
         output->rows = tensor->n_shape > 0 ? tensor->shape[0] : 0;
         output->width = tensor->n_shape > 1 ? tensor->shape[1] : 1;
+        /* Checked before any multiplication: a hostile answer must not make rows × width
+         * overflow or disagree with the values it carries. */
+        if (output->rows < 0 || output->width < 0 || (output->width > 0 && (uint64_t)output->rows > tensor->n_data / (uint64_t)output->width) ||
+            (size_t)output->rows * (size_t)output->width != tensor->n_data) {
+            status = fail(client, NNSERVE_ERR_PROTOCOL, "output '%s' has %zu values for shape [%lld, %lld]", tensor->name, tensor->n_data,
+                          (long long)output->rows, (long long)output->width);
+            output->name = NULL;
+            output->data = NULL;
+            break;
+        }
         output->name = strdup(tensor->name);
         output->data = malloc((tensor->n_data ? tensor->n_data : 1) * sizeof(float));
         if (!output->name || !output->data) {
             status = fail(client, NNSERVE_ERR_NO_MEMORY, "no memory for output '%s'", tensor->name);
-            break;
-        }
-        if ((size_t)(output->rows * output->width) != tensor->n_data) {
-            status = fail(client, NNSERVE_ERR_PROTOCOL, "output '%s' has %zu values for shape [%lld, %lld]", tensor->name, tensor->n_data,
-                          (long long)output->rows, (long long)output->width);
             break;
         }
         memcpy(output->data, tensor->data, tensor->n_data * sizeof(float));

@@ -191,20 +191,23 @@ class Client:
             raise NNServeError(wire_pb2.ErrorCode.Name(response.error.code).replace("ERROR_CODE_", ""), response.error.message)
         return response
 
-    def _read_exactly(self, count):
+    def _fill(self, count):
+        """Reads until `count` bytes are buffered; a timeout leaves what arrived buffered."""
         while len(self._buffer) < count:
             chunk = self._socket.recv(max(65536, count - len(self._buffer)))
             if not chunk:
                 raise ConnectionError("nnserve closed the connection")
             self._buffer += chunk
-        data = bytes(self._buffer[:count])
-        del self._buffer[:count]
-        return data
 
     def _read_frame(self):
-        (length,) = struct.unpack(">I", self._read_exactly(4))
+        # The length is consumed only with its whole frame: a timeout mid-frame keeps the
+        # stream aligned for the next wait.
+        self._fill(4)
+        (length,) = struct.unpack(">I", self._buffer[:4])
         if length > MAX_FRAME_SIZE:
             raise ConnectionError(f"a frame of {length} bytes is over the {MAX_FRAME_SIZE}-byte limit")
+        self._fill(4 + length)
         response = wire_pb2.Response()
-        response.ParseFromString(self._read_exactly(length))
+        response.ParseFromString(bytes(self._buffer[4:4 + length]))
+        del self._buffer[:4 + length]
         return response
