@@ -5,35 +5,17 @@ import GRPCNIOTransportHTTP2
 import NNCore
 import NNKServe
 
-/// Bounded load over KServe v2 gRPC (`nnclient bench --protocol grpc`): `concurrency` unary
+/// Bounded load over KServe v2 gRPC (`nnclient bench --protocol grpc`), with the binary
+/// protocol's settings and report so the two compare in one run: `concurrency` unary
 /// `ModelInfer` calls in flight at all times, spread over `connections` HTTP/2 connections,
 /// each request `rowsPerRequest` random rows as `raw_input_contents` (what tritonclient sends).
-/// Reports as the binary protocol's `LoadGenerator` does, so the two compare in one run.
-public struct GRPCLoadGenerator: Sendable {
-    public var host: String
-    public var port: Int
-    public var model: String
-    public var concurrency: Int
-    public var duration: Double
-    public var rowsPerRequest: Int
-    public var connections: Int
-
-    public init(host: String, port: Int, model: String, concurrency: Int, duration: Double, rowsPerRequest: Int, connections: Int) {
-        self.host = host
-        self.port = port
-        self.model = model
-        self.concurrency = concurrency
-        self.duration = duration
-        self.rowsPerRequest = rowsPerRequest
-        self.connections = connections
-    }
-
-    private struct WorkerResult: Sendable {
+extension LoadGenerator {
+    private struct GRPCWorkerResult: Sendable {
         var latencies: [UInt64] = []
         var failures: [String: Int] = [:]
     }
 
-    public func run() async throws -> LoadGenerator.Report {
+    public func runGRPC() async throws -> Report {
         let connectionCount = max(1, min(connections, concurrency))
         // A name or an IPv6 address works as for the binary protocol (the DNS target resolves both).
         let target: any ResolvableTarget = host.contains(":") ? .ipv6(address: host, port: port) : .dns(host: host, port: port)
@@ -50,11 +32,11 @@ public struct GRPCLoadGenerator: Sendable {
             let request = try await template(services[0])
             let start = DispatchTime.now().uptimeNanoseconds
             let end = start + UInt64(duration * 1e9)
-            let results = try await withThrowingTaskGroup(of: WorkerResult.self) { workers in
+            let results = try await withThrowingTaskGroup(of: GRPCWorkerResult.self) { workers in
                 for worker in 0..<concurrency {
                     let service = services[worker % services.count]
                     workers.addTask {
-                        var result = WorkerResult()
+                        var result = GRPCWorkerResult()
                         while DispatchTime.now().uptimeNanoseconds < end {
                             let sent = DispatchTime.now().uptimeNanoseconds
                             do {
@@ -67,25 +49,15 @@ public struct GRPCLoadGenerator: Sendable {
                         return result
                     }
                 }
-                var all = WorkerResult()
+                var all = GRPCWorkerResult()
                 for try await result in workers {
                     all.latencies += result.latencies
                     all.failures.merge(result.failures, uniquingKeysWith: +)
                 }
                 return all
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let latencies = results.latencies.sorted()
-            func percentile(_ p: Double) -> Double {
-                guard !latencies.isEmpty else { return 0 }
-                return Double(latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)]) / 1000
-            }
-            let errors = results.failures.values.reduce(0, +)
-            return LoadGenerator.Report(requests: latencies.count, errors: errors, seconds: seconds,
-                                        requestsPerSecond: Double(latencies.count) / seconds,
-                                        rowsPerSecond: Double(latencies.count * rowsPerRequest) / seconds,
-                                        p50Micros: percentile(0.5), p90Micros: percentile(0.9), p99Micros: percentile(0.99),
-                                        p999Micros: percentile(0.999), failures: results.failures)
+            return Report(latencies: results.latencies, errors: results.failures.values.reduce(0, +), failures: results.failures,
+                          since: start, rowsPerRequest: rowsPerRequest)
         }
     }
 

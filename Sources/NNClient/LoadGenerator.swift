@@ -97,16 +97,23 @@ public struct LoadGenerator: Sendable {
             failures.merge(result.failures, uniquingKeysWith: +)
         }
         try? await group.shutdownGracefully()
-        let results = (all.sorted(), errors)
+        return Report(latencies: all, errors: errors, failures: failures, since: start, rowsPerRequest: rowsPerRequest)
+    }
+}
+
+extension LoadGenerator.Report {
+    /// The report of a run that started at uptime `start`: rates and latency percentiles of the
+    /// answered requests (`latencies` in nanoseconds, any order). Both protocols' generators end here.
+    init(latencies unsorted: [UInt64], errors: Int, failures: [String: Int], since start: UInt64, rowsPerRequest: Int) {
+        let latencies = unsorted.sorted()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let latencies = results.0
         func percentile(_ p: Double) -> Double {
             guard !latencies.isEmpty else { return 0 }
             return Double(latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)]) / 1000
         }
-        return Report(requests: latencies.count, errors: results.1, seconds: seconds,
-                      requestsPerSecond: Double(latencies.count) / seconds,
-                      rowsPerSecond: Double(latencies.count * rowsPerRequest) / seconds,
-                      p50Micros: percentile(0.5), p90Micros: percentile(0.9), p99Micros: percentile(0.99), p999Micros: percentile(0.999), failures: failures)
+        self.init(requests: latencies.count, errors: errors, seconds: seconds,
+                  requestsPerSecond: Double(latencies.count) / seconds,
+                  rowsPerSecond: Double(latencies.count * rowsPerRequest) / seconds,
+                  p50Micros: percentile(0.5), p90Micros: percentile(0.9), p99Micros: percentile(0.99), p999Micros: percentile(0.999), failures: failures)
     }
 }

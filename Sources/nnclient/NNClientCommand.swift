@@ -143,8 +143,8 @@ extension NNClientCommand {
                 report = try await LoadGenerator(host: connection.host, port: connection.port, model: model, concurrency: concurrency,
                                                  duration: duration, rowsPerRequest: rowsPerRequest, connections: connections).run()
             case "grpc":
-                report = try await GRPCLoadGenerator(host: connection.host, port: connection.port, model: model, concurrency: concurrency,
-                                                     duration: duration, rowsPerRequest: rowsPerRequest, connections: connections).run()
+                report = try await LoadGenerator(host: connection.host, port: connection.port, model: model, concurrency: concurrency,
+                                                 duration: duration, rowsPerRequest: rowsPerRequest, connections: connections).runGRPC()
             default:
                 throw ValidationError("--protocol \(`protocol`): binary or grpc")
             }

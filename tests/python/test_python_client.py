@@ -62,7 +62,7 @@ def test_pipelines_requests_and_matches_answers_by_id(client, digits_rows):
 
 
 def test_a_dataframe_is_split_by_feature_names(client):
-    pandas = pytest.importorskip("pandas")
+    import pandas
     columns = ["carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z"]
     frame = pandas.DataFrame(DIAMONDS, columns=columns)
     shuffled = frame[list(reversed(columns))].assign(note=7.0)
