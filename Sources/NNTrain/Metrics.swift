@@ -14,7 +14,22 @@ public enum Metrics {
         return ["loss", "rmse", "mae", "mse", "error"].contains(name)
     }
 
-    public static func evaluate(_ graph: Graph, heads: [(name: String, loss: Loss)], data: TrainingData) throws -> [String: Double] {
+    /// A head as metrics see it: its loss, and the decision threshold of precision/recall.
+    public struct Head: Sendable {
+        public var name: String
+        public var loss: Loss
+        /// A probability for binary heads (default 0.5), a distance for contrastive heads
+        /// (default margin / 2).
+        public var threshold: Double?
+
+        public init(name: String, loss: Loss, threshold: Double? = nil) {
+            self.name = name
+            self.loss = loss
+            self.threshold = threshold
+        }
+    }
+
+    public static func evaluate(_ graph: Graph, heads: [Head], data: TrainingData) throws -> [String: Double] {
         guard data.rows > 0 else { return [:] }
         let outputs = try Executor(plan: Plan(graph: graph)).predict(data.inputs)
         var metrics: [String: Double] = [:]
@@ -41,16 +56,34 @@ public enum Metrics {
                 metrics[prefix + "top\(topK)_accuracy"] = Double(inTopK) / Double(data.rows)
             case .binaryCrossEntropy:
                 var loss = 0.0, correct = 0
+                var scores: [Double] = []
+                let threshold = head.threshold ?? 0.5
                 for index in 0..<prediction.count {
                     let p = probabilities ? Double(prediction[index]) : Activation.stableSigmoid(Double(prediction[index]))
                     let y = Double(target[index])
                     loss -= y * log(max(p, 1e-12)) + (1 - y) * log(max(1 - p, 1e-12))
-                    if (p >= 0.5) == (y >= 0.5) { correct += 1 }
+                    if (p >= threshold) == (y >= 0.5) { correct += 1 }
+                    scores.append(p)
                 }
                 metrics[prefix + "loss"] = loss / Double(prediction.count)
                 metrics[prefix + "accuracy"] = Double(correct) / Double(prediction.count)
-            case .contrastive:
+                if prediction.columns == 1 {
+                    let positives = (0..<target.rows).map { target[$0, 0] >= 0.5 }
+                    addRanking(&metrics, prefix: prefix, scores: scores, positives: positives, threshold: threshold)
+                }
+            case .contrastive(let margin):
                 metrics[prefix + "loss"] = head.loss.evaluate(prediction, target: target).value
+                // Similar pairs should be close: the score is the negated distance.
+                let half = prediction.columns / 2
+                let distances = (0..<prediction.rows).map { row in
+                    (0..<half).reduce(0.0) { sum, j in
+                        let d = Double(prediction[row, j]) - Double(prediction[row, half + j])
+                        return sum + d * d
+                    }.squareRoot()
+                }
+                let positives = (0..<target.rows).map { target[$0, 0] >= 0.5 }
+                addRanking(&metrics, prefix: prefix, scores: distances.map { -$0 }, positives: positives,
+                           threshold: -(head.threshold ?? Double(margin) / 2))
             default:
                 // The loss in the units training sees (targets / the head's scale), so it compares with the training loss.
                 let scale = graph.outputs.first { $0.name == head.name }?.scale ?? 1
@@ -65,6 +98,39 @@ public enum Metrics {
             }
         }
         return metrics
+    }
+
+    /// ROC AUC of `scores` (higher = more likely positive) and precision/recall of the rule
+    /// score ≥ threshold; a metric a split cannot define (one class only) is left out.
+    static func addRanking(_ metrics: inout [String: Double], prefix: String, scores: [Double], positives: [Bool], threshold: Double) {
+        if let auc = rocAUC(scores: scores, positives: positives) { metrics[prefix + "auc"] = auc }
+        var truePositives = 0, predictedPositives = 0
+        for (score, positive) in zip(scores, positives) where score >= threshold {
+            predictedPositives += 1
+            if positive { truePositives += 1 }
+        }
+        let actualPositives = positives.filter { $0 }.count
+        if predictedPositives > 0 { metrics[prefix + "precision"] = Double(truePositives) / Double(predictedPositives) }
+        if actualPositives > 0 { metrics[prefix + "recall"] = Double(truePositives) / Double(actualPositives) }
+    }
+
+    /// The probability that a random positive scores above a random negative (ties count
+    /// half): the Mann-Whitney U statistic over (positives × negatives), from average ranks.
+    public static func rocAUC(scores: [Double], positives: [Bool]) -> Double? {
+        let positiveCount = positives.filter { $0 }.count, negativeCount = positives.count - positiveCount
+        guard positiveCount > 0, negativeCount > 0 else { return nil }
+        let order = scores.indices.sorted { scores[$0] < scores[$1] }
+        var rankSum = 0.0
+        var start = 0
+        while start < order.count {
+            var end = start
+            while end + 1 < order.count, scores[order[end + 1]] == scores[order[start]] { end += 1 }
+            let averageRank = Double(start + end + 2) / 2
+            for index in order[start...end] where positives[index] { rankSum += averageRank }
+            start = end + 1
+        }
+        let u = rankSum - Double(positiveCount) * Double(positiveCount + 1) / 2
+        return u / (Double(positiveCount) * Double(negativeCount))
     }
 
     /// True when the head's node ends in softmax or sigmoid (its values are probabilities).

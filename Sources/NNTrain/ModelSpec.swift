@@ -13,14 +13,19 @@ import NNCore
 public struct ModelSpec: Codable, Sendable, Equatable {
     public struct Input: Codable, Sendable, Equatable {
         public var name: String
-        /// CSV columns fed to this input; nil = every column that is not a target.
+        /// CSV columns fed to this input; nil = every column that is not a target (and starts
+        /// with `columnPrefix` when there is one).
         public var columns: [String]?
+        /// Without `columns`: the columns whose names start with this ("left_" for the left
+        /// branch of a pair file).
+        public var columnPrefix: String?
         /// Standardize with training-split statistics (default true).
         public var standardize: Bool?
 
-        public init(name: String, columns: [String]? = nil, standardize: Bool? = nil) {
+        public init(name: String, columns: [String]? = nil, columnPrefix: String? = nil, standardize: Bool? = nil) {
             self.name = name
             self.columns = columns
+            self.columnPrefix = columnPrefix
             self.standardize = standardize
         }
     }
@@ -42,10 +47,13 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         public var epsilon: Float?
         /// For shared_dense: the dense layer whose weights it applies.
         public var shares: String?
+        /// false freezes a dense or batch_norm layer: no updates, no optimizer state (batch
+        /// norm runs on its moving statistics); `--unfreeze-after N` thaws it for fine-tuning.
+        public var trainable: Bool?
 
         public init(name: String, type: String, inputs: [String], units: Int? = nil, activation: String? = nil, alpha: Float? = nil,
                     initializer: String? = nil, l1: Float? = nil, l2: Float? = nil, rate: Float? = nil,
-                    momentum: Float? = nil, epsilon: Float? = nil, shares: String? = nil) {
+                    momentum: Float? = nil, epsilon: Float? = nil, shares: String? = nil, trainable: Bool? = nil) {
             self.name = name
             self.type = type
             self.inputs = inputs
@@ -59,6 +67,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
             self.momentum = momentum
             self.epsilon = epsilon
             self.shares = shares
+            self.trainable = trainable
         }
     }
 
@@ -76,9 +85,15 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         /// Regression heads train on targets divided by this and answer times it; nil = the
         /// training targets' standard deviation (so losses see values of order 1), 1 = off.
         public var targetScale: Float?
+        /// Per-class loss weights of a classification or pair head: "balanced" or a map.
+        public var classWeight: ClassWeight?
+        /// Decision threshold of precision/recall: a probability for binary heads (default
+        /// 0.5), a distance for contrastive heads (default margin / 2).
+        public var threshold: Float?
 
         public init(name: String, node: String, loss: String, targets: [String]? = nil, weight: Float? = nil,
-                    delta: Float? = nil, margin: Float? = nil, targetScale: Float? = nil) {
+                    delta: Float? = nil, margin: Float? = nil, targetScale: Float? = nil,
+                    classWeight: ClassWeight? = nil, threshold: Float? = nil) {
             self.name = name
             self.node = node
             self.loss = loss
@@ -87,21 +102,29 @@ public struct ModelSpec: Codable, Sendable, Equatable {
             self.delta = delta
             self.margin = margin
             self.targetScale = targetScale
+            self.classWeight = classWeight
+            self.threshold = threshold
         }
     }
 
     public var inputs: [Input]
     public var layers: [Layer]
     public var outputs: [Head]
+    /// A column of per-row loss weights (`--sample-weight-column`); never a feature.
+    public var sampleWeightColumn: String?
 
-    public init(inputs: [Input], layers: [Layer], outputs: [Head]) {
+    public init(inputs: [Input], layers: [Layer], outputs: [Head], sampleWeightColumn: String? = nil) {
         self.inputs = inputs
         self.layers = layers
         self.outputs = outputs
+        self.sampleWeightColumn = sampleWeightColumn
     }
 
     /// Target columns of a head.
     func targets(of head: Head) -> [String] { head.targets ?? [head.name] }
+
+    /// Names of the layers the model file freezes (`"trainable": false`).
+    public var frozenLayers: [String] { layers.filter { $0.trainable == false }.map(\.name) }
 
     /// The spec with `columns` as the target of its only head that names none (`--target`).
     public func withTarget(_ columns: [String], file: String) throws(DataError) -> ModelSpec {

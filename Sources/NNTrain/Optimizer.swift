@@ -93,16 +93,23 @@ public struct Optimizer: Sendable {
                 parameter = parameter.zipped(with: velocity) { $0 - rate * $1 }
             }
         case .adam(let beta1, let beta2, let epsilon), .adamW(let beta1, let beta2, let epsilon, _):
-            var state = slots.removeValue(forKey: name) ?? ["m": Tensor(zeros: parameter.shape), "v": Tensor(zeros: parameter.shape)]
+            let existing = slots.removeValue(forKey: name)
+            var state = existing ?? ["m": Tensor(zeros: parameter.shape), "v": Tensor(zeros: parameter.shape)]
             var m = state.removeValue(forKey: "m")!, v = state.removeValue(forKey: "v")!
-            let correction1 = 1 - Float(pow(Double(beta1), Double(t)))
-            let correction2 = 1 - Float(pow(Double(beta2), Double(t)))
+            // A parameter that starts learning late (a layer unfrozen after N epochs) starts its
+            // moments at zero, so its bias correction counts its own steps: with the run's, its
+            // first update would be lr·(1-β1)/√(1-β2) ≈ 3.2 × lr per weight. Only such
+            // parameters carry the "first_step" slot.
+            let lateStart = state["first_step"]?[0] ?? (existing == nil && t > 1 ? t - 1 : 0)
+            let ownStep = t - lateStart
+            let correction1 = 1 - Float(pow(Double(beta1), Double(ownStep)))
+            let correction2 = 1 - Float(pow(Double(beta2), Double(ownStep)))
             var decay: Float = 0
             if case .adamW(_, _, _, let weightDecay) = kind { decay = rate * weightDecay }
             // One fused pass in C, in place: the moments and the weights are each touched once.
             SharedKernels.adamUpdate(weights: &parameter, gradient: gradient, m: &m, v: &v, beta1: beta1, beta2: beta2, rate: rate,
                                      correction1: correction1, correction2: correction2, epsilon: epsilon, decay: decay)
-            slots[name] = ["m": m, "v": v]
+            slots[name] = lateStart > 0 ? ["m": m, "v": v, "first_step": Tensor([lateStart])] : ["m": m, "v": v]
         }
     }
 }

@@ -24,6 +24,12 @@ public enum RunSummary {
                          + (input.featureNames.isEmpty ? "" : " (\(input.featureNames.prefix(6).joined(separator: ", "))\(input.width > 6 ? ", …" : ""))"))
         }
         let widths = (try? graph.validate().widths) ?? [:]
+        let spec = try? ModelSpec.decode(json: Data(state.modelConfig.utf8), file: "checkpoint model config")
+        let settings = try? JSONDecoder().decode(TrainingSettings.self, from: Data((state.settings["training"] ?? "{}").utf8))
+        let frozenByModel = Set(spec?.frozenLayers ?? [])
+        // After --unfreeze-after's epoch the layers learn again: the table shows them as they are now.
+        let thawed = settings?.unfreezeAfterEpochs.map { $0 < state.epoch } ?? false
+        let frozen = thawed ? [] : frozenByModel
         lines.append(String(repeating: "-", count: 72))
         lines.append("layer".padding(toLength: 16, withPad: " ", startingAt: 0) + "kind".padding(toLength: 14, withPad: " ", startingAt: 0)
                      + "inputs".padding(toLength: 22, withPad: " ", startingAt: 0) + "width".padding(toLength: 8, withPad: " ", startingAt: 0) + "params")
@@ -33,7 +39,8 @@ public enum RunSummary {
             if case .activation(let activation) = node.operation { kind = activation.name }
             lines.append(node.name.padding(toLength: 16, withPad: " ", startingAt: 0) + kind.padding(toLength: 14, withPad: " ", startingAt: 0)
                          + node.inputs.joined(separator: ",").padding(toLength: 22, withPad: " ", startingAt: 0)
-                         + "\(widths[node.name] ?? 0)".padding(toLength: 8, withPad: " ", startingAt: 0) + "\(node.operation.parameterCount)")
+                         + "\(widths[node.name] ?? 0)".padding(toLength: 8, withPad: " ", startingAt: 0) + "\(node.operation.parameterCount)"
+                         + (frozen.contains(node.name) ? " (frozen)" : ""))
         }
         lines.append(String(repeating: "-", count: 72))
         // As Keras counts them: batch norm's moving mean and variance are not trained.
@@ -41,7 +48,20 @@ public enum RunSummary {
             if case .batchNorm(let norm) = node.operation { return total + norm.movingMean.count + norm.movingVariance.count }
             return total
         }
-        lines.append("parameters: \(graph.parameterCount) (trainable \(graph.parameterCount - movingStatistics), non-trainable \(movingStatistics): batch-norm moving statistics)")
+        let frozenParameters = graph.nodes.filter { frozen.contains($0.name) }.reduce(0) { total, node in
+            if case .batchNorm(let norm) = node.operation { return total + norm.gamma.count * 2 }
+            return total + node.operation.parameterCount
+        }
+        let fixed = [(movingStatistics, "batch-norm moving statistics"), (frozenParameters, "in frozen layers")]
+            .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+        lines.append("parameters: \(graph.parameterCount) (trainable \(graph.parameterCount - movingStatistics - frozenParameters), "
+                     + "non-trainable \(movingStatistics + frozenParameters)" + (fixed.isEmpty ? ")" : ": \(fixed.joined(separator: ", ")))"))
+        if !frozenByModel.isEmpty {
+            let thaw = settings?.unfreezeAfterEpochs
+            lines.append("frozen layers (\"trainable\": false): \(frozenByModel.sorted().joined(separator: ", "))"
+                         + (thaw.map { thawed ? "; unfrozen after epoch \($0) (fine-tuned since)" : "; unfrozen after epoch \($0)" } ?? "; frozen throughout"))
+        }
+        if let source = settings?.initializedFrom { lines.append("initialized from \(source) (--init-from)") }
         for node in graph.nodes {
             guard case .batchNorm(let norm) = node.operation else { continue }
             lines.append("batch norm \(node.name): gamma \(stats(norm.gamma)), beta \(stats(norm.beta)), moving mean \(stats(norm.movingMean)), moving variance \(stats(norm.movingVariance))")

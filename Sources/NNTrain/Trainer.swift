@@ -25,6 +25,9 @@ public struct Trainer {
     /// Early stopping's best epoch so far (nil without early stopping).
     public private(set) var best: TrainingState.BestEpoch?
     let heads: [(name: String, loss: Loss, weight: Float)]
+    /// Each head's resolved class weights (from its `class_weight`; balanced ones from the
+    /// training split), empty for heads without.
+    public let classWeights: [String: [Int: Float]]
     let regularization: ModelFactory.Regularization
     let training: TrainingData
     let validation: TrainingData
@@ -38,6 +41,8 @@ public struct Trainer {
         try settings.validate()
         var settings = settings
         if validationTable != nil { settings.validationFraction = 0 }
+        // Weights are optional when reading data (metrics do not use them), not for training.
+        if let column = spec.sampleWeightColumn { _ = try table.columnIndex(column) }
         let (data, featureColumns) = try TrainingData.from(table, spec: spec)
         let splitSeed = settings.splitSeed ?? settings.seed
         let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: splitSeed)
@@ -194,9 +199,43 @@ public struct Trainer {
         self.split = split
         epoch = 0
         var heads: [(String, Loss, Float)] = []
-        for head in spec.outputs { heads.append((head.name, try spec.loss(of: head, file: modelFile), head.weight ?? 1)) }
+        var classWeights: [String: [Int: Float]] = [:]
+        for head in spec.outputs {
+            let loss = try spec.loss(of: head, file: modelFile)
+            heads.append((head.name, loss, head.weight ?? 1))
+            guard let classWeight = head.classWeight else { continue }
+            guard let labels = loss.classLabels(of: training.targets[head.name]!) else {
+                throw .invalidModel(file: modelFile, detail: "output '\(head.name)': class_weight needs a classification or pair head; \(loss.name) has no classes")
+            }
+            classWeights[head.name] = classWeight.resolved(labels: labels)
+        }
         self.heads = heads
+        self.classWeights = classWeights
+        for layer in spec.layers where layer.trainable != nil && !["dense", "batch_norm"].contains(layer.type) {
+            throw .invalidModel(file: modelFile, detail: "layer '\(layer.name)': trainable applies to dense and batch_norm layers (a \(layer.type) has no parameters of its own)")
+        }
+        if let epochs = settings.unfreezeAfterEpochs, spec.frozenLayers.isEmpty || epochs < 0 {
+            throw .invalidSetting(flag: "--unfreeze-after", value: "\(epochs)", rule: spec.frozenLayers.isEmpty
+                                  ? "the model file freezes no layer (\"trainable\": false)" : "must be 0 or more")
+        }
         optimizer = Optimizer(kind: .sgd, schedule: .constant(0))
+    }
+
+    /// The layers frozen while training epoch `epoch` (1-based): the model file's
+    /// `"trainable": false` layers, until `--unfreeze-after` epochs have passed.
+    public func frozenLayers(atEpoch epoch: Int) -> Set<String> {
+        if let thaw = settings.unfreezeAfterEpochs, epoch > thaw { return [] }
+        return Set(spec.frozenLayers)
+    }
+
+    /// Per-row loss weights of a head on `batch`: sample weight × class weight (nil = all 1).
+    func rowWeights(of head: (name: String, loss: Loss, weight: Float), in batch: TrainingData) -> [Float]? {
+        let classes = classWeights[head.name]
+        guard classes != nil || batch.sampleWeights != nil else { return nil }
+        let labels = classes != nil ? head.loss.classLabels(of: batch.targets[head.name]!) : nil
+        return (0..<batch.rows).map { row in
+            (batch.sampleWeights?[row, 0] ?? 1) * (labels.flatMap { classes?[$0[row]] } ?? 1)
+        }
     }
 
     public var trainingRows: Int { training.rows }
@@ -270,6 +309,7 @@ public struct Trainer {
     /// One pass over the training rows; returns the mean training loss.
     public mutating func trainOneEpoch() throws -> Double {
         epoch += 1
+        model.frozenLayers = frozenLayers(atEpoch: epoch)
         var order = Array(0..<training.rows)
         var rng = CounterRNG(seed: settings.seed, stream: CounterRNG.stream(epoch: epoch, step: 0, layer: 0xFFF))
         TrainingData.shuffle(&order, rng: &rng)
@@ -287,6 +327,9 @@ public struct Trainer {
     mutating func trainStep(on batch: TrainingData) throws -> Double {
         let globalStep = optimizer.step
         var (loss, parameterGradients) = lossAndGradients(on: batch, step: globalStep)
+        // Frozen layers get no update, no penalty and no optimizer state.
+        let frozen = model.frozenLayers
+        if !frozen.isEmpty { parameterGradients = parameterGradients.filter { !frozen.contains(Self.layer(ofParameter: $0.key)) } }
         loss += applyRegularization(&parameterGradients)
         guard loss.isFinite else { throw DataError.lossDiverged(epoch: epoch, step: globalStep, loss: loss) }
         optimizer.apply(parameterGradients, to: &model)
@@ -304,17 +347,36 @@ public struct Trainer {
             let output = model.graph.outputs.first { $0.name == head.name }!
             let node = output.node
             let target = output.scale == 1 ? batch.targets[head.name]! : batch.targets[head.name]!.mapped { $0 / output.scale }
+            let weights = rowWeights(of: head, in: batch)
             if head.loss.takesLogits, let logits = model.logits(of: node, in: pass) {
-                let (value, gradient) = head.loss.evaluate(logits, target: target)
+                let (value, gradient) = head.loss.evaluate(logits, target: target, rowWeights: weights)
                 loss += Double(head.weight) * value
                 gradients[head.name] = .logits(gradient.mapped { $0 * head.weight })
             } else {
-                let (value, gradient) = head.loss.evaluate(pass.values[node]!, target: target)
+                let (value, gradient) = head.loss.evaluate(pass.values[node]!, target: target, rowWeights: weights)
                 loss += Double(head.weight) * value
                 gradients[head.name] = .value(gradient.mapped { $0 * head.weight })
             }
         }
         return (loss, model.backward(pass, outputGradients: gradients))
+    }
+
+    /// Starts from another run's weights (`--init-from`): layers matched by name, shapes
+    /// checked. Only a run that has not stepped yet can be initialized this way.
+    public mutating func initialize(from checkpoint: CheckpointFile, file: String) throws -> Transfer.Report {
+        precondition(optimizer.step == 0, "weights are loaded before training")
+        var graph = model.graph
+        let report = try Transfer.load(into: &graph, from: checkpoint.graph, file: file)
+        let frozen = model.frozenLayers
+        model = try TrainingGraph(graph)
+        model.frozenLayers = frozen
+        settings.initializedFrom = file
+        return report
+    }
+
+    /// "enc1/weights" → "enc1".
+    static func layer(ofParameter name: String) -> String {
+        String(name[..<(name.lastIndex(of: "/") ?? name.endIndex)])
     }
 
     /// Trains at the rate a sweep suggested (`fit --lr auto`), from the initial weights: only a
@@ -380,7 +442,10 @@ public struct Trainer {
     public func evaluate(_ data: TrainingData? = nil) throws -> [String: Double] {
         let rows = data ?? (validation.rows > 0 ? validation : training)
         let prefix = data != nil ? "" : validation.rows > 0 ? "val_" : "train_"
-        let metrics = try Metrics.evaluate(model.graph, heads: heads.map { ($0.name, $0.loss) }, data: rows)
+        let metricHeads = zip(heads, spec.outputs).map { head, output in
+            Metrics.Head(name: head.name, loss: head.loss, threshold: output.threshold.map(Double.init))
+        }
+        let metrics = try Metrics.evaluate(model.graph, heads: metricHeads, data: rows)
         return Dictionary(uniqueKeysWithValues: metrics.map { (prefix + $0.key, $0.value) })
     }
 

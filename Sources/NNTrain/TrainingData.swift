@@ -7,26 +7,35 @@ public struct TrainingData: Sendable {
     /// Targets per head, [rows, target columns].
     public var targets: [String: Tensor]
     public var rows: Int
+    /// Per-row loss weights [rows, 1] (the spec's sample-weight column), nil = all 1.
+    public var sampleWeights: Tensor?
 
-    public init(inputs: [String: Tensor], targets: [String: Tensor], rows: Int) {
+    public init(inputs: [String: Tensor], targets: [String: Tensor], rows: Int, sampleWeights: Tensor? = nil) {
         self.inputs = inputs
         self.targets = targets
         self.rows = rows
+        self.sampleWeights = sampleWeights
     }
 
     public func subset(_ indices: ArraySlice<Int>) -> TrainingData {
         TrainingData(inputs: inputs.mapValues { $0.gatheringRows(indices) },
-                     targets: targets.mapValues { $0.gatheringRows(indices) }, rows: indices.count)
+                     targets: targets.mapValues { $0.gatheringRows(indices) }, rows: indices.count,
+                     sampleWeights: sampleWeights?.gatheringRows(indices))
     }
 
-    /// Reads the columns a spec names from a table: inputs (every non-target column when an
-    /// input names none) and each head's targets.
+    /// Reads the columns a spec names from a table: inputs (every column that is neither a
+    /// target nor the sample-weight column when an input names none), each head's targets,
+    /// and the sample weights when the table has their column (metrics do not need them).
     public static func from(_ table: CSVTable, spec: ModelSpec) throws(DataError) -> (TrainingData, featureColumns: [String: [String]]) {
-        let targetColumns = Set(spec.outputs.flatMap(spec.targets(of:)))
+        let targetColumns = Set(spec.outputs.flatMap(spec.targets(of:)) + [spec.sampleWeightColumn].compactMap { $0 })
         var inputs: [String: Tensor] = [:]
         var featureColumns: [String: [String]] = [:]
         for input in spec.inputs {
-            let columns = input.columns ?? table.header.filter { !targetColumns.contains($0) }
+            let columns = input.columns ?? table.header.filter { !targetColumns.contains($0) && $0.hasPrefix(input.columnPrefix ?? "") }
+            guard !columns.isEmpty else {
+                throw .unreadable(file: table.file, detail: "input '\(input.name)': no feature column"
+                                  + (input.columnPrefix.map { " starts with '\($0)'" } ?? "") + "; columns are \(table.header.joined(separator: ", "))")
+            }
             let (values, _) = try table.matrix(columns: columns)
             inputs[input.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
             featureColumns[input.name] = columns
@@ -37,7 +46,15 @@ public struct TrainingData: Sendable {
             let (values, _) = try table.matrix(columns: columns)
             targets[head.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
         }
-        return (TrainingData(inputs: inputs, targets: targets, rows: table.rowCount), featureColumns)
+        var sampleWeights: Tensor?
+        if let column = spec.sampleWeightColumn, table.header.contains(column) {
+            let (values, _) = try table.matrix(columns: [column])
+            if let line = values.firstIndex(where: { !($0 >= 0) }) {
+                throw .unreadable(file: "\(table.file):\(line + 2)", detail: "column '\(column)': sample weight \(values[line]) is negative; a weight is 0 or positive")
+            }
+            sampleWeights = Tensor(shape: [table.rowCount, 1], values: values)
+        }
+        return (TrainingData(inputs: inputs, targets: targets, rows: table.rowCount, sampleWeights: sampleWeights), featureColumns)
     }
 
     /// A seeded split: row indices for training and validation.

@@ -7,6 +7,10 @@ import NNCore
 public struct TrainingGraph: Sendable {
     public private(set) var graph: Graph
     let order: [Int]
+    /// Layers that do not learn this epoch (`"trainable": false`): the trainer drops their
+    /// gradients, and a frozen batch norm normalizes with its moving statistics in training
+    /// passes too (and does not move them), as Keras does.
+    public var frozenLayers: Set<String> = []
 
     /// How a forward pass runs.
     public enum Mode: Sendable {
@@ -68,7 +72,7 @@ public struct TrainingGraph: Sendable {
                 values[node.name] = y
                 caches[index] = .dense(cache)
             case .batchNorm(var norm):
-                if case .training = mode {
+                if case .training = mode, !frozenLayers.contains(node.name) {
                     let (y, cache) = BatchNormLayer.forwardTraining(x, &norm)
                     graph.nodes[index].operation = .batchNorm(norm)
                     values[node.name] = y
@@ -144,6 +148,9 @@ public struct TrainingGraph: Sendable {
                 parameterGradients["\(node.name)/gamma"] = dGamma
                 parameterGradients["\(node.name)/beta"] = dBeta
                 accumulate(dx, into: node.inputs[0])
+            case (.batchNorm(let norm), nil):
+                // A frozen batch norm ran on its moving statistics: an affine map per feature.
+                accumulate(BatchNormLayer.backwardInference(dy!, norm), into: node.inputs[0])
             case (.dropout, .dropout(let cache)?), (.alphaDropout, .dropout(let cache)?):
                 accumulate(DropoutLayer.backward(dy!, cache: cache), into: node.inputs[0])
             case (.dropout, nil), (.alphaDropout, nil):

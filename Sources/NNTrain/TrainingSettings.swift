@@ -29,6 +29,11 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var scheduleStartEpoch: Int?
     /// Stop when the monitored metric stops improving, ending with the best epoch's weights.
     public var earlyStopping: EarlyStopping?
+    /// The model file's frozen layers (`"trainable": false`) learn from this epoch + 1 on
+    /// (fine-tuning after training a new head on a pretrained encoder); nil = frozen throughout.
+    public var unfreezeAfterEpochs: Int?
+    /// The checkpoint `--init-from` loaded weights from (shown by `nntrain summary`).
+    public var initializedFrom: String?
 
     /// The epoch a decaying schedule has run its course at (nil for a constant rate).
     public var scheduleEnd: Int? {

@@ -32,65 +32,53 @@ struct Connection: ParsableArguments {
 
 extension NNClientCommand {
     struct Predict: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Predictions for rows of a CSV file (header row) or a JSON array of rows.")
+        static let configuration = CommandConfiguration(
+            abstract: "Predictions for the rows of a CSV file (header row), one CSV per input, or JSON.",
+            discussion: "A model with several inputs (a siamese pair model) takes each input's columns from one CSV by the input's feature names, or one file per input with --input NAME=FILE.")
 
         @OptionGroup var connection: Connection
         @Option(help: "Model name.") var model: String
         @Option(help: "Model version (default: newest).") var version = 0
-        @Option(help: "CSV file: columns named like the model's features are used, in the model's order (all columns when it names none).") var csv: String?
-        @Option(help: "JSON file holding an array of rows (arrays of numbers).") var json: String?
+        @Option(help: "CSV file: each input takes the columns named like its features, in the model's order (a single input that names none takes all columns).") var csv: String?
+        @Option(name: .customLong("input"), help: "NAME=FILE: the CSV of one input (repeat for each input).") var inputFiles: [String] = []
+        @Option(help: "JSON file: an array of rows (arrays of numbers), or for several inputs an object of input name → rows.") var json: String?
+
+        func validate() throws {
+            guard [csv != nil, !inputFiles.isEmpty, json != nil].filter({ $0 }).count == 1 else {
+                throw ValidationError("give one of --csv FILE, --input NAME=FILE (per input) or --json FILE")
+            }
+            for assignment in inputFiles where !assignment.contains("=") {
+                throw ValidationError("--input \(assignment): expected NAME=FILE")
+            }
+        }
 
         func run() async throws {
             let client = try connection.client()
             let metadata = try await client.metadata(model: model, version: version)
-            guard let input = metadata.inputs.first, metadata.inputs.count == 1 else {
-                throw ValidationError("model '\(model)' has \(metadata.inputs.count) inputs; predict reads files for single-input models")
+            let inputs: [String: Tensor]
+            do {
+                if let csv {
+                    inputs = try PredictRows.fromCSV(csv, inputs: metadata.inputs)
+                } else if let json {
+                    inputs = try PredictRows.fromJSON(json, inputs: metadata.inputs)
+                } else {
+                    let pairs = inputFiles.map { $0.split(separator: "=", maxSplits: 1).map(String.init) }
+                    inputs = try PredictRows.fromCSVs(Dictionary(pairs.map { ($0[0], $0[1]) }) { _, last in last }, inputs: metadata.inputs)
+                }
+            } catch {
+                throw ValidationError("\(error)")
             }
-            let rows = try readRows(featureNames: input.featureNames)
-            let tensor = Tensor(shape: [rows.count, rows.first?.count ?? 0], values: rows.flatMap { $0 })
-            let result = try await client.predict(model: model, version: version, inputs: [input.name: tensor])
+            let rows = inputs.values.first?.shape[0] ?? 0
+            let result = try await client.predict(model: model, version: version, inputs: inputs)
             let names = metadata.outputs.map(\.name)
             print(names.flatMap { name in (0..<Int(metadata.outputs.first { $0.name == name }!.width)).map { "\(name)[\($0)]" } }.joined(separator: ","))
-            for row in 0..<rows.count {
+            for row in 0..<rows {
                 print(names.flatMap { name -> [String] in
                     let output = result.outputs[name]!
                     return (0..<output.shape[1]).map { "\(output[row, $0])" }
                 }.joined(separator: ","))
             }
             await client.close()
-        }
-
-        private func readRows(featureNames: [String]) throws -> [[Float]] {
-            if let json {
-                guard let data = FileManager.default.contents(atPath: json),
-                      let rows = try JSONSerialization.jsonObject(with: data) as? [[Double]] else {
-                    throw ValidationError("\(json) is not a JSON array of rows of numbers")
-                }
-                return rows.map { $0.map(Float.init) }
-            }
-            guard let csv, let text = try? String(contentsOfFile: csv, encoding: .utf8) else {
-                throw ValidationError("give --csv FILE or --json FILE (readable)")
-            }
-            let lines = text.split(whereSeparator: \.isNewline).filter { !$0.isEmpty }
-            guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) else {
-                throw ValidationError("\(csv) is empty")
-            }
-            var columns = Array(header.indices)
-            if !featureNames.isEmpty {
-                columns = try featureNames.map { name in
-                    guard let index = header.firstIndex(of: name) else { throw ValidationError("\(csv) has no column '\(name)'") }
-                    return index
-                }
-            }
-            return try lines.dropFirst().enumerated().map { offset, line in
-                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-                return try columns.map { column in
-                    guard column < fields.count, let value = Float(fields[column].trimmingCharacters(in: .whitespaces)) else {
-                        throw ValidationError("\(csv):\(offset + 2): column '\(header[column])' is not a number")
-                    }
-                    return value
-                }
-            }
         }
     }
 

@@ -9,7 +9,7 @@ struct NNTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nntrain",
         abstract: "Train small neural networks on tabular data and write a checkpoint (run.ckpt).",
-        subcommands: [Fit.self, LearningRateFind.self, BatchSizeFind.self, Tune.self, Resume.self, Evaluate.self, Predict.self, Diagnose.self, Summary.self]
+        subcommands: [Fit.self, LearningRateFind.self, BatchSizeFind.self, Tune.self, Resume.self, Evaluate.self, Predict.self, Diagnose.self, Summary.self, Pairs.self]
     )
 }
 
@@ -109,22 +109,75 @@ extension NNTrainCommand {
     }
 
     struct Evaluate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Metrics of a checkpoint on a CSV file (inference mode, through NNInference).")
+        static let configuration = CommandConfiguration(
+            abstract: "Metrics of a checkpoint on a CSV file (inference mode, through NNInference), or an encoder's N-way one-shot accuracy.",
+            discussion: "With --one-shot: each episode draws --ways classes of --support, one example of each, and one query of --data from one of them; the query takes the class of the nearest support example in the embedding (a contrastive head's encoder, or --head). Also prints the nearest-neighbour accuracy of every query against every support row.")
 
         @Argument(help: "The checkpoint.") var checkpoint: String
-        @Option(help: "Data to evaluate on (CSV with the training columns).") var data: String
+        @Option(help: "Data to evaluate on (CSV with the training columns); with --one-shot, the queries.") var data: String
+        @Flag(help: "N-way one-shot accuracy of the model's embedding instead of its metrics.") var oneShot = false
+        @Option(help: "With --one-shot: labeled examples to draw the shots from (CSV with the features and --label).") var support: String?
+        @Option(help: "With --one-shot: the class column of --support and --data.") var label = "label"
+        @Option(help: "With --one-shot: classes per episode (default: every class of --support).") var ways: Int?
+        @Option(help: "With --one-shot: episodes to average.") var episodes = 2000
+        @Option(help: "With --one-shot: the head whose value is the embedding (default: the contrastive head).") var head: String?
+        @Option(help: "With --one-shot: seed of the episodes.") var seed: UInt64 = 42
         @OptionGroup var options: RunOptions
+
+        func validate() throws {
+            if oneShot, support == nil { throw ValidationError("--one-shot needs --support (labeled examples to draw the shots from)") }
+            if !oneShot, support != nil || ways != nil || head != nil { throw ValidationError("--support, --ways and --head go with --one-shot") }
+        }
 
         func run() throws {
             options.apply()
             let file = try CheckpointFile.read(from: checkpoint)
-            let metrics = try Trainer.resume(file, table: try CSVTable.read(file.state.split.trainingFile), additionalEpochs: 0)
-                .evaluate(on: try CSVTable.read(data))
+            let metrics: [String: Double]
+            if oneShot, let support {
+                let result = try OneShotEvaluation.evaluate(file, support: try CSVTable.read(support), queries: try CSVTable.read(data), label: label,
+                                                            head: head, ways: ways, episodes: episodes, seed: seed)
+                metrics = result.metrics
+                if !options.json {
+                    print(String(format: "%d-way one-shot accuracy %.4f over %d episodes (chance %.4f); nearest neighbour among all %d support rows: %.4f on %d queries",
+                                 result.ways, result.accuracy, result.episodes, result.chance, result.supportRows, result.nearestNeighbourAccuracy, result.queryRows))
+                    return
+                }
+            } else {
+                metrics = try Trainer.resume(file, table: try CSVTable.read(file.state.split.trainingFile), additionalEpochs: 0)
+                    .evaluate(on: try CSVTable.read(data))
+            }
             if options.json {
                 printJSON(metrics, extra: ["data": data])
             } else {
                 for key in metrics.keys.sorted() { print(String(format: "%@ %.6f", key, metrics[key]!)) }
             }
+        }
+    }
+
+    struct Pairs: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a pair file for a siamese network: two rows' features side by side (left_<column>, right_<column>) and similar (1 when their labels agree).",
+            discussion: "Without --positive-fraction pairs are drawn uniformly, as unbalanced as the classes make them (about 10% similar for 10 even classes); --positive-fraction 0.5 balances them.")
+
+        @Option(help: "Labeled rows (CSV).") var data: String
+        @Option(help: "The class column.") var label = "label"
+        @Option(help: "Number of pairs.") var pairs: Int
+        @Option(help: "Share of similar pairs (0...1); default: the natural share of uniform draws.") var positiveFraction: Double?
+        @Option(help: "Feature columns, comma separated (default: every column but --label).") var columns: String?
+        @Option(help: "Seed of the draws.") var seed: UInt64 = 42
+        @Option(help: "The pair file to write.") var out: String
+
+        func validate() throws {
+            guard pairs >= 1 else { throw ValidationError("--pairs \(pairs): write at least 1 pair") }
+            if let positiveFraction, !(0...1).contains(positiveFraction) { throw ValidationError("--positive-fraction \(positiveFraction): must be in [0, 1]") }
+        }
+
+        func run() throws {
+            let result = try PairSampler.sample(try CSVTable.read(data), label: label, count: pairs, positiveFraction: positiveFraction, seed: seed,
+                                                columns: columns.map { $0.split(separator: ",").map(String.init) })
+            try result.table.csvText.write(toFile: out, atomically: true, encoding: .utf8)
+            FileHandle.standardError.write(Data(String(format: "wrote %@: %d pairs, %d similar (%.1f%%), from %d classes\n",
+                                                       out, pairs, result.similar, 100 * Double(result.similar) / Double(pairs), result.classes).utf8))
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NNFormat
 import NNTrain
 
 /// The flags that define a run (model, data, optimizer, schedule, …), shared by `fit` and
@@ -27,6 +28,9 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Stop once --monitor has not improved for this many epochs, and end with the best epoch's weights.") var earlyStoppingPatience: Int?
     @Option(help: "The metric early stopping watches: val_loss, val_accuracy, val_rmse, … or loss (training).") var monitor = "val_loss"
     @Option(help: "Early stopping counts an epoch as better only by more than this.") var minDelta = 0.0
+    @Option(help: "Start from another run's weights: layers matched by name (shapes checked), a report of what was loaded.") var initFrom: String?
+    @Option(help: "Layers the model file freezes (\"trainable\": false) learn from this epoch + 1 on (fine-tuning).") var unfreezeAfter: Int?
+    @Option(help: "A column of per-row loss weights (0 or more; not a feature).") var sampleWeightColumn: String?
 
     var settings: TrainingSettings {
         var settings = TrainingSettings()
@@ -46,6 +50,7 @@ struct TrainingFlags: ParsableArguments {
         settings.validationFraction = validationFraction
         settings.checkpointEvery = checkpointEvery
         settings.earlyStopping = earlyStoppingPatience.map { EarlyStopping(patience: $0, monitor: monitor, minDelta: minDelta) }
+        settings.unfreezeAfterEpochs = unfreezeAfter
         return settings
     }
 
@@ -56,10 +61,25 @@ struct TrainingFlags: ParsableArguments {
         }
         var spec = try ModelSpec.decode(json: text, file: model)
         if let target { spec = try spec.withTarget(target.split(separator: ",").map(String.init), file: model) }
-        return try Trainer(spec: spec, table: try CSVTable.read(data), validationTable: try validationData.map(CSVTable.read),
-                           settings: settings, modelFile: model) { warning in
+        if let sampleWeightColumn { spec.sampleWeightColumn = sampleWeightColumn }
+        var trainer = try Trainer(spec: spec, table: try CSVTable.read(data), validationTable: try validationData.map(CSVTable.read),
+                                  settings: settings, modelFile: model) { warning in
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
+        func say(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        if let initFrom {
+            let report = try trainer.initialize(from: try CheckpointFile.read(from: initFrom), file: initFrom)
+            for line in report.lines { say("--init-from \(initFrom): \(line)") }
+        }
+        for (head, weights) in trainer.classWeights.sorted(by: { $0.key < $1.key }) {
+            say("class weights of '\(head)': " + weights.sorted { $0.key < $1.key }.map { String(format: "%d → %.3g", $0.key, $0.value) }.joined(separator: ", "))
+        }
+        if let column = spec.sampleWeightColumn { say("sample weights from column '\(column)'") }
+        let frozen = spec.frozenLayers
+        if !frozen.isEmpty {
+            say("frozen: \(frozen.joined(separator: ", "))" + (unfreezeAfter.map { " (until epoch \($0); they learn from epoch \($0 + 1) on)" } ?? ""))
+        }
+        return trainer
     }
 }
 

@@ -34,6 +34,19 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(try run(.adamDefault, rate: 0.1, steps: 1, from: 1000)[0], 999.9, accuracy: 1e-3)
     }
 
+    /// A parameter that joins late (a layer unfrozen after some epochs) takes a first step of
+    /// ≈ lr too: its bias correction counts its own steps, not the run's (which would make it
+    /// lr·(1-β1)/√(1-β2) ≈ 3.2·lr).
+    func testAdamParameterJoiningLateTakesAFirstStepOfTheLearningRatesSize() throws {
+        var graph = try quadratic(1)
+        var optimizer = Optimizer(kind: .adamDefault, schedule: .constant(0.1))
+        for _ in 0..<50 { optimizer.apply(["w/bias": Tensor([0.5])], to: &graph) }
+        optimizer.apply(["w/weights": Tensor(shape: [1, 1], values: [2])], to: &graph)
+        XCTAssertEqual(weight(graph), 0.9, accuracy: 1e-5)
+        XCTAssertEqual(optimizer.slots["w/weights"]?["first_step"]?[0], 50)
+        XCTAssertNil(optimizer.slots["w/bias"]?["first_step"])
+    }
+
     func testAdamMatchesTheFormulaOverSeveralSteps() throws {
         var w = 1.0, m = 0.0, v = 0.0
         var expected: [Double] = []

@@ -57,6 +57,18 @@ enum BatchNormLayer {
         return scaleAndShift(normalized, norm)
     }
 
+    /// Inference (and frozen) form: y = γ(x-μ)/√(σ²+ε) + β with fixed statistics, so
+    /// dx = dy·γ/√(σ²+ε) per feature.
+    static func backwardInference(_ dy: Tensor, _ norm: BatchNorm) -> Tensor {
+        let width = dy.columns
+        let factor = (0..<width).map { norm.gamma[$0] / (norm.movingVariance[$0] + norm.epsilon).squareRoot() }
+        var dx = dy
+        dx.withUnsafeMutableBufferPointer { g in
+            for index in g.indices { g[index] *= factor[index % width] }
+        }
+        return dx
+    }
+
     /// dx = γ/(N·√(σ²+ε)) · (N·dy - Σdy - x̂·Σ(dy·x̂)); dγ = Σ dy·x̂; dβ = Σ dy.
     static func backward(_ dy: Tensor, cache: Cache, _ norm: BatchNorm) -> (dx: Tensor, dGamma: Tensor, dBeta: Tensor) {
         let rows = dy.rows, width = dy.columns

@@ -1,0 +1,126 @@
+import Foundation
+import NNCore
+import NNFormat
+
+/// The rows `nnclient predict` sends, read from files and split per model input: one CSV whose
+/// columns are picked by each input's feature names (a two-input siamese model takes its
+/// `left_…` and `right_…` columns from one pair file), one CSV per input (`name=file`), or
+/// JSON (an array of rows for a one-input model, an object of input name → rows otherwise).
+public enum PredictRows {
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case unreadable(file: String)
+        case missingColumn(file: String, column: String, input: String)
+        case notANumber(file: String, line: Int, column: String)
+        case ambiguous(detail: String)
+        case notRows(file: String, detail: String)
+        case rowCounts(detail: String)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let file): "\(file): cannot read it as UTF-8 text"
+            case .missingColumn(let file, let column, let input): "\(file) has no column '\(column)' (a feature of input '\(input)')"
+            case .notANumber(let file, let line, let column): "\(file):\(line): column '\(column)' is not a number"
+            case .ambiguous(let detail), .rowCounts(let detail): detail
+            case .notRows(let file, let detail): "\(file): \(detail)"
+            }
+        }
+    }
+
+    /// Every input's rows from one CSV. An input without feature names takes every column,
+    /// which only works when it is the model's one input.
+    public static func fromCSV(_ path: String, inputs: [Nnserve_TensorInfo]) throws(Failure) -> [String: Tensor] {
+        if inputs.count > 1, let unnamed = inputs.first(where: { $0.featureNames.isEmpty }) {
+            throw .ambiguous(detail: "input '\(unnamed.name)' has no feature names, so one CSV cannot say which of its columns are for it; give one file per input (--input \(unnamed.name)=FILE)")
+        }
+        let table = try readCSV(path)
+        var tensors: [String: Tensor] = [:]
+        for input in inputs { tensors[input.name] = try table.columns(input.featureNames, of: input.name) }
+        return tensors
+    }
+
+    /// Each input's rows from its own CSV (`assignments`: input name → file).
+    public static func fromCSVs(_ assignments: [String: String], inputs: [Nnserve_TensorInfo]) throws(Failure) -> [String: Tensor] {
+        let names = inputs.map(\.name)
+        for name in assignments.keys.sorted() where !names.contains(name) {
+            throw .ambiguous(detail: "the model has no input '\(name)' (inputs: \(names.joined(separator: ", ")))")
+        }
+        var tensors: [String: Tensor] = [:]
+        for input in inputs {
+            guard let path = assignments[input.name] else {
+                throw .ambiguous(detail: "no file for input '\(input.name)' (--input \(input.name)=FILE)")
+            }
+            tensors[input.name] = try readCSV(path).columns(input.featureNames, of: input.name)
+        }
+        try requireSameRowCount(tensors)
+        return tensors
+    }
+
+    /// JSON rows: `[[…], …]` for a one-input model, `{"left": [[…]], "right": [[…]]}` otherwise.
+    public static func fromJSON(_ path: String, inputs: [Nnserve_TensorInfo]) throws(Failure) -> [String: Tensor] {
+        guard let data = FileManager.default.contents(atPath: path), let object = try? JSONSerialization.jsonObject(with: data) else {
+            throw .notRows(file: path, detail: "not JSON")
+        }
+        func rows(_ value: Any, _ what: String) throws(Failure) -> Tensor {
+            guard let rows = value as? [[Double]], let width = rows.first?.count, rows.allSatisfy({ $0.count == width }) else {
+                throw .notRows(file: path, detail: "\(what) is not an array of rows of numbers, all of one length")
+            }
+            return Tensor(shape: [rows.count, width], values: rows.flatMap { $0.map(Float.init) })
+        }
+        if let object = object as? [String: Any] {
+            var tensors: [String: Tensor] = [:]
+            for input in inputs {
+                guard let value = object[input.name] else { throw .notRows(file: path, detail: "no rows for input '\(input.name)'") }
+                tensors[input.name] = try rows(value, "'\(input.name)'")
+            }
+            try requireSameRowCount(tensors)
+            return tensors
+        }
+        guard inputs.count == 1 else {
+            throw .notRows(file: path, detail: "the model has \(inputs.count) inputs; give an object of input name → rows")
+        }
+        return [inputs[0].name: try rows(object, "the file")]
+    }
+
+    private static func requireSameRowCount(_ tensors: [String: Tensor]) throws(Failure) {
+        let counts = tensors.mapValues { $0.shape[0] }
+        guard Set(counts.values).count <= 1 else {
+            throw .rowCounts(detail: "inputs have different row counts: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+    }
+
+    private struct Table {
+        var file: String
+        var header: [String]
+        var lines: [[Substring]]
+
+        /// The named columns (every column when `names` is empty) as a [rows, columns] tensor.
+        func columns(_ names: [String], of input: String) throws(Failure) -> Tensor {
+            var indices: [Int] = []
+            for name in names {
+                guard let index = header.firstIndex(of: name) else { throw .missingColumn(file: file, column: name, input: input) }
+                indices.append(index)
+            }
+            if names.isEmpty { indices = Array(header.indices) }
+            var values: [Float] = []
+            values.reserveCapacity(lines.count * indices.count)
+            for (offset, fields) in lines.enumerated() {
+                for column in indices {
+                    guard column < fields.count, let value = Float(fields[column].trimmingCharacters(in: .whitespaces)), value.isFinite else {
+                        throw .notANumber(file: file, line: offset + 2, column: header[column])
+                    }
+                    values.append(value)
+                }
+            }
+            return Tensor(shape: [lines.count, indices.count], values: values)
+        }
+    }
+
+    private static func readCSV(_ path: String) throws(Failure) -> Table {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable(file: path) }
+        let lines = text.split(whereSeparator: \.isNewline).filter { !$0.isEmpty }
+        guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) else {
+            throw .notRows(file: path, detail: "empty")
+        }
+        return Table(file: path, header: header, lines: lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) })
+    }
+}
