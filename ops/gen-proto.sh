@@ -26,26 +26,14 @@ protoc --plugin=protoc-gen-swift="$scratch/src/.build/release/protoc-gen-swift" 
   --swift_out="$out" -I "$root/proto" "$root"/proto/nnserve/*.proto "$root"/proto/tensorboard/*.proto
 echo "generated: $(ls "$out"/*.pb.swift | xargs -n1 basename | tr '\n' ' ')"
 
-# The KServe v2 / Triton gRPC service: messages and server/client stubs (module NNKServe, for
-# NNServer's front and NNClient's load generator), from protoc-gen-grpc-swift-2 of the
-# grpc-swift-protobuf version Package.swift names.
-grpc_version=$(grep -o 'grpc/grpc-swift-protobuf", from: "[0-9.]*' "$root/Package.swift" | grep -o '[0-9.]*$')
-grpc_scratch=${PROTOC_GEN_GRPC_SWIFT_SCRATCH:-/tmp/nnserve-protoc-gen-grpc-swift-$grpc_version}
-if [ ! -x "$grpc_scratch/src/.build/release/protoc-gen-grpc-swift-2" ]; then
-  echo "building protoc-gen-grpc-swift-2 $grpc_version in $grpc_scratch (once)"
-  rm -rf "$grpc_scratch/src"
-  mkdir -p "$grpc_scratch"
-  git clone --quiet --branch "$grpc_version" --depth 1 https://github.com/grpc/grpc-swift-protobuf "$grpc_scratch/src"
-  (cd "$grpc_scratch/src" && swift build -c release --product protoc-gen-grpc-swift-2)
-fi
+# The KServe v2 / Triton gRPC service's messages (module NNKServe: NNServer's gRPC front and
+# NNClient's gRPC load generator frame unary calls themselves over swift-nio-http2, so no
+# service stubs are generated).
 grpc_out="$root/Sources/NNKServe"
 rm -f "$grpc_out"/*.pb.swift "$grpc_out"/*.grpc.swift
 mkdir -p "$grpc_out"
 protoc --plugin=protoc-gen-swift="$scratch/src/.build/release/protoc-gen-swift" \
-  --plugin=protoc-gen-grpc-swift="$grpc_scratch/src/.build/release/protoc-gen-grpc-swift-2" \
   --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores --swift_out="$grpc_out" \
-  --grpc-swift_opt=Visibility=Public --grpc-swift_opt=FileNaming=PathToUnderscores \
-  --grpc-swift_opt=Server=true --grpc-swift_opt=Client=true --grpc-swift_out="$grpc_out" \
   -I "$root/proto" "$root"/proto/kserve/*.proto
 echo "generated: $(ls "$grpc_out"/*.swift | xargs -n1 basename | tr '\n' ' ')"
 

@@ -11,30 +11,20 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = Nnserve_Response
     typealias OutboundOut = Nnserve_Request
 
-    struct Result: Sendable {
-        var latencies: [UInt64]
-        var errors: Int
-        /// Errors by what they were (the server's code and message, or what the connection did).
-        var failures: [String: Int]
-    }
-
     private var template: Nnserve_Request
     private let depth: Int
     private let end: UInt64
-    private let done: EventLoopPromise<Result>
+    private let done: EventLoopPromise<LoadTally>
     private var sentAt: [UInt64: UInt64] = [:]
     private var nextID: UInt64 = 1
-    private var latencies: [UInt64] = []
-    private var errors = 0
-    private var failures: [String: Int] = [:]
+    private var tally = LoadTally()
     private var finished = false
 
-    init(template: Nnserve_Request, depth: Int, end: UInt64, done: EventLoopPromise<Result>) {
+    init(template: Nnserve_Request, depth: Int, end: UInt64, done: EventLoopPromise<LoadTally>) {
         self.template = template
         self.depth = depth
         self.end = end
         self.done = done
-        latencies.reserveCapacity(1 << 16)
         sentAt.reserveCapacity(depth)
     }
 
@@ -54,13 +44,13 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         let response = unwrapInboundIn(data)
         let now = DispatchTime.now().uptimeNanoseconds
         guard let sent = sentAt.removeValue(forKey: response.id) else {
-            fail(response.id == 0 ? "connection error \(Self.describe(response))" : "response for unknown id \(response.id)")
+            tally.fail(response.id == 0 ? "connection error \(Self.describe(response))" : "response for unknown id \(response.id)")
             return finish(context: context)
         }
         if case .predict? = response.kind {
-            latencies.append(now - sent)
+            tally.latencies.append(now - sent)
         } else {
-            fail(Self.describe(response))
+            tally.fail(Self.describe(response))
         }
         if now < end {
             send(context: context)
@@ -75,21 +65,14 @@ final class LoadConnectionHandler: ChannelInboundHandler {
 
     /// A response that does not decode (or any other failure) ends the run of this connection.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail("\(error)")
+        tally.fail("\(error)")
         finish(context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if !sentAt.isEmpty { fail("connection closed with the request in flight", count: sentAt.count) }
+        if !sentAt.isEmpty { tally.fail("connection closed with the request in flight", count: sentAt.count) }
         sentAt.removeAll()
         finish(context: context)
-    }
-
-    /// Counts an error under its kind; a run keeps at most 20 kinds (the rest go under "other").
-    private func fail(_ kind: String, count: Int = 1) {
-        errors += count
-        let key = failures[kind] != nil || failures.count < 20 ? kind : "other"
-        failures[key, default: 0] += count
     }
 
     private static func describe(_ response: Nnserve_Response) -> String {
@@ -100,7 +83,26 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private func finish(context: ChannelHandlerContext) {
         guard !finished else { return }
         finished = true
-        done.succeed(Result(latencies: latencies, errors: errors, failures: failures))
+        done.succeed(tally)
         context.close(promise: nil)
+    }
+}
+
+/// What one connection of a load run measured: the latency of every answered request and the
+/// errors by kind (the server's code and message, or what the connection did).
+struct LoadTally: Sendable {
+    var latencies: [UInt64] = []
+    var errors = 0
+    var failures: [String: Int] = [:]
+
+    init() {
+        latencies.reserveCapacity(1 << 16)
+    }
+
+    /// Counts an error under its kind; a run keeps at most 20 kinds (the rest go under "other").
+    mutating func fail(_ kind: String, count: Int = 1) {
+        errors += count
+        let key = failures[kind] != nil || failures.count < 20 ? kind : "other"
+        failures[key, default: 0] += count
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import NIOCore
+import NIOHTTP2
 import NIOPosix
 import NNCore
 import NNFormat
@@ -52,52 +53,70 @@ public struct LoadGenerator: Sendable {
         let metadata = try await probe.metadata(model: model)
         await probe.close()
         var rng = CounterRNG(seed: 3)
-        var template = Nnserve_Request()
-        template.predict.model = model
-        template.predict.inputs = metadata.inputs.map { input in
+        var request = Nnserve_Request()
+        request.predict.model = model
+        request.predict.inputs = metadata.inputs.map { input in
             var tensor = Nnserve_InputTensor()
             tensor.name = input.name
             tensor.shape = [Int64(rowsPerRequest), input.width]
             tensor.data = (0..<rowsPerRequest * Int(input.width)).map { _ in rng.nextNormal() }
             return tensor
         }
-        // One event loop drives every connection: the client should cost the shared cores little.
+        let template = request
+        return try await drive { pipeline, depth, end, done in
+            try pipeline.addHandlers([
+                PrefaceWriter(),
+                ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
+                ResponseCodec(),
+                LoadConnectionHandler(template: template, depth: depth, end: end, done: done),
+            ])
+        }
+    }
+
+    /// The same load over KServe v2 gRPC (`nnclient bench --protocol grpc`): ModelInfer calls
+    /// with the rows as `raw_input_contents`, as tritonclient sends them, on HTTP/2
+    /// connections driven frame by frame (`GRPCLoadConnectionHandler`).
+    public func runGRPC() async throws -> Report {
+        let model = model, rows = rowsPerRequest, authority = "\(host):\(port)"
+        return try await drive { pipeline, depth, end, done in
+            try pipeline.addHandlers([
+                NIOHTTP2Handler(mode: .client, initialSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 0)]),
+                GRPCLoadConnectionHandler(model: model, rowsPerRequest: rows, depth: depth, end: end, authority: authority, done: done),
+            ])
+        }
+    }
+
+    /// Opens the connections (`concurrency` spread over them), lets each run its pipeline's
+    /// closed loop until `duration` has passed, and merges what they measured. One event loop
+    /// drives every connection: the client should cost the shared cores little.
+    private func drive(_ pipeline: @escaping @Sendable (ChannelPipeline.SynchronousOperations, _ depth: Int, _ end: UInt64,
+                                                        _ done: EventLoopPromise<LoadTally>) throws -> Void) async throws -> Report {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connectionCount = max(1, min(connections, concurrency))
         let start = DispatchTime.now().uptimeNanoseconds
         let end = start + UInt64(duration * 1e9)
-        var runs: [EventLoopFuture<LoadConnectionHandler.Result>] = []
+        var runs: [EventLoopFuture<LoadTally>] = []
         for index in 0..<connectionCount {
             // Spread the concurrency over the connections; the first ones take the remainder.
             let depth = concurrency / connectionCount + (index < concurrency % connectionCount ? 1 : 0)
-            let done = group.next().makePromise(of: LoadConnectionHandler.Result.self)
-            let template = template
+            let done = group.next().makePromise(of: LoadTally.self)
             _ = try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandlers([
-                            PrefaceWriter(),
-                            ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
-                            ResponseCodec(),
-                            LoadConnectionHandler(template: template, depth: depth, end: end, done: done),
-                        ])
-                    }
+                    channel.eventLoop.makeCompletedFuture { try pipeline(channel.pipeline.syncOperations, depth, end, done) }
                 }
                 .connect(host: host, port: port).get()
             runs.append(done.futureResult)
         }
-        var all: [UInt64] = []
-        var errors = 0
-        var failures: [String: Int] = [:]
+        var all = LoadTally()
         for run in runs {
-            let result = try await run.get()
-            all += result.latencies
-            errors += result.errors
-            failures.merge(result.failures, uniquingKeysWith: +)
+            let tally = try await run.get()
+            all.latencies += tally.latencies
+            all.errors += tally.errors
+            all.failures.merge(tally.failures, uniquingKeysWith: +)
         }
         try? await group.shutdownGracefully()
-        return Report(latencies: all, errors: errors, failures: failures, since: start, rowsPerRequest: rowsPerRequest)
+        return Report(latencies: all.latencies, errors: all.errors, failures: all.failures, since: start, rowsPerRequest: rowsPerRequest)
     }
 }
 

@@ -3,9 +3,12 @@ import NNFormat
 import NNWire
 
 /// The last words to a connection the server closes on its own (over the limit, too slow):
-/// an error frame on the binary port, an HTTP error response with `connection: close`.
+/// an error frame on the binary port, an HTTP error response with `connection: close`. On the
+/// gRPC port nothing: a GOAWAY that says why (tried) makes grpcio reconnect at once, in a loop
+/// of hundreds of connections a second, while a plain close fails its call with UNAVAILABLE.
 enum Farewell {
     static func bytes(_ front: Front, _ code: Nnserve_ErrorCode, _ message: String) -> ByteBuffer {
+        if front == .grpc { return ByteBuffer() }
         switch front.speaksHTTP {
         case false:
             var response = Nnserve_Response()

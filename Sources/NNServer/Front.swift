@@ -9,7 +9,7 @@ public enum Front: String, CaseIterable, Sendable {
     /// `--health-port`: /v2/health/live, /v2/health/ready and /metrics only, with its own
     /// connection limit, so probes are answered while the main ports are flooded.
     case health
-    /// KServe v2 gRPC (HTTP/2); grpc-swift owns its connections, nnserve counts and caps them.
+    /// KServe v2 gRPC (HTTP/2).
     case grpc
 
     var index: Int {
@@ -21,7 +21,6 @@ public enum Front: String, CaseIterable, Sendable {
         }
     }
 
-    /// Whether connections speak HTTP/1.1 (the form of their farewell; gRPC connections are
-    /// refused by closing them, as its transport gives nnserve no place to answer).
+    /// Whether connections speak HTTP/1.1 (the form of their farewell).
     var speaksHTTP: Bool { self == .http || self == .health }
 }

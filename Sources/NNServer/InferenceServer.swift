@@ -54,7 +54,7 @@ public final class InferenceServer: Sendable {
             .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { [self] channel in
                 if let tls {
-                    do { try channel.pipeline.syncOperations.addHandler(tls.handler()) } catch { return channel.eventLoop.makeFailedFuture(error) }
+                    do { try channel.pipeline.syncOperations.addHandler(tls.handler(for: front)) } catch { return channel.eventLoop.makeFailedFuture(error) }
                 }
                 guard admit(channel, front) else { return refuse(channel, front) }
                 return channel.eventLoop.makeCompletedFuture { try handlers(channel.pipeline.syncOperations) }

@@ -16,9 +16,8 @@ final class RequestRouter: ChannelInboundHandler {
 
     private let store: ModelStore
     private let configuration: ServerConfiguration
-    /// Predictions decoded in the current read, submitted together at read-complete: a lone
-    /// one may run inline, several go to the batcher with one wake-up.
-    private var burst: [(model: LoadedModel, job: DynamicBatcher.Job)] = []
+    /// Predictions decoded in the current read, submitted together at read-complete.
+    private var burst = PredictionBurst()
     private var flushScheduled = false
 
     init(store: ModelStore, configuration: ServerConfiguration) {
@@ -83,25 +82,11 @@ final class RequestRouter: ChannelInboundHandler {
             // A lone request runs inline on this loop: answer it without another hop.
             if eventLoop.inEventLoop { finish() } else { eventLoop.execute(finish) }
         }
-        burst.append((model, job))
+        burst.append(model, job)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if burst.count == 1 {
-            burst[0].model.batcher.submit([burst[0].job], inline: .ifIdle)
-        } else {
-            // Consecutive predictions for the same version go in together (a burst is nearly
-            // always one model); arrival order is kept.
-            var start = 0
-            while start < burst.count {
-                let model = burst[start].model
-                var end = start + 1
-                while end < burst.count, burst[end].model === model { end += 1 }
-                model.batcher.submit(burst[start..<end].map(\.job), inline: .ifQuiet)
-                start = end
-            }
-        }
-        burst.removeAll(keepingCapacity: true)
+        burst.submit()
         context.flush()
         context.fireChannelReadComplete()
     }

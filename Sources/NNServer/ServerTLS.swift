@@ -9,12 +9,10 @@ public struct ServerTLS: Sendable {
     }
 
     let context: NIOSSLContext
+    /// The same, offering HTTP/2 by ALPN ("h2"), which gRPC clients require.
+    let http2Context: NIOSSLContext
     /// Whether clients must present a certificate signed by the client CA.
     public let requiresClientCertificate: Bool
-    /// The files, for the gRPC front (its transport builds its own TLS context from them).
-    let certificateChainPath: String
-    let privateKeyPath: String
-    let clientCAPath: String?
 
     public init(certificateChain: String, privateKey: String, clientCA: String? = nil) throws {
         let chain: [NIOSSLCertificate], key: NIOSSLPrivateKey
@@ -36,16 +34,18 @@ public struct ServerTLS: Sendable {
             configuration.certificateVerification = .noHostnameVerification
         }
         requiresClientCertificate = clientCA != nil
-        certificateChainPath = certificateChain
-        privateKeyPath = privateKey
-        clientCAPath = clientCA
-        do { context = try NIOSSLContext(configuration: configuration) } catch {
+        var http2 = configuration
+        http2.applicationProtocols = ["h2"]
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+            http2Context = try NIOSSLContext(configuration: http2)
+        } catch {
             throw LoadError(description: "TLS with --tls-cert '\(certificateChain)' and --tls-key '\(privateKey)': \(error)")
         }
     }
 
-    /// The first handler of a connection's pipeline.
-    func handler() -> NIOSSLServerHandler {
-        NIOSSLServerHandler(context: context)
+    /// The first handler of a connection's pipeline on `front`.
+    func handler(for front: Front) -> NIOSSLServerHandler {
+        NIOSSLServerHandler(context: front == .grpc ? http2Context : context)
     }
 }

@@ -120,8 +120,7 @@ struct NNServeCommand: ParsableCommand {
         let bound = try server.start(host: host, port: port)
         let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
         let healthBound = healthPort >= 0 ? try server.startHealth(host: host, port: healthPort) : nil
-        let grpc = grpcPort >= 0 ? try GRPCFront(store: store, configuration: configuration, host: host, port: grpcPort, tls: tls) : nil
-        let grpcBound = try grpc?.start()
+        let grpcBound = grpcPort >= 0 ? try server.startGRPC(host: host, port: grpcPort) : nil
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloads)
@@ -168,7 +167,6 @@ struct NNServeCommand: ParsableCommand {
             Foundation.exit(1)
         }
         logger.info("shutting down: answering queued requests")
-        grpc?.shutdown()
         server.shutdown()
         log?.flush()
         logger.info("stopped")

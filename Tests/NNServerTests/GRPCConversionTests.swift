@@ -1,5 +1,4 @@
 import Foundation
-import GRPCCore
 import NNFormat
 import NNKServe
 @testable import NNServer
@@ -9,15 +8,16 @@ import XCTest
 /// tritonclient.grpc (tests/python/test_kserve_grpc.py).
 final class GRPCConversionTests: XCTestCase {
     func testTimeoutHeadersBecomeMicroseconds() {
-        XCTAssertEqual(KServeGRPCService.microseconds("100m"), 100_000)
-        XCTAssertEqual(KServeGRPCService.microseconds("2S"), 2_000_000)
-        XCTAssertEqual(KServeGRPCService.microseconds("1M"), 60_000_000)
-        XCTAssertEqual(KServeGRPCService.microseconds("1H"), 3_600_000_000)
-        XCTAssertEqual(KServeGRPCService.microseconds("250u"), 250)
-        XCTAssertEqual(KServeGRPCService.microseconds("1500n"), 2, "rounded up to whole microseconds, never to 0")
-        XCTAssertNil(KServeGRPCService.microseconds("10x"))
-        XCTAssertNil(KServeGRPCService.microseconds("S"))
-        XCTAssertNil(KServeGRPCService.microseconds("-5S"))
+        XCTAssertEqual(GRPCStatus.microseconds(timeout: "100m"), 100_000)
+        XCTAssertEqual(GRPCStatus.microseconds(timeout: "2S"), 2_000_000)
+        XCTAssertEqual(GRPCStatus.microseconds(timeout: "1M"), 60_000_000)
+        XCTAssertEqual(GRPCStatus.microseconds(timeout: "1H"), 3_600_000_000)
+        XCTAssertEqual(GRPCStatus.microseconds(timeout: "250u"), 250)
+        XCTAssertEqual(GRPCStatus.microseconds(timeout: "1500n"), 2, "rounded up to whole microseconds, never to 0")
+        XCTAssertNil(GRPCStatus.microseconds(timeout: "10x"))
+        XCTAssertNil(GRPCStatus.microseconds(timeout: "S"))
+        XCTAssertNil(GRPCStatus.microseconds(timeout: "-5S"))
+        XCTAssertNil(GRPCStatus.microseconds(timeout: "123456789S"), "at most 8 digits")
     }
 
     func testVersionsAreEmptyOrPositive() throws {
@@ -48,13 +48,20 @@ final class GRPCConversionTests: XCTestCase {
     }
 
     func testServingErrorsMapToTheirStatusCodes() {
-        let pairs: [(Nnserve_ErrorCode, RPCError.Code)] = [(.invalidArgument, .invalidArgument), (.notFound, .notFound),
-                                                             (.resourceExhausted, .resourceExhausted), (.deadlineExceeded, .deadlineExceeded),
-                                                             (.unavailable, .unavailable), (.internal, .internalError)]
+        let pairs: [(Nnserve_ErrorCode, GRPCStatus.Code)] = [(.invalidArgument, .invalidArgument), (.notFound, .notFound),
+                                                              (.resourceExhausted, .resourceExhausted), (.deadlineExceeded, .deadlineExceeded),
+                                                              (.unavailable, .unavailable), (.internal, .internalError)]
         for (serving, status) in pairs {
-            let error = RPCError(ServingError(serving, "why"))
+            let error = GRPCStatus(ServingError(serving, "why"))
             XCTAssertEqual(error.code, status)
             XCTAssertEqual(error.message, "why")
         }
+        XCTAssertEqual(GRPCStatus.Code.unavailable.rawValue, 14, "gRPC's numbers")
+    }
+
+    /// grpc-message is percent-encoded: printable ASCII but '%' stays, the rest is %XX of UTF-8.
+    func testStatusMessagesArePercentEncoded() {
+        XCTAssertEqual(GRPCStatus(.invalidArgument, "input 'x' has 7 features").encodedMessage, "input 'x' has 7 features")
+        XCTAssertEqual(GRPCStatus(.invalidArgument, "100% → ok\n").encodedMessage, "100%25 %E2%86%92 ok%0A")
     }
 }

@@ -228,3 +228,41 @@ def test_connections_over_the_limit_are_refused_and_counted(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_what_the_front_does_not_serve_is_said_with_its_status(server, digits_rows):
+    channel = grpc.insecure_channel(server.grpc)
+    unknown = channel.unary_unary("/inference.GRPCInferenceService/ModelStreamInferOnce",
+                                  request_serializer=lambda m: m.SerializeToString(), response_deserializer=lambda b: b)
+    with pytest.raises(grpc.RpcError) as raised:
+        unknown(service_pb2.ServerLiveRequest())
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "ModelStreamInferOnce" in raised.value.details()
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.ServerLive(service_pb2.ServerLiveRequest(), compression=grpc.Compression.Gzip)
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "grpc-encoding 'gzip' is not supported" in raised.value.details()
+
+
+def test_a_request_over_the_frame_limit_is_resource_exhausted(tmp_path, digits_rows):
+    import re
+    import shutil
+    import signal
+    import subprocess
+    from conftest import NNSERVE
+    repository = tmp_path / "models"
+    shutil.copytree(os.path.join(ROOT, "models", "digits", "1"), repository / "digits" / "1")
+    process = subprocess.Popen([NNSERVE, str(repository), "--port", "0", "--http-port=-1", "--grpc-port", "0", "--poll-interval", "0",
+                                "--max-frame-size", "4096"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        address = re.search(r"grpc (127\.0\.0\.1:\d+)", process.stdout.readline()).group(1)
+        client = grpcclient.InferenceServerClient(address)
+        assert infer_digits(client, pixels(digits_rows[:8])).as_numpy("label").shape == (8, 10), "2 KiB fits"
+        code, message = status_of(lambda: infer_digits(client, pixels(digits_rows[:64])))
+        assert code == "StatusCode.RESOURCE_EXHAUSTED", message
+        assert "nnserve takes at most 4096 (--max-frame-size)" in message
+        assert infer_digits(client, pixels(digits_rows[:1])).as_numpy("label").shape == (1, 10), "the connection serves on"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

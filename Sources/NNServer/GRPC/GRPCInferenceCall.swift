@@ -24,25 +24,21 @@ struct GRPCInferenceCall: Sendable {
         var inputs: [NamedInput] = []
         inputs.reserveCapacity(request.inputs.count)
         for (index, tensor) in request.inputs.enumerated() {
-            let bytes: [UInt8]
+            let converted: Result<[NamedInput], ServingError>
             if raw.isEmpty {
                 guard tensor.hasContents else {
                     throw ServingError(.invalidArgument, "input '\(tensor.name)' has no contents and the request no raw_input_contents")
                 }
-                bytes = try Self.littleEndian(tensor.contents, datatype: tensor.datatype, input: tensor.name)
+                let bytes = try Self.littleEndian(tensor.contents, datatype: tensor.datatype, input: tensor.name)
+                converted = bytes.withUnsafeBytes { buffer in Result { () throws(ServingError) in try Self.convert(tensor, buffer, raw: false, index: index) } }
             } else {
                 guard !tensor.hasContents || tensor.contents == Inference_InferTensorContents() else {
                     throw ServingError(.invalidArgument, "input '\(tensor.name)' has both contents and raw_input_contents")
                 }
-                bytes = [UInt8](raw[index])
+                // Read where the request message holds it: no copy of the tensor data.
+                converted = raw[index].withUnsafeBytes { buffer in Result { () throws(ServingError) in try Self.convert(tensor, buffer, raw: true, index: index) } }
             }
-            try Self.checkLength(bytes.count, of: tensor, raw: !raw.isEmpty, index: index)
-            let declared = InferenceRequestBody.Input(name: tensor.name, shape: tensor.shape, datatype: tensor.datatype,
-                                                      parameters: ["binary_data_size": .number(Double(bytes.count))])
-            let converted = try bytes.withUnsafeBytes { buffer in
-                Result { () throws(ServingError) in try InferenceInputs.convert([declared], binary: buffer) }
-            }.get()
-            inputs += converted
+            inputs += try converted.get()
         }
         prepared = try PredictPreparation.prepare(inputs: inputs, outputs: request.outputs.map(\.name), for: model, limits: limits)
         id = request.id
@@ -57,6 +53,15 @@ struct GRPCInferenceCall: Sendable {
             if case .boolParam(false)? = output.parameters["binary_data"]?.parameterChoice { return true }
             return false
         }
+    }
+
+    /// One input's little-endian bytes as the model's rows, by the HTTP front's datatype rules.
+    private static func convert(_ tensor: Inference_ModelInferRequest.InferInputTensor, _ bytes: UnsafeRawBufferPointer,
+                                raw: Bool, index: Int) throws(ServingError) -> [NamedInput] {
+        try checkLength(bytes.count, of: tensor, raw: raw, index: index)
+        let declared = InferenceRequestBody.Input(name: tensor.name, shape: tensor.shape, datatype: tensor.datatype,
+                                                  parameters: ["binary_data_size": .number(Double(bytes.count))])
+        return try InferenceInputs.convert([declared], binary: bytes)
     }
 
     /// The byte count the shape and datatype need, said in gRPC's terms (InferenceInputs

@@ -1,18 +1,59 @@
 import Dispatch
-import GRPCCore
+import Foundation
+import NIOCore
 import NNInference
+import NNFormat
 import NNKServe
+import NNWire
+import SwiftProtobuf
 
 /// The KServe v2 gRPC service (`inference.GRPCInferenceService`) with Triton's configuration,
 /// statistics and repository extensions, over the shared model store. Inference joins the
 /// same batchers as the other fronts, through `GRPCInferenceCall`'s `RowBlock`.
-struct KServeGRPCService: Inference_GRPCInferenceService.SimpleServiceProtocol {
+///
+/// Each RPC is unary: `serve` decodes the request message, answers through `reply` (from the
+/// batcher's thread for ModelInfer, without a task or a thread hop of its own), and
+/// `GRPCStreamHandler` frames it.
+struct KServeGRPCService: Sendable {
+    typealias Reply = @Sendable (Result<ByteBuffer, GRPCStatus>) -> Void
+
+    static let servicePath = "/inference.GRPCInferenceService/"
+
     let store: ModelStore
     let configuration: ServerConfiguration
 
+    func serve(_ call: GRPCCall, burst: inout PredictionBurst, reply: @escaping Reply) {
+        guard call.path.hasPrefix(Self.servicePath) else {
+            return reply(.failure(GRPCStatus(.unimplemented, "unknown service in '\(call.path)'; nnserve serves inference.GRPCInferenceService")))
+        }
+        switch call.path.dropFirst(Self.servicePath.count) {
+        case "ServerLive": unary(call, reply) { (_: Inference_ServerLiveRequest) in serverLive() }
+        case "ServerReady": unary(call, reply) { (_: Inference_ServerReadyRequest) in serverReady() }
+        case "ModelReady": unary(call, reply, modelReady)
+        case "ServerMetadata": unary(call, reply) { (_: Inference_ServerMetadataRequest) in serverMetadata() }
+        case "ModelMetadata": unary(call, reply, modelMetadata)
+        case "ModelInfer":
+            do {
+                let request: Inference_ModelInferRequest = try Self.decode(call.message)
+                infer(request, deadlineMicros: call.timeoutMicros, burst: &burst) { reply($0.flatMap(Self.encode)) }
+            } catch {
+                reply(.failure(error))
+            }
+        case "ModelConfig": unary(call, reply, modelConfig)
+        case "ModelStatistics": unary(call, reply, modelStatistics)
+        case "RepositoryIndex": unary(call, reply, repositoryIndex)
+        case "RepositoryModelLoad":
+            offload(call, reply) { (request: Inference_RepositoryModelLoadRequest) throws(GRPCStatus) in try load(request, authorization: call.authorization) }
+        case "RepositoryModelUnload":
+            offload(call, reply) { (request: Inference_RepositoryModelUnloadRequest) throws(GRPCStatus) in try unload(request, authorization: call.authorization) }
+        case let method:
+            reply(.failure(GRPCStatus(.unimplemented, "method '\(method)' is not served by nnserve's inference.GRPCInferenceService")))
+        }
+    }
+
     // MARK: - Health and metadata
 
-    func serverLive(request: Inference_ServerLiveRequest, context: ServerContext) async throws -> Inference_ServerLiveResponse {
+    func serverLive() -> Inference_ServerLiveResponse {
         var response = Inference_ServerLiveResponse()
         response.live = true
         return response
@@ -20,20 +61,20 @@ struct KServeGRPCService: Inference_GRPCInferenceService.SimpleServiceProtocol {
 
     /// As the HTTP front decides it: every model of the repository serves a version, and the
     /// server is not shutting down (gRPC answers false rather than an error).
-    func serverReady(request: Inference_ServerReadyRequest, context: ServerContext) async throws -> Inference_ServerReadyResponse {
+    func serverReady() -> Inference_ServerReadyResponse {
         var response = Inference_ServerReadyResponse()
         response.ready = store.notReadyReason == nil
         return response
     }
 
-    func modelReady(request: Inference_ModelReadyRequest, context: ServerContext) async throws -> Inference_ModelReadyResponse {
+    func modelReady(_ request: Inference_ModelReadyRequest) throws(GRPCStatus) -> Inference_ModelReadyResponse {
         var response = Inference_ModelReadyResponse()
         let version = try Self.rethrow { () throws(ServingError) in try Self.version(request.version) }
         response.ready = (try? store.model(request.name, version: version)) != nil
         return response
     }
 
-    func serverMetadata(request: Inference_ServerMetadataRequest, context: ServerContext) async throws -> Inference_ServerMetadataResponse {
+    func serverMetadata() -> Inference_ServerMetadataResponse {
         var response = Inference_ServerMetadataResponse()
         response.name = KServeEndpoints.serverName
         response.version = KServeEndpoints.serverVersion
@@ -41,7 +82,7 @@ struct KServeGRPCService: Inference_GRPCInferenceService.SimpleServiceProtocol {
         return response
     }
 
-    func modelMetadata(request: Inference_ModelMetadataRequest, context: ServerContext) async throws -> Inference_ModelMetadataResponse {
+    func modelMetadata(_ request: Inference_ModelMetadataRequest) throws(GRPCStatus) -> Inference_ModelMetadataResponse {
         let (model, versions) = try Self.rethrow { () throws(ServingError) in try store.model(request.name, version: try Self.version(request.version)) }
         var response = Inference_ModelMetadataResponse()
         response.name = model.name
@@ -61,54 +102,44 @@ struct KServeGRPCService: Inference_GRPCInferenceService.SimpleServiceProtocol {
 
     // MARK: - Inference
 
-    func modelInfer(request: Inference_ModelInferRequest, context: ServerContext) async throws -> Inference_ModelInferResponse {
-        try await infer(request, deadlineMicros: 0)
-    }
-
-    /// The full form, for the request's metadata: a gRPC deadline (`grpc-timeout`) becomes the
-    /// request's timeout in the batcher, so a request past it is dropped before it computes.
-    func modelInfer(request: ServerRequest<Inference_ModelInferRequest>, context: ServerContext) async throws -> ServerResponse<Inference_ModelInferResponse> {
-        let timeout = request.metadata[stringValues: "grpc-timeout"].first { _ in true }.flatMap(Self.microseconds) ?? 0
-        return ServerResponse(message: try await infer(request.message, deadlineMicros: timeout), metadata: [:])
-    }
-
-    private func infer(_ request: Inference_ModelInferRequest, deadlineMicros: Int64) async throws -> Inference_ModelInferResponse {
+    /// A gRPC deadline (`grpc-timeout`) and the request's `timeout` parameter become the
+    /// request's timeout in the batcher (the tighter of the two), so a request past it is
+    /// dropped before it computes.
+    func infer(_ request: Inference_ModelInferRequest, deadlineMicros: Int64, burst: inout PredictionBurst,
+               reply: @escaping @Sendable (Result<Inference_ModelInferResponse, GRPCStatus>) -> Void) {
         let arrived = DispatchTime.now().uptimeNanoseconds
-        let model = try Self.rethrow { () throws(ServingError) in try store.route(request.modelName, version: try Self.version(request.modelVersion), from: .grpc) }
-        let call: GRPCInferenceCall
+        let model: LoadedModel, call: GRPCInferenceCall
+        do {
+            model = try store.route(request.modelName, version: try Self.version(request.modelVersion), from: .grpc)
+        } catch {
+            return reply(.failure(GRPCStatus(error)))
+        }
         do {
             call = try GRPCInferenceCall(request, model: model, limits: PredictLimits(configuration))
         } catch {
             model.metrics.requestFinished(.grpc, RequestOutcome(error.code), nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
-            throw RPCError(error)
+            return reply(.failure(GRPCStatus(error)))
         }
-        // The tighter of the client's deadline and its timeout parameter.
         let requested: Int64 = [deadlineMicros, call.timeoutMicros].filter { $0 > 0 }.min() ?? 0
         let requestLog = store.requestLog
-        let result = await withCheckedContinuation { continuation in
-            model.predict(call.prepared, deadline: model.deadline(requestedMicros: requested)) { result in
-                if case .success(let values) = result { requestLog?.record(model: model, prepared: call.prepared, values: values) }
-                let answer = result.map { GRPCInferenceCall.response(model: model, prepared: call.prepared, id: call.id, values: $0, raw: call.rawOutputs) }
-                model.metrics.requestFinished(.grpc, result.outcome, nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
-                continuation.resume(returning: answer)
-            }
-        }
-        switch result {
-        case .success(let response): return response
-        case .failure(let error): throw RPCError(error)
-        }
+        burst.append(model, DynamicBatcher.Job(block: call.prepared, deadline: model.deadline(requestedMicros: requested)) { result in
+            if case .success(let values) = result { requestLog?.record(model: model, prepared: call.prepared, values: values) }
+            let answer = result.map { GRPCInferenceCall.response(model: model, prepared: call.prepared, id: call.id, values: $0, raw: call.rawOutputs) }
+            model.metrics.requestFinished(.grpc, result.outcome, nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
+            reply(answer.mapError(GRPCStatus.init))
+        })
     }
 
     // MARK: - Triton extensions
 
-    func modelConfig(request: Inference_ModelConfigRequest, context: ServerContext) async throws -> Inference_ModelConfigResponse {
+    func modelConfig(_ request: Inference_ModelConfigRequest) throws(GRPCStatus) -> Inference_ModelConfigResponse {
         let (model, _) = try Self.rethrow { () throws(ServingError) in try store.model(request.name, version: try Self.version(request.version)) }
         var response = Inference_ModelConfigResponse()
         response.config = TritonExtensions.config(of: model)
         return response
     }
 
-    func modelStatistics(request: Inference_ModelStatisticsRequest, context: ServerContext) async throws -> Inference_ModelStatisticsResponse {
+    func modelStatistics(_ request: Inference_ModelStatisticsRequest) throws(GRPCStatus) -> Inference_ModelStatisticsResponse {
         let models = try Self.rethrow { () throws(ServingError) in
             try store.servedVersions(request.name.isEmpty ? nil : request.name, version: try Self.version(request.version))
         }
@@ -117,7 +148,7 @@ struct KServeGRPCService: Inference_GRPCInferenceService.SimpleServiceProtocol {
         return response
     }
 
-    func repositoryIndex(request: Inference_RepositoryIndexRequest, context: ServerContext) async throws -> Inference_RepositoryIndexResponse {
+    func repositoryIndex(_ request: Inference_RepositoryIndexRequest) -> Inference_RepositoryIndexResponse {
         var response = Inference_RepositoryIndexResponse()
         response.models = store.index().filter { !request.ready || $0.ready }.map { entry in
             var model = Inference_RepositoryIndexResponse.ModelIndex()
@@ -130,61 +161,63 @@ struct KServeGRPCService: Inference_GRPCInferenceService.SimpleServiceProtocol {
         return response
     }
 
-    func repositoryModelLoad(request: Inference_RepositoryModelLoadRequest, context: ServerContext) async throws -> Inference_RepositoryModelLoadResponse {
-        try await load(request, authorization: nil)
-    }
-
-    func repositoryModelUnload(request: Inference_RepositoryModelUnloadRequest, context: ServerContext) async throws -> Inference_RepositoryModelUnloadResponse {
-        try await unload(request, authorization: nil)
-    }
-
-    /// The full forms, for the `authorization` metadata the admin token travels in.
-    func repositoryModelLoad(request: ServerRequest<Inference_RepositoryModelLoadRequest>, context: ServerContext) async throws
-        -> ServerResponse<Inference_RepositoryModelLoadResponse> {
-        ServerResponse(message: try await load(request.message, authorization: Self.authorization(request.metadata)), metadata: [:])
-    }
-
-    func repositoryModelUnload(request: ServerRequest<Inference_RepositoryModelUnloadRequest>, context: ServerContext) async throws
-        -> ServerResponse<Inference_RepositoryModelUnloadResponse> {
-        ServerResponse(message: try await unload(request.message, authorization: Self.authorization(request.metadata)), metadata: [:])
-    }
-
-    private func load(_ request: Inference_RepositoryModelLoadRequest, authorization: String?) async throws -> Inference_RepositoryModelLoadResponse {
+    /// Load and unload read files and drain batchers: `offload` runs them off the event loop.
+    func load(_ request: Inference_RepositoryModelLoadRequest, authorization: String?) throws(GRPCStatus) -> Inference_RepositoryModelLoadResponse {
         try authorize(authorization)
         guard request.parameters.isEmpty else {
-            throw RPCError(code: .invalidArgument, message: "load of '\(request.modelName)': nnserve loads what is in the repository; parameters (\(request.parameters.keys.sorted().joined(separator: ", "))) are not supported")
+            throw GRPCStatus(.invalidArgument, "load of '\(request.modelName)': nnserve loads what is in the repository; parameters (\(request.parameters.keys.sorted().joined(separator: ", "))) are not supported")
         }
-        try await offload { () throws(ServingError) in try store.loadModel(request.modelName) }
+        try Self.rethrow { () throws(ServingError) in try store.loadModel(request.modelName) }
         return Inference_RepositoryModelLoadResponse()
     }
 
-    private func unload(_ request: Inference_RepositoryModelUnloadRequest, authorization: String?) async throws -> Inference_RepositoryModelUnloadResponse {
+    func unload(_ request: Inference_RepositoryModelUnloadRequest, authorization: String?) throws(GRPCStatus) -> Inference_RepositoryModelUnloadResponse {
         try authorize(authorization)
-        try await offload { () throws(ServingError) in try store.unloadModel(request.modelName) }
+        try Self.rethrow { () throws(ServingError) in try store.unloadModel(request.modelName) }
         return Inference_RepositoryModelUnloadResponse()
     }
 
     // MARK: - Helpers
 
-    private static func authorization(_ metadata: Metadata) -> String? {
-        metadata[stringValues: "authorization"].first { _ in true }
-    }
-
     /// The HTTP front's rule for load and unload (`AdminAccess`): the bearer token when one is
     /// configured, else open on a loopback address only.
-    private func authorize(_ authorization: String?) throws {
+    private func authorize(_ authorization: String?) throws(GRPCStatus) {
         guard let refusal = configuration.admin.refusal(authorization: authorization) else { return }
-        throw RPCError(code: refusal.status == .unauthorized ? .unauthenticated : .permissionDenied, message: refusal.message)
+        throw GRPCStatus(refusal.status == .unauthorized ? .unauthenticated : .permissionDenied, refusal.message)
     }
 
-    /// Repository work reads files and drains batchers: off the cooperative pool.
-    private func offload(_ work: @escaping @Sendable () throws(ServingError) -> Void) async throws {
-        let outcome: Result<Void, ServingError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(ServingError) in try work() })
-            }
+    /// Decode, answer, encode, on the calling (event loop) thread.
+    private func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ call: GRPCCall, _ reply: Reply, _ body: (Request) throws(GRPCStatus) -> Response) {
+        reply(Self.answer(call, body))
+    }
+
+    /// As `unary`, on a global queue: for work that blocks.
+    private func offload<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ call: GRPCCall, _ reply: @escaping Reply, _ body: @escaping @Sendable (Request) throws(GRPCStatus) -> Response) {
+        DispatchQueue.global().async { reply(Self.answer(call, body)) }
+    }
+
+    private static func answer<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ call: GRPCCall, _ body: (Request) throws(GRPCStatus) -> Response) -> Result<ByteBuffer, GRPCStatus> {
+        do { return encode(try body(try decode(call.message))) } catch { return .failure(error) }
+    }
+
+    static func decode<Message: SwiftProtobuf.Message>(_ buffer: ByteBuffer) throws(GRPCStatus) -> Message {
+        do {
+            return try WireProtocol.decode(Message.self, from: buffer)
+        } catch {
+            throw GRPCStatus(.invalidArgument, "the request is not a \(Message.protoMessageName) message: \(error)")
         }
-        if case .failure(let error) = outcome { throw RPCError(error) }
+    }
+
+    /// The response, framed for the stream.
+    static func encode(_ message: some SwiftProtobuf.Message) -> Result<ByteBuffer, GRPCStatus> {
+        do {
+            return .success(try GRPCMessage.frame(message))
+        } catch {
+            return .failure(GRPCStatus(.internalError, "the response could not be encoded: \(error)"))
+        }
     }
 
     /// "" is the server's choice (0); otherwise a positive integer.
@@ -196,38 +229,7 @@ struct KServeGRPCService: Inference_GRPCInferenceService.SimpleServiceProtocol {
         return version
     }
 
-    static func rethrow<T>(_ body: () throws(ServingError) -> T) throws -> T {
-        do { return try body() } catch { throw RPCError(error) }
-    }
-
-    /// gRPC's timeout header ("100m", "5S", …) in microseconds.
-    static func microseconds(_ header: String) -> Int64? {
-        guard let unit = header.last, let amount = Int64(header.dropLast()), amount >= 0 else { return nil }
-        let perUnit: Double = switch unit {
-        case "H": 3.6e9
-        case "M": 6e7
-        case "S": 1e6
-        case "m": 1e3
-        case "u": 1
-        case "n": 1e-3
-        default: -1
-        }
-        guard perUnit > 0 else { return nil }
-        return Int64(min(Double(amount) * perUnit, 9e15).rounded(.up))
-    }
-}
-
-extension RPCError {
-    /// A serving error as its gRPC status: the same codes as the binary protocol's.
-    init(_ error: ServingError) {
-        let code: RPCError.Code = switch error.code {
-        case .invalidArgument: .invalidArgument
-        case .notFound: .notFound
-        case .resourceExhausted: .resourceExhausted
-        case .deadlineExceeded: .deadlineExceeded
-        case .unavailable: .unavailable
-        case .internal, .unspecified, .UNRECOGNIZED: .internalError
-        }
-        self.init(code: code, message: error.message)
+    static func rethrow<T>(_ body: () throws(ServingError) -> T) throws(GRPCStatus) -> T {
+        do { return try body() } catch { throw GRPCStatus(error) }
     }
 }

@@ -1,0 +1,77 @@
+import NIOCore
+import SwiftProtobuf
+
+/// gRPC's length-prefixed message, the body of a unary call's request and response: a
+/// compressed flag (0: nnserve neither sends nor takes compressed messages), a big-endian
+/// 4-byte length, the protobuf message. The gRPC front and the gRPC load generator both frame
+/// and unframe with it; messages are serialized straight into the buffer that is sent and
+/// decoded in place (`WireProtocol.decode`), as the binary protocol's are.
+public enum GRPCMessage {
+    public static let prefixSize = 5
+
+    /// What a complete request or response body holds.
+    public enum Body: Equatable {
+        case message(ByteBuffer)
+        case compressed
+        /// Fewer bytes than a prefix.
+        case missing(bytes: Int)
+        /// The prefix's length is not what follows (a unary call carries exactly one message).
+        case lengthMismatch(declared: Int, following: Int)
+    }
+
+    /// `message` serialized after its prefix, in one buffer.
+    public static func frame(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
+        let bytes: PrefixedBytes = try message.serializedBytes()
+        return bytes.buffer
+    }
+
+    /// Already serialized bytes after their prefix.
+    public static func frame(bytes: ByteBuffer) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: prefixSize + bytes.readableBytes)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(bytes.readableBytes))
+        buffer.writeImmutableBuffer(bytes)
+        return buffer
+    }
+
+    public static func unframe(_ body: ByteBuffer) -> Body {
+        var body = body
+        guard let compressed = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self) else {
+            return .missing(bytes: body.readableBytes)
+        }
+        guard compressed == 0 else { return .compressed }
+        guard Int(length) == body.readableBytes else { return .lengthMismatch(declared: Int(length), following: body.readableBytes) }
+        return .message(body)
+    }
+}
+
+/// A gRPC body being serialized: SwiftProtobuf asks for `count` bytes and gets a buffer that
+/// holds the 5-byte prefix first. Invariant: `buffer` is always prefix + payload.
+private struct PrefixedBytes: SwiftProtobufContiguousBytes {
+    private(set) var buffer: ByteBuffer
+
+    init(repeating byte: UInt8, count: Int) {
+        buffer = ByteBufferAllocator().buffer(capacity: GRPCMessage.prefixSize + count)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(count))
+        buffer.writeRepeatingByte(byte, count: count)
+    }
+
+    init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
+        let payload = Array(sequence)
+        buffer = ByteBufferAllocator().buffer(capacity: GRPCMessage.prefixSize + payload.count)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(payload.count))
+        buffer.writeBytes(payload)
+    }
+
+    var count: Int { buffer.readableBytes - GRPCMessage.prefixSize }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withUnsafeReadableBytes { try body(UnsafeRawBufferPointer(rebasing: $0.dropFirst(GRPCMessage.prefixSize))) }
+    }
+
+    mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withUnsafeMutableReadableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0.dropFirst(GRPCMessage.prefixSize))) }
+    }
+}
