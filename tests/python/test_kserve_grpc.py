@@ -266,3 +266,32 @@ def test_a_request_over_the_frame_limit_is_resource_exhausted(tmp_path, digits_r
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+def test_grpc_over_tls_offers_h2_and_serves(tmp_path, digits_rows):
+    """gRPC clients require HTTP/2 by ALPN over TLS; the front offers it with the other
+    fronts' certificate (made here with openssl for 127.0.0.1)."""
+    import re
+    import shutil
+    import signal
+    import subprocess
+    from conftest import NNSERVE
+    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    repository = tmp_path / "models"
+    shutil.copytree(os.path.join(ROOT, "models", "digits", "1"), repository / "digits" / "1")
+    process = subprocess.Popen([NNSERVE, str(repository), "--port", "0", "--http-port=-1", "--grpc-port", "0", "--poll-interval", "0",
+                                "--tls-cert", str(cert), "--tls-key", str(key)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        address = re.search(r"grpc (127\.0\.0\.1:\d+)", process.stdout.readline()).group(1)
+        client = grpcclient.InferenceServerClient(address, ssl=True, root_certificates=str(cert))
+        assert client.is_server_live()
+        assert infer_digits(client, pixels(digits_rows[:2])).as_numpy("label").shape == (2, 10)
+        plain = grpcclient.InferenceServerClient(address)
+        with pytest.raises(InferenceServerException):
+            plain.is_server_live(client_timeout=5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
