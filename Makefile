@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-tune bench-serve bench-http bench-protocols
+.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-tune bench-serve bench-http bench-protocols studies
 
 setup:
 	@bash ops/setup.sh
@@ -64,6 +64,12 @@ models: setup
 	$(SWIFT) build -c release --product nntrain
 	$(SWIFT) build -c release --product nnexport
 	for recipe in models/*/recipe/train.sh; do bash "$$recipe" || exit 1; done
+
+## studies: rerun the studies that answer the practice's open questions with data (studies/s*.py;
+## STUDIES="s1 s4" picks some) with the release nntrain, and rebuild docs/STUDIES.md from them.
+studies: setup
+	$(SWIFT) build -c release --product nntrain
+	bash studies/run_all.sh
 
 ## proto: regenerate Sources/NNFormat/Generated from proto/ (commit the result).
 proto: setup
