@@ -129,7 +129,7 @@ public enum Diagnostics {
             }
             if !varies {
                 collapsed.append(output.name)
-                findings.append("output '\(output.name)' is the same for every row: the model collapsed to a constant — a learning rate far too high (try `nntrain lr-find`), or dead units before it")
+                findings.append("output '\(output.name)' is the same for every row: the model collapsed to a constant — a learning rate far too high (try `nntrain lr-find`), dead units before it, or inputs of a scale nothing learns from (an input with \"standardize\": false)")
             }
         }
         return Report(rows: rows, layers: layers, collapsedOutputs: collapsed, findings: findings)
@@ -152,9 +152,14 @@ public enum Diagnostics {
         }
         guard let liveliest = relative.filter({ $0.1.isFinite }).max(by: { $0.1 < $1.1 }), liveliest.1 > 0 else { return findings }
         for (name, ratio) in relative where ratio.isFinite && ratio < vanishingRatio * liveliest.1 {
-            findings.append(String(format: "%@: gradient %.2g of its weights' norm, %.0f× less than %@'s — vanishing gradients: use relu/elu/selu (with he/lecun init) or batch norm, or fewer layers",
-                                   name, ratio, liveliest.1 / max(ratio, .leastNonzeroMagnitude), liveliest.0))
+            findings.append(String(format: "%@: gradient %.2g of its weights' norm, %@× less than %@'s — vanishing gradients: use relu/elu/selu (with he/lecun init) or batch norm, or fewer layers",
+                                   name, ratio, Self.times(liveliest.1 / max(ratio, .leastNonzeroMagnitude)), liveliest.0))
         }
         return findings
+    }
+
+    /// "6667", or "4.9e+35" where whole digits would fill the line.
+    static func times(_ ratio: Double) -> String {
+        ratio < 1e6 ? String(format: "%.0f", ratio) : String(format: "%.2g", ratio)
     }
 }

@@ -52,10 +52,14 @@ public enum RunSummary {
             if case .batchNorm(let norm) = node.operation { return total + norm.gamma.count * 2 }
             return total + node.operation.parameterCount
         }
-        let fixed = [(movingStatistics, "batch-norm moving statistics"), (frozenParameters, "in frozen layers")]
-            .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+        let fixed = switch (movingStatistics > 0, frozenParameters > 0) {
+        case (true, false): ": batch-norm moving statistics"
+        case (false, true): ": frozen layers"
+        case (true, true): ": \(movingStatistics) batch-norm moving statistics, \(frozenParameters) in frozen layers"
+        case (false, false): ""
+        }
         lines.append("parameters: \(graph.parameterCount) (trainable \(graph.parameterCount - movingStatistics - frozenParameters), "
-                     + "non-trainable \(movingStatistics + frozenParameters)" + (fixed.isEmpty ? ")" : ": \(fixed.joined(separator: ", ")))"))
+                     + "non-trainable \(movingStatistics + frozenParameters)\(fixed))")
         if !frozenByModel.isEmpty {
             let thaw = settings?.unfreezeAfterEpochs
             lines.append("frozen layers (\"trainable\": false): \(frozenByModel.sorted().joined(separator: ", "))"
@@ -68,6 +72,10 @@ public enum RunSummary {
         }
         lines += history(state)
         lines.append("training settings: \(state.settings["training"] ?? "{}")")
+        if let settings, settings.scaleLearningRate != nil {
+            lines.append(String(format: "learning rate %.4g: --lr %.4g × batch size %d / base batch size %d (--scale-lr linear)",
+                                settings.effectiveLearningRate, settings.learningRate, settings.batchSize, settings.baseBatchSize ?? 0))
+        }
         if let json = state.settings["lr_find"],
            let sweep = try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data(json.utf8)) {
             lines.append(String(format: "learning rate %.3g chosen by lr-find over %d steps from %.0e to %.2g: %@",
