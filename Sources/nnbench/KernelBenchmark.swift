@@ -32,7 +32,7 @@ struct KernelBenchmark {
     var stopwatch: Stopwatch
     var anchors: [String: [String: Double]]
     /// ONNX Runtime run live, when it is installed.
-    var ort: ORTWorker?
+    var ort: AnchorWorker?
     /// Threads for one batch: ours split its rows (`ParallelExecutor`), ONNX Runtime's intra-op
     /// threads; OpenBLAS (the GEMM floor) gets as many.
     var threads = 1

@@ -61,7 +61,7 @@ extension NNBench {
             BLASThreads.set(timing.threads)
             guard ort == "auto" || ort == "off" else { throw ValidationError("--ort: '\(ort)' is neither auto nor off") }
             let benchmark = KernelBenchmark(stopwatch: timing.stopwatch, anchors: try Self.loadAnchors(anchors),
-                                            ort: ort == "auto" ? ORTWorker() : nil, threads: timing.threads, rounds: rounds)
+                                            ort: ort == "auto" ? AnchorWorker.onnxRuntime() : nil, threads: timing.threads, rounds: rounds)
             var results: [KernelBenchmark.Result] = []
             for name in models.split(separator: ",") {
                 guard let model = ReferenceModel(rawValue: String(name)) else {
@@ -100,7 +100,7 @@ extension NNBench {
 
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Training samples/s of M1-M4 at 1 and 2 threads, against PyTorch (anchor figures).")
+            abstract: "Training samples/s of M1-M4 at 1 and 2 threads, against PyTorch (live when installed, else anchor figures).")
 
         @Option(help: "Configurations model:batch, comma separated.")
         var configs = "M1:32,M2:32,M2:256,M3:256,M4:64"
@@ -111,24 +111,33 @@ extension NNBench {
         @Option(help: "Minimum measured seconds per configuration (after a warm-up epoch).")
         var minSeconds = 3.0
 
-        @Option(help: "PyTorch anchor figures (JSON).")
+        @Option(help: "PyTorch anchor figures (JSON), used only when PyTorch cannot run live.")
         var anchors = "bench/anchors.json"
+
+        @Option(help: "Run PyTorch live and alternate it with ours (auto: when `pip install torch` is done and ../shared/anchors is there; off).")
+        var pytorch = "auto"
+
+        @Option(help: "Rounds of ours and PyTorch alternated; the best of each counts.")
+        var rounds = 2
 
         @Flag(help: "Print one JSON object per configuration instead of a table.")
         var json = false
 
         func run() throws {
             AllocatorTuning.keepLargeBlocksOnTheHeap()
+            guard pytorch == "auto" || pytorch == "off" else { throw ValidationError("--pytorch: '\(pytorch)' is neither auto nor off") }
             struct File: Decodable {
                 var pytorchTrainSamplesPerSecond: [String: [String: Double]]
                 enum CodingKeys: String, CodingKey { case pytorchTrainSamplesPerSecond = "pytorch_train_samples_per_s" }
             }
             let figures = FileManager.default.contents(atPath: anchors)
                 .flatMap { try? JSONDecoder().decode(File.self, from: $0).pytorchTrainSamplesPerSecond } ?? [:]
-            let benchmark = TrainingBenchmark(minSeconds: minSeconds, anchors: figures)
+            let worker = pytorch == "auto" ? AnchorWorker.pytorch() : nil
+            let benchmark = TrainingBenchmark(minSeconds: minSeconds, anchors: figures, pytorch: worker, rounds: rounds)
             if !json {
-                print("| model | batch | threads | samples/s | PyTorch samples/s (anchor) | × PyTorch |")
-                print("|---|---|---|---|---|---|")
+                print("nnbench train: best of \(rounds) alternated rounds; PyTorch \(worker.map { "torch \($0.version) live (the faster of Adam and fused Adam)" } ?? "from anchor figures (not installed)"); CPU: \(CPUDescription.current)")
+                print("| model | batch | threads | samples/s | PyTorch samples/s | PyTorch source | × PyTorch |")
+                print("|---|---|---|---|---|---|---|")
             }
             for config in configs.split(separator: ",") {
                 let parts = config.split(separator: ":")
@@ -140,8 +149,8 @@ extension NNBench {
                     if json {
                         try printJSONLine(result)
                     } else {
-                        print(String(format: "| %@ | %d | %d | %.0f | %@ | %@ |", result.model, batch, threadCount, result.samplesPerSecond,
-                                     result.pytorchSamplesPerSecond.map { String(format: "%.0f", $0) } ?? "–",
+                        print(String(format: "| %@ | %d | %d | %.0f | %@ | %@ | %@ |", result.model, batch, threadCount, result.samplesPerSecond,
+                                     result.pytorchSamplesPerSecond.map { String(format: "%.0f", $0) } ?? "–", result.pytorchSource ?? "–",
                                      result.ratioToPyTorch.map { String(format: "%.2f", $0) } ?? "–"))
                     }
                 }
