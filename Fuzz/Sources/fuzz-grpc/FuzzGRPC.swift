@@ -1,0 +1,61 @@
+// libFuzzer target: the gRPC front without sockets, from the bytes a client sends (HTTP/2
+// preface, frames, HPACK, gRPC messages): NIOHTTP2Handler, GRPCStreamHandler, the request
+// message's decoding and the checks against a model. Invariant: every call is either
+// accepted with exactly `rows × width` values per model input or answered with a status;
+// nothing traps, whatever the frames say.
+import NIOCore
+import NIOEmbedded
+import NIOHTTP2
+import NNCore
+import NNFormat
+import NNKServe
+@testable import NNServer
+
+/// A 4-feature, 3-output model with a self-test, loaded as the server loads models.
+let model: LoadedModel = {
+    let weights = Tensor(shape: [4, 3], values: (0..<12).map { Float($0) / 10 - 0.5 })
+    let graph = Graph(inputs: [GraphInput(name: "x", width: 4)],
+                      nodes: [Node(name: "d", operation: .dense(DenseParameters(weights: weights, bias: Tensor(zeros: [3]), activation: .relu)), inputs: ["x"])],
+                      outputs: [GraphOutput(name: "y", node: "d")])
+    var configuration = ServerConfiguration()
+    configuration.queueBoundRows = 1024
+    return try! LoadedModel(name: "m", version: 1, file: ModelFile(name: "m", graph: graph),
+                            settings: ModelSettings(config: nil, defaults: configuration),
+                            metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
+}()
+let limits = PredictLimits(ServerConfiguration())
+
+/// What the service does with a ModelInfer call up to the batcher; other paths are answered.
+let serve: GRPCStreamHandler.Serve = { call, _, reply in
+    guard call.path.hasSuffix("/ModelInfer") else { return reply(.failure(GRPCStatus(.unimplemented, "not fuzzed"))) }
+    do {
+        let request: Inference_ModelInferRequest = try KServeGRPCService.decode(call.message)
+        let prepared = try GRPCInferenceCall(request, model: model, limits: limits).prepared
+        precondition(prepared.inputs.count == 1 && prepared.inputs[0].count == prepared.rows * 4,
+                     "an accepted request does not hold rows × width values")
+        precondition(prepared.rows > 0 && prepared.rows <= limits.maxRows)
+        reply(KServeGRPCService.encode(Inference_ModelInferResponse()))
+    } catch let status as GRPCStatus {
+        reply(.failure(status))
+    } catch let error as ServingError {
+        reply(.failure(GRPCStatus(error)))
+    } catch {
+        reply(.failure(GRPCStatus(.internalError, "\(error)")))
+    }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzGRPC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let channel = EmbeddedChannel()
+    try! channel.pipeline.syncOperations.addHandlers([
+        NIOHTTP2Handler(mode: .server, initialSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 16),
+                                                         HTTP2Setting(parameter: .initialWindowSize, value: 1 << 16)]),
+        GRPCStreamHandler(maxMessageSize: 4096, windowSize: 1 << 16, serve: serve),
+    ])
+    _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    // A protocol error closes the connection as a server would; it is an answer, not a trap.
+    _ = try? channel.writeInbound(ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size)))
+    while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
+    _ = try? channel.finish()
+    return 0
+}
