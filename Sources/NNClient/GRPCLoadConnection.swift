@@ -83,6 +83,10 @@ final class GRPCLoadConnectionHandler: ChannelInboundHandler {
             if payload.endStream { ended(frame.streamID, status: nil, context: context) }
         case .headers(let headers) where headers.endStream:
             ended(frame.streamID, status: headers.headers, context: context)
+        case .rstStream(let code):
+            guard sentAt.removeValue(forKey: frame.streamID) != nil else { return }
+            tally.fail("the server reset the stream (\(code))")
+            next(context: context)
         case .goAway(_, let code, _):
             tally.fail("the server sent GOAWAY (\(code))")
         default:
@@ -105,14 +109,22 @@ final class GRPCLoadConnectionHandler: ChannelInboundHandler {
                 tally.fail("ModelMetadata of '\(model)': \(failure ?? "no response message")")
                 return finish(context: context)
             }
-            template = Self.request(model: model, metadata: metadata, rows: rowsPerRequest)
+            guard let request = Self.request(model: model, metadata: metadata, rows: rowsPerRequest) else {
+                tally.fail("ModelInfer request for '\(model)' could not be encoded")
+                return finish(context: context)
+            }
+            template = request
             for _ in 0..<depth { sendInfer(context: context) }
             return
         }
         guard let sent = sentAt.removeValue(forKey: id) else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        if let failure { tally.fail(failure) } else { tally.latencies.append(now - sent) }
-        if now < end {
+        if let failure { tally.fail(failure) } else { tally.latencies.append(DispatchTime.now().uptimeNanoseconds - sent) }
+        next(context: context)
+    }
+
+    /// The closed loop: another call while the run lasts, else the end once none is in flight.
+    private func next(context: ChannelHandlerContext) {
+        if DispatchTime.now().uptimeNanoseconds < end {
             sendInfer(context: context)
         } else if sentAt.isEmpty {
             finish(context: context)

@@ -80,7 +80,10 @@ public struct LoadGenerator: Sendable {
         let model = model, rows = rowsPerRequest, authority = "\(host):\(port)"
         return try await drive { pipeline, depth, end, done in
             try pipeline.addHandlers([
-                NIOHTTP2Handler(mode: .client, initialSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 0)]),
+                // Answers of up to 16 MiB per stream without a WINDOW_UPDATE (the handler reopens
+                // only the connection's window).
+                NIOHTTP2Handler(mode: .client, initialSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 0),
+                                                                 HTTP2Setting(parameter: .initialWindowSize, value: 1 << 24)]),
                 GRPCLoadConnectionHandler(model: model, rowsPerRequest: rows, depth: depth, end: end, authority: authority, done: done),
             ])
         }

@@ -92,6 +92,9 @@ public enum OneShotEvaluation {
         let width = name == contrastive ? output.columns / 2 : output.columns
         let vectors = (0..<output.rows).map { row in (0..<width).map { output[row, $0] } }
         let (labelValues, _) = try table.matrix(columns: [label])
+        if let row = labelValues.firstIndex(where: { $0 != $0.rounded() || abs($0) > 1e9 }) {
+            throw DataError.targetOutOfRange(file: table.file, line: row + 2, column: label, value: labelValues[row], detail: "a label is a class number")
+        }
         return (vectors, labelValues.map { Int($0) })
     }
 

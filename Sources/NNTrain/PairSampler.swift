@@ -24,7 +24,7 @@ public enum PairSampler {
         var labels: [Int] = []
         for row in 0..<rows {
             let value = table.values[row * table.header.count + labelIndex]
-            guard value == value.rounded() else {
+            guard value == value.rounded(), abs(value) <= 1e9 else {
                 throw .targetOutOfRange(file: table.file, line: row + 2, column: label, value: value, detail: "a label is a class number")
             }
             labels.append(Int(value))

@@ -219,6 +219,9 @@ public struct Trainer {
                                   ? "the model file freezes no layer (\"trainable\": false)" : "must be 0 or more")
         }
         optimizer = Optimizer(kind: .sgd, schedule: .constant(0))
+        // Steps before the first epoch (the learning-rate and batch-size finders) see the
+        // model as epoch 1 will train it.
+        model.frozenLayers = frozenLayers(atEpoch: epoch + 1)
     }
 
     /// The layers frozen while training epoch `epoch` (1-based): the model file's

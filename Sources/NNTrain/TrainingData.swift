@@ -49,8 +49,8 @@ public struct TrainingData: Sendable {
         var sampleWeights: Tensor?
         if let column = spec.sampleWeightColumn, table.header.contains(column) {
             let (values, _) = try table.matrix(columns: [column])
-            if let line = values.firstIndex(where: { !($0 >= 0) }) {
-                throw .unreadable(file: "\(table.file):\(line + 2)", detail: "column '\(column)': sample weight \(values[line]) is negative; a weight is 0 or positive")
+            if let line = values.firstIndex(where: { !($0 >= 0 && $0.isFinite) }) {
+                throw .unreadable(file: "\(table.file):\(line + 2)", detail: "column '\(column)': sample weight \(values[line]) is not a finite number of 0 or more")
             }
             sampleWeights = Tensor(shape: [table.rowCount, 1], values: values)
         }

@@ -24,6 +24,8 @@ final class AnchorWorker {
 
     private init?(script: String, package: String, label: String, python: String = ProcessInfo.processInfo.environment["PYTHON"] ?? "python3") {
         guard FileManager.default.fileExists(atPath: script) else { return nil }
+        // A worker that dies must cost its figures, not nnbench: writes to it then fail with EPIPE.
+        signal(SIGPIPE, SIG_IGN)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, script]
         process.standardInput = input
@@ -34,6 +36,7 @@ final class AnchorWorker {
         guard greeting.hasPrefix("ready \(package) ") else {
             FileHandle.standardError.write(Data("\(label) not run live (\(greeting.isEmpty ? "worker did not start" : greeting))\n".utf8))
             process.terminate()
+            process.waitUntilExit()
             return nil
         }
         version = String(greeting.dropFirst("ready \(package) ".count))

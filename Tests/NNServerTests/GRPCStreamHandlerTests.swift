@@ -7,36 +7,74 @@ import NIOHTTP2
 import NNWire
 import XCTest
 
-/// Unary gRPC over HTTP/2 frames, with an echo service in place of KServe's: what a client
-/// sends, what it gets back, and what it gets for each way a call can be wrong.
+/// Unary gRPC over real HTTP/2: a client NIOHTTP2Handler and the server's NIOHTTP2Handler +
+/// GRPCStreamHandler on two EmbeddedChannels, bytes carried between them, an echo service in
+/// place of KServe's: what a client sends, what it gets back, and what it gets for each way a
+/// call can be wrong.
 final class GRPCStreamHandlerTests: XCTestCase {
-    private let stream = HTTP2StreamID(1)
+    private struct Connection {
+        var client: EmbeddedChannel
+        var server: EmbeddedChannel
+        var handler: GRPCStreamHandler
 
-    private func channel(maxMessageSize: Int = 1024, windowSize: Int = 65_535,
-                         serve: @escaping GRPCStreamHandler.Serve = { call, _, reply in reply(.success(GRPCMessage.frame(bytes: call.message))) }) throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel(handler: GRPCStreamHandler(maxMessageSize: maxMessageSize, windowSize: windowSize, serve: serve))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        return channel
+        /// Carries bytes both ways until neither side has anything to send.
+        func exchange() throws {
+            var moved = true
+            while moved {
+                moved = false
+                client.flush()
+                server.flush()
+                while let bytes = try client.readOutbound(as: ByteBuffer.self) { try server.writeInbound(bytes); moved = true }
+                while let bytes = try server.readOutbound(as: ByteBuffer.self) { try client.writeInbound(bytes); moved = true }
+            }
+        }
+
+        /// The frames the client received since the last call, on `stream` (the others are
+        /// read and left out).
+        func received(on stream: HTTP2StreamID) throws -> [HTTP2Frame.FramePayload] {
+            try received().filter { $0.streamID == stream }.map(\.payload)
+        }
+
+        func received() throws -> [HTTP2Frame] {
+            var frames: [HTTP2Frame] = []
+            while let frame = try client.readInbound(as: HTTP2Frame.self) { frames.append(frame) }
+            return frames
+        }
     }
 
-    private func headers(path: String = "/inference.GRPCInferenceService/ServerLive", extra: [(String, String)] = [],
+    private static let echo: GRPCStreamHandler.Serve = { call, _, reply in reply(.success(GRPCMessage.frame(bytes: call.message))) }
+
+    private func connect(maxMessageSize: Int = 1024, windowSize: Int = 65_535, serve: @escaping GRPCStreamHandler.Serve = echo) throws -> Connection {
+        let handler = GRPCStreamHandler(maxMessageSize: maxMessageSize, windowSize: windowSize, serve: serve)
+        let server = EmbeddedChannel()
+        try server.pipeline.syncOperations.addHandlers([
+            NIOHTTP2Handler(mode: .server, initialSettings: [HTTP2Setting(parameter: .initialWindowSize, value: windowSize)]), handler,
+        ])
+        let client = EmbeddedChannel(handler: NIOHTTP2Handler(mode: .client))
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
+        let connection = Connection(client: client, server: server, handler: handler)
+        try connection.exchange()
+        return connection
+    }
+
+    private func headers(_ stream: Int, path: String = "/inference.GRPCInferenceService/ServerLive", extra: [(String, String)] = [],
                          contentType: String = "application/grpc", endStream: Bool = false) -> HTTP2Frame {
-        let fields = [(":method", "POST"), (":path", path), (":scheme", "http"), ("content-type", contentType), ("te", "trailers")] + extra
-        return HTTP2Frame(streamID: stream, payload: .headers(.init(headers: HPACKHeaders(fields), endStream: endStream)))
+        let fields = [(":method", "POST"), (":path", path), (":scheme", "http"), (":authority", "x"), ("content-type", contentType), ("te", "trailers")] + extra
+        return HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .headers(.init(headers: HPACKHeaders(fields), endStream: endStream)))
     }
 
-    private func message(_ bytes: [UInt8], compressed: Bool = false, declaredLength: Int? = nil, endStream: Bool = true) -> HTTP2Frame {
+    private func message(_ stream: Int, _ bytes: [UInt8], compressed: Bool = false, declaredLength: Int? = nil, endStream: Bool = true) -> HTTP2Frame {
         var buffer = ByteBuffer()
         buffer.writeInteger(UInt8(compressed ? 1 : 0))
         buffer.writeInteger(UInt32(declaredLength ?? bytes.count))
         buffer.writeBytes(bytes)
-        return HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(buffer), endStream: endStream)))
+        return HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .data(.init(data: .byteBuffer(buffer), endStream: endStream)))
     }
 
-    private func written(_ channel: EmbeddedChannel) throws -> [HTTP2Frame.FramePayload] {
-        var frames: [HTTP2Frame.FramePayload] = []
-        while let frame = try channel.readOutbound(as: HTTP2Frame.self) { frames.append(frame.payload) }
-        return frames
+    private func send(_ connection: Connection, _ frames: HTTP2Frame...) throws {
+        for frame in frames { connection.client.write(frame, promise: nil) }
+        try connection.exchange()
     }
 
     private func trailers(_ payload: HTTP2Frame.FramePayload?) -> HPACKHeaders? {
@@ -45,11 +83,10 @@ final class GRPCStreamHandlerTests: XCTestCase {
     }
 
     func testACallIsAnsweredWithHeadersTheMessageAndOKTrailers() throws {
-        let channel = try channel()
-        try channel.writeInbound(headers())
-        try channel.writeInbound(message([1, 2, 3]))
-        let frames = try written(channel)
-        XCTAssertEqual(frames.count, 3)
+        let connection = try connect()
+        try send(connection, headers(1), message(1, [1, 2, 3]))
+        let frames = try connection.received(on: HTTP2StreamID(1))
+        XCTAssertEqual(frames.count, 3, "\(frames)")
         guard case .headers(let head) = frames[0], case .data(let data) = frames[1], case .byteBuffer(let body) = data.data else {
             return XCTFail("\(frames)")
         }
@@ -57,20 +94,21 @@ final class GRPCStreamHandlerTests: XCTestCase {
         XCTAssertEqual(head.headers.first(name: "content-type"), "application/grpc")
         XCTAssertEqual(Array(body.readableBytesView), [0, 0, 0, 0, 3, 1, 2, 3], "a 5-byte prefix and the message")
         XCTAssertEqual(trailers(frames[2])?.first(name: "grpc-status"), "0")
+        XCTAssertEqual(connection.handler.openStreams, 0, "the closed stream is forgotten")
     }
 
     func testTheMessageMayArriveInPiecesAndMetadataReachesTheService() throws {
         let seen = NIOLockedValueBox<GRPCCall?>(nil)
-        let channel = try channel { call, _, reply in
+        let connection = try connect { call, _, reply in
             seen.withLockedValue { $0 = call }
             reply(.success(GRPCMessage.frame(bytes: ByteBuffer())))
         }
-        try channel.writeInbound(headers(path: "/inference.GRPCInferenceService/ModelInfer", extra: [("grpc-timeout", "250m"), ("authorization", "Bearer t")]))
         var whole = ByteBuffer(bytes: [0, 0, 0, 0, 4, 9, 8, 7, 6])
         let first = whole.readSlice(length: 3)!
-        try channel.writeInbound(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(first)))))
+        try send(connection, headers(1, path: "/inference.GRPCInferenceService/ModelInfer", extra: [("grpc-timeout", "250m"), ("authorization", "Bearer t")]),
+                 HTTP2Frame(streamID: HTTP2StreamID(1), payload: .data(.init(data: .byteBuffer(first)))))
         XCTAssertNil(seen.withLockedValue { $0 }, "not served before END_STREAM")
-        try channel.writeInbound(HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(whole), endStream: true))))
+        try send(connection, HTTP2Frame(streamID: HTTP2StreamID(1), payload: .data(.init(data: .byteBuffer(whole), endStream: true))))
         let call = try XCTUnwrap(seen.withLockedValue { $0 })
         XCTAssertEqual(call.path, "/inference.GRPCInferenceService/ModelInfer")
         XCTAssertEqual(Array(call.message.readableBytesView), [9, 8, 7, 6])
@@ -80,52 +118,87 @@ final class GRPCStreamHandlerTests: XCTestCase {
 
     func testEachWrongCallGetsItsStatus() throws {
         let cases: [(String, [HTTP2Frame], GRPCStatus.Code, String)] = [
-            ("compressed", [headers(), message([1], compressed: true)], .unimplemented, "the request message is compressed"),
-            ("encoding", [headers(extra: [("grpc-encoding", "gzip")]), message([1])], .unimplemented, "grpc-encoding 'gzip' is not supported"),
-            ("timeout", [headers(extra: [("grpc-timeout", "soon")]), message([1])], .invalidArgument, "grpc-timeout 'soon' is not a gRPC timeout"),
-            ("too large", [headers(), message(Array(repeating: 7, count: 2000))], .resourceExhausted,
+            ("compressed", [headers(1), message(1, [1], compressed: true)], .unimplemented, "the request message is compressed"),
+            ("encoding", [headers(1, extra: [("grpc-encoding", "gzip")]), message(1, [1])], .unimplemented, "grpc-encoding 'gzip' is not supported"),
+            ("timeout", [headers(1, extra: [("grpc-timeout", "+5S")]), message(1, [1])], .invalidArgument, "grpc-timeout '+5S' is not a gRPC timeout"),
+            ("zero timeout", [headers(1, extra: [("grpc-timeout", "0m")]), message(1, [1])], .deadlineExceeded, "grpc-timeout '0m': the deadline had passed"),
+            ("too large", [headers(1), message(1, Array(repeating: 7, count: 2000))], .resourceExhausted,
              "the request message has at least 2000 bytes; nnserve takes at most 1024"),
-            ("no message", [headers(endStream: true)], .invalidArgument, "the request has no message"),
-            ("prefix", [headers(), message([1, 2], declaredLength: 5)], .invalidArgument, "the request message prefix says 5 bytes and 2 follow"),
+            ("no message", [headers(1, endStream: true)], .invalidArgument, "the request has no message"),
+            ("prefix", [headers(1), message(1, [1, 2], declaredLength: 5)], .invalidArgument, "the request message prefix says 5 bytes and 2 follow"),
         ]
         for (name, frames, code, text) in cases {
-            let channel = try channel()
-            for frame in frames { try channel.writeInbound(frame) }
-            let written = try written(channel)
-            XCTAssertEqual(written.count, 1, "\(name): trailers only")
-            let trailers = try XCTUnwrap(trailers(written.first), name)
+            let connection = try connect()
+            for frame in frames { try send(connection, frame) }
+            let received = try connection.received(on: HTTP2StreamID(1))
+            let trailers = try XCTUnwrap(received.lazy.compactMap(trailers).first, "\(name): \(received)")
+            XCTAssertEqual(received.filter { if case .data = $0 { true } else { false } }.count, 0, "\(name): trailers only")
             XCTAssertEqual(trailers.first(name: "grpc-status"), String(code.rawValue), name)
             XCTAssertTrue((trailers.first(name: "grpc-message") ?? "").hasPrefix(GRPCStatus(code, text).encodedMessage), "\(name): \(trailers)")
+            XCTAssertEqual(connection.handler.openStreams, 0, "\(name): nothing left behind")
         }
     }
 
+    /// An answer before the body is complete ends the upload with RST_STREAM(NO_ERROR).
+    func testAnEarlyAnswerStopsTheUpload() throws {
+        let connection = try connect()
+        try send(connection, headers(1, extra: [("grpc-encoding", "gzip")]))
+        let received = try connection.received(on: HTTP2StreamID(1))
+        XCTAssertEqual(trailers(received.first)?.first(name: "grpc-status"), String(GRPCStatus.Code.unimplemented.rawValue))
+        XCTAssertTrue(received.contains { if case .rstStream(.noError) = $0 { true } else { false } }, "\(received)")
+    }
+
+    /// Oversized messages that end their stream in the same frame leave nothing behind (their
+    /// entries used to come back after the close event had removed them).
+    func testOversizedMessagesLeaveNoStreamBehind() throws {
+        let connection = try connect()
+        for stream in stride(from: 1, through: 9, by: 2) {
+            try send(connection, headers(stream), message(stream, Array(repeating: 7, count: 2000)))
+        }
+        XCTAssertEqual(connection.handler.openStreams, 0)
+        XCTAssertEqual(connection.handler.bufferedBytes, 0)
+    }
+
     func testANonGRPCRequestGetsAnHTTPStatus() throws {
-        let channel = try channel()
-        try channel.writeInbound(headers(contentType: "application/json", endStream: true))
-        let written = try written(channel)
-        XCTAssertEqual(trailers(written.first)?.first(name: ":status"), "415")
+        let connection = try connect()
+        try send(connection, headers(1, contentType: "application/grpcx", endStream: true))
+        XCTAssertEqual(trailers(try connection.received(on: HTTP2StreamID(1)).first)?.first(name: ":status"), "415")
     }
 
     func testAnAnswerForAStreamTheClientResetIsDropped() throws {
         let replies = NIOLockedValueBox<[@Sendable (Result<ByteBuffer, GRPCStatus>) -> Void]>([])
-        let channel = try channel { _, _, reply in replies.withLockedValue { $0.append(reply) } }
-        try channel.writeInbound(headers())
-        try channel.writeInbound(message([1]))
-        try channel.writeInbound(HTTP2Frame(streamID: stream, payload: .rstStream(.cancel)))
-        replies.withLockedValue { $0 }.first?(.success(ByteBuffer(bytes: [5])))
-        XCTAssertEqual(try written(channel).count, 0)
+        let connection = try connect { _, _, reply in replies.withLockedValue { $0.append(reply) } }
+        try send(connection, headers(1), message(1, [1]), headers(3), message(3, [3]))
+        try send(connection, HTTP2Frame(streamID: HTTP2StreamID(1), payload: .rstStream(.cancel)))
+        for reply in replies.withLockedValue({ $0 }) { reply(.success(GRPCMessage.frame(bytes: ByteBuffer(bytes: [5])))) }
+        connection.server.embeddedEventLoop.run()
+        try connection.exchange()
+        let frames = try connection.received()
+        XCTAssertEqual(frames.filter { $0.streamID == HTTP2StreamID(1) }.count, 0, "the reset stream gets nothing")
+        XCTAssertEqual(frames.filter { $0.streamID == HTTP2StreamID(3) }.count, 3, "the other is answered")
     }
 
-    /// A body larger than half the window gets WINDOW_UPDATEs for the stream and the
-    /// connection, so a client with a large request never waits for the window.
-    func testLargeBodiesOpenTheWindowAgain() throws {
-        let channel = try channel(maxMessageSize: 1 << 20, windowSize: 65_535)
-        try channel.writeInbound(headers())
-        try channel.writeInbound(message(Array(repeating: 1, count: 40_000), endStream: false))
-        let updates = try written(channel).compactMap { payload -> Int? in
-            if case .windowUpdate(let increment) = payload { return increment }
-            return nil
+    /// A body of several windows completes: the handler reopens the stream's and the
+    /// connection's windows as NIOHTTP2 reports them spent (without that the client's
+    /// NIOHTTP2Handler would hold the rest of the body forever).
+    func testABodyLargerThanTheWindowCompletes() throws {
+        // The answer is the body's size (the client here reopens no windows of its own).
+        let connection = try connect(maxMessageSize: 1 << 20) { call, _, reply in
+            var size = ByteBuffer()
+            size.writeInteger(UInt32(call.message.readableBytes))
+            reply(.success(GRPCMessage.frame(bytes: size)))
         }
-        XCTAssertEqual(updates, [40_005, 40_005], "the connection's and the stream's")
+        let size = 200_000
+        try send(connection, headers(1), message(1, Array(repeating: 1, count: size)))
+        let received = try connection.received(on: HTTP2StreamID(1))
+        let updates = received.filter { if case .windowUpdate = $0 { true } else { false } }
+        XCTAssertGreaterThanOrEqual(updates.count, 2, "the stream's window reopened")
+        let answer = received.filter { if case .windowUpdate = $0 { false } else { true } }
+        guard answer.count == 3, case .data(let data) = answer[1], case .byteBuffer(var body) = data.data else {
+            return XCTFail("\(received)")
+        }
+        body.moveReaderIndex(forwardBy: GRPCMessage.prefixSize)
+        XCTAssertEqual(body.readInteger(as: UInt32.self), UInt32(size), "the whole message arrived")
+        XCTAssertEqual(trailers(answer[2])?.first(name: "grpc-status"), "0")
     }
 }

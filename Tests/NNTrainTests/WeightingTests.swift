@@ -88,7 +88,7 @@ final class WeightingTests: XCTestCase {
         values[width] = -1
         XCTAssertThrowsError(try Trainer(spec: withWeights, table: CSVTable(file: "bad.csv", header: table.header, values: values),
                                          settings: TrainingSettings())) { error in
-            XCTAssertEqual("\(error)", "bad.csv:2: column 'w': sample weight -1.0 is negative; a weight is 0 or positive")
+            XCTAssertEqual("\(error)", "bad.csv:2: column 'w': sample weight -1.0 is not a finite number of 0 or more")
         }
     }
 

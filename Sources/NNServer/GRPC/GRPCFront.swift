@@ -10,7 +10,8 @@ extension InferenceServer {
     /// (swift-nio-http2) and unary gRPC calls (`GRPCStreamHandler`) served by
     /// `KServeGRPCService`. The limits are the other fronts': a request is at most one binary
     /// frame (`--max-frame-size`), a connection carries at most `maxInFlightPerConnection`
-    /// calls at once, an idle connection gets a GOAWAY and is closed. Returns the bound port.
+    /// calls at once, an idle connection gets a GOAWAY and is closed, a connection whose client
+    /// does not read its answers is not read either. Returns the bound port.
     public func startGRPC(host: String, port: Int) throws -> Int {
         let service = KServeGRPCService(store: store, configuration: configuration)
         let configuration = configuration
@@ -21,9 +22,13 @@ extension InferenceServer {
         ]
         return try listen(host: host, port: port, front: .grpc) { pipeline in
             try pipeline.addHandlers([
+                // Not read while the client leaves its answers unread: its calls then wait in
+                // its TCP window, not in the server's memory.
+                BackPressureHandler(),
                 NIOHTTP2Handler(mode: .server, initialSettings: settings),
-                IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
-                GRPCStreamHandler(maxMessageSize: configuration.maxFrameSize, windowSize: Self.grpcWindowSize, serve: { service.serve($0, burst: &$1, reply: $2) }),
+                GRPCStreamHandler(maxMessageSize: configuration.maxFrameSize, windowSize: Self.grpcWindowSize,
+                                  idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)),
+                                  serve: { service.serve($0, burst: &$1, reply: $2) }),
             ])
         }
     }

@@ -37,6 +37,8 @@ struct GRPCStatus: Error, Equatable, Sendable {
         self.init(code, error.message)
     }
 
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
     /// `grpc-message` is percent-encoded UTF-8: bytes outside printable ASCII, and '%', as %XX.
     var encodedMessage: String {
         var encoded = ""
@@ -45,17 +47,18 @@ struct GRPCStatus: Error, Equatable, Sendable {
             if byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") {
                 encoded.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
-                let hex = Array("0123456789ABCDEF".utf8)
-                encoded += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]], as: UTF8.self)
+                encoded += "%" + String(decoding: [Self.hexDigits[Int(byte >> 4)], Self.hexDigits[Int(byte & 0xF)]], as: UTF8.self)
             }
         }
         return encoded
     }
 
-    /// gRPC's timeout header ("100m", "5S", …: an integer of at most 8 digits and a unit) in
-    /// microseconds; nil when it is not one.
+    /// gRPC's timeout header ("100m", "5S", …: 1 to 8 digits and a unit) in microseconds; nil
+    /// when it is not one. "0m" is 0: a deadline already past.
     static func microseconds(timeout header: String) -> Int64? {
-        guard let unit = header.last, header.count >= 2, header.count <= 9, let amount = Int64(header.dropLast()), amount >= 0 else { return nil }
+        let digits = header.dropLast()
+        guard let unit = header.last, (1...8).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let amount = Int64(digits) else { return nil }
         let perUnit: Double = switch unit {
         case "H": 3.6e9
         case "M": 6e7

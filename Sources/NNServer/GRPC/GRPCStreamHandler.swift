@@ -23,7 +23,10 @@ struct GRPCCall: Sendable {
 /// grpc-swift 2 cost ~320 µs of server CPU per call here, most of a request.
 ///
 /// Invariants: runs on the connection's event loop; an answer that comes back from a batcher
-/// thread hops to it, and is dropped if the client reset the stream meanwhile.
+/// thread hops to it, and is dropped if the client reset the stream meanwhile. Memory is
+/// bounded by flow control: a stream's window reopens only while its body is under the
+/// message limit, and the connection's only while the bodies it buffers are under
+/// `bufferedLimit` (the client then waits, as HTTP/2 means it to).
 final class GRPCStreamHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -37,11 +40,11 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         var path: String
         var timeoutMicros: Int64
         var authorization: String?
-        var body: ByteBuffer
+        var body = ByteBuffer()
         /// Answered already (an error before the body ended): the rest of the body is dropped.
         var answered = false
-        /// Bytes received since the last WINDOW_UPDATE of this stream.
-        var unacknowledged = 0
+        /// The client has sent END_STREAM.
+        var clientDone = false
     }
 
     private static let responseHead = HPACKHeaders([(":status", "200"), ("content-type", "application/grpc")])
@@ -50,64 +53,93 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     private let serve: Serve
     private let maxMessageSize: Int
     private let windowSize: Int
+    private let bufferedLimit: Int
+    private let idleTimeout: TimeAmount
     private var streams: [HTTP2StreamID: Stream] = [:]
     private var burst = PredictionBurst()
-    /// Bytes received on the connection since its last WINDOW_UPDATE.
-    private var connectionUnacknowledged = 0
+    /// Body bytes held by streams whose message is not complete yet.
+    private var buffered = 0
+    /// The connection's inbound window as NIOHTTP2 last reported it.
+    private var connectionWindow = 65_535
+    private var highestStream = HTTP2StreamID(0)
+    private var lastActivity = NIODeadline.now()
+    private var idleCheck: RepeatedTask?
     /// Frames written and not yet flushed.
     private var pendingFlush = false
     private var flushScheduled = false
 
+    /// Streams not yet closed, and the body bytes they hold (for tests).
+    var openStreams: Int { streams.count }
+    var bufferedBytes: Int { buffered }
+
     /// `windowSize` is the stream window the connection advertises (SETTINGS_INITIAL_WINDOW_SIZE)
-    /// and the connection window it keeps open; updates go out at half of it.
-    init(maxMessageSize: Int, windowSize: Int, serve: @escaping Serve) {
+    /// and the connection window it keeps open.
+    init(maxMessageSize: Int, windowSize: Int, idleTimeout: TimeAmount = .seconds(60), serve: @escaping Serve) {
         self.serve = serve
         self.maxMessageSize = maxMessageSize
         self.windowSize = windowSize
+        self.idleTimeout = idleTimeout
+        bufferedLimit = max(2 * (maxMessageSize + GRPCMessage.prefixSize), 4 * windowSize)
     }
 
     func channelActive(context: ChannelHandlerContext) {
         // The connection window starts at 65,535 bytes whatever the settings say: open it to
         // the stream window, so one large request does not wait for a round trip.
-        if windowSize > 65_535 {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: windowSize - 65_535))), promise: nil)
+        if windowSize > connectionWindow {
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: windowSize - connectionWindow))), promise: nil)
+            connectionWindow = windowSize
             context.flush()
         }
+        scheduleIdleCheck(context: context)
         context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         switch frame.payload {
         case .headers(let headers):
+            lastActivity = .now()
             if streams[frame.streamID] != nil {
                 // Trailers from the client end its half of the stream (gRPC clients send none).
                 if headers.endStream { finish(frame.streamID, context: context) }
                 return
             }
+            highestStream = max(highestStream, frame.streamID)
             begin(frame.streamID, headers: headers.headers, context: context)
             if headers.endStream { finish(frame.streamID, context: context) }
         case .data(let payload):
-            guard case .byteBuffer(var bytes) = payload.data else { return }
-            acknowledge(frame.streamID, bytes: bytes.readableBytes, endStream: payload.endStream, context: context)
-            guard var stream = streams[frame.streamID] else { return }
+            lastActivity = .now()
+            guard case .byteBuffer(var bytes) = payload.data, var stream = streams[frame.streamID] else { return }
             if !stream.answered {
                 if stream.body.readableBytes + bytes.readableBytes > maxMessageSize + GRPCMessage.prefixSize {
-                    stream.answered = true
                     let size = stream.body.readableBytes + bytes.readableBytes - GRPCMessage.prefixSize
-                    respond(frame.streamID, .failure(GRPCStatus(.resourceExhausted, "the request message has at least \(size) bytes; nnserve takes at most \(maxMessageSize) (--max-frame-size)")), context: context)
-                    stream.body.clear()
+                    buffered -= stream.body.readableBytes
+                    stream.body = ByteBuffer()
+                    stream.answered = true
+                    stream.clientDone = payload.endStream
+                    // Stored before answering: the answer may close the stream, and its close
+                    // event must find the entry to remove.
+                    streams[frame.streamID] = stream
+                    return fail(frame.streamID, GRPCStatus(.resourceExhausted, "the request message has at least \(size) bytes; nnserve takes at most \(maxMessageSize) (--max-frame-size)"),
+                                context: context)
                 } else if stream.body.readableBytes == 0 {
                     // The usual case, a message in one DATA frame: kept as it arrived, no copy.
+                    buffered += bytes.readableBytes
                     stream.body = bytes
                 } else {
+                    buffered += bytes.readableBytes
                     stream.body.writeBuffer(&bytes)
                 }
             }
             streams[frame.streamID] = stream
             if payload.endStream { finish(frame.streamID, context: context) }
         case .rstStream:
-            streams[frame.streamID] = nil
+            drop(frame.streamID)
         default:
             // SETTINGS, PING, GOAWAY, WINDOW_UPDATE and PRIORITY are NIOHTTP2Handler's.
             break
@@ -123,52 +155,63 @@ final class GRPCStreamHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let closed = event as? StreamClosedEvent {
-            streams[closed.streamID] = nil
-        } else if event is IdleStateHandler.IdleStateEvent {
-            // Idle past the timeout: a GOAWAY tells the client not to open more streams here.
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))))
-                .whenComplete { _ in channel.close(promise: nil) }
-            return
+            drop(closed.streamID)
+        } else if let window = event as? NIOHTTP2WindowUpdatedEvent, let inbound = window.inboundWindowSize {
+            reopen(window.streamID, inbound: inbound, context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// A connection error (a bad preface, a protocol violation): NIOHTTP2 has sent its GOAWAY;
+    /// the connection ends here rather than at the idle timeout. A stream's error ends only
+    /// that stream, which NIOHTTP2 has reset.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOHTTP2Errors.StreamError { return }
+        context.close(promise: nil)
+    }
+
     /// A new stream's HEADERS: a POST of a gRPC message, or an answer that says why not.
     private func begin(_ id: HTTP2StreamID, headers: HPACKHeaders, context: ChannelHandlerContext) {
-        guard let contentType = headers.first(name: "content-type"), contentType.hasPrefix("application/grpc") else {
+        var stream = Stream(path: headers.first(name: ":path") ?? "", timeoutMicros: 0, authorization: headers.first(name: "authorization"))
+        streams[id] = stream
+        let contentType = headers.first(name: "content-type") ?? ""
+        guard contentType == "application/grpc" || contentType.hasPrefix("application/grpc+") || contentType.hasPrefix("application/grpc;") else {
             // Not gRPC at all: an HTTP status, as the gRPC spec says for a wrong content type.
-            let answer = HPACKHeaders([(":status", "415"), ("content-type", "text/plain")])
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: answer, endStream: true)))), promise: nil)
-            pendingFlush = true
-            return
-        }
-        var stream = Stream(path: headers.first(name: ":path") ?? "", timeoutMicros: 0, authorization: headers.first(name: "authorization"),
-                            body: ByteBuffer())
-        if let timeout = headers.first(name: "grpc-timeout") {
-            guard let micros = GRPCStatus.microseconds(timeout: timeout) else {
-                stream.answered = true
-                streams[id] = stream
-                return respond(id, .failure(GRPCStatus(.invalidArgument, "grpc-timeout '\(timeout)' is not a gRPC timeout (1 to 8 digits and a unit of H, M, S, m, u, n)")), context: context)
-            }
-            stream.timeoutMicros = micros
-        }
-        if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
             stream.answered = true
             streams[id] = stream
-            return respond(id, .failure(GRPCStatus(.unimplemented, "grpc-encoding '\(encoding)' is not supported; nnserve takes identity (uncompressed) messages")), context: context)
+            let answer = HPACKHeaders([(":status", "415"), ("content-type", "text/plain")])
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: answer, endStream: true)))), promise: nil)
+            return endEarly(id, context: context)
         }
-        streams[id] = stream
+        if let timeout = headers.first(name: "grpc-timeout") {
+            guard let micros = GRPCStatus.microseconds(timeout: timeout) else {
+                return fail(id, GRPCStatus(.invalidArgument, "grpc-timeout '\(timeout)' is not a gRPC timeout (1 to 8 digits and a unit of H, M, S, m, u, n)"), context: context)
+            }
+            guard micros > 0 else {
+                return fail(id, GRPCStatus(.deadlineExceeded, "grpc-timeout '\(timeout)': the deadline had passed when the call arrived"), context: context)
+            }
+            stream.timeoutMicros = micros
+            streams[id] = stream
+        }
+        if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
+            return fail(id, GRPCStatus(.unimplemented, "grpc-encoding '\(encoding)' is not supported; nnserve takes identity (uncompressed) messages"), context: context)
+        }
     }
 
     /// END_STREAM: the message is complete; unwrap it and serve the call.
     private func finish(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        guard var stream = streams[id], !stream.answered else { return }
+        guard var stream = streams[id] else { return }
+        stream.clientDone = true
+        guard !stream.answered else { return streams[id] = stream }
+        buffered -= stream.body.readableBytes
+        let body = stream.body
+        stream.body = ByteBuffer()
         stream.answered = true
         streams[id] = stream
-        let body: ByteBuffer
-        switch GRPCMessage.unframe(stream.body) {
-        case .message(let message): body = message
+        reopenConnection(context: context)
+        let message: ByteBuffer
+        switch GRPCMessage.unframe(body) {
+        case .message(let bytes): message = bytes
         case .missing(let bytes):
             return respond(id, .failure(GRPCStatus(.invalidArgument, "the request has no message (\(bytes) bytes; a gRPC message has a \(GRPCMessage.prefixSize)-byte prefix)")), context: context)
         case .compressed:
@@ -176,24 +219,37 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         case .lengthMismatch(let declared, let following):
             return respond(id, .failure(GRPCStatus(.invalidArgument, "the request message prefix says \(declared) bytes and \(following) follow; a unary call carries exactly one message")), context: context)
         }
-        let call = GRPCCall(path: stream.path, message: body, timeoutMicros: stream.timeoutMicros, authorization: stream.authorization)
+        let call = GRPCCall(path: stream.path, message: message, timeoutMicros: stream.timeoutMicros, authorization: stream.authorization)
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         serve(call, &burst) { result in
-            // Inline (on the loop, within a read): channelReadComplete flushes. From a batcher
-            // thread: one task per answer and one flush task behind them all, so the answers
-            // of a batch leave in one write.
-            if eventLoop.inEventLoop { return bound.value.handler.respond(id, result, context: bound.value.context) }
-            eventLoop.execute {
+            // One flush task behind the answers, however many arrive (a batch's answers leave
+            // in one write); inside a read, channelReadComplete flushes first anyway.
+            let answer: @Sendable () -> Void = {
                 let (handler, context) = bound.value
                 handler.respond(id, result, context: context)
                 handler.scheduleFlush(context: context)
             }
+            if eventLoop.inEventLoop { answer() } else { eventLoop.execute(answer) }
         }
     }
 
-    /// The answer: HEADERS, DATA (the framed message) and trailers; an error is
-    /// trailers only. Nothing is written for a stream the client has reset.
+    /// An answer before the client has finished sending: trailers only, then RST_STREAM
+    /// (NO_ERROR) so it stops uploading a body nobody reads.
+    private func fail(_ id: HTTP2StreamID, _ status: GRPCStatus, context: ChannelHandlerContext) {
+        streams[id]?.answered = true
+        respond(id, .failure(status), context: context)
+        endEarly(id, context: context)
+    }
+
+    private func endEarly(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+        guard let stream = streams[id], !stream.clientDone else { return }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
+        pendingFlush = true
+    }
+
+    /// The answer: HEADERS, DATA (the framed message) and trailers; an error is trailers
+    /// only. Nothing is written for a stream the client has reset.
     private func respond(_ id: HTTP2StreamID, _ result: Result<ByteBuffer, GRPCStatus>, context: ChannelHandlerContext) {
         guard streams[id] != nil else { return }
         switch result {
@@ -209,22 +265,50 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         pendingFlush = true
     }
 
-    /// WINDOW_UPDATEs for what arrived, at half a window, so a client never waits on them.
-    private func acknowledge(_ id: HTTP2StreamID, bytes: Int, endStream: Bool, context: ChannelHandlerContext) {
-        connectionUnacknowledged += bytes
-        if connectionUnacknowledged >= windowSize / 2 {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: connectionUnacknowledged))), promise: nil)
-            connectionUnacknowledged = 0
-            pendingFlush = true
+    /// The stream is gone (closed or reset): what it buffered is released.
+    private func drop(_ id: HTTP2StreamID) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        buffered -= stream.body.readableBytes
+    }
+
+    /// Flow control from NIOHTTP2's own accounting (padding and frames it dropped included): a
+    /// stream's window reopens while its message is incomplete and under the limit, the
+    /// connection's while the buffered bodies are under `bufferedLimit`.
+    private func reopen(_ id: HTTP2StreamID, inbound: Int, context: ChannelHandlerContext) {
+        if id == .rootStream {
+            connectionWindow = inbound
+            return reopenConnection(context: context)
         }
-        guard !endStream, var stream = streams[id] else { return }
-        stream.unacknowledged += bytes
-        if stream.unacknowledged >= windowSize / 2 {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: stream.unacknowledged))), promise: nil)
-            stream.unacknowledged = 0
-            pendingFlush = true
+        guard inbound < windowSize / 2, let stream = streams[id], !stream.answered, !stream.clientDone,
+              stream.body.readableBytes < maxMessageSize + GRPCMessage.prefixSize else { return }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: windowSize - inbound))), promise: nil)
+        pendingFlush = true
+    }
+
+    private func reopenConnection(context: ChannelHandlerContext) {
+        guard connectionWindow < windowSize / 2, buffered < bufferedLimit else { return }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: windowSize - connectionWindow))), promise: nil)
+        connectionWindow = windowSize
+        pendingFlush = true
+    }
+
+    /// Idle: no HEADERS or DATA for the idle timeout and no call waiting for its answer (PINGs
+    /// do not count, and a body left half-sent does not keep a connection). The client is told
+    /// with a GOAWAY naming the last stream seen; the connection closes a second later whether
+    /// or not the GOAWAY could be written.
+    private func scheduleIdleCheck(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let interval = TimeAmount.nanoseconds(max(idleTimeout.nanoseconds / 4, 1_000_000))
+        idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { task in
+            let (handler, context) = bound.value
+            let waiting = handler.streams.values.contains { $0.answered && $0.clientDone }
+            guard !waiting, NIODeadline.now() - handler.lastActivity >= handler.idleTimeout else { return }
+            task.cancel()
+            let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: handler.highestStream, errorCode: .noError, opaqueData: nil))
+            context.writeAndFlush(handler.wrapOutboundOut(goAway), promise: nil)
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         }
-        streams[id] = stream
     }
 
     private func scheduleFlush(context: ChannelHandlerContext) {
