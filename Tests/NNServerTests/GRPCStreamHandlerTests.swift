@@ -202,3 +202,21 @@ final class GRPCStreamHandlerTests: XCTestCase {
         XCTAssertEqual(trailers(answer[2])?.first(name: "grpc-status"), "0")
     }
 }
+
+extension GRPCStreamHandlerTests {
+    /// A connection refused for a bad preface (an HTTP/1 client) closes, and its handler is
+    /// freed: the idle task, which holds it, ends with the connection.
+    func testAClosedConnectionsHandlerIsFreed() throws {
+        weak var released: GRPCStreamHandler?
+        try {
+            let handler = GRPCStreamHandler(maxMessageSize: 1024, windowSize: 1 << 16, serve: Self.echo)
+            released = handler
+            let channel = EmbeddedChannel()
+            try channel.pipeline.syncOperations.addHandlers([NIOHTTP2Handler(mode: .server), handler])
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            _ = try? channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+            _ = try? channel.finish()
+        }()
+        XCTAssertNil(released)
+    }
+}

@@ -55,7 +55,11 @@ public func fuzzGRPC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     // A protocol error closes the connection as a server would; it is an answer, not a trap.
     _ = try? channel.writeInbound(ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size)))
+    // Tasks the handler queued (a flush behind answers) run, as a real event loop runs them:
+    // left queued, they would hold the channel after it is gone.
+    channel.embeddedEventLoop.run()
     while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
     _ = try? channel.finish()
+    channel.embeddedEventLoop.run()
     return 0
 }

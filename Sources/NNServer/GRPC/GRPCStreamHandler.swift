@@ -95,7 +95,9 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // The task's closure holds this handler (and its context): released with the connection.
         idleCheck?.cancel()
+        idleCheck = nil
         context.fireChannelInactive()
     }
 
