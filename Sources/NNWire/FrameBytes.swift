@@ -6,34 +6,51 @@ import SwiftProtobuf
 // so that a message is decoded from the receive buffer in place and serialized straight into
 // the frame that is sent, length prefix included: no intermediate [UInt8] either way.
 
-/// A frame being built: `init(repeating:count:)` is SwiftProtobuf asking for a buffer of the
-/// serialized size; it gets a ByteBuffer holding the 4-byte length prefix followed by `count`
-/// bytes, which `withUnsafeMutableBytes` exposes for the message to be written into.
-/// Invariant: `buffer` is always prefix + payload, and `count` is the payload's size.
-struct FrameBytes: SwiftProtobufContiguousBytes {
+/// A message being serialized after its prefix: `init(repeating:count:)` is SwiftProtobuf
+/// asking for a buffer of the serialized size; it gets a ByteBuffer holding the prefix followed
+/// by `count` bytes, which `withUnsafeMutableBytes` exposes for the message to be written into.
+/// The binary protocol's frames (a 4-byte length) and gRPC's messages (a flag and a length)
+/// differ only in `Prefix`. Invariant: `buffer` is always prefix + payload, and `count` is the
+/// payload's size.
+struct PrefixedBytes<Prefix: MessagePrefix>: SwiftProtobufContiguousBytes {
     private(set) var buffer: ByteBuffer
 
     init(repeating byte: UInt8, count: Int) {
-        buffer = ByteBufferAllocator().buffer(capacity: WireProtocol.lengthPrefixSize + count)
-        buffer.writeInteger(UInt32(count))
+        buffer = ByteBufferAllocator().buffer(capacity: Prefix.size + count)
+        Prefix.write(length: count, into: &buffer)
         buffer.writeRepeatingByte(byte, count: count)
     }
 
     init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
         let payload = Array(sequence)
-        buffer = ByteBufferAllocator().buffer(capacity: WireProtocol.lengthPrefixSize + payload.count)
-        buffer.writeInteger(UInt32(payload.count))
+        buffer = ByteBufferAllocator().buffer(capacity: Prefix.size + payload.count)
+        Prefix.write(length: payload.count, into: &buffer)
         buffer.writeBytes(payload)
     }
 
-    var count: Int { buffer.readableBytes - WireProtocol.lengthPrefixSize }
+    var count: Int { buffer.readableBytes - Prefix.size }
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try buffer.withUnsafeReadableBytes { try body(UnsafeRawBufferPointer(rebasing: $0.dropFirst(WireProtocol.lengthPrefixSize))) }
+        try buffer.withUnsafeReadableBytes { try body(UnsafeRawBufferPointer(rebasing: $0.dropFirst(Prefix.size))) }
     }
 
     mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-        try buffer.withUnsafeMutableReadableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0.dropFirst(WireProtocol.lengthPrefixSize))) }
+        try buffer.withUnsafeMutableReadableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0.dropFirst(Prefix.size))) }
+    }
+}
+
+/// What stands before a serialized message on the wire.
+protocol MessagePrefix {
+    static var size: Int { get }
+    static func write(length: Int, into buffer: inout ByteBuffer)
+}
+
+/// The binary protocol's frame: a big-endian 4-byte length.
+enum LengthPrefix: MessagePrefix {
+    static var size: Int { WireProtocol.lengthPrefixSize }
+
+    static func write(length: Int, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(length))
     }
 }
 
@@ -68,7 +85,7 @@ struct PayloadBytes: SwiftProtobufContiguousBytes {
 extension WireProtocol {
     /// One frame holding `message`, serialized straight into the buffer that is sent.
     public static func frameBuffer(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
-        let frame: FrameBytes = try message.serializedBytes()
+        let frame: PrefixedBytes<LengthPrefix> = try message.serializedBytes()
         return frame.buffer
     }
 

@@ -21,7 +21,7 @@ public enum GRPCMessage {
 
     /// `message` serialized after its prefix, in one buffer.
     public static func frame(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
-        let bytes: PrefixedBytes = try message.serializedBytes()
+        let bytes: PrefixedBytes<GRPCPrefix> = try message.serializedBytes()
         return bytes.buffer
     }
 
@@ -45,33 +45,12 @@ public enum GRPCMessage {
     }
 }
 
-/// A gRPC body being serialized: SwiftProtobuf asks for `count` bytes and gets a buffer that
-/// holds the 5-byte prefix first. Invariant: `buffer` is always prefix + payload.
-private struct PrefixedBytes: SwiftProtobufContiguousBytes {
-    private(set) var buffer: ByteBuffer
+/// gRPC's prefix: the compressed flag (0) and a big-endian 4-byte length.
+enum GRPCPrefix: MessagePrefix {
+    static var size: Int { GRPCMessage.prefixSize }
 
-    init(repeating byte: UInt8, count: Int) {
-        buffer = ByteBufferAllocator().buffer(capacity: GRPCMessage.prefixSize + count)
+    static func write(length: Int, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(count))
-        buffer.writeRepeatingByte(byte, count: count)
-    }
-
-    init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
-        let payload = Array(sequence)
-        buffer = ByteBufferAllocator().buffer(capacity: GRPCMessage.prefixSize + payload.count)
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(payload.count))
-        buffer.writeBytes(payload)
-    }
-
-    var count: Int { buffer.readableBytes - GRPCMessage.prefixSize }
-
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try buffer.withUnsafeReadableBytes { try body(UnsafeRawBufferPointer(rebasing: $0.dropFirst(GRPCMessage.prefixSize))) }
-    }
-
-    mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-        try buffer.withUnsafeMutableReadableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0.dropFirst(GRPCMessage.prefixSize))) }
+        buffer.writeInteger(UInt32(length))
     }
 }
