@@ -93,14 +93,16 @@ public struct Optimizer: Sendable {
                 parameter = parameter.zipped(with: velocity) { $0 - rate * $1 }
             }
         case .adam(let beta1, let beta2, let epsilon), .adamW(let beta1, let beta2, let epsilon, _):
-            let existing = slots.removeValue(forKey: name)
-            var state = existing ?? ["m": Tensor(zeros: parameter.shape), "v": Tensor(zeros: parameter.shape)]
+            // Taken out of `slots` (and nothing else kept of the dictionary), so m and v are
+            // uniquely referenced and the kernel writes them in place instead of copying both.
+            let startsNow = slots[name] == nil
+            var state = slots.removeValue(forKey: name) ?? ["m": Tensor(zeros: parameter.shape), "v": Tensor(zeros: parameter.shape)]
             var m = state.removeValue(forKey: "m")!, v = state.removeValue(forKey: "v")!
             // A parameter that starts learning late (a layer unfrozen after N epochs) starts its
             // moments at zero, so its bias correction counts its own steps: with the run's, its
             // first update would be lr·(1-β1)/√(1-β2) ≈ 3.2 × lr per weight. Only such
             // parameters carry the "first_step" slot.
-            let lateStart = state["first_step"]?[0] ?? (existing == nil && t > 1 ? t - 1 : 0)
+            let lateStart = state["first_step"]?[0] ?? (startsNow && t > 1 ? t - 1 : 0)
             let ownStep = t - lateStart
             let correction1 = 1 - Float(pow(Double(beta1), Double(ownStep)))
             let correction2 = 1 - Float(pow(Double(beta2), Double(ownStep)))

@@ -199,25 +199,28 @@ public struct TrainingGraph: Sendable {
 
     /// Calls `update` on every trainable parameter in place.
     ///
-    /// The node's operation is swapped out while its parameters are updated, so the tensors
-    /// are uniquely referenced and the update writes in place instead of copying them.
+    /// Each node's operation is swapped out of the graph and its payload taken out of the enum
+    /// (the enum set to a placeholder) while its parameters are updated, so the tensors are
+    /// uniquely referenced and the update writes in place. A `switch` over the operation keeps
+    /// the matched value alive through the case (measured: the weights were shared in every
+    /// update), so each step copied every weight tensor first — 0.9 MB for M2's first layer.
     public mutating func updateParameters(_ update: (String, inout Tensor) -> Void) {
         for index in graph.nodes.indices {
             let name = graph.nodes[index].name
-            switch graph.nodes[index].operation {
-            case .dense(var dense):
-                graph.nodes[index].operation = .concat
+            var operation = NodeOperation.concat
+            swap(&operation, &graph.nodes[index].operation)
+            if case .dense(var dense) = operation {
+                operation = .concat
                 update("\(name)/weights", &dense.weights)
                 update("\(name)/bias", &dense.bias)
-                graph.nodes[index].operation = .dense(dense)
-            case .batchNorm(var norm):
-                graph.nodes[index].operation = .concat
+                operation = .dense(dense)
+            } else if case .batchNorm(var norm) = operation {
+                operation = .concat
                 update("\(name)/gamma", &norm.gamma)
                 update("\(name)/beta", &norm.beta)
-                graph.nodes[index].operation = .batchNorm(norm)
-            default:
-                break
+                operation = .batchNorm(norm)
             }
+            swap(&operation, &graph.nodes[index].operation)
         }
     }
 
