@@ -24,3 +24,14 @@ void nn_copy(int rows, int n, const float *x, int ldx, float *y, int ldy) {
     if (x == y && ldx == ldy) return;
     for (int r = 0; r < rows; r++) memmove(y + (long)r * ldy, x + (long)r * ldx, (size_t)n * sizeof(float));
 }
+
+/* In 8 × 8 blocks, so both the rows read and the rows written stay in a few cache lines. */
+void nn_transpose(int rows, int n, const float *x, int ldx, float *y, int ldy) {
+    enum { BLOCK = 8 };
+    for (int r0 = 0; r0 < rows; r0 += BLOCK)
+        for (int j0 = 0; j0 < n; j0 += BLOCK) {
+            const int r1 = r0 + BLOCK < rows ? r0 + BLOCK : rows, j1 = j0 + BLOCK < n ? j0 + BLOCK : n;
+            for (int r = r0; r < r1; r++)
+                for (int j = j0; j < j1; j++) y[(long)j * ldy + r] = x[(long)r * ldx + j];
+        }
+}

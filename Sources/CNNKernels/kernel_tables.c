@@ -7,19 +7,20 @@
 
 static const nn_kernel_table portable_table = {
     NN_KERNELS_PORTABLE, "portable", NN_PORTABLE_PANEL_COLUMNS,
-    nn_dense_portable, nn_epilogue_apply_portable, nn_activation_portable, nn_adam_update_portable,
+    nn_dense_portable, nn_epilogue_apply_portable, nn_activation_portable, nn_gemm_portable, nn_adam_update_portable,
 };
 
 #if defined(__x86_64__)
 static const nn_kernel_table avx2_table = {
     NN_KERNELS_AVX2, "avx2", NN_AVX2_PANEL_COLUMNS,
-    nn_dense_avx2, nn_epilogue_apply_avx2, nn_activation_avx2, nn_adam_update_avx2,
+    nn_dense_avx2, nn_epilogue_apply_avx2, nn_activation_avx2, nn_gemm_avx2, nn_adam_update_avx2,
 };
 
 static const nn_kernel_table avx512_table = {
     NN_KERNELS_AVX512, "avx512", NN_AVX512_PANEL_COLUMNS,
-    nn_dense_avx512, nn_epilogue_apply_avx2, nn_activation_avx2, nn_adam_update_avx2,
+    nn_dense_avx512, nn_epilogue_apply_avx2, nn_activation_avx2, nn_gemm_avx512, nn_adam_update_avx2,
 };
+
 #endif
 
 const nn_kernel_table *nn_kernel_table_for(nn_kernel_set set) {

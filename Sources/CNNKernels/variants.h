@@ -14,6 +14,7 @@ void nn_dense_portable(NN_DENSE_ARGUMENTS);
 void nn_dense_avx2(NN_DENSE_ARGUMENTS);
 void nn_dense_avx512(NN_DENSE_ARGUMENTS);
 
+
 void nn_epilogue_apply_portable(int rows, int n, float *y, int ldy, const nn_epilogue *ep);
 void nn_epilogue_apply_avx2(int rows, int n, float *y, int ldy, const nn_epilogue *ep);
 void nn_activation_portable(int rows, int n, const float *x, int ldx, float *y, int ldy, int kind, float alpha);
@@ -22,6 +23,12 @@ void nn_activation_avx2(int rows, int n, const float *x, int ldx, float *y, int 
 /* Max-subtracted softmax of each row of y[rows, n], in place. */
 void nn_softmax_rows_portable(int rows, int n, float *y, int ldy);
 void nn_softmax_rows_avx2(int rows, int n, float *y, int ldy);
+
+#define NN_GEMM_ARGUMENTS int m, int n, int k, const float *a, long lda, int transpose_a, const float *b, int ldb, \
+                          const float *bias, float *c, int ldc
+void nn_gemm_portable(NN_GEMM_ARGUMENTS);
+void nn_gemm_avx2(NN_GEMM_ARGUMENTS);
+void nn_gemm_avx512(NN_GEMM_ARGUMENTS);
 
 #define NN_ADAM_ARGUMENTS long n, float *w, const float *g, float *m, float *v, float beta1, float beta2, \
                           float learning_rate, float correction1, float correction2, float epsilon, float decay

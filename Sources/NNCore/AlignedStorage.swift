@@ -12,8 +12,9 @@ public final class AlignedStorage: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
 
-    /// Allocates `count` zeroed floats.
-    public init(count: Int) {
+    /// `count` floats, zero-filled unless `zeroed` is false (for a caller that overwrites every
+    /// element before reading any: Float is trivial, so the skipped fill is only a cost saved).
+    public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "AlignedStorage count must be non-negative, got \(count)")
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(
@@ -21,12 +22,12 @@ public final class AlignedStorage: @unchecked Sendable {
             alignment: Self.alignment
         )
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
     }
 
     /// A copy of `other`'s contents in a new allocation.
     public convenience init(copying other: AlignedStorage) {
-        self.init(count: other.count)
+        self.init(count: other.count, zeroed: false)
         pointer.update(from: other.pointer, count: other.count)
     }
 

@@ -13,6 +13,14 @@ public struct Tensor: Sendable {
         storage = AlignedStorage(count: Tensor.elementCount(of: shape) ?? 0)
     }
 
+    /// A tensor whose elements the caller writes, every one, before any is read (a kernel's
+    /// output): it skips the zero fill, a pass over memory as large as the tensor.
+    public init(uninitialized shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "tensor dimensions must be non-negative: \(shape)")
+        self.shape = shape
+        storage = AlignedStorage(count: Tensor.elementCount(of: shape) ?? 0, zeroed: false)
+    }
+
     /// A tensor holding `values` in row-major order; `values.count` must equal the shape's product.
     public init(shape: [Int], values: [Float]) {
         self.init(zeros: shape)

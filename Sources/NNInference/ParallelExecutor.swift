@@ -1,6 +1,5 @@
 import Foundation
 import NNCore
-import Synchronization
 
 /// Runs one batch on several cores: each thread takes a contiguous share of the rows through
 /// every step, in an executor of its own. Every step is row-wise, so the threads meet only at
@@ -19,7 +18,7 @@ public final class ParallelExecutor: @unchecked Sendable {
     public let maxRows: Int
     public let threads: Int
     private let shares: [Executor]
-    private let workers: [ShareWorker]
+    private let workers: [SpinningWorker]
     /// Multiply-adds per row of the whole plan, to tell when a batch is worth splitting.
     private let multiplyAddsPerRow: Int
 
@@ -40,7 +39,7 @@ public final class ParallelExecutor: @unchecked Sendable {
         maxRows = shareRows * threads
         self.threads = threads
         shares = (0..<threads).map { _ in Executor(plan: plan) }
-        workers = shares.dropFirst().map { ShareWorker(executor: $0) }
+        workers = shares.dropFirst().map { executor in SpinningWorker(name: "nnserve-share") { rows in executor.run(rows: rows) } }
         multiplyAddsPerRow = plan.multiplyAddsPerRow
     }
 
@@ -88,80 +87,8 @@ public final class ParallelExecutor: @unchecked Sendable {
             for share in 0..<count { shares[share].run(rows: min(perShare, rows - share * perShare)) }
             return
         }
-        for share in 1..<count { workers[share - 1].start(rows: min(perShare, rows - share * perShare)) }
+        for share in 1..<count { workers[share - 1].start(min(perShare, rows - share * perShare)) }
         shares[0].run(rows: perShare)
         for share in 1..<count { workers[share - 1].waitUntilDone() }
-    }
-}
-
-/// A thread that runs one executor's share of each batch when told to.
-///
-/// Both sides spin on atomics for a short while before blocking: waking a blocked thread on a
-/// VM can take tens of microseconds (the halted vCPU must be rescheduled), which ate the whole
-/// gain of a split at 64 rows. ONNX Runtime's intra-op threads spin the same way. The
-/// protocol: the caller publishes `rows`, bumps `generation` and signals the semaphore only if
-/// the worker said it is going to sleep; the worker re-checks `generation` after saying so, so
-/// no start is missed (a stray signal only costs one extra loop).
-private final class ShareWorker: @unchecked Sendable {
-    private let executor: Executor
-    private let wakeUp = DispatchSemaphore(value: 0)
-    private let generation = Atomic<Int>(0)
-    private let finished = Atomic<Int>(0)
-    private let sleeping = Atomic<Bool>(false)
-    private let stopping = Atomic<Bool>(false)
-    /// Written by the caller before `generation` is bumped (release), read after (acquire).
-    private var rows = 0
-
-    /// How long the worker spins for the next batch after finishing one.
-    static let idleSpinNanoseconds: UInt64 = 200_000
-
-    init(executor: Executor) {
-        self.executor = executor
-        let thread = Thread { [self] in loop() }
-        thread.name = "nnserve-share"
-        thread.start()
-    }
-
-    private func loop() {
-        var seen = 0
-        while true {
-            let deadline = DispatchTime.now().uptimeNanoseconds + Self.idleSpinNanoseconds
-            var spins = 0
-            while generation.load(ordering: .acquiring) == seen {
-                spins += 1
-                if spins % 64 == 0, DispatchTime.now().uptimeNanoseconds >= deadline {
-                    sleeping.store(true, ordering: .sequentiallyConsistent)
-                    if generation.load(ordering: .sequentiallyConsistent) == seen { wakeUp.wait() }
-                    sleeping.store(false, ordering: .sequentiallyConsistent)
-                }
-            }
-            seen = generation.load(ordering: .acquiring)
-            if stopping.load(ordering: .acquiring) { return }
-            executor.run(rows: rows)
-            finished.store(seen, ordering: .releasing)
-        }
-    }
-
-    func start(rows: Int) {
-        self.rows = rows
-        generation.add(1, ordering: .sequentiallyConsistent)
-        if sleeping.load(ordering: .sequentiallyConsistent) { wakeUp.signal() }
-    }
-
-    /// Spins until the share started last is done, yielding the core after a while in case
-    /// the worker's vCPU was taken away.
-    func waitUntilDone() {
-        let target = generation.load(ordering: .relaxed)
-        var spins = 0
-        while finished.load(ordering: .acquiring) != target {
-            spins += 1
-            if spins > 10_000 { sched_yield() }
-        }
-    }
-
-    func stop() {
-        stopping.store(true, ordering: .releasing)
-        generation.add(1, ordering: .sequentiallyConsistent)
-        wakeUp.signal()
     }
 }

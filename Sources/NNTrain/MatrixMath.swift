@@ -1,48 +1,68 @@
-import COpenBLAS
 import NNCore
+import NNInference
 
-/// Dense matrix products on row-major [rows, columns] tensors, through OpenBLAS.
+/// Dense matrix products on row-major [rows, columns] tensors, through the kernels serving
+/// runs (`SharedKernels.multiply`: the CPU's best set, weights read in place).
 enum MatrixMath {
-    /// a[m,k] · b[k,n]
-    static func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
+    /// a[m,k] · b[k,n] (+ `bias` on every row).
+    static func multiply(_ a: Tensor, _ b: Tensor, addingRow bias: Tensor? = nil) -> Tensor {
         let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1])
         precondition(b.shape[0] == k, "multiply: \(a.shape) · \(b.shape)")
-        return gemm(a, transposeA: false, b, transposeB: false, m: m, n: n, k: k)
+        precondition(bias.map { $0.count == n } ?? true, "multiply: bias of \(bias?.count ?? 0) for \(n) columns")
+        return product(a, transposeA: false, b, bias: bias, m: m, n: n, k: k)
     }
 
     /// aᵀ · b for a[m,k], b[m,n]: the weight gradient xᵀ·dy.
     static func multiplyTransposingFirst(_ a: Tensor, _ b: Tensor) -> Tensor {
         let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1])
         precondition(b.shape[0] == m, "multiplyTransposingFirst: \(a.shape)ᵀ · \(b.shape)")
-        return gemm(a, transposeA: true, b, transposeB: false, m: k, n: n, k: m)
+        return product(a, transposeA: true, b, bias: nil, m: k, n: n, k: m)
     }
 
-    /// a · bᵀ for a[m,n], b[k,n]: the input gradient dy·Wᵀ.
+    /// a · bᵀ for a[m,n], b[k,n]: the input gradient dy·Wᵀ, through a transposed copy of b
+    /// (the kernels read b row by row; one pass over W is small next to m passes of products).
     static func multiplyTransposingSecond(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let (m, n, k) = (a.shape[0], a.shape[1], b.shape[0])
-        precondition(b.shape[1] == n, "multiplyTransposingSecond: \(a.shape) · \(b.shape)ᵀ")
-        return gemm(a, transposeA: false, b, transposeB: true, m: m, n: k, k: n)
+        precondition(b.shape[1] == a.shape[1], "multiplyTransposingSecond: \(a.shape) · \(b.shape)ᵀ")
+        return multiply(a, b.transposed())
     }
 
-    private static func gemm(_ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, m: Int, n: Int, k: Int) -> Tensor {
-        var c = Tensor(zeros: [m, n])
-        guard m > 0, n > 0, k > 0 else { return c }
+    private static func product(_ a: Tensor, transposeA: Bool, _ b: Tensor, bias: Tensor?, m: Int, n: Int, k: Int) -> Tensor {
+        var c = Tensor(uninitialized: [m, n])
+        guard m > 0, n > 0 else { return c }
+        guard k > 0 else { return Tensor(zeros: [m, n]).addingRowVector(bias ?? Tensor(zeros: [n])) }
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 c.withUnsafeMutableBufferPointer { c in
-                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                                Int32(m), Int32(n), Int32(k), 1, a.baseAddress, Int32(transposeA ? m : k),
-                                b.baseAddress, Int32(transposeB ? k : n), 0, c.baseAddress, Int32(n))
+                    withOptionalPointer(bias) { bias in
+                        SharedKernels.multiply(m: m, n: n, k: k, a: a.baseAddress!, lda: transposeA ? m : k, transposeA: transposeA,
+                                               b: b.baseAddress!, ldb: n, bias: bias, c: c.baseAddress!, ldc: n)
+                    }
                 }
             }
         }
         return c
+    }
+
+    private static func withOptionalPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let tensor else { return body(nil) }
+        return tensor.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
 
 extension Tensor {
     var rows: Int { shape[0] }
     var columns: Int { shape[1] }
+
+    /// [columns, rows].
+    func transposed() -> Tensor {
+        var result = Tensor(uninitialized: [columns, rows])
+        withUnsafeBufferPointer { source in
+            result.withUnsafeMutableBufferPointer { destination in
+                SharedKernels.transpose(rows: rows, columns: columns, x: source.baseAddress!, y: destination.baseAddress!)
+            }
+        }
+        return result
+    }
 
     /// Elementwise combination of two tensors of the same shape.
     func zipped(with other: Tensor, _ combine: (Float, Float) -> Float) -> Tensor {
@@ -121,12 +141,14 @@ extension Tensor {
 
     /// Rows at `indices`, in that order.
     func gatheringRows(_ indices: ArraySlice<Int>) -> Tensor {
-        var result = Tensor(zeros: [indices.count, columns])
+        var result = Tensor(uninitialized: [indices.count, columns])
         let width = columns
+        guard width > 0 else { return result }
         withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { destination in
                 for (slot, row) in indices.enumerated() {
-                    for column in 0..<width { destination[slot * width + column] = source[row * width + column] }
+                    precondition(row >= 0 && row < rows, "row \(row) of \(rows)")
+                    (destination.baseAddress! + slot * width).update(from: source.baseAddress! + row * width, count: width)
                 }
             }
         }

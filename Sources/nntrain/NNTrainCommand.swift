@@ -20,7 +20,7 @@ struct RunOptions: ParsableArguments {
         AllocatorTuning.keepLargeBlocksOnTheHeap()
     }
 
-    @Option(help: "OpenBLAS threads. Runs are bit-reproducible for a fixed thread count.")
+    @Option(help: "Threads for matrix products and Adam updates. Runs are bit-identical at any count.")
     var threads: Int = 1
 
     @Flag(help: "Print a final line of metrics as JSON.")

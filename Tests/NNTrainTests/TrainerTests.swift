@@ -1,6 +1,7 @@
 import Foundation
 import NNCore
 import NNFormat
+import NNInference
 @testable import NNTrain
 import XCTest
 
@@ -47,6 +48,29 @@ final class TrainerTests: XCTestCase {
         try first.fit(checkpoint: a)
         try second.fit(checkpoint: b)
         XCTAssertEqual(FileManager.default.contents(atPath: a), FileManager.default.contents(atPath: b))
+    }
+
+    /// Products and Adam updates split over threads run the one-thread kernels on disjoint
+    /// parts, so a run's weights do not depend on the thread count (with OpenBLAS they did).
+    /// The layers are wide enough that the products (32 × 64 × 512 multiply-adds and more) and
+    /// the updates (131 k parameters) are split.
+    func testTwoThreadsTrainTheWeightsOfOne() throws {
+        let table = try CSVTable.read(Self.datasets + "/digits.csv")
+        let spec = ModelSpec(inputs: [.init(name: "pixels")],
+                             layers: [.init(name: "h1", type: "dense", inputs: ["pixels"], units: 512, activation: "relu"),
+                                      .init(name: "h2", type: "dense", inputs: ["h1"], units: 256, activation: "relu"),
+                                      .init(name: "logits", type: "dense", inputs: ["h2"], units: 10, activation: "softmax")],
+                             outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+        defer { BLASThreads.set(1) }
+        var graphs: [Graph] = []
+        for threads in [1, 2] {
+            BLASThreads.set(threads)
+            XCTAssertEqual(SharedKernels.trainingThreads, threads)
+            var trainer = try Trainer(spec: spec, table: table, settings: settings(epochs: 1))
+            try trainer.fit(checkpoint: nil)
+            graphs.append(trainer.model.graph)
+        }
+        XCTAssertEqual(graphs[0], graphs[1], "weights after one epoch on 1 and on 2 threads")
     }
 
     func testResumingGivesTheWeightsOfAnUninterruptedRun() throws {

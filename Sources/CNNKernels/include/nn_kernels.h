@@ -72,6 +72,11 @@ int nn_cpu_supports(nn_kernel_set set);
  *   row-major `w` (ldw) instead. Both `w` and `packed` must be given.
  * epilogue_apply: the epilogue in place on y[rows, n] (after a GEMM wrote the products to y).
  * activation: y = activation(x), elementwise or (softmax) row-wise; y may equal x.
+ * gemm: c[m, n] = op(a)[m, k] · b[k, n] (+ bias[j] on every row when bias is not NULL), for
+ *   training's products x·W, xᵀ·dz and dz·Wᵀ (through nn_transpose). op(a) is a[m, k] (lda)
+ *   or, with transpose_a, the transpose of a[k, m] (lda). b is row-major and read in place:
+ *   weights change every step, so packing them would cost a pass per product. Each element
+ *   sums over p ascending, then adds the bias. c must not overlap a, b or bias.
  * adam_update: one Adam (or AdamW, decay = lr·weight_decay) step over n parameters in place:
  *   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
  *   w = w - decay·w - lr·(m/correction1) / (√(v/correction2) + ε)
@@ -86,6 +91,8 @@ typedef struct {
                   float *y, int ldy, const nn_epilogue *epilogue);
     void (*epilogue_apply)(int rows, int n, float *y, int ldy, const nn_epilogue *epilogue);
     void (*activation)(int rows, int n, const float *x, int ldx, float *y, int ldy, int activation, float alpha);
+    void (*gemm)(int m, int n, int k, const float *a, long lda, int transpose_a, const float *b, int ldb,
+                 const float *bias, float *c, int ldc);
     void (*adam_update)(long n, float *w, const float *g, float *m, float *v, float beta1, float beta2,
                         float learning_rate, float correction1, float correction2, float epsilon, float decay);
 } nn_kernel_table;
@@ -107,6 +114,9 @@ void nn_affine(int rows, int n, const float *x, int ldx,
 
 /* y = a + b; y may equal a or b. */
 void nn_add(int rows, int n, const float *a, int lda, const float *b, int ldb, float *y, int ldy);
+
+/* y[n, rows] = x[rows, n]ᵀ (ldy ≥ rows); y must not overlap x. */
+void nn_transpose(int rows, int n, const float *x, int ldx, float *y, int ldy);
 
 /* y = x (rows of n floats between buffers of different leading dimensions). */
 void nn_copy(int rows, int n, const float *x, int ldx, float *y, int ldy);

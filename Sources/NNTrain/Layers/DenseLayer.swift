@@ -9,7 +9,7 @@ enum DenseLayer {
     }
 
     static func forward(_ x: Tensor, weights: Tensor, bias: Tensor, activation: Activation) -> (Tensor, Cache) {
-        let z = MatrixMath.multiply(x, weights).addingRowVector(bias)
+        let z = MatrixMath.multiply(x, weights, addingRow: bias)
         let y = ActivationLayer.forward(z, activation)
         return (y, Cache(input: x, preActivation: z, output: y))
     }
