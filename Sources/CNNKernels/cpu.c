@@ -12,6 +12,8 @@ int nn_cpu_supports(nn_kernel_set set) {
     case NN_KERNELS_AVX512:
         return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    case NN_KERNELS_AVX512_BF16:
+        return nn_cpu_supports(NN_KERNELS_AVX512) && __builtin_cpu_supports("avx512bf16");
     }
     return 0;
 #else

@@ -15,10 +15,9 @@
  * both, so the two agree to the last bit except where the AVX2 variant streams rows.
  */
 #include "variants.h"
-#include "epilogue_tile.h"
+#include "epilogue_avx512.h"
 
 #if defined(__x86_64__)
-#define NN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
 
 enum { TILE_ROWS = 8, TILE_VECTORS = 3, TILE_COLUMNS = 16 * TILE_VECTORS };
 _Static_assert(TILE_COLUMNS == NN_AVX512_PANEL_COLUMNS, "the AVX-512 tile reads panels of its own width");
@@ -26,30 +25,6 @@ _Static_assert(TILE_COLUMNS == NN_AVX512_PANEL_COLUMNS, "the AVX-512 tile reads 
 /* One or two rows with at least this many columns stream the row-major weights (memory-bound:
    each weight is used once or twice, so a tile's accumulator chains would sit idle). */
 enum { STREAM_MAX_ROWS = 2, STREAM_MIN_COLUMNS = 32, STREAM_K_BLOCK = 8 };
-
-/* The first `count` (0...16) lanes. */
-NN_AVX512 static inline __mmask16 lanes16(int count) {
-    return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1u);
-}
-
-NN_AVX512 static inline __attribute__((always_inline)) __m512 activation16(__m512 v, int kind, float alpha) {
-    if (kind == NN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
-    const __m256 low = nn_act_avx2(_mm512_castps512_ps256(v), kind, alpha);
-    const __m256 high = nn_act_avx2(_mm512_extractf32x8_ps(v, 1), kind, alpha);
-    return _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
-}
-
-/* y = post(act(acc + bias) + residual) on the `mask` lanes of 16 columns from `column` of `row`;
-   softmax (row-wise) is left to the caller. Masked-off lanes are neither read nor written. */
-NN_AVX512 static inline __attribute__((always_inline)) void
-epilogue_store16(__m512 acc, float *y, int column, int row, __mmask16 mask, const nn_epilogue *ep) {
-    __m512 v = acc;
-    if (ep->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, ep->bias + column));
-    if (ep->activation != NN_ACT_LINEAR && ep->activation != NN_ACT_SOFTMAX) v = activation16(v, ep->activation, ep->alpha);
-    if (ep->residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, ep->residual + (long)row * ep->residual_ld + column));
-    if (ep->post_activation != NN_ACT_LINEAR) v = activation16(v, ep->post_activation, ep->post_alpha);
-    _mm512_mask_storeu_ps(y, mask, v);
-}
 
 NN_AVX512 static inline __attribute__((always_inline)) void
 tile_avx512(const int mr, const int nv, int k, const float *x, int ldx, const float *panel, float *y, int ldy,

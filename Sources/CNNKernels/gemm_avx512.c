@@ -15,14 +15,9 @@
  * constants. Per element the sum runs over p ascending, as in the portable variant.
  */
 #include "variants.h"
+#include "epilogue_avx512.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define NN_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
-
-NN_AVX512 static inline __mmask16 lanes16(int count) {
-    return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1u);
-}
 
 enum { TILE_ROWS = 8, TILE_VECTORS = 3, TILE_COLUMNS = 16 * TILE_VECTORS };
 /* k is cut into blocks of K_BLOCK rows of b; with at least PACK_MIN_ROWS rows of c each block

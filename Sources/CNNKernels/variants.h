@@ -14,6 +14,9 @@ void nn_dense_portable(NN_DENSE_ARGUMENTS);
 void nn_dense_avx2(NN_DENSE_ARGUMENTS);
 void nn_dense_avx512(NN_DENSE_ARGUMENTS);
 
+#define NN_DENSE_BF16_ARGUMENTS int rows, int k, int n, const float *x, int ldx, const uint16_t *packed, float *y, int ldy, \
+                                const nn_epilogue *ep
+void nn_dense_bf16_avx512(NN_DENSE_BF16_ARGUMENTS);
 
 void nn_epilogue_apply_portable(int rows, int n, float *y, int ldy, const nn_epilogue *ep);
 void nn_epilogue_apply_avx2(int rows, int n, float *y, int ldy, const nn_epilogue *ep);

@@ -138,10 +138,12 @@ public enum Exporter {
     }
 }
 
-/// Runs a model file's self-tests through NNInference.
+/// Runs a model file's self-tests through NNInference, compiled as a server on this machine
+/// compiles it (bf16 dot products for bf16 weights where the CPU has them).
 public enum SelfTestRunner {
     public static func maxRelativeError(of model: ModelFile) throws -> Double {
-        try SelfTestCheck.maxRelativeError(graph: model.graph, cases: model.selfTests.map { test in
+        let options = PlanOptions(bf16Weights: PlanOptions.weightsAreBFloat16(model.graph))
+        return try SelfTestCheck.maxRelativeError(graph: model.graph, options: options, cases: model.selfTests.map { test in
             (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
              Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))
         })

@@ -97,7 +97,7 @@ public final class Executor {
 /// A plan step with its arena addresses resolved: plain values only, so the run loop does no
 /// reference counting.
 private struct ResolvedStep {
-    enum Kind { case dense, affine, activation, add, copy }
+    enum Kind { case dense, denseBF16, affine, activation, add, copy }
 
     var kind: Kind
     var x: UnsafeMutablePointer<Float>
@@ -121,9 +121,9 @@ private struct ResolvedStep {
     init(_ step: Plan.Step, arena: UnsafeMutablePointer<Float>, epilogue: UnsafeMutablePointer<nn_epilogue>) {
         self.epilogue = epilogue
         switch step {
-        case .dense(let weights, let packedWeights, let bias, let input, let output, let activation, let residual, let post,
+        case .dense(let weights, let packedWeights, let bf16, let bias, let input, let output, let activation, let residual, let post,
                     let smallMaxRows):
-            kind = .dense
+            kind = bf16 ? .denseBF16 : .dense
             packed = UnsafePointer(packedWeights.pointer)
             (x, ldx) = (arena + input.offset, Int32(input.leadingDimension))
             (y, ldy) = (arena + output.offset, Int32(output.leadingDimension))
@@ -182,6 +182,10 @@ private struct ResolvedStep {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1, x, ldx, parameters, n, 0, y, ldy)
                 kernels.pointee.epilogue_apply(rows, n, y, ldy, epilogue)
             }
+        case .denseBF16:
+            // The bf16 panels (Plan.packedBF16), two per float slot.
+            let panels = UnsafeRawPointer(packed!).assumingMemoryBound(to: UInt16.self)
+            kernels.pointee.dense_bf16(rows, k, n, x, ldx, panels, y, ldy, epilogue)
         case .affine:
             nn_affine(rows, n, x, ldx, parameters, parameters2, y, ldy)
         case .activation:

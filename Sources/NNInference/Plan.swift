@@ -15,7 +15,9 @@ public final class Plan: Sendable {
     }
 
     enum Step: Sendable {
-        case dense(weights: AlignedStorage, packedWeights: AlignedStorage, bias: AlignedStorage,
+        /// `packedWeights` holds fp32 panels for `dense`, or, with `bf16`, the bf16 panels of
+        /// `dense_bf16` (two per float slot).
+        case dense(weights: AlignedStorage, packedWeights: AlignedStorage, bf16: Bool, bias: AlignedStorage,
                    input: ValueLocation, output: ValueLocation,
                    activation: Activation, residual: ValueLocation?, postActivation: Activation, smallKernelMaxRows: Int)
         case affine(input: ValueLocation, output: ValueLocation, scale: AlignedStorage, shift: AlignedStorage)
@@ -35,6 +37,9 @@ public final class Plan: Sendable {
     public let kernels: KernelSet
     /// Multiply-adds of the Dense steps for one row (what a batch costs, roughly, per row).
     public let multiplyAddsPerRow: Int
+    /// Dense steps run `dense_bf16` (bf16 weights and inputs): `PlanOptions.bf16Weights` on a
+    /// kernel set that has bf16 dot products.
+    public let computesInBF16: Bool
     /// What the compiler did, in order ("folded batch norm 'bn1' into …").
     public let rewrites: [String]
     /// The steps by name and kind, for inspection ("dense deep1 (64→256, relu)").
@@ -73,10 +78,12 @@ public final class Plan: Sendable {
         steps = planned.flatMap { Self.lower($0, locations: locations, options: options) }
         rowChunk = Self.rowChunk(steps: steps, arenaFloats: arenaFloats, maxRows: options.maxRows)
         multiplyAddsPerRow = steps.reduce(0) { total, step in
-            guard case .dense(_, _, _, let input, let output, _, _, _, _) = step else { return total }
+            guard case .dense(_, _, _, _, let input, let output, _, _, _, _) = step else { return total }
             return total + input.width * output.width
         }
-        stepDescriptions = planned.map(Self.describe)
+        let bf16 = options.bf16Weights && options.kernels.hasBF16DotProducts
+        computesInBF16 = bf16
+        stepDescriptions = planned.map { Self.describe($0, bf16: bf16) }
     }
 
     private static func storage(_ tensor: Tensor) -> AlignedStorage {
@@ -93,10 +100,21 @@ public final class Plan: Sendable {
     private static func rowChunk(steps: [Step], arenaFloats: Int, maxRows: Int) -> Int {
         let bytesPerRow = max(1, arenaFloats / maxRows * MemoryLayout<Float>.size)
         var chunk = chunkActivationBytes / bytesPerRow / 4 * 4
-        for case .dense(_, _, _, _, _, _, _, _, let smallKernelMaxRows) in steps {
+        for case .dense(_, _, _, _, _, _, _, _, _, let smallKernelMaxRows) in steps {
             chunk = min(chunk, smallKernelMaxRows)
         }
         return chunk >= minimumRowChunk ? min(chunk, maxRows) : maxRows
+    }
+
+    /// The weights rounded to bf16 in the panel layout of `dense_bf16`.
+    private static func packedBF16(_ weights: Tensor, for kernels: KernelSet) -> AlignedStorage {
+        let (k, n) = (Int32(weights.shape[0]), Int32(weights.shape[1]))
+        let panelColumns = kernels.table.panel_columns
+        let halves = nn_packed_weights_bf16_count(k, n, panelColumns)
+        let storage = AlignedStorage(count: (halves + 1) / 2)
+        let destination = UnsafeMutableRawPointer(storage.pointer).assumingMemoryBound(to: UInt16.self)
+        weights.withUnsafeBufferPointer { nn_pack_weights_bf16(k, n, $0.baseAddress, n, panelColumns, destination) }
+        return storage
     }
 
     /// The weights in the panel layout of the kernel set's register tiles.
@@ -113,7 +131,10 @@ public final class Plan: Sendable {
         case .dense(let dense):
             let maxRows = options.smallKernelMaxRows
                 ?? DenseKernelChoice.smallKernelMaxRows(k: dense.inputWidth, n: dense.outputWidth)
-            return [.dense(weights: storage(dense.weights), packedWeights: packed(dense.weights, for: options.kernels), bias: storage(dense.bias),
+            let bf16 = options.bf16Weights && options.kernels.hasBF16DotProducts
+            return [.dense(weights: storage(dense.weights),
+                           packedWeights: bf16 ? packedBF16(dense.weights, for: options.kernels) : packed(dense.weights, for: options.kernels),
+                           bf16: bf16, bias: storage(dense.bias),
                            input: locations[dense.input]!,
                            output: locations[dense.output]!, activation: dense.activation,
                            residual: dense.residual.map { locations[$0]! }, postActivation: dense.postActivation,
@@ -134,13 +155,13 @@ public final class Plan: Sendable {
         }
     }
 
-    private static func describe(_ step: PlannedStep) -> String {
+    private static func describe(_ step: PlannedStep, bf16: Bool) -> String {
         switch step {
         case .dense(let dense):
             var epilogue = [dense.activation.description]
             if dense.residual != nil { epilogue.append("+ residual") }
             if dense.postActivation != .linear { epilogue.append(dense.postActivation.description) }
-            return "dense \(dense.node) (\(dense.inputWidth)→\(dense.outputWidth), \(epilogue.joined(separator: " ")))"
+            return "dense \(dense.node) (\(dense.inputWidth)→\(dense.outputWidth), \(epilogue.joined(separator: " "))\(bf16 ? ", bf16" : ""))"
         case .affine(_, _, let scale, _, let node): return "affine \(node) (\(scale.count))"
         case .activation(_, _, let activation, let node): return "activation \(node) (\(activation))"
         case .add(let inputs, _, let node): return "add \(node) (\(inputs.count) inputs)"

@@ -5,8 +5,10 @@ import NNCore
 public enum SelfTestCheck {
     /// Largest error over all cases and outputs, relative to each expected row's largest
     /// magnitude (floored at 1e-6).
-    public static func maxRelativeError(graph: Graph, cases: [(inputs: [String: Tensor], expected: [String: Tensor])]) throws -> Double {
-        let executor = Executor(plan: try Plan(graph: graph))
+    /// `options`: the plan the model will run as (serving checks its own compilation).
+    public static func maxRelativeError(graph: Graph, options: PlanOptions = PlanOptions(),
+                                        cases: [(inputs: [String: Tensor], expected: [String: Tensor])]) throws -> Double {
+        let executor = Executor(plan: try Plan(graph: graph, options: options))
         var worst = 0.0
         for test in cases {
             let outputs = try executor.predict(test.inputs)

@@ -24,10 +24,17 @@ public final class LoadedModel: Sendable {
         self.version = version
         self.file = file
         self.metrics = metrics
-        plan = try Plan(graph: file.graph, options: PlanOptions(maxRows: settings.maxBatchSize))
+        plan = try Plan(graph: file.graph, options: Self.planOptions(file, settings: settings))
         batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: settings.maxQueueDelayMicros,
                                  instances: settings.instances, queueBoundRows: settings.queueBoundRows,
                                  preferredBatchSizes: settings.preferredBatchSizes, observer: metrics)
+    }
+
+    /// How a version is compiled, for serving and for its self-test at load: bf16 dot products
+    /// for a model whose weights are all bf16 values (exported with `--weights bf16`), where
+    /// the CPU has them.
+    static func planOptions(_ file: ModelFile, settings: ModelSettings) -> PlanOptions {
+        PlanOptions(maxRows: settings.maxBatchSize, bf16Weights: PlanOptions.weightsAreBFloat16(file.graph))
     }
 
     /// Metadata for the wire.

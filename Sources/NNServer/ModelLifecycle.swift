@@ -47,7 +47,8 @@ final class ModelLifecycle: @unchecked Sendable {
                 (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
                  Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))
             }
-            let error = try SelfTestCheck.maxRelativeError(graph: file.graph, cases: cases)
+            let options = LoadedModel.planOptions(file, settings: settings)
+            let error = try SelfTestCheck.maxRelativeError(graph: file.graph, options: options, cases: cases)
             let tolerance = Double(file.selfTests.map(\.tolerance).max() ?? 0)
             guard file.selfTests.isEmpty || error <= tolerance else {
                 throw ServingError(.internal, "self-test max relative error \(error) exceeds \(tolerance)")
@@ -55,7 +56,7 @@ final class ModelLifecycle: @unchecked Sendable {
             let loaded = try LoadedModel(name: name, version: version, file: file, settings: settings,
                                          metrics: metrics.modelMetrics(name: name, version: version))
             let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms, self-test \(file.selfTests.isEmpty ? "none" : String(format: "ok (max relative error %.2g)", error))",
+            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms\(loaded.plan.computesInBF16 ? " (bf16 dot products)" : ""), self-test \(file.selfTests.isEmpty ? "none" : String(format: "ok (max relative error %.2g)", error))",
                         metadata: ["model": "\(name)", "version": "\(version)"])
             lock.withLock { refused[path] = nil }
             return .loaded(loaded)

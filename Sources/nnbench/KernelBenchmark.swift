@@ -1,6 +1,7 @@
 import COpenBLAS
 import Foundation
 import NNCore
+import NNFormat
 import NNInference
 
 /// Inference speed of the reference models against the pure-GEMM floor and ONNX Runtime.
@@ -38,20 +39,32 @@ struct KernelBenchmark {
     var threads = 1
     /// Ours and ONNX Runtime alternate this many times; the fastest of each counts.
     var rounds = 3
+    /// Serve the models as stored with `--weights bf16` (a model file written and read back):
+    /// bf16 dot products where the kernel set has them. ONNX Runtime keeps fp32.
+    var bf16 = false
+
+    /// The model as nnserve would load it: with bf16 weights, through a bf16 model file.
+    private func servedGraph(_ model: ReferenceModel) throws -> Graph {
+        guard bf16 else { return model.graph() }
+        let file = ModelFile(name: model.rawValue, graph: model.graph())
+        let bytes = try file.encoded(options: WriteOptions(shuffle: false, compressionLevel: 1, weights: .bfloat16))
+        return try ModelFile.decode(bytes, source: "\(model.rawValue) (bf16)").graph
+    }
 
     func measure(_ model: ReferenceModel, batch: Int) throws -> Result {
-        let options = PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows))
+        let graph = try servedGraph(model)
+        let options = PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows), bf16Weights: PlanOptions.weightsAreBFloat16(graph))
         var rng = CounterRNG(seed: 5)
         let rows = (0..<batch * model.inputWidth).map { _ in rng.nextUniform() * 2 - 1 }
         // One thread: the serving executor. More: the batch split across threads by rows.
         let plan: Plan
         let run: () -> Void
         if threads > 1 {
-            let parallel = try ParallelExecutor(graph: model.graph(), options: options, threads: threads)
+            let parallel = try ParallelExecutor(graph: graph, options: options, threads: threads)
             rows.withUnsafeBufferPointer { parallel.setInput(0, rows: batch, from: $0.baseAddress!) }
             (plan, run) = (parallel.plan, { parallel.run(rows: batch) })
         } else {
-            let executor = Executor(plan: try Plan(graph: model.graph(), options: options))
+            let executor = Executor(plan: try Plan(graph: graph, options: options))
             rows.withUnsafeBufferPointer { executor.setInput(0, rows: batch, from: $0.baseAddress!) }
             (plan, run) = (executor.plan, { executor.run(rows: batch) })
         }
@@ -72,7 +85,8 @@ struct KernelBenchmark {
         let floor = gemmFloor(model, batch: batch)
         return Result(model: model.rawValue, batch: batch, secondsPerBatch: seconds, rowsPerSecond: Double(batch) / seconds,
                       gemmFloorSeconds: floor, ratioToGemmFloor: floor / seconds, ortSeconds: ortSeconds,
-                      ratioToORT: ortSeconds.map { $0 / seconds }, ortSource: ortSource, kernels: plan.kernels.rawValue)
+                      ratioToORT: ortSeconds.map { $0 / seconds }, ortSource: ortSource,
+                      kernels: plan.kernels.rawValue + (plan.computesInBF16 ? " (bf16 weights)" : ""))
     }
 
     /// Row-major A[batch×k]·W[k×n] per layer, same buffers every call (hot cache): a floor.

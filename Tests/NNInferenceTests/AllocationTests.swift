@@ -9,6 +9,7 @@ import XCTest
 /// shapes with its AVX-512 "Cooperlake" and "SkylakeX" kernels), so this holds whatever
 /// OPENBLAS_CORETYPE is; `ops/test-allocation-coretypes.sh` runs it under each core type.
 final class AllocationTests: XCTestCase {
+    func testRunAllocatesNothingAfterWarmUpAVX512BF16() throws { try assertRunAllocatesNothing(.avx512bf16) }
     func testRunAllocatesNothingAfterWarmUpAVX512() throws { try assertRunAllocatesNothing(.avx512) }
     func testRunAllocatesNothingAfterWarmUpAVX2() throws { try assertRunAllocatesNothing(.avx2) }
     func testRunAllocatesNothingAfterWarmUpPortable() throws { try assertRunAllocatesNothing(.portable) }
@@ -19,7 +20,10 @@ final class AllocationTests: XCTestCase {
         BLASThreads.set(1)
         let graphs = [GraphFixtures.wideAndDeep(), GraphFixtures.mlp([784, 300, 100, 10]), RandomGraphs.make(seed: 7)]
         for graph in graphs {
-            let executor = Executor(plan: try Plan(graph: graph, options: PlanOptions(kernels: kernels)))
+            // The bf16 set runs its bf16 path (dense_bf16, inputs rounded on the stack).
+            let options = PlanOptions(kernels: kernels, bf16Weights: kernels.hasBF16DotProducts)
+            let executor = Executor(plan: try Plan(graph: graph, options: options))
+            XCTAssertEqual(executor.plan.computesInBF16, kernels == .avx512bf16)
             for index in executor.plan.inputs.indices {
                 let (pointer, leadingDimension) = executor.input(index)
                 for row in 0..<executor.plan.maxRows {

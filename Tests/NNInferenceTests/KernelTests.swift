@@ -25,6 +25,7 @@ final class KernelTests: XCTestCase {
         return result
     }
 
+    func testDenseKernelMatchesNaiveLoopAVX512BF16() throws { try checkDenseKernel(table(.avx512bf16)) }
     func testDenseKernelMatchesNaiveLoopAVX512() throws { try checkDenseKernel(table(.avx512)) }
     func testDenseKernelMatchesNaiveLoopAVX2() throws { try checkDenseKernel(table(.avx2)) }
     func testDenseKernelMatchesNaiveLoopPortable() throws { try checkDenseKernel(table(.portable)) }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NNExport
 import NNFormat
+import NNInference
 @testable import NNServer
 import NNTestSupport
 import XCTest
@@ -41,6 +42,25 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
         XCTAssertEqual(states(store, "mlp").first, "v1 UNAVAILABLE not selected by the version policy")
         XCTAssertEqual(states(store, "mlp").last, "v3 READY ")
         XCTAssertEqual(try store.route("mlp", version: 0, from: .binary).version, 3)
+    }
+
+    /// A model written with bf16 weights loads with bf16 dot products where the CPU has them,
+    /// and passes its self-test (bf16's tolerance) compiled that way; an fp32 model never does.
+    func testABF16ModelIsServedWithBF16DotProductsWhereTheCPUHasThem() throws {
+        try FileManager.default.createDirectory(atPath: "\(repository)/half/1", withIntermediateDirectories: true)
+        var file = try Exporter.selfTestedModel(name: "half", graph: GraphFixtures.mlp([32, 64, 3], seed: 9))
+        file.selfTests = file.selfTests.map { test in
+            var test = test
+            test.tolerance = Float(Exporter.tolerance(for: .bfloat16))
+            return test
+        }
+        try file.write(to: "\(repository)/half/1/model.nnm", options: WriteOptions(shuffle: true, compressionLevel: 3, weights: .bfloat16))
+        let store = store()
+        store.reload()
+        XCTAssertEqual(states(store, "half"), ["v1 READY "])
+        let half = try store.route("half", version: 0, from: .binary)
+        XCTAssertEqual(half.plan.computesInBF16, KernelSet.detected.hasBF16DotProducts)
+        XCTAssertFalse(try store.route("mlp", version: 0, from: .binary).plan.computesInBF16, "fp32 weights stay fp32")
     }
 
     func testUnloadAndLoadByRequest() throws {

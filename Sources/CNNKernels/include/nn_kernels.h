@@ -15,6 +15,8 @@
  *    "which instructions" flag, and no code path can run an instruction the CPU lacks.
  */
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -55,7 +57,9 @@ typedef struct {
 typedef enum {
     NN_KERNELS_PORTABLE = 0, /* plain C, any CPU: the cross-check for the others */
     NN_KERNELS_AVX2 = 1,     /* AVX2 + FMA (Haswell, Zen 1-3 and later) */
-    NN_KERNELS_AVX512 = 2    /* AVX-512 F/BW/DQ/VL + AVX2 + FMA (Skylake-SP and later Xeons, Zen 4/5) */
+    NN_KERNELS_AVX512 = 2,   /* AVX-512 F/BW/DQ/VL + AVX2 + FMA (Skylake-SP and later Xeons, Zen 4/5) */
+    NN_KERNELS_AVX512_BF16 = 3 /* the AVX-512 set + AVX512_BF16 for bf16-stored models (Cooper Lake,
+                                  Sapphire Rapids and later Xeons, Zen 4/5) */
 } nn_kernel_set;
 
 /* 1 when this CPU (and OS) runs every instruction of the set, else 0. */
@@ -70,6 +74,9 @@ int nn_cpu_supports(nn_kernel_set set);
  *   `packed` (w as laid out by nn_pack_weights with this table's panel_columns), the
  *   epilogue applied in registers before the single store; one or two rows stream the
  *   row-major `w` (ldw) instead. Both `w` and `packed` must be given.
+ * dense_bf16: as dense, with the weights bf16 as laid out by nn_pack_weights_bf16 and each
+ *   input rounded to bf16 (vdpbf16ps; fp32 accumulation and epilogue). NULL in every set but
+ *   avx512bf16: plans use it only for models stored as bf16 (PlanOptions.bf16Weights).
  * epilogue_apply: the epilogue in place on y[rows, n] (after a GEMM wrote the products to y).
  * activation: y = activation(x), elementwise or (softmax) row-wise; y may equal x.
  * gemm: c[m, n] = op(a)[m, k] · b[k, n] (+ bias[j] on every row when bias is not NULL), for
@@ -89,6 +96,8 @@ typedef struct {
     int panel_columns;
     void (*dense)(int rows, int k, int n, const float *x, int ldx, const float *w, int ldw, const float *packed,
                   float *y, int ldy, const nn_epilogue *epilogue);
+    void (*dense_bf16)(int rows, int k, int n, const float *x, int ldx, const uint16_t *packed, float *y, int ldy,
+                       const nn_epilogue *epilogue);
     void (*epilogue_apply)(int rows, int n, float *y, int ldy, const nn_epilogue *epilogue);
     void (*activation)(int rows, int n, const float *x, int ldx, float *y, int ldy, int activation, float alpha);
     void (*gemm)(int m, int n, int k, const float *a, long lda, int transpose_a, const float *b, int ldb,
@@ -107,6 +116,15 @@ long nn_packed_weights_count(int k, int n, int panel_columns);
    `panel_columns` floats of columns p·panel_columns ... (zero past n), contiguously, so a
    register tile reads its weights sequentially. Done once per plan. */
 void nn_pack_weights(int k, int n, const float *w, int ldw, int panel_columns, float *packed);
+
+/* bf16 values (uint16) needed by nn_pack_weights_bf16 for a k×n matrix. */
+long nn_packed_weights_bf16_count(int k, int n, int panel_columns);
+
+/* w[k, n] rounded to bf16 (to nearest even) in column panels for dense_bf16: panel p holds,
+   for each pair of rows (2q, 2q+1), `panel_columns` pairs (w[2q][j], w[2q+1][j]) of columns
+   p·panel_columns ... — one 32-bit lane per column, as vdpbf16ps reads them — with zeros past
+   n and, for odd k, a zero row at the end. */
+void nn_pack_weights_bf16(int k, int n, const float *w, int ldw, int panel_columns, uint16_t *packed);
 
 /* y[:, j] = x[:, j] * scale[j] + shift[j]; y may equal x. */
 void nn_affine(int rows, int n, const float *x, int ldx,
