@@ -9,6 +9,7 @@
  * writes past y's row n. One or two rows stream the row-major weights instead.
  */
 #include "variants.h"
+#include "tile_switch.h"
 #include "epilogue_tile.h"
 
 enum { TILE_ROWS = 4, TILE_VECTORS = 3, TILE_COLUMNS = 8 * TILE_VECTORS };
@@ -164,12 +165,7 @@ NN_AVX2 static void dense_small_avx2(int rows, int k, int n, const float *x, int
             const float *panel = packed + (long)(col / TILE_COLUMNS) * k * TILE_COLUMNS;
 #define NN_TILE(MR, NV) tile_avx2(MR, NV, k, xr, ldx, panel, yr, ldy, row, col, columns, ep)
 #define NN_TILE_ROWS(MR) switch (nv) { case 1: NN_TILE(MR, 1); break; case 2: NN_TILE(MR, 2); break; default: NN_TILE(MR, 3); }
-            switch (mr) {
-            case 1: NN_TILE_ROWS(1); break;
-            case 2: NN_TILE_ROWS(2); break;
-            case 3: NN_TILE_ROWS(3); break;
-            default: NN_TILE_ROWS(4); break;
-            }
+            NN_FOR_TILE_ROWS_4(mr, NN_TILE_ROWS)
 #undef NN_TILE_ROWS
 #undef NN_TILE
         }

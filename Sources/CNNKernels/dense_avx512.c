@@ -15,6 +15,7 @@
  * both, so the two agree to the last bit except where the AVX2 variant streams rows.
  */
 #include "variants.h"
+#include "tile_switch.h"
 #include "epilogue_avx512.h"
 
 #if defined(__x86_64__)
@@ -116,16 +117,7 @@ NN_AVX512 static void dense_avx512(int rows, int k, int n, const float *x, int l
             float *yr = y + (long)row * ldy;
 #define NN_TILE(MR, NV) tile_avx512(MR, NV, k, xr, ldx, panel, yr, ldy, row, col, columns, ep)
 #define NN_TILE_ROWS(MR) switch (nv) { case 1: NN_TILE(MR, 1); break; case 2: NN_TILE(MR, 2); break; default: NN_TILE(MR, 3); }
-            switch (mr) {
-            case 1: NN_TILE_ROWS(1); break;
-            case 2: NN_TILE_ROWS(2); break;
-            case 3: NN_TILE_ROWS(3); break;
-            case 4: NN_TILE_ROWS(4); break;
-            case 5: NN_TILE_ROWS(5); break;
-            case 6: NN_TILE_ROWS(6); break;
-            case 7: NN_TILE_ROWS(7); break;
-            default: NN_TILE_ROWS(8); break;
-            }
+            NN_FOR_TILE_ROWS_8(mr, NN_TILE_ROWS)
 #undef NN_TILE_ROWS
 #undef NN_TILE
         }

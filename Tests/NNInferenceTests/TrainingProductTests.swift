@@ -26,8 +26,8 @@ final class TrainingProductTests: XCTestCase {
         var rng = CounterRNG(seed: 29)
         let shapes = [(1, 1, 1), (1, 300, 784), (32, 300, 784), (7, 1, 30), (9, 17, 1), (13, 47, 5), (8, 48, 64), (6, 16, 16),
                       (25, 97, 33), (784, 300, 32), (3, 130, 100), (17, 49, 2), (50, 10, 100), (2, 200, 3),
-                      // 64 rows and more: b packed per k block, several blocks (resumed from c).
-                      (70, 53, 300), (65, 130, 257), (64, 16, 129)]
+                      // Several k blocks read in place, and from 128 rows packed (resumed from c).
+                      (70, 53, 300), (65, 130, 257), (130, 53, 300), (128, 100, 257), (129, 16, 129)]
         for (m, n, k) in shapes {
             for transposeA in [false, true] {
                 for withBias in [false, true] {
