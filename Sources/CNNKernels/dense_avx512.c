@@ -23,9 +23,17 @@
 enum { TILE_ROWS = 8, TILE_VECTORS = 3, TILE_COLUMNS = 16 * TILE_VECTORS };
 _Static_assert(TILE_COLUMNS == NN_AVX512_PANEL_COLUMNS, "the AVX-512 tile reads panels of its own width");
 
-/* One or two rows with at least this many columns stream the row-major weights (memory-bound:
-   each weight is used once or twice, so a tile's accumulator chains would sit idle). */
-enum { STREAM_MAX_ROWS = 2, STREAM_MIN_COLUMNS = 32, STREAM_K_BLOCK = 8 };
+/* One row with at least this many columns streams the row-major weights (memory-bound: each
+   weight is used once, so a tile's accumulator chains would sit idle). Two rows take the
+   tile: measured alternately on Zen 5 (µs, batch 2, streamed → tile), M2 12.4-13.1 → 8.9-9.1,
+   M3 96-105 → 86-90, M4 2.2-2.4 → 2.3; at batch 1 streaming still wins (M2 7.3-7.9 against
+   8.3-8.6, M4 1.8 against 2.1, M3 even). */
+enum { STREAM_MAX_ROWS = 1, STREAM_MIN_COLUMNS = 32, STREAM_K_BLOCK = 8 };
+/* Weights larger than a Zen L2 (1 MB) come from L3 or memory: streaming them, each block of
+   k rows prefetches the next one, ~6% faster for M3's 4 MB layers (94-96 against 100-103 µs
+   at batch 1). Smaller weights stay in L2, and the prefetches only take load slots (M2 7.3-8.3
+   → 9.1-9.7 µs, M4 1.7 → 2.7 µs with them). */
+#define STREAM_PREFETCH_MIN_BYTES (1L << 20)
 
 NN_AVX512 static inline __attribute__((always_inline)) void
 tile_avx512(const int mr, const int nv, int k, const float *x, int ldx, const float *panel, float *y, int ldy,
@@ -50,12 +58,12 @@ tile_avx512(const int mr, const int nv, int k, const float *x, int ldx, const fl
                              v == nv - 1 ? last : (__mmask16)0xFFFF, ep);
 }
 
-/* Row-streaming form for one or two rows: y[r, :] += Σ_i x[r, p+i]·w[p+i, :] over blocks of
+/* Row-streaming form for `mr` (up to STREAM_MAX_ROWS) rows: y[r, :] += Σ_i x[r, p+i]·w[p+i, :] over blocks of
    STREAM_K_BLOCK weight rows, reading the row-major weights once, sequentially; the partial
    sums stay in y (L1), then the epilogue runs over the same rows. */
 NN_AVX512 static inline __attribute__((always_inline)) void
-stream_rows_avx512(const int mr, int k, int n, const float *x, int ldx, const float *w, int ldw, float *y, int ldy,
-                   int row0, const nn_epilogue *ep) {
+stream_rows_avx512(const int mr, const int prefetch, int k, int n, const float *x, int ldx, const float *w, int ldw, float *y,
+                   int ldy, int row0, const nn_epilogue *ep) {
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < n; j++) y[(long)r * ldy + j] = 0.0f;
     const __mmask16 tail = lanes16(n % 16);
@@ -70,6 +78,8 @@ stream_rows_avx512(const int mr, int k, int n, const float *x, int ldx, const fl
             const __mmask16 mask = j < whole ? (__mmask16)0xFFFF : tail;
             __m512 wv[STREAM_K_BLOCK];
             for (int i = 0; i < STREAM_K_BLOCK; i++) wv[i] = _mm512_maskz_loadu_ps(mask, wp + (long)i * ldw + j);
+            if (prefetch && p + 2 * STREAM_K_BLOCK <= k)
+                for (int i = 0; i < STREAM_K_BLOCK; i++) _mm_prefetch((const char *)(wp + (long)(STREAM_K_BLOCK + i) * ldw + j), _MM_HINT_T0);
             for (int r = 0; r < mr; r++) {
                 float *yr = y + (long)r * ldy + j;
                 __m512 acc = _mm512_maskz_loadu_ps(mask, yr);
@@ -103,8 +113,8 @@ NN_AVX512 static void dense_avx512(int rows, int k, int n, const float *x, int l
                                    const float *packed, float *y, int ldy, const nn_epilogue *ep) {
     int row = 0;
     if (rows <= STREAM_MAX_ROWS && n >= STREAM_MIN_COLUMNS) {
-        if (rows == 1) stream_rows_avx512(1, k, n, x, ldx, w, ldw, y, ldy, 0, ep);
-        else stream_rows_avx512(2, k, n, x, ldx, w, ldw, y, ldy, 0, ep);
+        if ((long)k * n * (long)sizeof(float) > STREAM_PREFETCH_MIN_BYTES) stream_rows_avx512(1, 1, k, n, x, ldx, w, ldw, y, ldy, 0, ep);
+        else stream_rows_avx512(1, 0, k, n, x, ldx, w, ldw, y, ldy, 0, ep);
         return;
     }
     for (int col = 0; col < n; col += TILE_COLUMNS) {

@@ -33,13 +33,15 @@ final class KernelTests: XCTestCase {
     func testActivationKernelIsStableAtExtremesAVX2() throws { try checkActivationsAtExtremes(table(.avx2)) }
     func testActivationKernelIsStableAtExtremesPortable() throws { try checkActivationsAtExtremes(table(.portable)) }
 
-    /// Shapes cover 1 and 2 rows (streamed), every row tail of the 4- and 8-row tiles, columns
+    /// Shapes cover 1 and 2 rows (streamed or tiled), every row tail of the 4- and 8-row tiles, columns
     /// that are not a multiple of 8 or 16 (masked tails), one column, and several panels.
     private func checkDenseKernel(_ kernels: nn_kernel_table) {
         var rng = CounterRNG(seed: 11)
         let shapes = [(1, 1, 1), (1, 8, 30), (3, 30, 30), (4, 17, 25), (5, 64, 47), (8, 100, 10), (13, 33, 70), (16, 300, 24),
                       (7, 30, 1), (3, 8, 1), (9, 320, 1), (2, 16, 1), (1, 40, 100), (2, 19, 33), (1, 3, 64), (11, 50, 97),
-                      (20, 7, 48), (6, 12, 16), (33, 130, 49), (70, 24, 17)]
+                      (20, 7, 48), (6, 12, 16), (33, 130, 49), (70, 24, 17),
+                      // One row over weights past 1 MB: the AVX-512 stream prefetches.
+                      (1, 520, 530)]
         for (rows, k, n) in shapes {
             for activation in Activation.allDefaults {
                 let useResidual = activation != .softmax && rows % 2 == 1

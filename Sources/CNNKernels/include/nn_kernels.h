@@ -72,7 +72,7 @@ int nn_cpu_supports(nn_kernel_set set);
  *
  * dense: y[rows, n] = epilogue(x[rows, k] · w[k, n]) for any row count: register tiles over
  *   `packed` (w as laid out by nn_pack_weights with this table's panel_columns), the
- *   epilogue applied in registers before the single store; one or two rows stream the
+ *   epilogue applied in registers before the single store; one row (AVX2: one or two) streams the
  *   row-major `w` (ldw) instead. Both `w` and `packed` must be given.
  * dense_bf16: as dense, with the weights bf16 as laid out by nn_pack_weights_bf16 and each
  *   input rounded to bf16 (vdpbf16ps; fp32 accumulation and epilogue). NULL in every set but
