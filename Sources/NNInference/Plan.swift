@@ -37,9 +37,13 @@ public final class Plan: Sendable {
     public let kernels: KernelSet
     /// Multiply-adds of the Dense steps for one row (what a batch costs, roughly, per row).
     public let multiplyAddsPerRow: Int
-    /// Dense steps run `dense_bf16` (bf16 weights and inputs): `PlanOptions.bf16Weights` on a
-    /// kernel set that has bf16 dot products.
+    /// Some Dense steps run `dense_bf16` (bf16 weights and inputs): `PlanOptions.bf16Weights`
+    /// on a kernel set that has bf16 dot products, for layers of `bf16MinimumWeights` or more.
     public let computesInBF16: Bool
+    /// Layers with fewer weights stay fp32 under `bf16Weights`: 16 KB of fp32 weights sit in L1
+    /// anyway, so halving them saves nothing, and rounding each input costs (M1, 8-30-30-1,
+    /// ran 12% slower at 64-256 rows in bf16).
+    public static let bf16MinimumWeights = 4096
     /// What the compiler did, in order ("folded batch norm 'bn1' into …").
     public let rewrites: [String]
     /// The steps by name and kind, for inspection ("dense deep1 (64→256, relu)").
@@ -81,9 +85,10 @@ public final class Plan: Sendable {
             guard case .dense(_, _, _, _, let input, let output, _, _, _, _) = step else { return total }
             return total + input.width * output.width
         }
-        let bf16 = options.bf16Weights && options.kernels.hasBF16DotProducts
-        computesInBF16 = bf16
-        stepDescriptions = planned.map { Self.describe($0, bf16: bf16) }
+        computesInBF16 = steps.contains { step in
+            if case .dense(_, _, true, _, _, _, _, _, _, _) = step { true } else { false }
+        }
+        stepDescriptions = planned.map { Self.describe($0, options: options) }
     }
 
     private static func storage(_ tensor: Tensor) -> AlignedStorage {
@@ -131,7 +136,7 @@ public final class Plan: Sendable {
         case .dense(let dense):
             let maxRows = options.smallKernelMaxRows
                 ?? DenseKernelChoice.smallKernelMaxRows(k: dense.inputWidth, n: dense.outputWidth)
-            let bf16 = options.bf16Weights && options.kernels.hasBF16DotProducts
+            let bf16 = computesInBF16(dense, options: options)
             return [.dense(weights: storage(dense.weights),
                            packedWeights: bf16 ? packedBF16(dense.weights, for: options.kernels) : packed(dense.weights, for: options.kernels),
                            bf16: bf16, bias: storage(dense.bias),
@@ -155,9 +160,14 @@ public final class Plan: Sendable {
         }
     }
 
-    private static func describe(_ step: PlannedStep, bf16: Bool) -> String {
+    private static func computesInBF16(_ dense: DenseStep, options: PlanOptions) -> Bool {
+        options.bf16Weights && options.kernels.hasBF16DotProducts && dense.inputWidth * dense.outputWidth >= bf16MinimumWeights
+    }
+
+    private static func describe(_ step: PlannedStep, options: PlanOptions) -> String {
         switch step {
         case .dense(let dense):
+            let bf16 = computesInBF16(dense, options: options)
             var epilogue = [dense.activation.description]
             if dense.residual != nil { epilogue.append("+ residual") }
             if dense.postActivation != .linear { epilogue.append(dense.postActivation.description) }

@@ -48,7 +48,7 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
     /// and passes its self-test (bf16's tolerance) compiled that way; an fp32 model never does.
     func testABF16ModelIsServedWithBF16DotProductsWhereTheCPUHasThem() throws {
         try FileManager.default.createDirectory(atPath: "\(repository)/half/1", withIntermediateDirectories: true)
-        var file = try Exporter.selfTestedModel(name: "half", graph: GraphFixtures.mlp([32, 64, 3], seed: 9))
+        var file = try Exporter.selfTestedModel(name: "half", graph: GraphFixtures.mlp([64, 128, 3], seed: 9))
         file.selfTests = file.selfTests.map { test in
             var test = test
             test.tolerance = Float(Exporter.tolerance(for: .bfloat16))
