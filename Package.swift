@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "NNCoreTests", dependencies: ["NNCore", "NNTestSupport"], swiftSettings: strictSwift),
         .target(
             name: "NNTrain",
-            dependencies: ["NNCore", "NNFormat", "NNInference", "CAllocator", "COpenBLAS"],
+            dependencies: ["NNCore", "NNFormat", "NNInference", "CAllocator"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -10,10 +10,12 @@
  * the multiply-adds of an FMA, half the weight bytes. Accumulation and the epilogue stay
  * fp32 (epilogue_avx512.h, the same code as the fp32 kernel).
  *
- * Accuracy: rounding an input to bf16 changes it by at most 2⁻⁹ relative (8 significant bits,
- * round to nearest even), so each product term is off by at most that much, and a sum by at
- * most 2⁻⁹·Σ|x·w|, plus fp32's own rounding. Tests hold the kernel to 2⁻⁸·Σ|x·w| + 1e-6
- * against the same sum in double over the bf16 weights and fp32 inputs.
+ * Accuracy: rounding an input to bf16 (8 significant bits, to nearest even) changes it by at
+ * most 2⁻⁸ relative, so each product term is off by at most that much, and a sum by at most
+ * 2⁻⁸·Σ|x·w| plus fp32's own rounding of the accumulation. Tests hold the kernel to
+ * 2⁻⁷·Σ|x·w| + 1e-6 against the same sum in double over the bf16 weights and fp32 inputs.
+ * Weights a plan rescales (input standardization or a batch norm folded into the layer) are
+ * rounded to bf16 again when packed: another 2⁻⁸ per term for those layers.
  *
  * The tile is the fp32 kernel's 8 rows × 48 columns (24 zmm accumulators), one or two rows
  * included: bf16 panels are contiguous, so one row reads its weights sequentially at half

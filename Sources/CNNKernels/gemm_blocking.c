@@ -8,6 +8,12 @@ void nn_gemm_blocked(const nn_gemm_blocking *blocking, NN_GEMM_ARGUMENTS) {
     float packed[NN_GEMM_MAX_BLOCK_FLOATS] __attribute__((aligned(64)));
     const int width = blocking->panel_columns;
     const int pack = m >= blocking->pack_min_rows;
+    if (k == 0) {
+        /* An empty sum: c is the bias (or zeros) on every row, as in the portable variant. */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[(long)i * ldc + j] = bias ? bias[j] : 0.0f;
+        return;
+    }
     for (int col = 0; col < n; col += width) {
         const int columns = n - col < width ? n - col : width;
         for (int p0 = 0; p0 < k; p0 += blocking->k_block) {

@@ -20,7 +20,8 @@ long nn_packed_weights_bf16_count(int k, int n, int panel_columns) {
 }
 
 /* Round to nearest even, as the model files' bf16 encoding does; NaN stays a quiet NaN. A
-   weight read from a bf16 file is already a bf16 value and passes unchanged. */
+   weight read from a bf16 file is already a bf16 value and passes unchanged, unless the plan
+   rescaled it (a folded standardization or batch norm): then it is rounded a second time. */
 static uint16_t bf16_bits(float value) {
     uint32_t bits;
     memcpy(&bits, &value, sizeof bits);

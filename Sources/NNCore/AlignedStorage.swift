@@ -28,7 +28,7 @@ public final class AlignedStorage: @unchecked Sendable {
     /// A copy of `other`'s contents in a new allocation.
     public convenience init(copying other: AlignedStorage) {
         self.init(count: other.count, zeroed: false)
-        pointer.update(from: other.pointer, count: other.count)
+        pointer.initialize(from: other.pointer, count: other.count)
     }
 
     deinit {

@@ -142,7 +142,7 @@ public enum Exporter {
 /// compiles it (bf16 dot products for bf16 weights where the CPU has them).
 public enum SelfTestRunner {
     public static func maxRelativeError(of model: ModelFile) throws -> Double {
-        let options = PlanOptions(bf16Weights: PlanOptions.weightsAreBFloat16(model.graph))
+        let options = PlanOptions(bf16Weights: model.weightStorage == .bfloat16)
         return try SelfTestCheck.maxRelativeError(graph: model.graph, options: options, cases: model.selfTests.map { test in
             (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
              Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))

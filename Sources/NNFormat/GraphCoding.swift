@@ -3,6 +3,17 @@ import NNCore
 /// Conversion between the graph IR and its stored form. Decoding checks every tensor and
 /// then validates the graph, so what it returns is safe to compile.
 enum GraphCoding {
+    /// The storage of the Dense weights: fp16 or bf16 when every Dense layer's weights have
+    /// that type, else fp32.
+    static func weightStorage(of graph: Nnserve_Graph) -> WeightStorage {
+        let types = graph.nodes.compactMap { node -> Nnserve_DataType? in
+            if case .dense(let dense)? = node.operation { return dense.weights.dataType }
+            return nil
+        }
+        guard let first = types.first, types.allSatisfy({ $0 == first }) else { return .float32 }
+        return WeightStorage.allCases.first { $0.dataType == first } ?? .float32
+    }
+
     static func encode(_ graph: Graph, weights: WeightStorage = .float32) -> Nnserve_Graph {
         var stored = Nnserve_Graph()
         stored.inputs = graph.inputs.map { input in

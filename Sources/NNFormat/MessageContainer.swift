@@ -30,7 +30,8 @@ enum MessageContainer {
 }
 
 /// How a model file or checkpoint is written.
-/// How Dense kernels and biases are stored in a file; lossy types are upcast at load.
+/// How Dense kernels and biases are stored in a file. Lossy types are upcast to fp32 at load;
+/// a server computes a bf16 file with bf16 dot products where the CPU has them.
 public enum WeightStorage: String, Sendable, CaseIterable {
     case float32, float16, bfloat16
 
@@ -47,7 +48,7 @@ public struct WriteOptions: Sendable {
     /// Store tensors byte-shuffled (smaller files; costs a pass over the weights).
     public var shuffle: Bool
     public var compressionLevel: Int32
-    /// Storage type of Dense kernels and biases; lossy types are upcast at load.
+    /// Storage type of Dense kernels and biases (see `WeightStorage`).
     public var weights: WeightStorage
 
     public static let `default` = WriteOptions(shuffle: true, compressionLevel: Zstd.defaultLevel, weights: .float32)

@@ -70,12 +70,18 @@ public struct ModelFile: Sendable, Equatable {
     public var graph: Graph
     public var metadata: ModelMetadata
     public var selfTests: [SelfTestCase]
+    /// How the file stored its Dense weights (read from the tensors' data type; the graph holds
+    /// them upcast to fp32): serving computes a bf16 file with bf16 dot products where the CPU
+    /// has them. Writing takes the storage from `WriteOptions`, not from here.
+    public var weightStorage: WeightStorage
 
-    public init(name: String, graph: Graph, metadata: ModelMetadata = ModelMetadata(), selfTests: [SelfTestCase] = []) {
+    public init(name: String, graph: Graph, metadata: ModelMetadata = ModelMetadata(), selfTests: [SelfTestCase] = [],
+                weightStorage: WeightStorage = .float32) {
         self.name = name
         self.graph = graph
         self.metadata = metadata
         self.selfTests = selfTests
+        self.weightStorage = weightStorage
     }
 
     /// The file's bytes: header, zstd frame, protobuf `Model`.
@@ -123,7 +129,8 @@ public struct ModelFile: Sendable, Equatable {
             try check(test, index: index, against: graph, source: source)
             selfTests.append(test)
         }
-        return ModelFile(name: stored.name, graph: graph, metadata: ModelMetadata(stored.metadata), selfTests: selfTests)
+        return ModelFile(name: stored.name, graph: graph, metadata: ModelMetadata(stored.metadata), selfTests: selfTests,
+                         weightStorage: GraphCoding.weightStorage(of: stored.graph))
     }
 
     /// Reads and checks the model file at `path`.

@@ -2,11 +2,12 @@ import CNNKernels
 
 /// Training's two heavy kernels on several cores: matrix products (`SharedKernels.multiply`)
 /// and Adam updates (`SharedKernels.adamUpdate`). A wide product's columns (a tall one's
-/// rows) are cut into one share per thread in whole register tiles; an update's
+/// rows) are cut into one share per thread, on multiples of the AVX-512 tile; an update's
 /// parameters into contiguous ranges. The calling thread takes the first share, spinning
 /// workers the others. Shares write disjoint memory and only read what they share, so they
-/// need no locks, and each runs the one-thread kernel on its part: the result is bit for bit
-/// the one-thread result.
+/// need no locks, and each runs the one-thread kernel on its part. Every element of c is
+/// computed by the same operations in the same order whichever share or tile it falls in
+/// (its own sum over k, then the bias), so the result is bit for bit the one-thread result.
 ///
 /// One job at a time: `SharedKernels` guards the instance with a lock, and a caller that
 /// finds it taken (another trainer on another thread) runs its job on its own thread.
@@ -87,6 +88,7 @@ final class ParallelTrainingKernels: @unchecked Sendable {
     /// c = op(a)·b (+ bias), as `SharedKernels.multiply`, over `threads` shares.
     func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool, b: UnsafePointer<Float>, ldb: Int,
                   bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(splits(m: m, n: n, k: k), "[\(m)x\(n)x\(k)] is not worth splitting; run it on the calling thread")
         // A tall product (the weight gradient xᵀ·dz: 784 × 300 for M2) splits by rows, so each
         // thread writes whole rows: split by columns, every row of c would have a cache line
         // written by both threads. Its first rows are also the first part of the flat array the
@@ -101,6 +103,7 @@ final class ParallelTrainingKernels: @unchecked Sendable {
 
     /// One Adam step, as `SharedKernels.adamUpdate`, over `threads` ranges of the parameters.
     func adamUpdate(_ step: AdamStep) {
+        precondition(splits(parameters: step.count), "\(step.count) parameters are not worth splitting")
         var step = step
         step.perShare = Self.share(of: step.count, quantum: Self.parameterQuantum, threads: threads)
         run(.adam(step), shares: (step.count + step.perShare - 1) / step.perShare)

@@ -1,5 +1,3 @@
-import NNCore
-
 /// How a graph is compiled.
 public struct PlanOptions: Sendable, Equatable {
     /// Rows the arena is sized for; larger batches run in chunks of this many rows.
@@ -14,10 +12,10 @@ public struct PlanOptions: Sendable, Equatable {
     /// Batches of at most this many rows use the register-blocked kernel instead of sgemm;
     /// nil chooses per layer from measurements (`DenseKernelChoice`).
     public var smallKernelMaxRows: Int?
-    /// The model's Dense weights were stored as bf16: where the kernel set has bf16 dot
-    /// products (`avx512bf16`), keep them bf16 and round each layer's inputs to bf16 too —
-    /// half the weight bytes, twice the multiply-adds per instruction, relative error up to
-    /// 2⁻⁸ per sum (nn_kernels.h: dense_bf16). Elsewhere the weights run as fp32.
+    /// The model's Dense weights were stored as bf16 (`ModelFile.weightStorage`): where the
+    /// kernel set has bf16 dot products (`avx512bf16`), keep them bf16 and round each layer's
+    /// inputs to bf16 too — half the weight bytes, twice the multiply-adds per instruction,
+    /// error within 2⁻⁷·Σ|x·w| per sum (nn_kernels.h: dense_bf16). Elsewhere they run as fp32.
     public var bf16Weights: Bool
 
     /// 256 rows: past this, sgemm throughput is flat on the reference models
@@ -39,21 +37,5 @@ public struct PlanOptions: Sendable, Equatable {
     /// Every rewrite off: the graph's operations one by one (for tests and debugging).
     public static func unoptimized(maxRows: Int = defaultMaxRows, kernels: KernelSet = .detected) -> PlanOptions {
         PlanOptions(maxRows: maxRows, foldAffine: false, fuseEpilogues: false, concatByLayout: false, kernels: kernels)
-    }
-}
-
-extension PlanOptions {
-    /// Whether every Dense weight of `graph` is a bf16 value (its low 16 bits zero), as in
-    /// every model exported with `--weights bf16` and, by chance, in no trained fp32 model:
-    /// serving sets `bf16Weights` from this, so the file format needs no flag for it.
-    public static func weightsAreBFloat16(_ graph: Graph) -> Bool {
-        var sawDense = false
-        for node in graph.nodes {
-            guard case .dense(let dense) = node.operation else { continue }
-            sawDense = true
-            let exact = dense.weights.withUnsafeBufferPointer { weights in weights.allSatisfy { $0.bitPattern & 0xFFFF == 0 } }
-            if !exact { return false }
-        }
-        return sawDense
     }
 }

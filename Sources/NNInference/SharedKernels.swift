@@ -40,13 +40,15 @@ public enum SharedKernels {
         }
     }
 
-    /// The threads `multiply` splits large products over (1: the calling thread only). Set
-    /// with the process's thread count (`BLASThreads.set`).
+    /// The threads `multiply` and `adamUpdate` split large work over (1: the calling thread
+    /// only), process-wide.
     public static var trainingThreads: Int {
         parallelKernels.withLock { $0?.threads ?? 1 }
     }
 
-    static func setTrainingThreads(_ count: Int) {
+    /// Starts (or stops) the workers for `trainingThreads`: nntrain's `--threads`. Waits for a
+    /// split in progress to finish.
+    public static func setTrainingThreads(_ count: Int) {
         parallelKernels.withLock { products in
             guard (products?.threads ?? 1) != max(1, count) else { return }
             products = count > 1 ? ParallelTrainingKernels(threads: count, table: table) : nil

@@ -31,10 +31,9 @@ public final class LoadedModel: Sendable {
     }
 
     /// How a version is compiled, for serving and for its self-test at load: bf16 dot products
-    /// for a model whose weights are all bf16 values (exported with `--weights bf16`), where
-    /// the CPU has them.
+    /// for a model stored with bf16 weights (`nnexport --weights bf16`), where the CPU has them.
     static func planOptions(_ file: ModelFile, settings: ModelSettings) -> PlanOptions {
-        PlanOptions(maxRows: settings.maxBatchSize, bf16Weights: PlanOptions.weightsAreBFloat16(file.graph))
+        PlanOptions(maxRows: settings.maxBatchSize, bf16Weights: file.weightStorage == .bfloat16)
     }
 
     /// Metadata for the wire.

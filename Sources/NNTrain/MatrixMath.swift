@@ -148,7 +148,7 @@ extension Tensor {
             result.withUnsafeMutableBufferPointer { destination in
                 for (slot, row) in indices.enumerated() {
                     precondition(row >= 0 && row < rows, "row \(row) of \(rows)")
-                    (destination.baseAddress! + slot * width).update(from: source.baseAddress! + row * width, count: width)
+                    (destination.baseAddress! + slot * width).initialize(from: source.baseAddress! + row * width, count: width)
                 }
             }
         }

@@ -44,16 +44,17 @@ struct KernelBenchmark {
     var bf16 = false
 
     /// The model as nnserve would load it: with bf16 weights, through a bf16 model file.
-    private func servedGraph(_ model: ReferenceModel) throws -> Graph {
-        guard bf16 else { return model.graph() }
+    private func servedModel(_ model: ReferenceModel) throws -> ModelFile {
         let file = ModelFile(name: model.rawValue, graph: model.graph())
+        guard bf16 else { return file }
         let bytes = try file.encoded(options: WriteOptions(shuffle: false, compressionLevel: 1, weights: .bfloat16))
-        return try ModelFile.decode(bytes, source: "\(model.rawValue) (bf16)").graph
+        return try ModelFile.decode(bytes, source: "\(model.rawValue) (bf16)")
     }
 
     func measure(_ model: ReferenceModel, batch: Int) throws -> Result {
-        let graph = try servedGraph(model)
-        let options = PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows), bf16Weights: PlanOptions.weightsAreBFloat16(graph))
+        let served = try servedModel(model)
+        let graph = served.graph
+        let options = PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows), bf16Weights: served.weightStorage == .bfloat16)
         var rng = CounterRNG(seed: 5)
         let rows = (0..<batch * model.inputWidth).map { _ in rng.nextUniform() * 2 - 1 }
         // One thread: the serving executor. More: the batch split across threads by rows.

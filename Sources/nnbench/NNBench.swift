@@ -26,7 +26,7 @@ struct TimingOptions: ParsableArguments {
     @Option(help: "Seconds per timed block (5 blocks, median taken).")
     var blockSeconds: Double = 0.1
 
-    @Option(help: "OpenBLAS threads.")
+    @Option(help: "Threads per batch: ours (the batch split by rows), ONNX Runtime's intra-op threads, OpenBLAS's for the GEMM floor.")
     var threads: Int = 1
 
     var stopwatch: Stopwatch { Stopwatch(blockSeconds: blockSeconds) }

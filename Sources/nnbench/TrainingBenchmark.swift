@@ -53,7 +53,7 @@ struct TrainingBenchmark {
     }
 
     private func samplesPerSecond(_ model: ReferenceModel, batch: Int, threads: Int) throws -> Double {
-        BLASThreads.set(threads)
+        SharedKernels.setTrainingThreads(threads)
         let graph = model.graph()
         let (data, head) = syntheticData(model, graph: graph)
         var settings = TrainingSettings()

@@ -25,7 +25,7 @@ extension NNExportCommand {
         @Flag(help: "Keep batch norm and standardization as nodes (debugging).") var noFold = false
         @Option(help: "Export only these outputs, comma separated.") var outputs: String?
         @Option(help: "Export the sub-graph ending at this node (an encoder's embedding).") var until: String?
-        @Option(help: "Weight storage: fp32, fp16, bf16 (lossy types are upcast at load).") var weights = "fp32"
+        @Option(help: "Weight storage: fp32, fp16, bf16 (fp16 is upcast at load; bf16 runs with bf16 dot products where the CPU has AVX512_BF16, else upcast).") var weights = "fp32"
         @Flag(help: "Skip reloading and checking the written file.") var noVerify = false
 
         func run() throws {

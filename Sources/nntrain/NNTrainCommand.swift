@@ -16,7 +16,7 @@ struct NNTrainCommand: ParsableCommand {
 /// Options every training command shares.
 struct RunOptions: ParsableArguments {
     func apply() {
-        BLASThreads.set(threads)
+        SharedKernels.setTrainingThreads(threads)
         AllocatorTuning.keepLargeBlocksOnTheHeap()
     }
 

@@ -53,7 +53,8 @@ extension NNTrainCommand {
         }
 
         func run() throws {
-            BLASThreads.set(1)
+            // Workers train side by side, one core each.
+            SharedKernels.setTrainingThreads(1)
             AllocatorTuning.keepLargeBlocksOnTheHeap()
             let databasePath = resume ?? study
             let store = try SQLiteStudyStore(path: databasePath)

@@ -20,6 +20,7 @@ final class RoundTripTests: XCTestCase {
         for (type, relative) in [(WeightStorage.float16, Float(1e-3)), (.bfloat16, 8e-3)] {
             let options = WriteOptions(shuffle: true, compressionLevel: 3, weights: type)
             let decoded = try ModelFile.decode(try model.encoded(options: options), source: "memory")
+            XCTAssertEqual(decoded.weightStorage, type, "the file says how it stored the weights (serving picks kernels by it)")
             for (original, loaded) in zip(model.graph.nodes, decoded.graph.nodes) {
                 guard case .dense(let a) = original.operation, case .dense(let b) = loaded.operation else {
                     XCTAssertEqual(original, loaded)

@@ -33,9 +33,9 @@ final class BF16Tests: XCTestCase {
 
     /// Shapes: 1 and 2 rows, every row tail of the 8-row tile, odd k (a zero pair row), k over
     /// 512 (several blocks of rounded inputs), columns off the 16 and 48 grid. Each output is
-    /// within 2⁻⁸·Σ|x·w| (inputs rounded to 8 significant bits: at most 2⁻⁹ per term, doubled
-    /// for the accumulation's own rounding) of the double sum, through the epilogue; softmax
-    /// can double a logit's error in a probability.
+    /// within 2⁻⁷·Σ|x·w| of the double sum (inputs rounded to 8 significant bits: at most 2⁻⁸
+    /// per term, plus fp32's rounding of the accumulation), through the epilogue; softmax can
+    /// double a logit's error in a probability.
     func testDenseBF16MatchesADoubleSumOverTheSameWeights() throws {
         let kernels = try bf16Table()
         var rng = CounterRNG(seed: 41)
@@ -75,21 +75,13 @@ final class BF16Tests: XCTestCase {
                     let worstMagnitude = magnitudes.max() ?? 0
                     for j in 0..<n {
                         let expected = activated[j] + (residual ? Double(skip[r * n + j]) : 0)
-                        let bound = (activation == .softmax ? 2 * worstMagnitude : magnitudes[j]) / 256 + 1e-6 * max(1, abs(expected))
+                        let bound = (activation == .softmax ? 2 * worstMagnitude : magnitudes[j]) / 128 + 1e-6 * max(1, abs(expected))
                         XCTAssertEqual(Double(y[r * ldy + j]), expected, accuracy: bound, "\(activation) [\(rows)x\(k)x\(n)] at (\(r), \(j))")
                     }
                     for j in n..<ldy { XCTAssertEqual(y[r * ldy + j], -777, "wrote past row \(r) at column \(j)") }
                 }
             }
         }
-    }
-
-    func testWeightsAreBFloat16OnlyWhenEveryDenseWeightIs() {
-        let graph = GraphFixtures.mlp([16, 32, 4])
-        XCTAssertFalse(PlanOptions.weightsAreBFloat16(graph), "trained fp32 weights are not bf16 values")
-        XCTAssertTrue(PlanOptions.weightsAreBFloat16(Self.roundedToBF16(graph)))
-        XCTAssertFalse(PlanOptions.weightsAreBFloat16(Graph(inputs: [GraphInput(name: "x", width: 2)], nodes: [], outputs: [])),
-                       "no Dense layer, nothing to compute in bf16")
     }
 
     /// A bf16 plan of a bf16 model stays within bf16's precision of the fp32 plan of the same

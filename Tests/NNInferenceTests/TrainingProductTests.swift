@@ -13,12 +13,13 @@ final class TrainingProductTests: XCTestCase {
         return kernels.table
     }
 
+    func testProductMatchesNaiveLoopAVX512BF16() throws { try checkProducts(table(.avx512bf16)) }
     func testProductMatchesNaiveLoopAVX512() throws { try checkProducts(table(.avx512)) }
     func testProductMatchesNaiveLoopAVX2() throws { try checkProducts(table(.avx2)) }
     func testProductMatchesNaiveLoopPortable() throws { try checkProducts(table(.portable)) }
 
     /// Row tails of the 6- and 8-row tiles, columns that are not a multiple of 8, 16 or 48
-    /// (masked loads and stores), 1 row, 1 column, k = 1, several panels, several k blocks
+    /// (masked loads and stores), 1 row, 1 column, k = 0 and 1, several panels, several k blocks
     /// read in place and packed; op(a) plain and
     /// transposed, with and without bias; leading dimensions wider than the matrices, and
     /// sentinels after every row of c.
@@ -27,7 +28,9 @@ final class TrainingProductTests: XCTestCase {
         let shapes = [(1, 1, 1), (1, 300, 784), (32, 300, 784), (7, 1, 30), (9, 17, 1), (13, 47, 5), (8, 48, 64), (6, 16, 16),
                       (25, 97, 33), (784, 300, 32), (3, 130, 100), (17, 49, 2), (50, 10, 100), (2, 200, 3),
                       // Several k blocks read in place, and from 128 rows packed (resumed from c).
-                      (70, 53, 300), (65, 130, 257), (130, 53, 300), (128, 100, 257), (129, 16, 129)]
+                      (70, 53, 300), (65, 130, 257), (130, 53, 300), (128, 100, 257), (129, 16, 129),
+                      // An empty sum: c is the bias (or zeros).
+                      (3, 5, 0)]
         for (m, n, k) in shapes {
             for transposeA in [false, true] {
                 for withBias in [false, true] {

@@ -52,19 +52,19 @@ final class TrainerTests: XCTestCase {
 
     /// Products and Adam updates split over threads run the one-thread kernels on disjoint
     /// parts, so a run's weights do not depend on the thread count (with OpenBLAS they did).
-    /// The layers are wide enough that the products (32 × 64 × 512 multiply-adds and more) and
-    /// the updates (131 k parameters) are split.
+    /// The layers are wide enough that the products (32 × 64 × 1024 multiply-adds and more)
+    /// and the updates (262 k parameters) are split.
     func testTwoThreadsTrainTheWeightsOfOne() throws {
         let table = try CSVTable.read(Self.datasets + "/digits.csv")
         let spec = ModelSpec(inputs: [.init(name: "pixels")],
-                             layers: [.init(name: "h1", type: "dense", inputs: ["pixels"], units: 512, activation: "relu"),
+                             layers: [.init(name: "h1", type: "dense", inputs: ["pixels"], units: 1024, activation: "relu"),
                                       .init(name: "h2", type: "dense", inputs: ["h1"], units: 256, activation: "relu"),
                                       .init(name: "logits", type: "dense", inputs: ["h2"], units: 10, activation: "softmax")],
                              outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
-        defer { BLASThreads.set(1) }
+        defer { SharedKernels.setTrainingThreads(1) }
         var graphs: [Graph] = []
         for threads in [1, 2] {
-            BLASThreads.set(threads)
+            SharedKernels.setTrainingThreads(threads)
             XCTAssertEqual(SharedKernels.trainingThreads, threads)
             var trainer = try Trainer(spec: spec, table: table, settings: settings(epochs: 1))
             try trainer.fit(checkpoint: nil)

@@ -75,15 +75,17 @@ int nn_cpu_supports(nn_kernel_set set);
  *   epilogue applied in registers before the single store; one row (AVX2: one or two) streams the
  *   row-major `w` (ldw) instead. Both `w` and `packed` must be given.
  * dense_bf16: as dense, with the weights bf16 as laid out by nn_pack_weights_bf16 and each
- *   input rounded to bf16 (vdpbf16ps; fp32 accumulation and epilogue). NULL in every set but
+ *   input rounded to bf16 (vdpbf16ps; fp32 accumulation and epilogue; within 2⁻⁷·Σ|x·w| of
+ *   the exact sum over the packed weights). NULL in every set but
  *   avx512bf16: plans use it only for models stored as bf16 (PlanOptions.bf16Weights).
  * epilogue_apply: the epilogue in place on y[rows, n] (after a GEMM wrote the products to y).
  * activation: y = activation(x), elementwise or (softmax) row-wise; y may equal x.
  * gemm: c[m, n] = op(a)[m, k] · b[k, n] (+ bias[j] on every row when bias is not NULL), for
  *   training's products x·W, xᵀ·dz and dz·Wᵀ (through nn_transpose). op(a) is a[m, k] (lda)
- *   or, with transpose_a, the transpose of a[k, m] (lda). b is row-major and read in place:
- *   weights change every step, so packing them would cost a pass per product. Each element
- *   sums over p ascending, then adds the bias. c must not overlap a, b or bias.
+ *   or, with transpose_a, the transpose of a[k, m] (lda). b is row-major; weights change
+ *   every step, so it is not packed once per plan but read a k block at a time (copied into
+ *   a stack buffer when c has many rows: gemm_blocking.c). Each element sums over p
+ *   ascending, then adds the bias; k = 0 gives the bias. c must not overlap a, b or bias.
  * adam_update: one Adam (or AdamW, decay = lr·weight_decay) step over n parameters in place:
  *   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
  *   w = w - decay·w - lr·(m/correction1) / (√(v/correction2) + ε)
