@@ -24,6 +24,15 @@ public enum AdminAccess: Sendable, Equatable {
         }
     }
 
+    /// As below for a request's every `Authorization` header: more than one is refused (which
+    /// one a proxy or a server believes differs, so none is).
+    func refusal(authorizations: [String]) -> HTTPError? {
+        guard authorizations.count <= 1 else {
+            return HTTPError(.badRequest, "the request has \(authorizations.count) Authorization headers; send one")
+        }
+        return refusal(authorization: authorizations.first)
+    }
+
     /// Nil when a request with this `Authorization` header may use an admin endpoint, else the
     /// refusal (401 names the scheme to use; 403 says why the endpoints are off).
     func refusal(authorization: String?) -> HTTPError? {

@@ -10,6 +10,9 @@ protocol BatchObserver: Sendable {
     func batchRan(rows: Int, computeNanoseconds: UInt64)
     /// `jobs` requests were computed together in `computeNanoseconds` (their batch's time).
     func jobsComputed(_ jobs: Int, computeNanoseconds: UInt64)
+    /// A job whose client had cancelled it was skipped (`computed` false) or, cancelled while
+    /// its batch ran, computed all the same (`computed` true).
+    func jobCancelled(computed: Bool)
 }
 
 /// Merges the rows of concurrent requests for one model version into batches and runs them
@@ -32,6 +35,8 @@ public final class DynamicBatcher: @unchecked Sendable {
         /// Nanoseconds since the job before it arrived (how busy the model is).
         var gap: UInt64 = .max
         public var complete: @Sendable (Result<[[Float]], ServingError>) -> Void
+        /// Set when the client gives up on the call (gRPC): not computed if not started.
+        var cancellation: CallCancellation?
 
         public var rows: Int { block.rows }
 
@@ -39,6 +44,12 @@ public final class DynamicBatcher: @unchecked Sendable {
             self.block = block
             self.deadline = deadline
             self.complete = complete
+        }
+
+        init(block: RowBlock, deadline: UInt64?, cancellation: CallCancellation?,
+             complete: @escaping @Sendable (Result<[[Float]], ServingError>) -> Void) {
+            self.init(block: block, deadline: deadline, complete: complete)
+            self.cancellation = cancellation
         }
     }
 
@@ -207,7 +218,10 @@ public final class DynamicBatcher: @unchecked Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         var live: [Job] = []
         for job in jobs {
-            if let deadline = job.deadline, deadline < now {
+            if job.cancellation?.isCancelled == true {
+                observer?.jobCancelled(computed: false)
+                job.complete(.failure(ServingError(.unavailable, "request to \(label) was cancelled by its client before it could run")))
+            } else if let deadline = job.deadline, deadline < now {
                 job.complete(.failure(ServingError(.deadlineExceeded, "request to \(label) waited past its deadline before it could run")))
             } else {
                 observer?.jobStarted(queuedNanoseconds: now > job.enqueued ? now - job.enqueued : 0)
@@ -222,7 +236,10 @@ public final class DynamicBatcher: @unchecked Sendable {
             observer?.batchRan(rows: rows, computeNanoseconds: nanoseconds)
         }
         observer?.jobsComputed(live.count, computeNanoseconds: computed)
-        for (job, values) in zip(live, outputs) { finish(job, values) }
+        for (job, values) in zip(live, outputs) {
+            if job.cancellation?.isCancelled == true { observer?.jobCancelled(computed: true) }
+            finish(job, values)
+        }
     }
 
     /// Completes a job with its outputs, unless one is not finite: an input far outside what

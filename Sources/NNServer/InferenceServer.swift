@@ -11,11 +11,14 @@ public final class InferenceServer: Sendable {
     public let store: ModelStore
     public let configuration: ServerConfiguration
     let group: MultiThreadedEventLoopGroup
+    /// The health listener's own event loop: liveness is answered whatever the serving loops
+    /// are doing (a client keeping them busy once made `/v2/health/live` time out).
+    let healthGroup: MultiThreadedEventLoopGroup
     /// The bound server channels (binary protocol, HTTP), closed first on shutdown.
     private let listeners = NIOLockedValueBox<[any Channel]>([])
     /// Open connections per front: each front has its own limit, so a flood on one port does
     /// not shut out the other (or its health endpoints).
-    private let connections = NIOLockedValueBox([Front: Int]())
+    let admission = ConnectionAdmission()
 
     /// When set, both fronts speak TLS only.
     let tls: ServerTLS?
@@ -25,12 +28,13 @@ public final class InferenceServer: Sendable {
         self.configuration = configuration
         self.tls = tls
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
+        healthGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
     /// Binds the binary protocol and starts accepting; returns the bound port (useful with port 0).
     public func start(host: String, port: Int) throws -> Int {
         let store = store, configuration = configuration
-        return try listen(host: host, port: port, front: .binary) { [self] pipeline in
+        return try listen(host: host, port: port, front: .binary) { [self] pipeline, _ in
             let progress = MessageProgress()
             try pipeline.addHandlers([
                 slowClientGuard(progress, .binary),
@@ -43,43 +47,49 @@ public final class InferenceServer: Sendable {
         }
     }
 
-    /// Binds a front on the shared event loops: connections are admitted against
-    /// `maxConnections`, then `handlers` builds their pipeline. Returns the bound port.
-    func listen(host: String, port: Int, front: Front,
-                handlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void) throws -> Int {
-        let bootstrap = ServerBootstrap(group: group)
+    /// Binds a front on the shared event loops (the health listener on its own): connections
+    /// are admitted against `maxConnections`, then `handlers` builds their pipeline. With TLS
+    /// configured the front speaks it unless `plain`. Returns the bound port.
+    ///
+    /// Each read of a connection takes at most `maxMessagesPerRead` socket reads (of at most
+    /// 64 KiB each) before the loop moves on to the next connection: one client's flood is
+    /// served in turns with everyone else's requests.
+    func listen(host: String, port: Int, front: Front, plain: Bool = false,
+                handlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations, ConnectionSlot) throws -> Void) throws -> Int {
+        let bootstrap = ServerBootstrap(group: front == .health ? healthGroup : group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { [self] channel in
-                if let tls {
+                if let tls, !plain {
                     do { try channel.pipeline.syncOperations.addHandler(tls.handler(for: front)) } catch { return channel.eventLoop.makeFailedFuture(error) }
                 }
-                guard admit(channel, front) else { return refuse(channel, front) }
-                return channel.eventLoop.makeCompletedFuture { try handlers(channel.pipeline.syncOperations) }
+                guard let slot = admit(channel, front) else { return refuse(channel, front) }
+                return channel.eventLoop.makeCompletedFuture { try handlers(channel.pipeline.syncOperations, slot) }
             }
         let bound = try bootstrap.bind(host: host, port: port).wait()
         listeners.withLockedValue { $0.append(bound) }
         return bound.localAddress?.port ?? port
     }
 
-    /// Counts a new connection against its front's limit (false: refuse it).
-    func admit(_ channel: any Channel, _ front: Front) -> Bool {
-        let limit = configuration.maxConnections(front)
-        let admitted = connections.withLockedValue { counts -> Bool in
-            guard counts[front, default: 0] < limit else { return false }
-            counts[front, default: 0] += 1
-            return true
+    /// Counts a new connection against its front's limit (nil: refuse it), closing an idle
+    /// connection of the front to make room where there is one.
+    func admit(_ channel: any Channel, _ front: Front) -> ConnectionSlot? {
+        let metrics = store.metrics
+        switch admission.admit(channel, front, limit: configuration.maxConnections(front), onClose: { metrics.connectionClosed(front) }) {
+        case .refused:
+            return nil
+        case .admitted(let slot):
+            metrics.connectionOpened(front)
+            return slot
+        case .admittedReclaiming(let slot, let reclaim):
+            metrics.connectionOpened(front)
+            metrics.idleConnectionReclaimed(front)
+            reclaim()
+            return slot
         }
-        guard admitted else { return false }
-        let metrics = store.metrics, connections = connections
-        metrics.connectionOpened(front)
-        channel.closeFuture.whenComplete { _ in
-            connections.withLockedValue { $0[front, default: 0] -= 1 }
-            metrics.connectionClosed(front)
-        }
-        return true
     }
 
     /// A connection over its front's limit gets an answer it can read (an error frame; a 503),
@@ -109,5 +119,6 @@ public final class InferenceServer: Sendable {
         store.logger.info("stopped accepting connections; answering queued requests")
         store.drainAll()
         try? group.syncShutdownGracefully()
+        try? healthGroup.syncShutdownGracefully()
     }
 }

@@ -11,6 +11,9 @@ public struct ServerTLS: Sendable {
     let context: NIOSSLContext
     /// The same, offering HTTP/2 by ALPN ("h2"), which gRPC clients require.
     let http2Context: NIOSSLContext
+    /// The same certificate without asking for a client's: for the health listener, since
+    /// orchestrators' probes (a kubelet's HTTPS probe) present none.
+    let probeContext: NIOSSLContext
     /// Whether clients must present a certificate signed by the client CA.
     public let requiresClientCertificate: Bool
 
@@ -36,9 +39,13 @@ public struct ServerTLS: Sendable {
         requiresClientCertificate = clientCA != nil
         var http2 = configuration
         http2.applicationProtocols = ["h2"]
+        var probe = configuration
+        probe.certificateVerification = .none
+        probe.trustRoots = .default
         do {
             context = try NIOSSLContext(configuration: configuration)
             http2Context = try NIOSSLContext(configuration: http2)
+            probeContext = try NIOSSLContext(configuration: probe)
         } catch {
             throw LoadError(description: "TLS with --tls-cert '\(certificateChain)' and --tls-key '\(privateKey)': \(error)")
         }
@@ -46,6 +53,10 @@ public struct ServerTLS: Sendable {
 
     /// The first handler of a connection's pipeline on `front`.
     func handler(for front: Front) -> NIOSSLServerHandler {
-        NIOSSLServerHandler(context: front == .grpc ? http2Context : context)
+        switch front {
+        case .grpc: NIOSSLServerHandler(context: http2Context)
+        case .health: NIOSSLServerHandler(context: probeContext)
+        case .binary, .http: NIOSSLServerHandler(context: context)
+        }
     }
 }

@@ -10,11 +10,22 @@ final class MessageProgress: FrameProgress {
     private(set) var receivedBytes = 0
     /// The head (HTTP) or the length prefix (binary) has arrived: the rest is the body.
     private(set) var headComplete = false
+    /// False once the front watches its requests itself (`standDown`).
+    private var watching = true
 
     /// Bytes came off the socket: they start a request if none was in progress.
     func bytesArrived(_ count: Int) {
+        guard watching else { return }
         if !inMessage { start() }
         receivedBytes += count
+    }
+
+    /// The connection has delivered its first request head and its front keeps each request's
+    /// deadline from now on (gRPC: per stream, several at once); the guard has nothing left
+    /// to watch.
+    func standDown() {
+        watching = false
+        inMessage = false
     }
 
     func headArrived() { headComplete = true }
@@ -44,9 +55,11 @@ final class MessageProgress: FrameProgress {
 /// it measures silence, and a client trickling a byte a second is never silent, so 1,030 such
 /// clients held every connection slot indefinitely. Between requests the idle timeout rules.
 ///
-/// First in the pipeline, so it sees every byte; the decoder behind it reports where requests
-/// end through the shared `MessageProgress`. Before closing it writes `farewell` (an error
-/// frame, a 408) so the client can tell why.
+/// First in the pipeline after TLS, so it sees every byte; the decoder behind it reports where
+/// requests end through the shared `MessageProgress`. Before closing it writes `farewell` (an
+/// error frame, a 408) so the client can tell why. The clock starts at accept, so a TLS
+/// handshake that stalls is cut like a slow head: the farewell then cannot be written (TLS
+/// holds it until a handshake that never completes), so the close does not wait for it.
 final class SlowClientGuard: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -116,5 +129,9 @@ final class SlowClientGuard: ChannelInboundHandler {
         onClose()
         let channel = context.channel
         context.writeAndFlush(NIOAny(farewell(reason))).whenComplete { _ in channel.close(promise: nil) }
+        context.eventLoop.scheduleTask(in: Self.farewellGrace) { channel.close(promise: nil) }
     }
+
+    /// How long the farewell may take to leave before the connection closes without it.
+    static let farewellGrace = TimeAmount.seconds(1)
 }

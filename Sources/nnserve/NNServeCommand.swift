@@ -23,6 +23,8 @@ struct NNServeCommand: ParsableCommand {
     var grpcPort = 8001
     @Option(help: "Port of a health listener (/v2/health/live, /v2/health/ready, /metrics) with its own connection limit, for probes that must be answered while the main ports are flooded (0: any free port; -1: none).")
     var healthPort = -1
+    @Flag(help: "The health listener speaks plain HTTP even with --tls-cert (probes from inside the host). Without it, it speaks TLS but never asks for a client certificate, so probes work under mutual TLS.")
+    var plainHealth = false
     @Option(help: "Open connections of the health listener at most.") var maxHealthConnections = ServerConfiguration().maxHealthConnections
     @Option(help: "Largest HTTP request body in bytes.") var maxBodySize = ServerConfiguration().maxBodySize
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
@@ -119,7 +121,7 @@ struct NNServeCommand: ParsableCommand {
         let server = InferenceServer(store: store, configuration: configuration, eventLoopThreads: eventLoopThreads, tls: tls)
         let bound = try server.start(host: host, port: port)
         let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
-        let healthBound = healthPort >= 0 ? try server.startHealth(host: host, port: healthPort) : nil
+        let healthBound = healthPort >= 0 ? try server.startHealth(host: host, port: healthPort, plain: plainHealth) : nil
         let grpcBound = grpcPort >= 0 ? try server.startGRPC(host: host, port: grpcPort) : nil
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)

@@ -16,6 +16,9 @@ final class AdminAccessTests: FixtureRepositoryTestCase {
         XCTAssertEqual(access.refusal(authorization: "Bearer s3cre")?.status, .unauthorized)
         XCTAssertEqual(access.refusal(authorization: "Bearer s3cret ")?.status, .unauthorized)
         XCTAssertEqual(access.refusal(authorization: "Basic s3cret")?.status, .unauthorized)
+        XCTAssertNil(access.refusal(authorizations: ["Bearer s3cret"]))
+        XCTAssertEqual(access.refusal(authorizations: ["Bearer s3cret", "Bearer guess"])?.status, .badRequest, "a repeated header is refused")
+        XCTAssertEqual(AdminAccess.loopbackOnly.refusal(authorizations: ["a", "b"])?.status, .badRequest)
     }
 
     func testUnloadNeedsTheTokenAndLeavesTheModelServedWithoutIt() throws {

@@ -113,6 +113,7 @@ final class DynamicBatcherTests: XCTestCase {
         func jobStarted(queuedNanoseconds: UInt64) {}
         func batchRan(rows: Int, computeNanoseconds: UInt64) { sizes.withLockedValue { $0.append(rows) } }
         func jobsComputed(_ jobs: Int, computeNanoseconds: UInt64) {}
+        func jobCancelled(computed: Bool) {}
     }
 
     /// A one-instance batcher preferring batches of 4 and 8 rows, and `count` one-row jobs that

@@ -12,64 +12,21 @@ import XCTest
 /// place of KServe's: what a client sends, what it gets back, and what it gets for each way a
 /// call can be wrong.
 final class GRPCStreamHandlerTests: XCTestCase {
-    private struct Connection {
-        var client: EmbeddedChannel
-        var server: EmbeddedChannel
-        var handler: GRPCStreamHandler
-
-        /// Carries bytes both ways until neither side has anything to send.
-        func exchange() throws {
-            var moved = true
-            while moved {
-                moved = false
-                client.flush()
-                server.flush()
-                while let bytes = try client.readOutbound(as: ByteBuffer.self) { try server.writeInbound(bytes); moved = true }
-                while let bytes = try server.readOutbound(as: ByteBuffer.self) { try client.writeInbound(bytes); moved = true }
-            }
-        }
-
-        /// The frames the client received since the last call, on `stream` (the others are
-        /// read and left out).
-        func received(on stream: HTTP2StreamID) throws -> [HTTP2Frame.FramePayload] {
-            try received().filter { $0.streamID == stream }.map(\.payload)
-        }
-
-        func received() throws -> [HTTP2Frame] {
-            var frames: [HTTP2Frame] = []
-            while let frame = try client.readInbound(as: HTTP2Frame.self) { frames.append(frame) }
-            return frames
-        }
-    }
+    private typealias Connection = GRPCTestConnection
 
     private static let echo: GRPCStreamHandler.Serve = { call, _, reply in reply(.success(GRPCMessage.frame(bytes: call.message))) }
 
     private func connect(maxMessageSize: Int = 1024, windowSize: Int = 65_535, serve: @escaping GRPCStreamHandler.Serve = echo) throws -> Connection {
-        let handler = GRPCStreamHandler(maxMessageSize: maxMessageSize, windowSize: windowSize, serve: serve)
-        let server = EmbeddedChannel()
-        try server.pipeline.syncOperations.addHandlers([
-            NIOHTTP2Handler(mode: .server, initialSettings: [HTTP2Setting(parameter: .initialWindowSize, value: windowSize)]), handler,
-        ])
-        let client = EmbeddedChannel(handler: NIOHTTP2Handler(mode: .client))
-        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
-        let connection = Connection(client: client, server: server, handler: handler)
-        try connection.exchange()
-        return connection
+        try GRPCTestConnection.open(limits: GRPCLimits(maxMessageSize: maxMessageSize, windowSize: windowSize), serve: serve)
     }
 
     private func headers(_ stream: Int, path: String = "/inference.GRPCInferenceService/ServerLive", extra: [(String, String)] = [],
                          contentType: String = "application/grpc", endStream: Bool = false) -> HTTP2Frame {
-        let fields = [(":method", "POST"), (":path", path), (":scheme", "http"), (":authority", "x"), ("content-type", contentType), ("te", "trailers")] + extra
-        return HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .headers(.init(headers: HPACKHeaders(fields), endStream: endStream)))
+        GRPCTestFrames.headers(stream, path: path, extra: extra, contentType: contentType, endStream: endStream)
     }
 
     private func message(_ stream: Int, _ bytes: [UInt8], compressed: Bool = false, declaredLength: Int? = nil, endStream: Bool = true) -> HTTP2Frame {
-        var buffer = ByteBuffer()
-        buffer.writeInteger(UInt8(compressed ? 1 : 0))
-        buffer.writeInteger(UInt32(declaredLength ?? bytes.count))
-        buffer.writeBytes(bytes)
-        return HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .data(.init(data: .byteBuffer(buffer), endStream: endStream)))
+        GRPCTestFrames.message(stream, bytes, compressed: compressed, declaredLength: declaredLength, endStream: endStream)
     }
 
     private func send(_ connection: Connection, _ frames: HTTP2Frame...) throws {
@@ -78,8 +35,7 @@ final class GRPCStreamHandlerTests: XCTestCase {
     }
 
     private func trailers(_ payload: HTTP2Frame.FramePayload?) -> HPACKHeaders? {
-        guard case .headers(let headers)? = payload, headers.endStream else { return nil }
-        return headers.headers
+        GRPCTestFrames.trailers(payload)
     }
 
     func testACallIsAnsweredWithHeadersTheMessageAndOKTrailers() throws {

@@ -117,6 +117,20 @@ final class HostileClientTests: FixtureRepositoryTestCase {
         XCTAssertEqual(server.stop(), 0, server.log)
     }
 
+    /// A request NIO's parser rejects is answered 400 and the connection closes then (it used
+    /// to stay open until the header timeout wrote a second, unsolicited 408).
+    func testAMalformedRequestIsAnswered400AndTheConnectionCloses() throws {
+        let server = try ServerProcess(repository: repository, arguments: ["--header-timeout", "30"])
+        let connection = try RawConnection(port: server.httpPort)
+        connection.send(Array("GET /v2/health/live HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".utf8))
+        let reply = connection.readUntilClosed()
+        XCTAssertTrue(String(decoding: reply, as: UTF8.self).hasPrefix("HTTP/1.1 400"), String(decoding: reply, as: UTF8.self))
+        XCTAssertFalse(String(decoding: reply, as: UTF8.self).contains("408"), "one answer only")
+        XCTAssertTrue(connection.closedByServer())
+        connection.close()
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
     func testTricklingAndSilentClientsAreClosedInSeconds() throws {
         let server = try ServerProcess(repository: repository, arguments: ["--header-timeout", "1", "--min-transfer-rate", "1000"])
         // An HTTP head trickled a byte every 100 ms never completes: 408 after ~1 s.

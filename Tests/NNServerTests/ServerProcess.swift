@@ -13,6 +13,8 @@ final class ServerProcess {
     let httpPort: Int
     /// The health listener's port, when started with --health-port.
     let healthPort: Int?
+    /// The gRPC front's port.
+    let grpcPort: Int?
     private let output = Pipe()
     private let errors = Pipe()
 
@@ -45,6 +47,7 @@ final class ServerProcess {
         self.port = port
         self.httpPort = httpPort
         healthPort = boundPort(after: "health")
+        grpcPort = boundPort(after: "grpc")
     }
 
     /// A temporary repository with two small models: "wide" (wide & deep, 8 features, outputs
@@ -126,6 +129,17 @@ struct RawConnection {
             result += chunk[..<count]
         }
         return result
+    }
+
+    /// Reads and drops until the server closes the connection: true if it did (end of stream
+    /// or a reset), false if it was still open when the 5 s receive timeout passed.
+    func closedByServer() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return true }
+            if count < 0 { return errno != EAGAIN && errno != EWOULDBLOCK }
+        }
     }
 
     func close() {

@@ -71,9 +71,12 @@ final class TLSTests: FixtureRepositoryTestCase {
 
     func testMutualTLSRequiresAClientCertificateFromTheCA() async throws {
         let server = try ServerProcess(repository: repository, arguments: ["--tls-cert", "\(pki)/server.pem", "--tls-key", "\(pki)/server.key",
-                                                                           "--tls-client-ca", "\(pki)/ca.pem"])
+                                                                           "--tls-client-ca", "\(pki)/ca.pem", "--health-port", "0"])
         XCTAssertEqual(try curl(server.httpPort, "/v2/health/ready"), "000", "no client certificate: no handshake")
         XCTAssertEqual(try curl(server.httpPort, "/v2/health/ready", clientCertificate: true), "200")
+        // A kubelet's HTTPS probe presents no certificate: the health listener asks for none.
+        XCTAssertEqual(try curl(try XCTUnwrap(server.healthPort), "/v2/health/live"), "200")
+        XCTAssertEqual(try curl(try XCTUnwrap(server.healthPort), "/v2/health/ready"), "200")
 
         let anonymous = NNClient(port: server.port, tls: try ClientTLS(trustRoots: "\(pki)/ca.pem"))
         do {
@@ -86,6 +89,32 @@ final class TLSTests: FixtureRepositoryTestCase {
         let (_, outputs) = try await identified.predict(model: "mlp", inputs: ["x": GraphFixtures.randomBatch(rows: 1, width: 5)])
         XCTAssertEqual(outputs["y"]?.shape, [1, 3])
         await identified.close()
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
+    /// `--plain-health`: the health listener speaks plain HTTP beside TLS fronts.
+    func testThePlainHealthListenerBesideTLS() throws {
+        let server = try ServerProcess(repository: repository, arguments: ["--tls-cert", "\(pki)/server.pem", "--tls-key", "\(pki)/server.key",
+                                                                           "--tls-client-ca", "\(pki)/ca.pem", "--health-port", "0", "--plain-health"])
+        XCTAssertEqual(try HTTPTestClient.send(port: try XCTUnwrap(server.healthPort), "GET", "/v2/health/live").status, 200)
+        XCTAssertEqual(try curl(server.httpPort, "/v2/health/live"), "000", "the HTTP front still demands TLS and a certificate")
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
+    /// A handshake that stalls (5 bytes of a ClientHello, then nothing) is cut at the header
+    /// timeout on every front, as a slow request head is: it used to hold a connection slot
+    /// forever on the binary port (the farewell waited on the handshake) and for the idle
+    /// timeout on the others.
+    func testAStalledHandshakeIsCutAtTheHeaderTimeout() throws {
+        let server = try ServerProcess(repository: repository, arguments: ["--tls-cert", "\(pki)/server.pem", "--tls-key", "\(pki)/server.key",
+                                                                           "--header-timeout", "1"])
+        for (front, port) in [("binary", server.port), ("http", server.httpPort), ("grpc", try XCTUnwrap(server.grpcPort))] {
+            let connection = try RawConnection(port: port)
+            // A TLS record header announcing 512 bytes of handshake that never come.
+            XCTAssertTrue(connection.send([0x16, 0x03, 0x01, 0x02, 0x00]))
+            XCTAssertTrue(connection.closedByServer(), "\(front): a stalled handshake was still open after 5 s")
+            connection.close()
+        }
         XCTAssertEqual(server.stop(), 0, server.log)
     }
 }

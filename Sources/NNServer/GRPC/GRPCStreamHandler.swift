@@ -13,6 +13,8 @@ struct GRPCCall: Sendable {
     var timeoutMicros: Int64
     /// The `authorization` header (the admin token of load and unload).
     var authorization: String?
+    /// Set when the client resets the stream or the connection closes before the answer.
+    var cancellation: CallCancellation? = nil
 }
 
 /// Unary gRPC over the frames of one HTTP/2 connection (NIOHTTP2Handler without a stream
@@ -22,11 +24,22 @@ struct GRPCCall: Sendable {
 /// needs (every KServe RPC it serves is unary), without a generic RPC runtime's per-call tasks:
 /// grpc-swift 2 cost ~320 µs of server CPU per call here, most of a request.
 ///
+/// What one client may make the server hold or do (`GRPCLimits`, docs/RELIABILITY.md):
+/// - request bodies: a stream's window reopens only while its body is under the message limit,
+///   the connection's only while the bodies it buffers are under `bufferedLimit`; a message
+///   must arrive within the header timeout or at the minimum transfer rate, or its stream is
+///   answered DEADLINE_EXCEEDED and its bytes released;
+/// - answers: bytes waiting for the client's window are counted, and past the bound the
+///   connection gets GOAWAY ENHANCE_YOUR_CALM;
+/// - frames that need no answer: a budget (`NoAnswerFrameBudget`), then the same GOAWAY;
+/// - idle: no request frame in and no answer byte out for the idle timeout, with no call
+///   computing, is a GOAWAY and a close; an idle connection may also be reclaimed by the
+///   admission when its front is full;
+/// - cancellation: a reset stream or a closed connection cancels its calls, and the batcher
+///   skips those that have not started.
+///
 /// Invariants: runs on the connection's event loop; an answer that comes back from a batcher
-/// thread hops to it, and is dropped if the client reset the stream meanwhile. Memory is
-/// bounded by flow control: a stream's window reopens only while its body is under the
-/// message limit, and the connection's only while the bodies it buffers are under
-/// `bufferedLimit` (the client then waits, as HTTP/2 means it to).
+/// thread hops to it, and is dropped if the client reset the stream meanwhile.
 final class GRPCStreamHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -41,20 +54,30 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         var timeoutMicros: Int64
         var authorization: String?
         var body = ByteBuffer()
-        /// Answered already (an error before the body ended): the rest of the body is dropped.
+        /// Answered already (an error before the body ended), or handed to the service: the
+        /// rest of the body is dropped.
         var answered = false
+        /// Handed to the service, and its answer not back yet.
+        var computing = false
         /// The client has sent END_STREAM.
         var clientDone = false
+        /// When the HEADERS arrived, and the body bytes received since (the transfer rate).
+        var startedAt: NIODeadline
+        var received = 0
+        var cancellation: CallCancellation?
     }
 
     private static let responseHead = HPACKHeaders([(":status", "200"), ("content-type", "application/grpc")])
     private static let okTrailers = HPACKHeaders([("grpc-status", "0")])
 
     private let serve: Serve
-    private let maxMessageSize: Int
-    private let windowSize: Int
-    private let bufferedLimit: Int
-    private let idleTimeout: TimeAmount
+    private let limits: GRPCLimits
+    /// The connection's place in its front's admission (nil in tests without a server).
+    private let slot: ConnectionSlot?
+    /// The slow-client guard's view: it watches the connection until its first HEADERS.
+    private let progress: MessageProgress?
+    private let onAbuse: @Sendable (AbuseReason) -> Void
+    private let onSlowCall: @Sendable () -> Void
     private var streams: [HTTP2StreamID: Stream] = [:]
     private var burst = PredictionBurst()
     /// Body bytes held by streams whose message is not complete yet.
@@ -62,8 +85,15 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     /// The connection's inbound window as NIOHTTP2 last reported it.
     private var connectionWindow = 65_535
     private var highestStream = HTTP2StreamID(0)
-    private var lastActivity = NIODeadline.now()
-    private var idleCheck: RepeatedTask?
+    /// The last request frame in or answer byte out.
+    private var lastProgress = NIODeadline.now()
+    private var deadlineCheck: RepeatedTask?
+    private var budget = NoAnswerFrameBudget()
+    /// Answer bytes written and not yet sent (waiting for the client's window, or in the
+    /// socket's buffer), and how many answers they are; and those not yet flushed.
+    private var unsentAnswerBytes = 0
+    private var unsentAnswers = 0
+    private var closing = false
     /// Frames written and not yet flushed.
     private var pendingFlush = false
     private var flushScheduled = false
@@ -71,33 +101,60 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     /// Streams not yet closed, and the body bytes they hold (for tests).
     var openStreams: Int { streams.count }
     var bufferedBytes: Int { buffered }
+    var unsentAnswerByteCount: Int { unsentAnswerBytes }
 
-    /// `windowSize` is the stream window the connection advertises (SETTINGS_INITIAL_WINDOW_SIZE)
-    /// and the connection window it keeps open.
-    init(maxMessageSize: Int, windowSize: Int, idleTimeout: TimeAmount = .seconds(60), serve: @escaping Serve) {
+    init(limits: GRPCLimits, slot: ConnectionSlot? = nil, progress: MessageProgress? = nil,
+         onAbuse: @escaping @Sendable (AbuseReason) -> Void = { _ in }, onSlowCall: @escaping @Sendable () -> Void = {},
+         serve: @escaping Serve) {
         self.serve = serve
-        self.maxMessageSize = maxMessageSize
-        self.windowSize = windowSize
-        self.idleTimeout = idleTimeout
-        bufferedLimit = max(2 * (maxMessageSize + GRPCMessage.prefixSize), 4 * windowSize)
+        self.limits = limits
+        self.slot = slot
+        self.progress = progress
+        self.onAbuse = onAbuse
+        self.onSlowCall = onSlowCall
+    }
+
+    convenience init(maxMessageSize: Int, windowSize: Int, idleTimeout: TimeAmount = .seconds(60), serve: @escaping Serve) {
+        var limits = GRPCLimits(maxMessageSize: maxMessageSize, windowSize: windowSize)
+        limits.idleTimeout = idleTimeout
+        self.init(limits: limits, serve: serve)
     }
 
     func channelActive(context: ChannelHandlerContext) {
         // The connection window starts at 65,535 bytes whatever the settings say: open it to
         // the stream window, so one large request does not wait for a round trip.
-        if windowSize > connectionWindow {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: windowSize - connectionWindow))), promise: nil)
-            connectionWindow = windowSize
+        if limits.windowSize > connectionWindow {
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: limits.windowSize - connectionWindow))), promise: nil)
+            connectionWindow = limits.windowSize
             context.flush()
         }
-        scheduleIdleCheck(context: context)
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        slot?.onReclaim {
+            eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.goAway(.noError, context: context)
+            }
+        }
+        slot?.markIdle()
+        deadlineCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: limits.checkInterval, delay: limits.checkInterval) { _ in
+            let (handler, context) = bound.value
+            handler.checkDeadlines(context: context)
+        }
         context.fireChannelActive()
     }
 
+    /// The connection is gone: its calls are cancelled (queued ones are not computed), the
+    /// bodies it held are released, and the closures that hold this handler end with it.
     func channelInactive(context: ChannelHandlerContext) {
-        // The task's closure holds this handler (and its context): released with the connection.
-        idleCheck?.cancel()
-        idleCheck = nil
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
+        for stream in streams.values { stream.cancellation?.cancel() }
+        streams.removeAll()
+        buffered = 0
+        // A read cut short by a connection error leaves its burst unsubmitted: the batcher
+        // answers its cancelled jobs at once, and their closures release this handler.
+        burst.submit()
         context.fireChannelInactive()
     }
 
@@ -105,45 +162,29 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         switch frame.payload {
         case .headers(let headers):
-            lastActivity = .now()
+            madeProgress()
             if streams[frame.streamID] != nil {
                 // Trailers from the client end its half of the stream (gRPC clients send none).
                 if headers.endStream { finish(frame.streamID, context: context) }
                 return
             }
+            progress?.standDown()
             highestStream = max(highestStream, frame.streamID)
             begin(frame.streamID, headers: headers.headers, context: context)
             if headers.endStream { finish(frame.streamID, context: context) }
         case .data(let payload):
-            lastActivity = .now()
-            guard case .byteBuffer(var bytes) = payload.data, var stream = streams[frame.streamID] else { return }
-            if !stream.answered {
-                if stream.body.readableBytes + bytes.readableBytes > maxMessageSize + GRPCMessage.prefixSize {
-                    let size = stream.body.readableBytes + bytes.readableBytes - GRPCMessage.prefixSize
-                    buffered -= stream.body.readableBytes
-                    stream.body = ByteBuffer()
-                    stream.answered = true
-                    stream.clientDone = payload.endStream
-                    // Stored before answering: the answer may close the stream, and its close
-                    // event must find the entry to remove.
-                    streams[frame.streamID] = stream
-                    return fail(frame.streamID, GRPCStatus(.resourceExhausted, "the request message has at least \(size) bytes; nnserve takes at most \(maxMessageSize) (--max-frame-size)"),
-                                context: context)
-                } else if stream.body.readableBytes == 0 {
-                    // The usual case, a message in one DATA frame: kept as it arrived, no copy.
-                    buffered += bytes.readableBytes
-                    stream.body = bytes
-                } else {
-                    buffered += bytes.readableBytes
-                    stream.body.writeBuffer(&bytes)
-                }
+            guard case .byteBuffer(var bytes) = payload.data else { return }
+            if bytes.readableBytes == 0 && !payload.endStream {
+                return spendBudget(context: context)
             }
-            streams[frame.streamID] = stream
-            if payload.endStream { finish(frame.streamID, context: context) }
+            madeProgress()
+            receive(frame.streamID, &bytes, endStream: payload.endStream, context: context)
         case .rstStream:
             drop(frame.streamID)
+        case .windowUpdate, .priority:
+            spendBudget(context: context)
         default:
-            // SETTINGS, PING, GOAWAY, WINDOW_UPDATE and PRIORITY are NIOHTTP2Handler's.
+            // SETTINGS, PING and GOAWAY are NIOHTTP2Handler's (it limits their floods itself).
             break
         }
     }
@@ -172,9 +213,23 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    private func madeProgress() {
+        budget.earn()
+        lastProgress = .now()
+    }
+
+    /// A frame that needs no answer: within the budget it costs nothing more.
+    private func spendBudget(context: ChannelHandlerContext) {
+        guard !budget.spend() else { return }
+        closeAbusive(.windowUpdates, "more frames that need no answer (WINDOW_UPDATE, PRIORITY, empty DATA) than the connection's calls explain",
+                     context: context)
+    }
+
     /// A new stream's HEADERS: a POST of a gRPC message, or an answer that says why not.
     private func begin(_ id: HTTP2StreamID, headers: HPACKHeaders, context: ChannelHandlerContext) {
-        var stream = Stream(path: headers.first(name: ":path") ?? "", timeoutMicros: 0, authorization: headers.first(name: "authorization"))
+        if streams.isEmpty { slot?.markBusy() }
+        var stream = Stream(path: headers.first(name: ":path") ?? "", timeoutMicros: 0, authorization: headers.first(name: "authorization"),
+                            startedAt: .now())
         streams[id] = stream
         let contentType = headers.first(name: "content-type") ?? ""
         guard contentType == "application/grpc" || contentType.hasPrefix("application/grpc+") || contentType.hasPrefix("application/grpc;") else {
@@ -184,6 +239,10 @@ final class GRPCStreamHandler: ChannelInboundHandler {
             let answer = HPACKHeaders([(":status", "415"), ("content-type", "text/plain")])
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: answer, endStream: true)))), promise: nil)
             return endEarly(id, context: context)
+        }
+        if headers["authorization"].count > 1 {
+            // Which one a proxy or a server believes differs, so none is.
+            return fail(id, GRPCStatus(.invalidArgument, "the call has \(headers["authorization"].count) authorization headers; send one"), context: context)
         }
         if let timeout = headers.first(name: "grpc-timeout") {
             guard let micros = GRPCStatus.microseconds(timeout: timeout) else {
@@ -200,16 +259,48 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         }
     }
 
+    /// A DATA frame's bytes join its stream's message. The stream is changed in place in the
+    /// dictionary, never copied out: a copy would share the body's storage, and appending to
+    /// it would then copy the whole body received so far for every frame (a 16 MiB message in
+    /// 64-byte frames kept the event loop busy for seconds, health checks included).
+    private func receive(_ id: HTTP2StreamID, _ bytes: inout ByteBuffer, endStream: Bool, context: ChannelHandlerContext) {
+        guard let index = streams.index(forKey: id) else { return }
+        if !streams.values[index].answered {
+            let held = streams.values[index].body.readableBytes
+            if held + bytes.readableBytes > limits.maxMessageSize + GRPCMessage.prefixSize {
+                let size = held + bytes.readableBytes - GRPCMessage.prefixSize
+                release(index)
+                streams.values[index].answered = true
+                streams.values[index].clientDone = endStream
+                return fail(id, GRPCStatus(.resourceExhausted, "the request message has at least \(size) bytes; nnserve takes at most \(limits.maxMessageSize) (--max-frame-size)"),
+                            context: context)
+            }
+            buffered += bytes.readableBytes
+            streams.values[index].received += bytes.readableBytes
+            if held == 0 {
+                // The usual case, a message in one DATA frame: kept as it arrived, no copy.
+                streams.values[index].body = bytes
+            } else {
+                streams.values[index].body.writeBuffer(&bytes)
+            }
+        }
+        if endStream { finish(id, context: context) }
+    }
+
+    /// The stream's buffered body is dropped (its bytes no longer count against the connection).
+    private func release(_ index: Dictionary<HTTP2StreamID, Stream>.Index) {
+        buffered -= streams.values[index].body.readableBytes
+        streams.values[index].body = ByteBuffer()
+    }
+
     /// END_STREAM: the message is complete; unwrap it and serve the call.
     private func finish(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        guard var stream = streams[id] else { return }
-        stream.clientDone = true
-        guard !stream.answered else { return streams[id] = stream }
-        buffered -= stream.body.readableBytes
-        let body = stream.body
-        stream.body = ByteBuffer()
-        stream.answered = true
-        streams[id] = stream
+        guard let index = streams.index(forKey: id) else { return }
+        streams.values[index].clientDone = true
+        guard !streams.values[index].answered else { return }
+        let body = streams.values[index].body
+        release(index)
+        streams.values[index].answered = true
         reopenConnection(context: context)
         let message: ByteBuffer
         switch GRPCMessage.unframe(body) {
@@ -221,7 +312,12 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         case .lengthMismatch(let declared, let following):
             return respond(id, .failure(GRPCStatus(.invalidArgument, "the request message prefix says \(declared) bytes and \(following) follow; a unary call carries exactly one message")), context: context)
         }
-        let call = GRPCCall(path: stream.path, message: message, timeoutMicros: stream.timeoutMicros, authorization: stream.authorization)
+        let cancellation = CallCancellation()
+        streams.values[index].cancellation = cancellation
+        streams.values[index].computing = true
+        let stream = streams.values[index]
+        let call = GRPCCall(path: stream.path, message: message, timeoutMicros: stream.timeoutMicros, authorization: stream.authorization,
+                            cancellation: cancellation)
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         serve(call, &burst) { result in
@@ -254,10 +350,21 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     /// only. Nothing is written for a stream the client has reset.
     private func respond(_ id: HTTP2StreamID, _ result: Result<ByteBuffer, GRPCStatus>, context: ChannelHandlerContext) {
         guard streams[id] != nil else { return }
+        streams[id]?.computing = false
         switch result {
         case .success(let data):
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: Self.responseHead)))), promise: nil)
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data))))), promise: nil)
+            // Counted until NIOHTTP2 has sent it: it holds DATA while the client's window is shut.
+            let bytes = data.readableBytes
+            unsentAnswerBytes += bytes
+            unsentAnswers += 1
+            let sent = context.eventLoop.makePromise(of: Void.self)
+            sent.futureResult.assumeIsolated().whenComplete { [self] _ in
+                unsentAnswerBytes -= bytes
+                unsentAnswers -= 1
+                madeProgress()
+            }
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data))))), promise: sent)
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: Self.okTrailers, endStream: true)))), promise: nil)
         case .failure(let status):
             var trailers = HPACKHeaders([(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", String(status.code.rawValue))])
@@ -267,10 +374,13 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         pendingFlush = true
     }
 
-    /// The stream is gone (closed or reset): what it buffered is released.
+    /// The stream is gone (closed or reset): what it buffered is released, and its call, if
+    /// still queued, is not computed.
     private func drop(_ id: HTTP2StreamID) {
         guard let stream = streams.removeValue(forKey: id) else { return }
         buffered -= stream.body.readableBytes
+        stream.cancellation?.cancel()
+        if streams.isEmpty { slot?.markIdle() }
     }
 
     /// Flow control from NIOHTTP2's own accounting (padding and frames it dropped included): a
@@ -281,36 +391,64 @@ final class GRPCStreamHandler: ChannelInboundHandler {
             connectionWindow = inbound
             return reopenConnection(context: context)
         }
-        guard inbound < windowSize / 2, let stream = streams[id], !stream.answered, !stream.clientDone,
-              stream.body.readableBytes < maxMessageSize + GRPCMessage.prefixSize else { return }
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: windowSize - inbound))), promise: nil)
+        guard inbound < limits.windowSize / 2, let stream = streams[id], !stream.answered, !stream.clientDone,
+              stream.body.readableBytes < limits.maxMessageSize + GRPCMessage.prefixSize else { return }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: limits.windowSize - inbound))), promise: nil)
         pendingFlush = true
     }
 
     private func reopenConnection(context: ChannelHandlerContext) {
-        guard connectionWindow < windowSize / 2, buffered < bufferedLimit else { return }
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: windowSize - connectionWindow))), promise: nil)
-        connectionWindow = windowSize
+        guard connectionWindow < limits.windowSize / 2, buffered < limits.bufferedLimit else { return }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: limits.windowSize - connectionWindow))), promise: nil)
+        connectionWindow = limits.windowSize
         pendingFlush = true
     }
 
-    /// Idle: no HEADERS or DATA for the idle timeout and no call waiting for its answer (PINGs
-    /// do not count, and a body left half-sent does not keep a connection). The client is told
-    /// with a GOAWAY naming the last stream seen; the connection closes a second later whether
-    /// or not the GOAWAY could be written.
-    private func scheduleIdleCheck(context: ChannelHandlerContext) {
-        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        let interval = TimeAmount.nanoseconds(max(idleTimeout.nanoseconds / 4, 1_000_000))
-        idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { task in
-            let (handler, context) = bound.value
-            let waiting = handler.streams.values.contains { $0.answered && $0.clientDone }
-            guard !waiting, NIODeadline.now() - handler.lastActivity >= handler.idleTimeout else { return }
-            task.cancel()
-            let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: handler.highestStream, errorCode: .noError, opaqueData: nil))
-            context.writeAndFlush(handler.wrapOutboundOut(goAway), promise: nil)
-            let channel = context.channel
-            context.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+    /// Every `checkInterval`: a message arriving too slowly ends its stream (the other fronts'
+    /// header timeout and minimum transfer rate, per call), and a connection with no progress
+    /// for the idle timeout ends, unless a call is computing. Answers left waiting for window
+    /// are not progress: a client that never opens its window is idle.
+    private func checkDeadlines(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        let slow = streams.filter { !$0.value.answered && !$0.value.clientDone && now - $0.value.startedAt > limits.headerTimeout }
+        for (id, stream) in slow {
+            let seconds = Double((now - stream.startedAt).nanoseconds) / 1e9
+            let rate = Double(stream.received) / seconds
+            guard rate < Double(limits.minBytesPerSecond), let index = streams.index(forKey: id) else { continue }
+            release(index)
+            onSlowCall()
+            fail(id, GRPCStatus(.deadlineExceeded, String(format: "the request message arrived at %.0f bytes/s (%d bytes in %.1f s), under the minimum of %d bytes/s (--min-transfer-rate); send it faster",
+                                                          rate, stream.received, seconds, limits.minBytesPerSecond)),
+                 context: context)
+            reopenConnection(context: context)
         }
+        flushIfNeeded(context: context)
+        let computing = streams.values.contains { $0.computing }
+        guard !computing, now - lastProgress >= limits.idleTimeout else { return }
+        goAway(.noError, context: context)
+    }
+
+    /// GOAWAY naming the last stream seen, then the connection closes a second later whether
+    /// or not the GOAWAY could be written (idle, or reclaimed for a new connection).
+    private func goAway(_ code: HTTP2ErrorCode, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        deadlineCheck?.cancel()
+        let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: code, opaqueData: nil))
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+    }
+
+    /// GOAWAY ENHANCE_YOUR_CALM with the reason, and the connection closes at once: what it
+    /// holds is released now.
+    private func closeAbusive(_ reason: AbuseReason, _ message: String, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        onAbuse(reason)
+        let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .enhanceYourCalm, opaqueData: ByteBuffer(string: message)))
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        context.close(promise: nil)
     }
 
     private func scheduleFlush(context: ChannelHandlerContext) {
@@ -323,9 +461,15 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         }
     }
 
+    /// Flushes, then holds the client to the bound on answers it leaves unsent: what the flush
+    /// could not send is waiting for the client's window (or its socket).
     private func flushIfNeeded(context: ChannelHandlerContext) {
         guard pendingFlush else { return }
         pendingFlush = false
         context.flush()
+        if unsentAnswers > 1 && unsentAnswerBytes > limits.unreadAnswerLimit {
+            closeAbusive(.unreadAnswers, "\(unsentAnswers) answers (\(unsentAnswerBytes) bytes) are waiting for the client to open its flow-control window; the bound is \(limits.unreadAnswerLimit) bytes",
+                         context: context)
+        }
     }
 }

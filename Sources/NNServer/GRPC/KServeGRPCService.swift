@@ -35,7 +35,7 @@ struct KServeGRPCService: Sendable {
         case "ModelInfer":
             do {
                 let request: Inference_ModelInferRequest = try Self.decode(call.message)
-                infer(request, deadlineMicros: call.timeoutMicros, burst: &burst) { reply($0.flatMap(Self.encode)) }
+                infer(request, deadlineMicros: call.timeoutMicros, cancellation: call.cancellation, burst: &burst) { reply($0.flatMap(Self.encode)) }
             } catch {
                 reply(.failure(error))
             }
@@ -105,7 +105,7 @@ struct KServeGRPCService: Sendable {
     /// A gRPC deadline (`grpc-timeout`) and the request's `timeout` parameter become the
     /// request's timeout in the batcher (the tighter of the two), so a request past it is
     /// dropped before it computes.
-    func infer(_ request: Inference_ModelInferRequest, deadlineMicros: Int64, burst: inout PredictionBurst,
+    func infer(_ request: Inference_ModelInferRequest, deadlineMicros: Int64, cancellation: CallCancellation? = nil, burst: inout PredictionBurst,
                reply: @escaping @Sendable (Result<Inference_ModelInferResponse, GRPCStatus>) -> Void) {
         let arrived = DispatchTime.now().uptimeNanoseconds
         let model: LoadedModel, call: GRPCInferenceCall
@@ -122,7 +122,7 @@ struct KServeGRPCService: Sendable {
         }
         let requested: Int64 = [deadlineMicros, call.timeoutMicros].filter { $0 > 0 }.min() ?? 0
         let requestLog = store.requestLog
-        burst.append(model, DynamicBatcher.Job(block: call.prepared, deadline: model.deadline(requestedMicros: requested)) { result in
+        burst.append(model, DynamicBatcher.Job(block: call.prepared, deadline: model.deadline(requestedMicros: requested), cancellation: cancellation) { result in
             if case .success(let values) = result { requestLog?.record(model: model, prepared: call.prepared, values: values) }
             let answer = result.map { GRPCInferenceCall.response(model: model, prepared: call.prepared, id: call.id, values: $0, raw: call.rawOutputs) }
             model.metrics.requestFinished(.grpc, result.outcome, nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)

@@ -11,17 +11,19 @@ extension InferenceServer {
     }
 
     /// Binds the health listener: /v2/health/live, /v2/health/ready and /metrics only, with its
-    /// own connection limit (`maxHealthConnections`), so orchestrators' probes are answered
-    /// even while the main ports are flooded.
-    public func startHealth(host: String, port: Int) throws -> Int {
-        try startHTTP(host: host, port: port, front: .health)
+    /// own connection limit (`maxHealthConnections`) and its own event loop, so orchestrators'
+    /// probes are answered even while the main ports are flooded or their loops are busy.
+    /// With TLS on it speaks TLS without asking for a client certificate (a kubelet's probe
+    /// presents none), or plain HTTP when `plain`.
+    public func startHealth(host: String, port: Int, plain: Bool = false) throws -> Int {
+        try startHTTP(host: host, port: port, front: .health, plain: plain)
     }
 
-    private func startHTTP(host: String, port: Int, front: Front) throws -> Int {
+    private func startHTTP(host: String, port: Int, front: Front, plain: Bool = false) throws -> Int {
         let endpoints = KServeEndpoints(store: store, configuration: configuration, healthOnly: front == .health)
         let configuration = configuration
         let accessLogger = configuration.accessLog ? store.logger : nil
-        return try listen(host: host, port: port, front: front) { [self] pipeline in
+        return try listen(host: host, port: port, front: front, plain: plain) { [self] pipeline, _ in
             let progress = MessageProgress()
             try pipeline.addHandler(slowClientGuard(progress, front))
             // Not read while the client leaves its responses unread: pipelined requests then

@@ -63,6 +63,13 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         }
     }
 
+    /// A request NIO's parser rejects has been answered 400 (`HTTPServerProtocolErrorHandler`),
+    /// and the stream cannot be read past it: the connection ends here, rather than at the
+    /// header timeout with a second, unsolicited 408.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     private static func tooLarge(_ limit: Int) -> String {
         "request body is larger than the limit of \(limit) bytes (nnserve --max-body-size)"
     }

@@ -72,7 +72,7 @@ struct KServeEndpoints: Sendable {
         case .repositoryIndex:
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in try repositoryIndex(request.body) })
         case .load, .unload:
-            if let refusal = configuration.admin.refusal(authorization: request.headers.first(name: "authorization")) {
+            if let refusal = configuration.admin.refusal(authorizations: request.headers["authorization"]) {
                 var reply = HTTPReply.error(refusal)
                 if refusal.status == .unauthorized { reply.extraHeaders.append(("WWW-Authenticate", #"Bearer realm="nnserve""#)) }
                 return eventLoop.makeSucceededFuture(reply)

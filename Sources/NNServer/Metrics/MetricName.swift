@@ -14,6 +14,9 @@ enum MetricName {
     static let openConnections = "nnserve_open_connections"
     static let refusedConnections = "nnserve_refused_connections_total"
     static let closedSlowClients = "nnserve_slow_clients_closed_total"
+    static let cancelledRequests = "nnserve_cancelled_requests_total"
+    static let closedAbusiveClients = "nnserve_abusive_clients_closed_total"
+    static let reclaimedConnections = "nnserve_idle_connections_reclaimed_total"
     static let residentMemory = "process_resident_memory_bytes"
     static let virtualMemory = "process_virtual_memory_bytes"
     static let cpuSeconds = "process_cpu_seconds_total"
@@ -33,7 +36,10 @@ enum MetricName {
         httpResponses: "HTTP responses, by status code.",
         openConnections: "Open client connections, by protocol.",
         refusedConnections: "Connections refused at the front's connection limit, by protocol.",
-        closedSlowClients: "Connections closed for sending a request too slowly (slower than --min-transfer-rate after --header-timeout), by protocol.",
+        closedSlowClients: "Connections closed (gRPC: calls ended) for sending a request too slowly (slower than --min-transfer-rate after --header-timeout), by protocol.",
+        cancelledRequests: "Predict requests their client cancelled (gRPC RST_STREAM or a closed connection), by stage: queued (skipped, never computed) or computing (cancelled while their batch ran).",
+        closedAbusiveClients: "Connections closed with GOAWAY ENHANCE_YOUR_CALM, by reason: frames that need no answer (window_updates), answers left unread (unread_answers).",
+        reclaimedConnections: "Idle connections closed to make room for a new one at the front's connection limit, by protocol.",
         residentMemory: "Resident memory of the server process, in bytes.",
         virtualMemory: "Virtual memory of the server process, in bytes.",
         cpuSeconds: "CPU time used by the server process (user and system), in seconds.",

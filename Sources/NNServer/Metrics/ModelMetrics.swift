@@ -12,6 +12,10 @@ public final class ModelMetrics: Sendable {
     let queueTime: CoreMetrics.Timer
     let computeTime: CoreMetrics.Timer
     let queueDepth: CoreMetrics.Gauge
+    /// Calls their client cancelled: skipped before computing, and computed all the same
+    /// (cancelled while their batch ran).
+    let cancelledSkipped: CoreMetrics.Counter
+    let cancelledComputed: CoreMetrics.Counter
     /// The same events as Triton's statistics extension counts them.
     let statistics = InferenceStatistics()
 
@@ -31,6 +35,8 @@ public final class ModelMetrics: Sendable {
         queueTime = CoreMetrics.Timer(label: MetricName.queueDuration, dimensions: labels, factory: factory)
         computeTime = CoreMetrics.Timer(label: MetricName.computeDuration, dimensions: labels, factory: factory)
         queueDepth = CoreMetrics.Gauge(label: MetricName.queueDepth, dimensions: labels, factory: factory)
+        cancelledSkipped = CoreMetrics.Counter(label: MetricName.cancelledRequests, dimensions: labels + [("stage", "queued")], factory: factory)
+        cancelledComputed = CoreMetrics.Counter(label: MetricName.cancelledRequests, dimensions: labels + [("stage", "computing")], factory: factory)
     }
 
     /// A request answered (or refused) after `nanoseconds`, end to end inside the server.
@@ -49,6 +55,8 @@ public final class ModelMetrics: Sendable {
         queueTime.destroy()
         computeTime.destroy()
         queueDepth.destroy()
+        cancelledSkipped.destroy()
+        cancelledComputed.destroy()
     }
 }
 
@@ -67,6 +75,10 @@ extension ModelMetrics: BatchObserver {
 
     func jobsComputed(_ jobs: Int, computeNanoseconds: UInt64) {
         statistics.jobsComputed(jobs, computeNanoseconds: computeNanoseconds)
+    }
+
+    func jobCancelled(computed: Bool) {
+        (computed ? cancelledComputed : cancelledSkipped).increment()
     }
 }
 

@@ -13,6 +13,8 @@ public final class ServerMetrics: Sendable {
     private let connections: [CoreMetrics.Gauge]
     private let refused: [CoreMetrics.Counter]
     private let slowClients: [CoreMetrics.Counter]
+    private let reclaimed: [CoreMetrics.Counter]
+    private let abusive: [AbuseReason: CoreMetrics.Counter]
     private let openConnectionCounts = NIOLockedValueBox([Int](repeating: 0, count: Front.allCases.count))
     private let httpResponses = NIOLockedValueBox([Int: CoreMetrics.Counter]())
     /// Counters of the statuses the server sends, made once: no lock per response.
@@ -42,6 +44,12 @@ public final class ServerMetrics: Sendable {
         slowClients = Front.allCases.map {
             CoreMetrics.Counter(label: MetricName.closedSlowClients, dimensions: [("protocol", $0.rawValue)], factory: factory)
         }
+        reclaimed = Front.allCases.map {
+            CoreMetrics.Counter(label: MetricName.reclaimedConnections, dimensions: [("protocol", $0.rawValue)], factory: factory)
+        }
+        abusive = Dictionary(uniqueKeysWithValues: AbuseReason.allCases.map { reason in
+            (reason, CoreMetrics.Counter(label: MetricName.closedAbusiveClients, dimensions: [("reason", reason.rawValue)], factory: factory))
+        })
         process = ProcessGauges(factory: factory)
         commonResponses = Dictionary(uniqueKeysWithValues: [200, 400, 404, 405, 500, 503, 504].map { status in
             (status, CoreMetrics.Counter(label: MetricName.httpResponses, dimensions: [("code", String(status))], factory: factory))
@@ -59,6 +67,8 @@ public final class ServerMetrics: Sendable {
     func connectionOpened(_ front: Front) { adjustConnections(front, by: 1) }
     func connectionRefused(_ front: Front) { refused[front.index].increment() }
     func slowClientClosed(_ front: Front) { slowClients[front.index].increment() }
+    func idleConnectionReclaimed(_ front: Front) { reclaimed[front.index].increment() }
+    func abusiveClientClosed(_ reason: AbuseReason) { abusive[reason]?.increment() }
     func connectionClosed(_ front: Front) { adjustConnections(front, by: -1) }
 
     private func adjustConnections(_ front: Front, by delta: Int) {
