@@ -48,7 +48,7 @@ let package = Package(
             // code is enabled per function (target attributes), never with -march=native.
             cSettings: [.unsafeFlags(["-O2"])]
         ),
-        // glibc allocator tuning for the training executables (not a kernel).
+        // glibc allocator tuning for the training and serving executables (not a kernel).
         .target(name: "CAllocator"),
         .target(name: "NNCore", swiftSettings: strictSwift),
         .target(
@@ -139,7 +139,7 @@ let package = Package(
         .target(
             name: "NNServer",
             dependencies: [
-                "NNCore", "NNFormat", "NNInference", "NNWire",
+                "NNCore", "NNFormat", "NNInference", "NNWire", "CAllocator",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

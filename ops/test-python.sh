@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-if ! "$python" -c "import pytest, requests, prometheus_client, tensorboard, tritonclient.grpc, numpy, pandas, kserve" 2>/dev/null; then
+if ! "$python" -c "import pytest, requests, prometheus_client, tensorboard, tritonclient.grpc, numpy, pandas, kserve, h2" 2>/dev/null; then
   echo "installing the Python test requirements (tests/python/requirements.txt)"
   "$python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi

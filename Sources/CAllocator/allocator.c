@@ -1,5 +1,8 @@
-/* glibc allocator tuning for training executables (see NNTrain.AllocatorTuning). */
+/* glibc allocator tuning for the executables (see NNTrain.AllocatorTuning, NNServer.ServerMemory). */
 #include "nn_allocator.h"
+/* Any libc header first: glibc defines __GLIBC__ in <features.h>, which it brings in. Without
+   it the test below was false and every setting here compiled to nothing. */
+#include <stdlib.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -12,3 +15,13 @@ int nn_set_mmap_threshold(int bytes) {
     return 0;
 #endif
 }
+
+int nn_set_trim_threshold(int bytes) {
+#if defined(__GLIBC__)
+    return mallopt(M_TRIM_THRESHOLD, bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+

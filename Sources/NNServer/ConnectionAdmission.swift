@@ -24,6 +24,15 @@ final class ConnectionSlot: Sendable {
         state.withLockedValue { $0.idleSince = since }
     }
 
+    /// The connection closed: the reclaim action (which holds its handler) is dropped, so the
+    /// handler, which holds this slot, is freed with its pipeline.
+    func connectionClosed() {
+        state.withLockedValue {
+            $0.reclaim = nil
+            $0.idleSince = nil
+        }
+    }
+
     /// A call opened: the connection is not to be reclaimed.
     func markBusy() {
         state.withLockedValue { $0.idleSince = nil }
@@ -93,6 +102,7 @@ final class ConnectionAdmission: Sendable {
                 fronts[front]?.count -= 1
                 fronts[front]?.slots[id] = nil
             }
+            slot.connectionClosed()
             onClose()
         }
         return decision

@@ -65,6 +65,7 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "OpenBLAS threads; nnserve's plans run their own kernels and do not call OpenBLAS, so this only matters to plans built to compare against it.") var blasThreads = 1
 
     func run() throws {
+        ServerMemory.returnLargeBlocksWhenFreed()
         BLASThreads.set(blasThreads)
         var configuration = ServerConfiguration()
         configuration.maxBatchSize = maxBatchSize

@@ -214,3 +214,15 @@ final class ConnectionAdmissionTests: XCTestCase {
         }
     }
 }
+
+/// The allocator settings nnserve starts with take effect (they once compiled to nothing, and
+/// RSS stayed 14 MB above idle after an abusive client).
+final class ServerMemoryTests: XCTestCase {
+    func testGlibcTakesBothThresholds() throws {
+        #if canImport(Glibc)
+        XCTAssertTrue(ServerMemory.returnLargeBlocksWhenFreed())
+        #else
+        throw XCTSkip("glibc's allocator settings only")
+        #endif
+    }
+}

@@ -34,8 +34,9 @@ struct GRPCLimits: Sendable {
     }
 
     /// Body bytes a connection buffers for incomplete messages before it stops reopening its
-    /// window (the client then waits, as HTTP/2 means it to).
-    var bufferedLimit: Int { max(2 * (maxMessageSize + GRPCMessage.prefixSize), 4 * windowSize) }
+    /// window (the client then waits, as HTTP/2 means it to): one largest message and a
+    /// window more, so a message of any allowed size completes while others wait.
+    var bufferedLimit: Int { max(maxMessageSize + GRPCMessage.prefixSize + windowSize, 4 * windowSize) }
 
     /// How often the connection checks its deadlines.
     var checkInterval: TimeAmount {

@@ -149,6 +149,7 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         deadlineCheck?.cancel()
         deadlineCheck = nil
+        slot?.connectionClosed()
         for stream in streams.values { stream.cancellation?.cancel() }
         streams.removeAll()
         buffered = 0
