@@ -51,6 +51,16 @@ public enum Activation: Sendable, Hashable {
         .selu, .sigmoid, .tanh, .softplus, .gelu, .softmax,
     ]
 
+    /// Why the activation's parameter is unusable (NaN or infinite makes every negative input
+    /// NaN), or nil.
+    public var parameterProblem: String? {
+        switch self {
+        case .leakyRelu(let alpha) where !alpha.isFinite: "leaky_relu alpha is \(alpha); it must be finite"
+        case .elu(let alpha) where !alpha.isFinite: "elu alpha is \(alpha); it must be finite"
+        default: nil
+        }
+    }
+
     /// Parses a name such as "relu" or "leaky_relu" (with default parameters).
     public init?(name: String) {
         guard let match = Activation.allDefaults.first(where: { $0.name == name }) else { return nil }

@@ -129,6 +129,7 @@ extension Node {
             guard dense.inputWidth == inputWidths[0] else {
                 throw .widthMismatch(node: name, detail: "input '\(inputs[0])' has \(inputWidths[0]) features, kernel \(dense.weights.shape) expects \(dense.inputWidth)")
             }
+            if let problem = dense.activation.parameterProblem { throw .invalidParameter(node: name, detail: problem) }
             return dense.outputWidth
         case .batchNorm(let norm):
             try requireInputs("1", inputWidths.count == 1)
@@ -153,8 +154,9 @@ extension Node {
                 throw .invalidParameter(node: name, detail: "\(operation.kind) rate must be in [0, 1), got \(rate)")
             }
             return inputWidths[0]
-        case .activation:
+        case .activation(let activation):
             try requireInputs("1", inputWidths.count == 1)
+            if let problem = activation.parameterProblem { throw .invalidParameter(node: name, detail: problem) }
             return inputWidths[0]
         case .sharedDense(let owner):
             try requireInputs("1", inputWidths.count == 1)

@@ -26,6 +26,19 @@ public final class SQLiteStudyStore: StudyStore {
         }
     }
 
+    /// A new study's database, written whole or not at all: built beside `path` with its
+    /// definition, then renamed into place. A study killed in its first moments used to leave
+    /// a database with tables and no study in it, which `--resume` could only refuse.
+    public static func create(path: String, definition: StudyDefinition) throws(TuneError) -> SQLiteStudyStore {
+        let partial = path + ".partial"
+        for leftover in [partial, partial + "-wal", partial + "-shm", partial + "-journal"] { try? FileManager.default.removeItem(atPath: leftover) }
+        try SQLiteStudyStore(path: partial).create(definition)
+        guard rename(partial, path) == 0 else {
+            throw .database(path: path, detail: "cannot move the new study into place: \(String(cString: strerror(errno)))")
+        }
+        return try SQLiteStudyStore(path: path)
+    }
+
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("study v1") { db in

@@ -57,13 +57,24 @@ extension NNTrainCommand {
             SharedKernels.setTrainingThreads(1)
             AllocatorTuning.keepLargeBlocksOnTheHeap()
             let databasePath = resume ?? study
-            let store = try SQLiteStudyStore(path: databasePath)
+            let store: SQLiteStudyStore
             let definition: StudyDefinition
-            if let stored = try store.definition() {
-                definition = try given(stored: stored) ?? stored
-            } else {
-                guard resume == nil else { throw ValidationError("--resume \(databasePath): no study in it; start one with --space, --model and --data") }
+            if !FileManager.default.fileExists(atPath: databasePath) {
+                guard resume == nil else { throw ValidationError("--resume \(databasePath): no such study database; start one with --space, --model and --data") }
                 definition = try given(stored: nil)!
+                store = try SQLiteStudyStore.create(path: databasePath, definition: definition)
+            } else {
+                store = try SQLiteStudyStore(path: databasePath)
+                if let stored = try store.definition() {
+                    definition = try given(stored: stored) ?? stored
+                } else {
+                    // A database from before studies were created whole, killed before its
+                    // definition was stored: the flags that started it start it again.
+                    guard let fresh = try given(stored: nil) else {
+                        throw ValidationError("--resume \(databasePath): the study was stopped before its definition was stored; run the command that started it again (with --space, --model and --data)")
+                    }
+                    definition = fresh
+                }
             }
             let study = try Study(definition: definition, store: store, directory: databasePath + ".members")
             let stop = StopRequest.installed()

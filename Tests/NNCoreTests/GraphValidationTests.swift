@@ -74,5 +74,15 @@ final class GraphValidationTests: XCTestCase {
         var standardized = GraphFixtures.mlp([2, 3])
         standardized.inputs[0].standardization = Standardization(mean: [0, 0], std: [1, 0])
         expectError(standardized, .invalidInput(input: "x", detail: "standard deviation of feature 1 is 0.0; it must be finite and positive"))
+
+        // A NaN slope makes every negative input NaN: refused, in a dense node or on its own.
+        var leaky = GraphFixtures.mlp([2, 3])
+        guard case .dense(var slope) = leaky.nodes[0].operation else { return XCTFail("fixture changed") }
+        slope.activation = .leakyRelu(alpha: .nan)
+        leaky.nodes[0].operation = .dense(slope)
+        expectError(leaky, .invalidParameter(node: "dense1", detail: "leaky_relu alpha is nan; it must be finite"))
+        var elu = GraphFixtures.mlp([2, 3])
+        elu.nodes.append(Node(name: "act", operation: .activation(.elu(alpha: .infinity)), inputs: ["dense1"]))
+        expectError(elu, .invalidParameter(node: "act", detail: "elu alpha is inf; it must be finite"))
     }
 }

@@ -475,6 +475,11 @@ def main():
     parser.add_argument("--nnserve", default=os.path.join(ROOT, ".build", "release", "nnserve"))
     parser.add_argument("--seconds", type=float, default=30)
     options = parser.parse_args()
+    # 1,030 slot holders need more descriptors than the usual soft limit of 1,024 (nnserve
+    # inherits the raised limit).
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     server = Server(options.nnserve)
     try:
         fresh_triton_infer(server.grpc)
@@ -482,7 +487,9 @@ def main():
                                (half_sent_messages, {}), (rapid_reset, {}), (slot_holders, {"connections": 1030})]:
             result = judge(server, attack, seconds=options.seconds, **kwargs)
             print({key: value for key, value in result.items() if not key.endswith("_bytes")}, flush=True)
-        print({"attack": "disconnect_in_flight", **disconnect_in_flight(server.grpc, rounds=8), "rss_mb": round(server.rss() / 2**20, 1)})
+        idle = server.rss()
+        print({"attack": "disconnect_in_flight", **disconnect_in_flight(server.grpc, rounds=8), "rss_idle_mb": round(idle / 2**20, 1),
+               "rss_after_mb": round(server.rss() / 2**20, 1)})
         print({"cancelled_queued": server.metric("nnserve_cancelled_requests_total", stage="queued"),
                "cancelled_computing": server.metric("nnserve_cancelled_requests_total", stage="computing"),
                "abusive_closed": server.metric("nnserve_abusive_clients_closed_total")})

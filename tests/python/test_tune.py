@@ -120,3 +120,23 @@ def test_ctrl_c_stops_after_the_current_epoch_and_resumes(tmp_path):
         assert "stopping after the current epoch" in stderr
         assert "continue with: nntrain tune --resume study.db" in stderr
     assert tune(stopped, "--resume", "study.db", "--json") == reference
+
+
+def test_a_study_killed_as_it_starts_leaves_a_whole_database_or_none(tmp_path):
+    """Killed in its first moments (before, while or after its database is made): either there
+    is no study.db and the command that started it starts it again, or --resume continues it."""
+    for index, delay in enumerate([0.0, 0.02, 0.05, 0.1, 0.2, 0.4]):
+        directory = tmp_path / f"k{index}"
+        directory.mkdir()
+        process = subprocess.Popen([os.path.join(BUILD, "nntrain"), "tune", *STUDY, "--generations", "1", "--study", "study.db"],
+                                   cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if (directory / "study.db").exists():
+            assert tune(directory, "--resume", "study.db", "--json")["value"] is not None
+        else:
+            refused = subprocess.run([os.path.join(BUILD, "nntrain"), "tune", "--resume", "study.db"], cwd=directory,
+                                     capture_output=True, text=True, timeout=60)
+            assert refused.returncode == 64 and "no such study database" in refused.stderr, refused.stderr
+            assert tune(directory, *STUDY, "--generations", "1", "--study", "study.db")["value"] is not None

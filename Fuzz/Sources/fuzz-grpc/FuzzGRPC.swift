@@ -24,6 +24,13 @@ let model: LoadedModel = {
                             metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
 }()
 let limits = PredictLimits(ServerConfiguration())
+/// Small bounds, so the seeds' hostile patterns (Fuzz/corpus/grpc/attack-*) reach them: a
+/// few unsent answers end the connection, as a flood of WINDOW_UPDATEs does.
+let connectionLimits: GRPCLimits = {
+    var limits = GRPCLimits(maxMessageSize: 4096, windowSize: 1 << 16)
+    limits.unreadAnswerLimit = 256
+    return limits
+}()
 
 /// What the service does with a ModelInfer call up to the batcher; other paths are answered.
 let serve: GRPCStreamHandler.Serve = { call, _, reply in
@@ -50,7 +57,7 @@ public func fuzzGRPC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     try! channel.pipeline.syncOperations.addHandlers([
         NIOHTTP2Handler(mode: .server, initialSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 16),
                                                          HTTP2Setting(parameter: .initialWindowSize, value: 1 << 16)]),
-        GRPCStreamHandler(maxMessageSize: 4096, windowSize: 1 << 16, serve: serve),
+        GRPCStreamHandler(limits: connectionLimits, serve: serve),
     ])
     _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     // A protocol error closes the connection as a server would; it is an answer, not a trap.
