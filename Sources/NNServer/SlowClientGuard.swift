@@ -20,9 +20,9 @@ final class MessageProgress: FrameProgress {
         receivedBytes += count
     }
 
-    /// The connection has delivered its first request head and its front keeps each request's
-    /// deadline from now on (gRPC: per stream, several at once); the guard has nothing left
-    /// to watch.
+    /// The connection has opened (gRPC: its HTTP/2 preface arrived) and its front keeps each
+    /// request's deadline from now on (per stream, several at once); the guard has nothing
+    /// left to watch.
     func standDown() {
         watching = false
         inMessage = false

@@ -100,3 +100,35 @@ def test_idle_connections_holding_every_slot_make_room_for_a_fresh_client():
         assert server.metric("nnserve_idle_connections_reclaimed_total", protocol="grpc") - before >= 1
     finally:
         assert server.stop() == 0
+
+
+def test_a_connection_may_wait_before_its_first_call_but_not_for_its_preface(server):
+    """The header timeout (2 s here) holds a connection to its HTTP/2 preface, a TLS
+    handshake or a trickle included; after it, a client may keep its connection open before
+    its first call (channels that connect eagerly do)."""
+    import socket
+    import time
+    early = attacks.RawClient(server.grpc)
+    time.sleep(3)
+    early.call(1, attacks.LIVE)
+    early.flush()
+    deadline = time.monotonic() + 5
+    while 1 not in early.statuses and time.monotonic() < deadline and not early.closed:
+        early.poll(0.1)
+    early.close()
+    assert early.statuses.get(1) == 0, (early.statuses, early.closed, early.goaway)
+
+    stalled = socket.create_connection(("127.0.0.1", server.grpc), timeout=8)
+    stalled.sendall(b"PRI * HTTP/2.0\r\n")  # half a preface, then nothing
+    started = time.monotonic()
+    closed = False
+    try:
+        while stalled.recv(1024):  # the server's own SETTINGS come first
+            pass
+        closed = True
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        pass
+    stalled.close()
+    assert closed and time.monotonic() - started < 6, "a half preface was held past the header timeout"

@@ -24,8 +24,8 @@ extension InferenceServer {
         let limits = GRPCLimits(configuration, windowSize: Self.grpcWindowSize)
         let metrics = store.metrics
         return try listen(host: host, port: port, front: .grpc) { [self] pipeline, slot in
-            // Until the first HEADERS, the connection is held to the header timeout from accept
-            // (a stalled TLS handshake or preface included); then each stream to its own.
+            // Until its HTTP/2 preface has arrived, the connection is held to the header timeout
+            // from accept (a stalled TLS handshake included); then each stream to its own.
             let progress = MessageProgress()
             try pipeline.addHandlers([
                 slowClientGuard(progress, .grpc),

@@ -14,7 +14,7 @@ struct GRPCLimits: Sendable {
     /// computing for this long gets a GOAWAY and is closed.
     var idleTimeout: TimeAmount = .seconds(60)
     /// A call's message must be complete within this time of its HEADERS, or average
-    /// `minBytesPerSecond` since them; the connection's first HEADERS must arrive within it.
+    /// `minBytesPerSecond` since them; the connection's HTTP/2 preface must arrive within it.
     var headerTimeout: TimeAmount = .seconds(10)
     var minBytesPerSecond = 32 * 1024
     /// Answer bytes waiting for the client's flow-control window past which the connection

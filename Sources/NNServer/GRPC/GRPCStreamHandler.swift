@@ -74,8 +74,8 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     private let limits: GRPCLimits
     /// The connection's place in its front's admission (nil in tests without a server).
     private let slot: ConnectionSlot?
-    /// The slow-client guard's view: it watches the connection until its first HEADERS.
-    private let progress: MessageProgress?
+    /// The slow-client guard's view: it watches the connection until its preface has arrived.
+    private var progress: MessageProgress?
     private let onAbuse: @Sendable (AbuseReason) -> Void
     private let onSlowCall: @Sendable () -> Void
     private var streams: [HTTP2StreamID: Stream] = [:]
@@ -161,6 +161,13 @@ final class GRPCStreamHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if let watched = progress {
+            // The preface has arrived (NIOHTTP2 passes frames on only after it): the
+            // connection's deadline is met, each stream keeps its own from here, and a client
+            // may keep a connection open before its first call (the idle timeout rules then).
+            watched.standDown()
+            progress = nil
+        }
         switch frame.payload {
         case .headers(let headers):
             madeProgress()
@@ -169,7 +176,6 @@ final class GRPCStreamHandler: ChannelInboundHandler {
                 if headers.endStream { finish(frame.streamID, context: context) }
                 return
             }
-            progress?.standDown()
             highestStream = max(highestStream, frame.streamID)
             begin(frame.streamID, headers: headers.headers, context: context)
             if headers.endStream { finish(frame.streamID, context: context) }
