@@ -25,3 +25,11 @@ int nn_set_trim_threshold(int bytes) {
 #endif
 }
 
+
+int nn_release_free_memory(void) {
+#if defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}

@@ -78,7 +78,11 @@ public final class InferenceServer: Sendable {
     /// connection of the front to make room where there is one.
     func admit(_ channel: any Channel, _ front: Front) -> ConnectionSlot? {
         let metrics = store.metrics
-        switch admission.admit(channel, front, limit: configuration.maxConnections(front), onClose: { metrics.connectionClosed(front) }) {
+        let onClose: @Sendable () -> Void = {
+            metrics.connectionClosed(front)
+            ServerMemory.releaseFreedMemorySoon()
+        }
+        switch admission.admit(channel, front, limit: configuration.maxConnections(front), onClose: onClose) {
         case .refused:
             return nil
         case .admitted(let slot):

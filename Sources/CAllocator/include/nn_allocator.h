@@ -9,4 +9,9 @@ int nn_set_mmap_threshold(int bytes);
    Setting it fixes it: glibc otherwise raises it to twice each mmapped block it frees. Returns 1
    on success, 0 where unsupported. */
 int nn_set_trim_threshold(int bytes);
+/* Gives the pages of free heap memory back to the system (malloc_trim(0)), in every arena:
+   freed blocks between live ones too, which the trim threshold cannot reach. Walks and locks
+   each arena in turn: call it from a background thread, seldom. Returns 1 if memory was
+   released, 0 if none was or where unsupported. */
+int nn_release_free_memory(void);
 #endif
