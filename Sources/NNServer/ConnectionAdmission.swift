@@ -64,9 +64,14 @@ final class ConnectionAdmission: Sendable {
 
     private let open = NIOLockedValueBox([Front: Open]())
     let minimumIdle: TimeAmount
+    /// The fronts whose connections say when they are idle: only their slots are searched at
+    /// the limit (a refusal on another front stays one count comparison, however many
+    /// connections a flood brings).
+    let reclaimable: Set<Front>
 
-    init(minimumIdle: TimeAmount = .seconds(1)) {
+    init(minimumIdle: TimeAmount = .seconds(1), reclaimable: Set<Front> = [.grpc]) {
         self.minimumIdle = minimumIdle
+        self.reclaimable = reclaimable
     }
 
     enum Decision {
@@ -86,6 +91,7 @@ final class ConnectionAdmission: Sendable {
             defer { fronts[front] = entry }
             var reclaim: (@Sendable () -> Void)?
             if entry.count >= limit {
+                guard reclaimable.contains(front) else { return .refused }
                 let candidates = entry.slots.values.compactMap { slot in slot.idleSince.map { (slot, $0) } }
                 guard let idlest = candidates.filter({ $0.1 <= cutoff }).min(by: { $0.1 < $1.1 })?.0,
                       let action = idlest.takeReclaim(idleBefore: cutoff) else { return .refused }

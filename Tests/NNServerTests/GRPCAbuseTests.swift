@@ -234,6 +234,16 @@ final class ConnectionAdmissionTests: XCTestCase {
             return XCTFail("slot 0 has been idle for less than the minimum")
         }
     }
+
+    /// Fronts whose connections never say they are idle (binary, HTTP/1.1) refuse at the limit
+    /// without searching, even if a slot were marked idle.
+    func testOnlyReclaimableFrontsReclaim() {
+        let admission = ConnectionAdmission(minimumIdle: .seconds(2))
+        guard case .admitted(let slot) = admission.admit(EmbeddedChannel(), .http, limit: 1, onClose: {}) else { return XCTFail("refused") }
+        slot.onReclaim {}
+        slot.markIdle(since: .now() - .seconds(60))
+        guard case .refused = admission.admit(EmbeddedChannel(), .http, limit: 1, onClose: {}) else { return XCTFail("http reclaimed") }
+    }
 }
 
 /// The allocator settings nnserve starts with take effect (they once compiled to nothing, and
