@@ -24,8 +24,9 @@ final class ConnectionSlot: Sendable {
         state.withLockedValue { $0.idleSince = since }
     }
 
-    /// The connection closed: the reclaim action (which holds its handler) is dropped, so the
-    /// handler, which holds this slot, is freed with its pipeline.
+    /// The connection closed (its handler says so, having set the action): the reclaim action,
+    /// which holds the handler, is dropped, so the handler, which holds this slot, is freed
+    /// with its pipeline.
     func connectionClosed() {
         state.withLockedValue {
             $0.reclaim = nil
@@ -108,7 +109,6 @@ final class ConnectionAdmission: Sendable {
                 fronts[front]?.count -= 1
                 fronts[front]?.slots[id] = nil
             }
-            slot.connectionClosed()
             onClose()
         }
         return decision
