@@ -60,13 +60,6 @@ public final class LoadedModel: Sendable {
 }
 
 extension LoadedModel {
-    /// Queues a checked request on this version's batcher; `complete` runs on an executor
-    /// thread (or the caller's, when the batcher runs a lone request inline).
-    func predict(_ prepared: RowBlock, deadline: UInt64?,
-                 complete: @escaping @Sendable (Result<[[Float]], ServingError>) -> Void) {
-        batcher.submit(DynamicBatcher.Job(block: prepared, deadline: deadline, complete: complete))
-    }
-
     /// The uptime deadline of a request that asked for `micros` (0: none, so the model's
     /// `default_timeout_micros` applies); nil for no deadline, also for one beyond a year,
     /// which no request waits for.

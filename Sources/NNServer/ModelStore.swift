@@ -158,18 +158,6 @@ public final class ModelStore: @unchecked Sendable {
 
     public var loadedCount: Int { lock.withLock { served.values.reduce(0) { $0 + $1.count } } }
 
-    /// Why the server is not ready (nil when it is): shutting down, nothing loaded, or a model
-    /// of the repository without a served version — one unloaded on request counts too, since
-    /// the server then does not serve its whole repository. Every front answers from it.
-    var notReadyReason: String? {
-        if isShuttingDown { return "shutting down; requests are still answered until the listeners close" }
-        let unserved = Dictionary(grouping: index().filter { $0.version != nil }, by: \.name)
-            .filter { _, entries in !entries.contains(where: \.ready) }
-            .keys.sorted()
-        if loadedCount == 0 { return "no model is loaded" }
-        return unserved.isEmpty ? nil : "models without a served version: \(unserved.joined(separator: ", "))"
-    }
-
     /// The served versions statistics are asked for: all of every model (no name), all of one
     /// model (version 0), or one version.
     func servedVersions(_ name: String?, version: Int64) throws(ServingError) -> [LoadedModel] {

@@ -1,4 +1,3 @@
-import Dispatch
 import NIOCore
 import NNFormat
 import NNWire
@@ -14,14 +13,14 @@ final class RequestRouter: ChannelInboundHandler {
     typealias InboundIn = Nnserve_Request
     typealias OutboundOut = Nnserve_Response
 
-    private let store: ModelStore
+    private let core: ServingCore
     private let configuration: ServerConfiguration
     /// Predictions decoded in the current read, submitted together at read-complete.
     private var burst = PredictionBurst()
     private var flushScheduled = false
 
     init(store: ModelStore, configuration: ServerConfiguration) {
-        self.store = store
+        core = ServingCore(store: store, configuration: configuration)
         self.configuration = configuration
     }
 
@@ -34,16 +33,16 @@ final class RequestRouter: ChannelInboundHandler {
             return predictAndRespond(context: context, id: request.id, predict)
         case .metadata(let metadata):
             do {
-                let (model, versions) = try store.model(metadata.model, version: metadata.version)
+                let (model, versions) = try core.describe(metadata.model, version: metadata.version)
                 response.metadata = model.metadata(versions: versions)
             } catch {
                 response.error = error.response
             }
         case .listModels:
-            response.listModels.models = store.summaries()
+            response.listModels.models = core.store.summaries()
         case .health:
             response.health.live = true
-            response.health.ready = store.loadedCount > 0 && !store.isShuttingDown
+            response.health.ready = core.serverReadiness().isReady
         case nil:
             response.error = ServingError(.invalidArgument, "request \(request.id) has no kind (predict, metadata, list_models, health)").response
         }
@@ -51,38 +50,18 @@ final class RequestRouter: ChannelInboundHandler {
     }
 
     private func predictAndRespond(context: ChannelHandlerContext, id: UInt64, _ predict: Nnserve_PredictRequest) {
-        let arrived = DispatchTime.now().uptimeNanoseconds
-        let model: LoadedModel, prepared: RowBlock
-        do {
-            model = try store.route(predict.model, version: predict.version, from: .binary)
-        } catch {
-            return write(Self.response(id: id, error: error), context: context)
-        }
-        do {
-            prepared = try PredictPreparation.prepare(predict, for: model, limits: PredictLimits(configuration))
-        } catch {
-            model.metrics.requestFinished(.binary, RequestOutcome(error.code), nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
-            return write(Self.response(id: id, error: error), context: context)
-        }
         let bound = NIOLoopBound((router: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        let accessLog = configuration.accessLog, logger = store.logger, requestLog = store.requestLog
-        let job = DynamicBatcher.Job(block: prepared, deadline: model.deadline(requestedMicros: predict.timeoutMicros)) { result in
-            if case .success(let values) = result { requestLog?.record(model: model, prepared: prepared, values: values) }
-            let response = Self.response(id: id, model: model, prepared: prepared, result)
-            let outcome = result.outcome
-            let finish: @Sendable () -> Void = {
-                bound.value.router.write(response, context: bound.value.context)
-                let nanoseconds = DispatchTime.now().uptimeNanoseconds - arrived
-                model.metrics.requestFinished(.binary, outcome, nanoseconds: nanoseconds)
-                if accessLog {
-                    logger.info("binary predict \(model.name) v\(model.version) rows=\(prepared.rows) \(outcome.rawValue) \(nanoseconds / 1000)us")
-                }
-            }
-            // A lone request runs inline on this loop: answer it without another hop.
+        core.infer(model: predict.model, version: predict.version, from: .binary, into: &burst) {
+            let inputs = predict.inputs.map { TensorView(name: $0.name, shape: $0.shape, datatype: TensorDatatype.fp32.rawValue, values: .float32($0.data)) }
+            return InferenceRequest(inputs: .tensors(inputs), outputs: predict.outputs.map { .init(name: $0) }, timeoutMicros: predict.timeoutMicros)
+        } answer: { result in
+            let response = Self.response(id: id, result)
+            let finish: @Sendable () -> Void = { bound.value.router.write(response, context: bound.value.context) }
+            // A lone request runs inline on this loop, and a refused one is answered at once:
+            // no other hop.
             if eventLoop.inEventLoop { finish() } else { eventLoop.execute(finish) }
         }
-        burst.append(model, job)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -91,19 +70,18 @@ final class RequestRouter: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    private static func response(id: UInt64, model: LoadedModel, prepared: RowBlock,
-                                 _ result: Result<[[Float]], ServingError>) -> Nnserve_Response {
+    private static func response(id: UInt64, _ result: Result<InferenceAnswer, ServingError>) -> Nnserve_Response {
         switch result {
-        case .success(let values):
+        case .success(let answer):
             var response = Nnserve_Response()
             response.id = id
-            response.predict.model = model.name
-            response.predict.version = Int64(model.version)
-            response.predict.outputs = zip(prepared.outputs, values).map { index, data in
+            response.predict.model = answer.model.name
+            response.predict.version = Int64(answer.model.version)
+            response.predict.outputs = answer.outputs.map { binding, values in
                 var tensor = Nnserve_OutputTensor()
-                tensor.name = model.plan.outputs[index].name
-                tensor.shape = [Int64(prepared.rows), Int64(model.plan.outputs[index].width)]
-                tensor.data = data
+                tensor.name = binding.name
+                tensor.shape = [Int64(answer.rows), Int64(binding.width)]
+                tensor.data = values
                 return tensor
             }
             return response

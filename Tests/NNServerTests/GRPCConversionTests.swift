@@ -32,17 +32,17 @@ final class GRPCConversionTests: XCTestCase {
     func testTypedContentsBecomeTheirDatatypesLittleEndianBytes() throws {
         var contents = Inference_InferTensorContents()
         contents.intContents = [1, -2, 300]
-        XCTAssertEqual(try GRPCInferenceCall.littleEndian(contents, datatype: "INT16", input: "x"), [1, 0, 0xFE, 0xFF, 0x2C, 0x01])
+        XCTAssertEqual(try GRPCInferenceCodec.littleEndian(contents, datatype: "INT16", input: "x"), [1, 0, 0xFE, 0xFF, 0x2C, 0x01])
         contents = Inference_InferTensorContents()
         contents.fp32Contents = [1.5]
-        XCTAssertEqual(try GRPCInferenceCall.littleEndian(contents, datatype: "FP32", input: "x"), [0, 0, 0xC0, 0x3F])
+        XCTAssertEqual(try GRPCInferenceCodec.littleEndian(contents, datatype: "FP32", input: "x"), [0, 0, 0xC0, 0x3F])
         contents = Inference_InferTensorContents()
         contents.boolContents = [true, false]
-        XCTAssertEqual(try GRPCInferenceCall.littleEndian(contents, datatype: "BOOL", input: "x"), [1, 0])
+        XCTAssertEqual(try GRPCInferenceCodec.littleEndian(contents, datatype: "BOOL", input: "x"), [1, 0])
         contents = Inference_InferTensorContents()
         contents.uint64Contents = [258]
-        XCTAssertEqual(try GRPCInferenceCall.littleEndian(contents, datatype: "UINT64", input: "x"), [2, 1, 0, 0, 0, 0, 0, 0])
-        XCTAssertThrowsError(try GRPCInferenceCall.littleEndian(contents, datatype: "FP16", input: "x")) { error in
+        XCTAssertEqual(try GRPCInferenceCodec.littleEndian(contents, datatype: "UINT64", input: "x"), [2, 1, 0, 0, 0, 0, 0, 0])
+        XCTAssertThrowsError(try GRPCInferenceCodec.littleEndian(contents, datatype: "FP16", input: "x")) { error in
             XCTAssertEqual("\(error)", "input 'x' is FP16, which has no typed contents field; send it in raw_input_contents")
         }
     }

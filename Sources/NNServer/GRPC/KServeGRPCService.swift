@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import NIOCore
 import NNInference
 import NNFormat
@@ -8,8 +7,8 @@ import NNWire
 import SwiftProtobuf
 
 /// The KServe v2 gRPC service (`inference.GRPCInferenceService`) with Triton's configuration,
-/// statistics and repository extensions, over the shared model store. Inference joins the
-/// same batchers as the other fronts, through `GRPCInferenceCall`'s `RowBlock`.
+/// statistics and repository extensions: the gRPC codec of the serving core, which answers
+/// every question (`ServingCore`); inference goes through the core's one path into the batchers.
 ///
 /// Each RPC is unary: `serve` decodes the request message, answers through `reply` (from the
 /// batcher's thread for ModelInfer, without a task or a thread hop of its own), and
@@ -19,8 +18,12 @@ struct KServeGRPCService: Sendable {
 
     static let servicePath = "/inference.GRPCInferenceService/"
 
-    let store: ModelStore
-    let configuration: ServerConfiguration
+    let core: ServingCore
+    var configuration: ServerConfiguration { core.configuration }
+
+    init(store: ModelStore, configuration: ServerConfiguration) {
+        core = ServingCore(store: store, configuration: configuration)
+    }
 
     func serve(_ call: GRPCCall, burst: inout PredictionBurst, reply: @escaping Reply) {
         guard call.path.hasPrefix(Self.servicePath) else {
@@ -59,18 +62,17 @@ struct KServeGRPCService: Sendable {
         return response
     }
 
-    /// As the HTTP front decides it: every model of the repository serves a version, and the
-    /// server is not shutting down (gRPC answers false rather than an error).
+    /// The core's answer (gRPC answers false rather than an error).
     func serverReady() -> Inference_ServerReadyResponse {
         var response = Inference_ServerReadyResponse()
-        response.ready = store.notReadyReason == nil
+        response.ready = core.serverReadiness().isReady
         return response
     }
 
     func modelReady(_ request: Inference_ModelReadyRequest) throws(GRPCStatus) -> Inference_ModelReadyResponse {
         var response = Inference_ModelReadyResponse()
         let version = try Self.rethrow { () throws(ServingError) in try Self.version(request.version) }
-        response.ready = (try? store.model(request.name, version: version)) != nil
+        response.ready = core.modelReadiness(request.name, version: version).isReady
         return response
     }
 
@@ -83,7 +85,7 @@ struct KServeGRPCService: Sendable {
     }
 
     func modelMetadata(_ request: Inference_ModelMetadataRequest) throws(GRPCStatus) -> Inference_ModelMetadataResponse {
-        let (model, versions) = try Self.rethrow { () throws(ServingError) in try store.model(request.name, version: try Self.version(request.version)) }
+        let (model, versions) = try Self.rethrow { () throws(ServingError) in try core.describe(request.name, version: try Self.version(request.version)) }
         var response = Inference_ModelMetadataResponse()
         response.name = model.name
         response.versions = versions.map(String.init)
@@ -107,33 +109,23 @@ struct KServeGRPCService: Sendable {
     /// dropped before it computes.
     func infer(_ request: Inference_ModelInferRequest, deadlineMicros: Int64, cancellation: CallCancellation? = nil, burst: inout PredictionBurst,
                reply: @escaping @Sendable (Result<Inference_ModelInferResponse, GRPCStatus>) -> Void) {
-        let arrived = DispatchTime.now().uptimeNanoseconds
-        let model: LoadedModel, call: GRPCInferenceCall
+        let version: Int64
         do {
-            model = try store.route(request.modelName, version: try Self.version(request.modelVersion), from: .grpc)
+            version = try Self.version(request.modelVersion)
         } catch {
             return reply(.failure(GRPCStatus(error)))
         }
-        do {
-            call = try GRPCInferenceCall(request, model: model, limits: PredictLimits(configuration))
-        } catch {
-            model.metrics.requestFinished(.grpc, RequestOutcome(error.code), nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
-            return reply(.failure(GRPCStatus(error)))
+        core.infer(model: request.modelName, version: version, from: .grpc, into: &burst) { () throws(ServingError) in
+            try GRPCInferenceCodec.decode(request, deadlineMicros: deadlineMicros, cancellation: cancellation)
+        } answer: { result in
+            reply(result.map(GRPCInferenceCodec.response).mapError(GRPCStatus.init))
         }
-        let requested: Int64 = [deadlineMicros, call.timeoutMicros].filter { $0 > 0 }.min() ?? 0
-        let requestLog = store.requestLog
-        burst.append(model, DynamicBatcher.Job(block: call.prepared, deadline: model.deadline(requestedMicros: requested), cancellation: cancellation) { result in
-            if case .success(let values) = result { requestLog?.record(model: model, prepared: call.prepared, values: values) }
-            let answer = result.map { GRPCInferenceCall.response(model: model, prepared: call.prepared, id: call.id, values: $0, raw: call.rawOutputs) }
-            model.metrics.requestFinished(.grpc, result.outcome, nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
-            reply(answer.mapError(GRPCStatus.init))
-        })
     }
 
     // MARK: - Triton extensions
 
     func modelConfig(_ request: Inference_ModelConfigRequest) throws(GRPCStatus) -> Inference_ModelConfigResponse {
-        let (model, _) = try Self.rethrow { () throws(ServingError) in try store.model(request.name, version: try Self.version(request.version)) }
+        let (model, _) = try Self.rethrow { () throws(ServingError) in try core.describe(request.name, version: try Self.version(request.version)) }
         var response = Inference_ModelConfigResponse()
         response.config = TritonExtensions.config(of: model)
         return response
@@ -141,7 +133,7 @@ struct KServeGRPCService: Sendable {
 
     func modelStatistics(_ request: Inference_ModelStatisticsRequest) throws(GRPCStatus) -> Inference_ModelStatisticsResponse {
         let models = try Self.rethrow { () throws(ServingError) in
-            try store.servedVersions(request.name.isEmpty ? nil : request.name, version: try Self.version(request.version))
+            try core.servedVersions(request.name.isEmpty ? nil : request.name, version: try Self.version(request.version))
         }
         var response = Inference_ModelStatisticsResponse()
         response.modelStats = models.map(TritonExtensions.statistics)
@@ -150,7 +142,7 @@ struct KServeGRPCService: Sendable {
 
     func repositoryIndex(_ request: Inference_RepositoryIndexRequest) -> Inference_RepositoryIndexResponse {
         var response = Inference_RepositoryIndexResponse()
-        response.models = store.index().filter { !request.ready || $0.ready }.map { entry in
+        response.models = core.index(readyOnly: request.ready).map { entry in
             var model = Inference_RepositoryIndexResponse.ModelIndex()
             model.name = entry.name
             model.version = entry.version.map(String.init) ?? ""
@@ -167,13 +159,13 @@ struct KServeGRPCService: Sendable {
         guard request.parameters.isEmpty else {
             throw GRPCStatus(.invalidArgument, "load of '\(request.modelName)': nnserve loads what is in the repository; parameters (\(request.parameters.keys.sorted().joined(separator: ", "))) are not supported")
         }
-        try Self.rethrow { () throws(ServingError) in try store.loadModel(request.modelName) }
+        try Self.rethrow { () throws(ServingError) in try core.load(request.modelName) }
         return Inference_RepositoryModelLoadResponse()
     }
 
     func unload(_ request: Inference_RepositoryModelUnloadRequest, authorization: String?) throws(GRPCStatus) -> Inference_RepositoryModelUnloadResponse {
         try authorize(authorization)
-        try Self.rethrow { () throws(ServingError) in try store.unloadModel(request.modelName) }
+        try Self.rethrow { () throws(ServingError) in try core.unload(request.modelName) }
         return Inference_RepositoryModelUnloadResponse()
     }
 

@@ -5,7 +5,8 @@ import NNInference
 enum InferenceReply {
     static let binaryHeaderLength = "Inference-Header-Content-Length"
 
-    static func make(model: LoadedModel, prepared: RowBlock, id: String?, values: [[Float]], binary: [Bool]) -> HTTPReply {
+    static func make(_ answer: InferenceAnswer) -> HTTPReply {
+        let (model, prepared, id, values, binary) = (answer.model, answer.prepared, answer.id, answer.values, answer.raw)
         var writer = JSONWriter(capacity: 128 + values.reduce(0) { $0 + $1.count * 12 })
         writer.raw("{")
         writer.member("model_name", model.name, first: true)

@@ -14,6 +14,8 @@ struct KServeEndpoints: Sendable {
     /// The health listener's endpoints: liveness, readiness and metrics, nothing else.
     var healthOnly = false
 
+    var core: ServingCore { ServingCore(store: store, configuration: configuration) }
+
     /// One complete request (head and body).
     struct Request {
         var method: HTTPMethod
@@ -40,7 +42,8 @@ struct KServeEndpoints: Sendable {
         }
         switch route {
         case .serverLive:
-            return eventLoop.makeSucceededFuture(.empty())
+            // The v2 spec's body, which the KServe SDK reads (`{"live": true}`).
+            return eventLoop.makeSucceededFuture(.json(Array(#"{"live":true}"#.utf8)))
         case .serverReady:
             return eventLoop.makeSucceededFuture(serverReady())
         case .serverMetadata:
@@ -52,22 +55,16 @@ struct KServeEndpoints: Sendable {
         case .modelMetadata(let reference):
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in try modelMetadata(reference) })
         case .modelReady(let reference):
-            do {
-                _ = try store.model(reference.name, version: reference.version)
-                return eventLoop.makeSucceededFuture(.empty())
-            } catch {
-                // The spec gives 4xx for "not ready"; 400 as Triton does, with the reason.
-                return eventLoop.makeSucceededFuture(.error(HTTPError(.badRequest, error.message)))
-            }
+            return eventLoop.makeSucceededFuture(modelReady(reference))
         case .infer(let reference):
             return infer(reference, request, on: eventLoop)
         case .modelConfig(let reference):
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in
-                TritonExtensions.configJSON(of: try store.model(reference.name, version: reference.version).0)
+                TritonExtensions.configJSON(of: try core.describe(reference.name, version: reference.version).model)
             })
         case .modelStatistics(let reference):
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in
-                TritonExtensions.statisticsJSON(try store.servedVersions(reference?.name, version: reference?.version ?? 0))
+                TritonExtensions.statisticsJSON(try core.servedVersions(reference?.name, version: reference?.version ?? 0))
             })
         case .repositoryIndex:
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in try repositoryIndex(request.body) })
@@ -86,10 +83,10 @@ struct KServeEndpoints: Sendable {
         case .load(let name):
             return offload(on: eventLoop) { () throws(ServingError) in
                 try Self.refuseLoadParameters(request.body, model: name)
-                try store.loadModel(name)
+                try core.load(name)
             }
         case .unload(let name):
-            return offload(on: eventLoop) { () throws(ServingError) in try store.unloadModel(name) }
+            return offload(on: eventLoop) { [core] () throws(ServingError) in try core.unload(name) }
         default:
             preconditionFailure("\(route) is not a repository control route")
         }
@@ -119,13 +116,38 @@ struct KServeEndpoints: Sendable {
 
     // MARK: - Health and metadata
 
-    /// Ready when every model in the repository (a directory with at least one version file)
-    /// serves a version. A model unloaded on request counts as not served: the server then does
-    /// not serve its whole repository, and an orchestrator should know.
+    /// The core's answer in the v2 spec's form: 200 `{"ready": true}`; not ready is a 4xx (400
+    /// as Triton does), or 503 while shutting down so an orchestrator stops sending, with
+    /// `{"ready": false}` and the reason.
     private func serverReady() -> HTTPReply {
-        guard let reason = store.notReadyReason else { return .empty() }
-        // 503 while shutting down (an orchestrator stops sending), 400 otherwise, as before.
-        return .error(HTTPError(store.isShuttingDown ? .serviceUnavailable : .badRequest, "not ready: \(reason)"))
+        switch core.serverReadiness() {
+        case .ready:
+            return .json(Array(#"{"ready":true}"#.utf8))
+        case .notReady(let reason, let shuttingDown):
+            return Self.notReady(shuttingDown ? .serviceUnavailable : .badRequest, "not ready: \(reason)", name: nil)
+        }
+    }
+
+    private func modelReady(_ reference: ModelReference) -> HTTPReply {
+        var writer = JSONWriter()
+        switch core.modelReadiness(reference.name, version: reference.version) {
+        case .ready:
+            writer.raw("{")
+            writer.member("name", reference.name, first: true)
+            writer.raw(#","ready":true}"#)
+            return .json(writer.bytes)
+        case .notReady(let reason, _):
+            return Self.notReady(.badRequest, reason, name: reference.name)
+        }
+    }
+
+    private static func notReady(_ status: HTTPResponseStatus, _ reason: String, name: String?) -> HTTPReply {
+        var writer = JSONWriter()
+        writer.raw("{")
+        writer.member("error", reason, first: true)
+        if let name { writer.member("name", name) }
+        writer.raw(#","ready":false}"#)
+        return .json(writer.bytes, status: status)
     }
 
     private func serverMetadata() -> HTTPReply {
@@ -141,7 +163,7 @@ struct KServeEndpoints: Sendable {
     }
 
     private func modelMetadata(_ reference: ModelReference) throws(ServingError) -> [UInt8] {
-        let (model, versions) = try store.model(reference.name, version: reference.version)
+        let (model, versions) = try core.describe(reference.name, version: reference.version)
         var writer = JSONWriter()
         writer.raw("{")
         writer.member("name", model.name, first: true)
@@ -177,7 +199,7 @@ struct KServeEndpoints: Sendable {
             } ?? false
         }
         var writer = JSONWriter()
-        writer.array(store.index().filter { !readyOnly || $0.ready }) { writer, entry in
+        writer.array(core.index(readyOnly: readyOnly)) { writer, entry in
             writer.raw("{")
             writer.member("name", entry.name, first: true)
             if let version = entry.version { writer.member("version", String(version)) }

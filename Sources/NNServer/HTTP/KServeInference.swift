@@ -1,109 +1,89 @@
-import Dispatch
+import Foundation
 import NIOCore
 import NIOHTTP1
-import NNInference
 
-/// POST v2/models/{name}[/versions/{v}]/infer: JSON or binary tensor data in, through the
-/// model's batcher, JSON or binary tensor data out.
+/// POST v2/models/{name}[/versions/{v}]/infer: the HTTP codec of the serving core's `infer`.
+/// JSON or binary tensor data in, JSON or binary tensor data out.
 extension KServeEndpoints {
     func infer(_ reference: ModelReference, _ request: Request, on eventLoop: any EventLoop) -> EventLoopFuture<HTTPReply> {
-        let arrived = DispatchTime.now().uptimeNanoseconds
-        let model: LoadedModel, call: InferenceCall
-        do {
-            model = try store.route(reference.name, version: reference.version, from: .http)
-        } catch {
-            return eventLoop.makeSucceededFuture(.error(error))
-        }
-        do {
-            call = try InferenceCall(request, model: model, limits: PredictLimits(configuration))
-        } catch {
-            model.metrics.requestFinished(.http, RequestOutcome(error.code), nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
-            return eventLoop.makeSucceededFuture(.error(error))
-        }
         let promise = eventLoop.makePromise(of: HTTPReply.self)
-        let requestLog = store.requestLog
-        model.predict(call.prepared, deadline: model.deadline(requestedMicros: call.timeoutMicros)) { result in
-            if case .success(let values) = result { requestLog?.record(model: model, prepared: call.prepared, values: values) }
+        // Each HTTP request comes alone on its connection: inline only when the model is quiet.
+        var burst = PredictionBurst(lonePolicy: .ifQuiet)
+        core.infer(model: reference.name, version: reference.version, from: .http, into: &burst) { () throws(ServingError) in
+            try HTTPInferenceDecoding.decode(request)
+        } answer: { result in
             // Written here, on the executor's thread, so the event loop only sends bytes.
-            let reply = switch result {
-            case .success(let values):
-                InferenceReply.make(model: model, prepared: call.prepared, id: call.id, values: values, binary: call.binaryOutputs)
-            case .failure(let error):
-                HTTPReply.error(error)
+            switch result {
+            case .success(let answer): promise.succeed(InferenceReply.make(answer))
+            case .failure(let error): promise.succeed(.error(error))
             }
-            model.metrics.requestFinished(.http, result.outcome, nanoseconds: DispatchTime.now().uptimeNanoseconds - arrived)
-            promise.succeed(reply)
         }
+        burst.submit()
         return promise.futureResult
     }
 }
 
-/// An inference request parsed and checked against its model.
-struct InferenceCall: Sendable {
-    var prepared: RowBlock
-    var id: String?
-    var timeoutMicros: Int64 = 0
-    /// Per returned output (in `prepared.outputs` order): send it as binary tensor data?
-    var binaryOutputs: [Bool]
-
-    init(_ request: KServeEndpoints.Request, model: LoadedModel, limits: PredictLimits) throws(ServingError) {
+/// An `$inference_request` body (JSON, JSON followed by binary tensor data, or raw binary) as
+/// the core's neutral request.
+enum HTTPInferenceDecoding {
+    static func decode(_ request: KServeEndpoints.Request) throws(ServingError) -> InferenceRequest {
         let body = request.body.readableBytesView
-        let headerField = request.headers.first(name: InferenceReply.binaryHeaderLength)
-        guard let headerField else {
-            try self.init(json: InferenceRequestBody.decode(body), binary: [], model: model, limits: limits)
-            return
+        guard let headerField = request.headers.first(name: InferenceReply.binaryHeaderLength) else {
+            return try decode(json: InferenceRequestBody.decode(body), binary: body[body.endIndex...])
         }
         guard let headerLength = Int(headerField), headerLength >= 0, headerLength <= body.count else {
             throw ServingError(.invalidArgument, "header \(InferenceReply.binaryHeaderLength) is '\(headerField)'; expected a byte count of at most the body's \(body.count)")
         }
         if headerLength == 0 {
-            try self.init(rawInput: Array(body), model: model, limits: limits)
-            return
+            // The raw binary request: the body is the one input's FP32 rows; every output returns binary.
+            return InferenceRequest(inputs: .onlyInputRows(Data(body)), rawByDefault: true)
         }
-        let json = body.prefix(headerLength)
-        let binary = Array(body.dropFirst(headerLength))
-        try self.init(json: InferenceRequestBody.decode(json), binary: binary, model: model, limits: limits)
+        let split = body.index(body.startIndex, offsetBy: headerLength)
+        return try decode(json: InferenceRequestBody.decode(body[..<split]), binary: body[split...])
     }
 
-    private init(json: InferenceRequestBody, binary: [UInt8], model: LoadedModel, limits: PredictLimits) throws(ServingError) {
-        let inputs = try binary.withUnsafeBytes { bytes in
-            Result { () throws(ServingError) in try InferenceInputs.convert(json.inputs, binary: bytes) }
-        }.get()
-        prepared = try PredictPreparation.prepare(inputs: inputs, outputs: json.outputs?.map(\.name) ?? [], for: model, limits: limits)
-        id = json.id
+    private static func decode(json: InferenceRequestBody, binary: ByteBufferView.SubSequence) throws(ServingError) -> InferenceRequest {
+        var offset = binary.startIndex
+        var tensors: [TensorView] = []
+        tensors.reserveCapacity(json.inputs.count)
+        for input in json.inputs {
+            guard let size = input.parameters?["binary_data_size"] else {
+                guard let data = input.data else {
+                    throw ServingError(.invalidArgument, "field 'data' of input '\(input.name)' is missing (and it has no binary_data_size)")
+                }
+                tensors.append(TensorView(name: input.name, shape: input.shape, datatype: input.datatype, values: .json(data)))
+                continue
+            }
+            guard case .number(let bytes) = size, bytes >= 0, bytes.rounded() == bytes, bytes <= Double(Int32.max) else {
+                throw ServingError(.invalidArgument, "input '\(input.name)' parameter binary_data_size is \(size.typeName), not a byte count")
+            }
+            guard input.data == nil else {
+                throw ServingError(.invalidArgument, "input '\(input.name)' has both data and binary_data_size")
+            }
+            let length = Int(bytes)
+            guard length <= binary.endIndex - offset else {
+                throw ServingError(.invalidArgument, "input '\(input.name)' needs \(length) bytes of binary data; the body has \(binary.endIndex - offset) left")
+            }
+            tensors.append(TensorView(name: input.name, shape: input.shape, datatype: input.datatype,
+                                      values: .littleEndian(Data(binary[offset..<(offset + length)]), from: .binaryDataSize)))
+            offset += length
+        }
+        guard offset == binary.endIndex else {
+            throw ServingError(.invalidArgument, "the body has \(binary.endIndex - offset) bytes of binary data beyond the inputs that declare binary_data_size")
+        }
+        var request = InferenceRequest(id: json.id, inputs: .tensors(tensors))
         let parameters = json.parameters ?? [:]
         if let timeout = parameters["timeout"] {
             guard case .number(let micros) = timeout, micros >= 0, micros.rounded() == micros, micros < 1e15 else {
                 throw ServingError(.invalidArgument, "parameter timeout is \(timeout.typeName); expected microseconds (a non-negative integer)")
             }
-            timeoutMicros = Int64(micros)
+            request.timeoutMicros = Int64(micros)
         }
-        let allBinary = try Self.flag(parameters["binary_data_output"], name: "binary_data_output") ?? false
-        var binaryOutputs = [Bool](repeating: allBinary, count: prepared.outputs.count)
-        for (slot, output) in (json.outputs ?? []).enumerated() {
-            if let flag = try Self.flag(output.parameters?["binary_data"], name: "outputs[\(slot)].parameters.binary_data") {
-                binaryOutputs[slot] = flag
-            }
+        request.rawByDefault = try flag(parameters["binary_data_output"], name: "binary_data_output") ?? false
+        request.outputs = try (json.outputs ?? []).enumerated().map { (slot, output) throws(ServingError) in
+            InferenceRequest.Output(name: output.name, raw: try flag(output.parameters?["binary_data"], name: "outputs[\(slot)].parameters.binary_data"))
         }
-        self.binaryOutputs = binaryOutputs
-    }
-
-    /// The raw binary request: the body is the one input's FP32 rows; every output returns binary.
-    private init(rawInput body: [UInt8], model: LoadedModel, limits: PredictLimits) throws(ServingError) {
-        guard model.plan.inputs.count == 1, let input = model.plan.inputs.first else {
-            throw ServingError(.invalidArgument, "a raw binary request (\(InferenceReply.binaryHeaderLength): 0) needs a one-input model; '\(model.name)' has \(model.plan.inputs.count) inputs")
-        }
-        let rowBytes = input.width * 4
-        guard !body.isEmpty, body.count % rowBytes == 0 else {
-            throw ServingError(.invalidArgument, "raw binary input '\(input.name)' is \(body.count) bytes; FP32 rows of \(input.width) features are \(rowBytes) bytes each")
-        }
-        let declared = InferenceRequestBody.Input(name: input.name, shape: [Int64(body.count / rowBytes), Int64(input.width)], datatype: "FP32",
-                                                  parameters: ["binary_data_size": .number(Double(body.count))])
-        let inputs = try body.withUnsafeBytes { bytes in
-            Result { () throws(ServingError) in try InferenceInputs.convert([declared], binary: bytes) }
-        }.get()
-        prepared = try PredictPreparation.prepare(inputs: inputs, outputs: [], for: model, limits: limits)
-        binaryOutputs = [Bool](repeating: true, count: prepared.outputs.count)
+        return request
     }
 
     private static func flag(_ value: JSONValue?, name: String) throws(ServingError) -> Bool? {

@@ -1,0 +1,56 @@
+import Foundation
+import NNInference
+
+/// An inference request as every front hands it to the serving core, decoded from its wire
+/// form and not yet checked against a model (the model it names is routed first).
+struct InferenceRequest: Sendable {
+    enum Inputs: Sendable {
+        case tensors([TensorView])
+        /// Little-endian FP32 rows of the model's one input, as many as the bytes hold (the
+        /// HTTP raw binary request, `Inference-Header-Content-Length: 0`).
+        case onlyInputRows(Data)
+    }
+
+    /// One output the client asked for, and whether it wants it as raw little-endian bytes
+    /// (HTTP's binary tensor data, gRPC's `raw_output_contents`); nil: the request's default.
+    struct Output: Sendable {
+        var name: String
+        var raw: Bool?
+    }
+
+    var id: String?
+    var inputs: Inputs
+    /// Outputs to return; empty: all of them.
+    var outputs: [Output] = []
+    /// Whether outputs are sent raw unless they say otherwise.
+    var rawByDefault = false
+    /// Microseconds the client allows: the tighter of the request's `timeout` parameter and
+    /// the transport's deadline (gRPC's `grpc-timeout`); 0: the model's default.
+    var timeoutMicros: Int64 = 0
+    /// Set when the client gives up on the call: not computed if not started.
+    var cancellation: CallCancellation?
+
+    /// The tighter of two client timeouts, either of which may be 0 (none).
+    static func tighter(_ first: Int64, _ second: Int64) -> Int64 {
+        [first, second].filter { $0 > 0 }.min() ?? 0
+    }
+}
+
+/// A computed answer, which each front encodes in its wire form (on the executor's thread, so
+/// the event loop only sends bytes).
+struct InferenceAnswer: Sendable {
+    let model: LoadedModel
+    let prepared: RowBlock
+    /// One array per returned output, in `prepared.outputs` order.
+    let values: [[Float]]
+    let id: String?
+    /// Per returned output: send it as raw little-endian bytes?
+    let raw: [Bool]
+
+    /// The returned outputs, in order: the plan's binding and its values.
+    var outputs: some Collection<(binding: Plan.Binding, values: [Float])> {
+        zip(prepared.outputs, values).lazy.map { (model.plan.outputs[$0], $1) }
+    }
+
+    var rows: Int { prepared.rows }
+}

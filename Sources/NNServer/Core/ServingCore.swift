@@ -1,0 +1,149 @@
+import Dispatch
+import Logging
+import NNInference
+
+/// The protocol-neutral serving core. Every front — the binary protocol, KServe v2 HTTP, KServe
+/// v2 gRPC — is a codec from its wire form to these questions and back, so each has one answer:
+/// is the server ready, is a model ready, what does a model take and return, what is in the
+/// repository, and `infer` (routing, validation, deadline, batching, request log, metrics,
+/// access log), the one path into the batchers.
+struct ServingCore: Sendable {
+    let store: ModelStore
+    let configuration: ServerConfiguration
+
+    /// Whether the server or a model takes traffic, and if not, why.
+    enum Readiness: Equatable, Sendable {
+        case ready
+        case notReady(String, shuttingDown: Bool)
+
+        var isReady: Bool { self == .ready }
+        var reason: String? {
+            if case .notReady(let reason, _) = self { return reason }
+            return nil
+        }
+    }
+
+    // MARK: - Readiness
+
+    /// Ready when the server is not shutting down, something is loaded, and every model of the
+    /// repository (a directory with at least one version file) serves a version — one unloaded
+    /// on request counts too, since the server then does not serve its whole repository, and an
+    /// orchestrator should know.
+    func serverReadiness() -> Readiness {
+        if store.isShuttingDown {
+            return .notReady("shutting down; requests are still answered until the listeners close", shuttingDown: true)
+        }
+        if store.loadedCount == 0 { return .notReady("no model is loaded", shuttingDown: false) }
+        let unserved = Dictionary(grouping: store.index().filter { $0.version != nil }, by: \.name)
+            .filter { _, entries in !entries.contains(where: \.ready) }
+            .keys.sorted()
+        return unserved.isEmpty ? .ready : .notReady("models without a served version: \(unserved.joined(separator: ", "))", shuttingDown: false)
+    }
+
+    /// A model (version 0: any of its versions) is ready when that version is served.
+    func modelReadiness(_ name: String, version: Int64) -> Readiness {
+        do {
+            _ = try store.model(name, version: version)
+            return .ready
+        } catch {
+            return .notReady(error.message, shuttingDown: store.isShuttingDown)
+        }
+    }
+
+    // MARK: - Models and repository
+
+    /// The version a request for `name` gets (version 0: the newest served), and every served
+    /// version of it.
+    func describe(_ name: String, version: Int64) throws(ServingError) -> (model: LoadedModel, versions: [Int]) {
+        try store.model(name, version: version)
+    }
+
+    /// The served versions statistics are asked for: all of every model (no name), all of one
+    /// model (version 0), or one version.
+    func servedVersions(_ name: String?, version: Int64) throws(ServingError) -> [LoadedModel] {
+        try store.servedVersions(name, version: version)
+    }
+
+    /// Every version on disk and its state; `readyOnly` keeps the served ones.
+    func index(readyOnly: Bool = false) -> [RepositoryEntry] {
+        store.index().filter { !readyOnly || $0.ready }
+    }
+
+    /// Repository control: blocking (it reads files, runs self-tests and drains batchers), so
+    /// never on an event loop. Who may ask is `AdminAccess`'s rule, which each front applies to
+    /// its own credentials.
+    func load(_ name: String) throws(ServingError) { try store.loadModel(name) }
+    func unload(_ name: String) throws(ServingError) { try store.unloadModel(name) }
+
+    // MARK: - Inference
+
+    /// Routes a request for `name` (version 0: the newest), decodes the rest of it, checks
+    /// it against the model, then adds it to `burst` (the front submits the burst when its read
+    /// completes). `answer` runs once: at once for a request refused before it queues, else on
+    /// the executor's thread (or the caller's, for a lone request run inline). A request that
+    /// reached its model and was refused counts in that model's metrics, whatever was wrong.
+    func infer(model name: String, version: Int64, from front: RequestProtocol, arrived: UInt64 = DispatchTime.now().uptimeNanoseconds,
+               into burst: inout PredictionBurst, decode: () throws(ServingError) -> InferenceRequest,
+               answer: @escaping @Sendable (Result<InferenceAnswer, ServingError>) -> Void) {
+        let model: LoadedModel, request: InferenceRequest, prepared: RowBlock
+        do {
+            model = try store.route(name, version: version, from: front)
+        } catch {
+            return answer(.failure(error))
+        }
+        do {
+            request = try decode()
+            prepared = try Self.prepare(request.inputs, outputs: request.outputs.map(\.name), for: model, limits: PredictLimits(configuration))
+        } catch {
+            finished(model, front, rows: 0, RequestOutcome(error.code), since: arrived)
+            return answer(.failure(error))
+        }
+        let requestLog = store.requestLog, id = request.id
+        let raw = prepared.outputs.indices.map { slot in
+            slot < request.outputs.count ? request.outputs[slot].raw ?? request.rawByDefault : request.rawByDefault
+        }
+        let job = DynamicBatcher.Job(block: prepared, deadline: model.deadline(requestedMicros: request.timeoutMicros),
+                                     cancellation: request.cancellation) { result in
+            if case .success(let values) = result { requestLog?.record(model: model, prepared: prepared, values: values) }
+            finished(model, front, rows: prepared.rows, result.outcome, since: arrived)
+            answer(result.map { InferenceAnswer(model: model, prepared: prepared, values: $0, id: id, raw: raw) })
+        }
+        burst.append(model, job)
+    }
+
+    /// The request's inputs as the model's checked rows (`Plan.rowBlock`, the one place inputs
+    /// are validated against a model).
+    static func prepare(_ inputs: InferenceRequest.Inputs, outputs: [String], for model: LoadedModel, limits: PredictLimits)
+        throws(ServingError) -> RowBlock {
+        let given: [NamedInput]
+        switch inputs {
+        case .tensors(let tensors):
+            given = try tensors.map { (tensor) throws(ServingError) in try tensor.rows() }
+        case .onlyInputRows(let bytes):
+            guard model.plan.inputs.count == 1, let input = model.plan.inputs.first else {
+                throw ServingError(.invalidArgument, "a raw binary request (\(InferenceReply.binaryHeaderLength): 0) needs a one-input model; '\(model.name)' has \(model.plan.inputs.count) inputs")
+            }
+            let rowBytes = input.width * 4
+            guard !bytes.isEmpty, bytes.count % rowBytes == 0 else {
+                throw ServingError(.invalidArgument, "raw binary input '\(input.name)' is \(bytes.count) bytes; FP32 rows of \(input.width) features are \(rowBytes) bytes each")
+            }
+            let rows = TensorView(name: input.name, shape: [Int64(bytes.count / rowBytes), Int64(input.width)], datatype: TensorDatatype.fp32.rawValue,
+                                  values: .littleEndian(bytes, from: .binaryDataSize))
+            given = [try rows.rows()]
+        }
+        do {
+            return try model.plan.rowBlock(given, outputs: outputs, limits: limits.request)
+        } catch {
+            throw ServingError(.invalidArgument, error.message(model: "model '\(model.name)' v\(model.version)"))
+        }
+    }
+
+    /// Metrics and the access log line of a request the core routed to `model`.
+    private func finished(_ model: LoadedModel, _ front: RequestProtocol, rows: Int, _ outcome: RequestOutcome, since arrived: UInt64) {
+        let nanoseconds = DispatchTime.now().uptimeNanoseconds - arrived
+        model.metrics.requestFinished(front, outcome, nanoseconds: nanoseconds)
+        if configuration.accessLog {
+            store.logger.info("\(front.rawValue) infer \(model.name) v\(model.version) rows=\(rows) \(outcome.rawValue) \(nanoseconds / 1000)us")
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import NNInference
+
+/// One input tensor as a front received it, before it is checked against a model: the
+/// protocol-neutral view every codec produces (the gRPC codec builds no JSON, the HTTP codec no
+/// protobuf). `rows()` is the one conversion to the FP32 rows the models compute on — datatype,
+/// shape, element count — and its errors name the input, the element and where its values came
+/// from.
+struct TensorView: Sendable {
+    enum Values: Sendable {
+        /// FP32 values already (the binary protocol): `Plan.rowBlock` checks their shape.
+        case float32([Float])
+        /// Little-endian elements of the datatype: the HTTP binary tensor data extension, gRPC
+        /// `raw_input_contents` or typed `contents`.
+        case littleEndian(Data, from: ByteSource)
+        /// JSON `data`, flat or nested in the shape (KServe v2 HTTP).
+        case json(JSONValue)
+    }
+
+    /// Where little-endian values came from, as errors name it.
+    enum ByteSource: Sendable {
+        /// HTTP: the input's `binary_data_size` bytes after the JSON header.
+        case binaryDataSize
+        /// gRPC: `raw_input_contents[index]`.
+        case rawContents(index: Int)
+        /// gRPC: typed `contents` (counted in values, not bytes).
+        case typedContents
+    }
+
+    var name: String
+    var shape: [Int64]
+    var datatype: String
+    var values: Values
+
+    /// The tensor as FP32 rows (`[features]` becomes one row).
+    func rows() throws(ServingError) -> NamedInput {
+        if case .float32(let values) = values { return NamedInput(name: name, shape: shape, values: values) }
+        guard let type = TensorDatatype(rawValue: datatype) else {
+            throw ServingError(.invalidArgument, "input '\(name)' has unknown datatype '\(datatype)'; "
+                + "expected one of \(TensorDatatype.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if type == .bytes {
+            throw ServingError(.invalidArgument, "input '\(name)' is BYTES; nnserve models take numeric tensors")
+        }
+        let count = try elementCount()
+        let converted: [Float]
+        switch values {
+        case .float32:
+            preconditionFailure("returned above")
+        case .littleEndian(let bytes, let source):
+            let needed = count * type.byteSize
+            guard bytes.count == needed else { throw lengthMismatch(bytes.count, needed: needed, type, source) }
+            converted = try bytes.withUnsafeBytes { buffer in
+                Result { () throws(ServingError) in try Self.fromBinary(buffer, count: count, type, input: name) }
+            }.get()
+        case .json(let data):
+            try checkNesting(data)
+            converted = try fromJSON(data, type)
+            guard converted.count == count else {
+                throw ServingError(.invalidArgument, "input '\(name)' has \(converted.count) values; shape \(shape) needs \(count)")
+            }
+        }
+        return NamedInput(name: name, shape: shape.count == 1 ? [1] + shape : shape, values: converted)
+    }
+
+    /// The number of elements the shape holds: `[rows, features]` or `[features]`, no negative
+    /// dimension, no overflow. Every front's shapes are counted here.
+    func elementCount() throws(ServingError) -> Int {
+        if let negative = shape.first(where: { $0 < 0 }) {
+            throw ServingError(.invalidArgument, "input '\(name)' shape \(shape) has a negative dimension \(negative)")
+        }
+        guard shape.count == 1 || shape.count == 2 else {
+            throw ServingError(.invalidArgument, "input '\(name)' has shape \(shape); expected [rows, features] (or [features] for one row)")
+        }
+        var count: Int64 = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Int64(Int32.max) else {
+                throw ServingError(.invalidArgument, "input '\(name)' shape \(shape) holds too many elements")
+            }
+            count = product
+        }
+        return Int(count)
+    }
+
+    private func lengthMismatch(_ length: Int, needed: Int, _ type: TensorDatatype, _ source: ByteSource) -> ServingError {
+        let want = "shape \(shape) of \(type.rawValue) needs"
+        return switch source {
+        case .binaryDataSize:
+            ServingError(.invalidArgument, "input '\(name)' binary_data_size is \(length) bytes; \(want) \(needed) bytes")
+        case .rawContents(let index):
+            ServingError(.invalidArgument, "input '\(name)' raw_input_contents[\(index)] has \(length) bytes; \(want) \(needed) bytes")
+        case .typedContents:
+            ServingError(.invalidArgument, "input '\(name)' contents has \(length / type.byteSize) values; \(want) \(needed / type.byteSize) values")
+        }
+    }
+
+    /// `data` is either flat (scalars only) or nested exactly in the tensor's shape: `[[1, 2],
+    /// [3]]` for shape [2, 2] has the right element count in the wrong places, and the rows
+    /// would be read shifted.
+    private func checkNesting(_ data: JSONValue) throws(ServingError) {
+        guard case .array(let top) = data, top.contains(where: { if case .array = $0 { true } else { false } }) else { return }
+        let (input, shape) = (name, shape)
+        func check(_ value: JSONValue, depth: Int, path: String) throws(ServingError) {
+            if depth == shape.count {
+                if case .array = value {
+                    throw ServingError(.invalidArgument, "input '\(input)' data\(path) is an array; shape \(shape) nests \(shape.count) levels")
+                }
+                return
+            }
+            guard case .array(let elements) = value else {
+                throw ServingError(.invalidArgument, "input '\(input)' data\(path) is \(value.typeName); shape \(shape) needs an array of \(shape[depth]) there")
+            }
+            guard Int64(elements.count) == shape[depth] else {
+                throw ServingError(.invalidArgument, "input '\(input)' data\(path) has \(elements.count) elements; shape \(shape) needs \(shape[depth])")
+            }
+            for (index, element) in elements.enumerated() { try check(element, depth: depth + 1, path: "\(path)[\(index)]") }
+        }
+        try check(data, depth: 0, path: "")
+    }
+
+    /// Flattens `data` (flat or nested in the tensor's shape) into FP32 values.
+    private func fromJSON(_ data: JSONValue, _ datatype: TensorDatatype) throws(ServingError) -> [Float] {
+        var values: [Float] = []
+        var problem: (index: Int, error: TensorValueError)?
+        func flatten(_ value: JSONValue) {
+            guard problem == nil else { return }
+            if case .array(let elements) = value {
+                values.reserveCapacity(values.count + elements.count)
+                for element in elements { flatten(element) }
+                return
+            }
+            switch datatype.float(fromJSON: value) {
+            case .success(let number): values.append(number)
+            case .failure(let error): problem = (values.count, error)
+            }
+        }
+        guard case .array = data else {
+            throw ServingError(.invalidArgument, "field 'data' of input '\(name)' is \(data.typeName); expected an array")
+        }
+        flatten(data)
+        if let problem {
+            throw ServingError(.invalidArgument, "input '\(name)' element \(problem.index) \(problem.error.problem)")
+        }
+        return values
+    }
+
+    private static func fromBinary(_ bytes: UnsafeRawBufferPointer, count: Int, _ datatype: TensorDatatype, input: String) throws(ServingError) -> [Float] {
+        if datatype == .fp32 {
+            // The common case: little-endian FP32 is already the layout we compute in.
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+                for index in 0..<count { buffer[index] = Float(bitPattern: UInt32(littleEndian: buffer[index].bitPattern)) }
+                initialized = count
+            }
+        }
+        var values: [Float] = []
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            switch datatype.float(fromBinary: bytes, at: index) {
+            case .success(let number): values.append(number)
+            case .failure(let error):
+                throw ServingError(.invalidArgument, "input '\(input)' binary element \(index) \(error.problem)")
+            }
+        }
+        return values
+    }
+}
