@@ -26,15 +26,15 @@ protoc --plugin=protoc-gen-swift="$scratch/src/.build/release/protoc-gen-swift" 
   --swift_out="$out" -I "$root/proto" "$root"/proto/nnserve/*.proto "$root"/proto/tensorboard/*.proto
 echo "generated: $(ls "$out"/*.pb.swift | xargs -n1 basename | tr '\n' ' ')"
 
-# The KServe v2 / Triton gRPC service's messages (module NNKServe: NNServer's gRPC front and
-# NNClient's gRPC load generator frame unary calls themselves over swift-nio-http2, so no
-# service stubs are generated).
+# The KServe v2 / Triton gRPC service's messages and gRPC's health checking messages (module
+# NNKServe: NNServer's gRPC front and NNClient's gRPC load generator frame their calls
+# themselves over swift-nio-http2, so no service stubs are generated).
 grpc_out="$root/Sources/NNKServe"
 rm -f "$grpc_out"/*.pb.swift "$grpc_out"/*.grpc.swift
 mkdir -p "$grpc_out"
 protoc --plugin=protoc-gen-swift="$scratch/src/.build/release/protoc-gen-swift" \
   --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores --swift_out="$grpc_out" \
-  -I "$root/proto" "$root"/proto/kserve/*.proto
+  -I "$root/proto" "$root"/proto/kserve/*.proto "$root"/proto/grpc/health/v1/health.proto
 echo "generated: $(ls "$grpc_out"/*.swift | xargs -n1 basename | tr '\n' ' ')"
 
 # The Python client's messages (clients/python/nnserve_client/wire_pb2.py), by protoc itself.

@@ -521,6 +521,30 @@ public nonisolated struct Inference_ModelInferResponse: Sendable {
   public init() {}
 }
 
+/// One answer of ModelStreamInfer (Triton's message): the response, or why the request failed.
+public nonisolated struct Inference_ModelStreamInferResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var errorMessage: String = String()
+
+  public var inferResponse: Inference_ModelInferResponse {
+    get {_inferResponse ?? Inference_ModelInferResponse()}
+    set {_inferResponse = newValue}
+  }
+  /// Returns true if `inferResponse` has been explicitly set.
+  public var hasInferResponse: Bool {self._inferResponse != nil}
+  /// Clears the value of `inferResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearInferResponse() {self._inferResponse = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _inferResponse: Inference_ModelInferResponse? = nil
+}
+
 /// Model configuration query. An empty version lets the server pick.
 public nonisolated struct Inference_ModelConfigRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -2210,6 +2234,45 @@ nonisolated extension Inference_ModelInferResponse.InferOutputTensor: SwiftProto
     if lhs.shape != rhs.shape {return false}
     if lhs.parameters != rhs.parameters {return false}
     if lhs._contents != rhs._contents {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Inference_ModelStreamInferResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ModelStreamInferResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}error_message\0\u{3}infer_response\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.errorMessage) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._inferResponse) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.errorMessage.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorMessage, fieldNumber: 1)
+    }
+    try { if let v = self._inferResponse {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Inference_ModelStreamInferResponse, rhs: Inference_ModelStreamInferResponse) -> Bool {
+    if lhs.errorMessage != rhs.errorMessage {return false}
+    if lhs._inferResponse != rhs._inferResponse {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -34,6 +34,25 @@ public enum GRPCMessage {
         return buffer
     }
 
+    /// What the front of a streaming call's body holds.
+    public enum Next: Equatable {
+        case message(ByteBuffer)
+        /// Not a whole message yet; `declared` is its length when the prefix has arrived.
+        case incomplete(declared: Int?)
+        case compressed
+    }
+
+    /// Takes the next complete message off the front of `body` (a stream's messages arrive
+    /// one after another, split across DATA frames anyhow).
+    public static func next(from body: inout ByteBuffer) -> Next {
+        guard let flag = body.getInteger(at: body.readerIndex, as: UInt8.self),
+              let length = body.getInteger(at: body.readerIndex + 1, as: UInt32.self) else { return .incomplete(declared: nil) }
+        guard flag == 0 else { return .compressed }
+        guard body.readableBytes >= prefixSize + Int(length) else { return .incomplete(declared: Int(length)) }
+        body.moveReaderIndex(forwardBy: prefixSize)
+        return .message(body.readSlice(length: Int(length))!)
+    }
+
     public static func unframe(_ body: ByteBuffer) -> Body {
         var body = body
         guard let compressed = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self) else {

@@ -15,8 +15,9 @@ struct GRPCTestConnection {
     /// `clientSettings` are what the client announces (a zero initial window, say).
     static func open(limits: GRPCLimits, clientSettings: HTTP2Settings = nioDefaultSettings, slot: ConnectionSlot? = nil,
                      onAbuse: @escaping @Sendable (AbuseReason) -> Void = { _ in },
+                     shape: @escaping @Sendable (String) -> GRPCMethodShape = { _ in .unary },
                      serve: @escaping GRPCStreamHandler.Serve) throws -> GRPCTestConnection {
-        let handler = GRPCStreamHandler(limits: limits, slot: slot, onAbuse: onAbuse, serve: serve)
+        let handler = GRPCStreamHandler(limits: limits, slot: slot, onAbuse: onAbuse, shape: shape, serve: serve)
         let server = EmbeddedChannel()
         try server.pipeline.syncOperations.addHandlers([
             NIOHTTP2Handler(mode: .server, initialSettings: [HTTP2Setting(parameter: .initialWindowSize, value: limits.windowSize)]), handler,

@@ -21,8 +21,9 @@ async def main(grpc_address, http_base):
     report = {}
     client = InferenceGRPCClient(url=grpc_address, timeout=30)
     try:
+        live, ready = await client.is_server_live(), await client.is_server_ready()
         response = await client.infer(request())
-        report["grpc"] = {"id": response.id, "model": response.model_name, "prices": response.outputs[0].as_numpy().ravel().tolist()}
+        report["grpc"] = {"live": live, "ready": ready, "id": response.id, "model": response.model_name, "prices": response.outputs[0].as_numpy().ravel().tolist()}
         try:
             await client.infer(request("nope"))
         except Exception as error:  # the client's own exception type varies by version
@@ -31,8 +32,11 @@ async def main(grpc_address, http_base):
         await client.close()
     rest = InferenceRESTClient(config=RESTConfig(protocol="v2", timeout=30))
     try:
+        live = await rest.is_server_live(http_base)
+        ready = await rest.is_server_ready(http_base)
+        model_ready = await rest.is_model_ready(http_base, "diamonds")
         response = await rest.infer(http_base, request(), model_name="diamonds")
-        report["rest"] = {"model": response.model_name, "prices": np.asarray(response.outputs[0].as_numpy(), dtype=np.float32).ravel().tolist()}
+        report["rest"] = {"live": live, "ready": ready, "model_ready": model_ready, "model": response.model_name, "prices": np.asarray(response.outputs[0].as_numpy(), dtype=np.float32).ravel().tolist()}
         try:
             await rest.infer(http_base, request("nope"), model_name="nope")
         except Exception as error:

@@ -23,6 +23,9 @@ def test_kserve_grpc_and_rest_clients(server):
     assert report["grpc"]["id"] == "kserve-1" and report["grpc"]["model"] == "diamonds"
     assert np.array_equal(np.float32(report["grpc"]["prices"]), np.float32(expected))
     assert "unknown model 'nope'" in report["grpc"]["error"]
+    # The REST SDK reads the v2 bodies ({"live": true}, {"ready": true}); an empty 200 crashed it.
+    assert (report["rest"]["live"], report["rest"]["ready"], report["rest"]["model_ready"]) == (True, True, True)
+    assert (report["grpc"]["live"], report["grpc"]["ready"]) == (True, True)
     assert report["rest"]["model"] == "diamonds"
     assert np.array_equal(np.float32(report["rest"]["prices"]), np.float32(expected))
     assert "nope" in report["rest"]["error"]

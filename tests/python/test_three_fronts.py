@@ -40,7 +40,8 @@ class Fronts:
         line = self.process.stdout.readline()
         self.http_base = "http://127.0.0.1:" + re.search(r"http 127\.0\.0\.1:(\d+)", line).group(1)
         self.binary = Client("127.0.0.1", int(re.search(r"binary 127\.0\.0\.1:(\d+)", line).group(1)), timeout=20)
-        self.channel = grpc.insecure_channel(re.search(r"grpc (127\.0\.0\.1:\d+)", line).group(1))
+        self.grpc_address = re.search(r"grpc (127\.0\.0\.1:\d+)", line).group(1)
+        self.channel = grpc.insecure_channel(self.grpc_address)
         self.grpc = service_pb2_grpc.GRPCInferenceServiceStub(self.channel)
         self.http = requests.Session()
 

@@ -7,14 +7,14 @@ extension InferenceServer {
     static let grpcWindowSize = 1 << 20
 
     /// Binds the KServe v2 gRPC front (`--grpc-port`) on the server's event loops: HTTP/2
-    /// (swift-nio-http2) and unary gRPC calls (`GRPCStreamHandler`) served by
-    /// `KServeGRPCService`. The limits are the other fronts' (`GRPCLimits`): a request is at
+    /// (swift-nio-http2) and gRPC calls (`GRPCStreamHandler`) served by
+    /// `GRPCServices`. The limits are the other fronts' (`GRPCLimits`): a request is at
     /// most one binary frame (`--max-frame-size`) and must arrive within `--header-timeout` or
     /// at `--min-transfer-rate`, a connection carries at most `maxInFlightPerConnection` calls
     /// at once, an idle connection gets a GOAWAY and is closed, a connection whose client does
     /// not read its answers is not read either. Returns the bound port.
     public func startGRPC(host: String, port: Int) throws -> Int {
-        let service = KServeGRPCService(store: store, configuration: configuration)
+        let services = GRPCServices(store: store, configuration: configuration)
         let configuration = configuration
         let settings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maxInFlightPerConnection),
@@ -35,8 +35,40 @@ extension InferenceServer {
                 NIOHTTP2Handler(mode: .server, initialSettings: settings),
                 GRPCStreamHandler(limits: limits, slot: slot, progress: progress,
                                   onAbuse: { metrics.abusiveClientClosed($0) }, onSlowCall: { metrics.slowClientClosed(.grpc) },
-                                  serve: { service.serve($0, burst: &$1, reply: $2) }),
+                                  shape: services.shape, serve: { services.serve($0, burst: &$1, reply: $2) }),
             ])
+        }
+    }
+}
+
+/// Every gRPC service nnserve serves, by method path: KServe v2 / Triton inference
+/// (`KServeGRPCService`) and gRPC health checking (`GRPCHealthService`), both over the serving
+/// core. Any other path — server reflection included — is refused as its HEADERS arrive.
+struct GRPCServices: Sendable {
+    let inference: KServeGRPCService
+    let health: GRPCHealthService
+
+    init(store: ModelStore, configuration: ServerConfiguration) {
+        inference = KServeGRPCService(store: store, configuration: configuration)
+        health = GRPCHealthService(core: inference.core)
+    }
+
+    func shape(_ path: String) -> GRPCMethodShape {
+        if path.hasPrefix(KServeGRPCService.servicePath) {
+            return KServeGRPCService.shape(method: path.dropFirst(KServeGRPCService.servicePath.count))
+        }
+        if path.hasPrefix(GRPCHealthService.servicePath) {
+            return GRPCHealthService.shape(method: path.dropFirst(GRPCHealthService.servicePath.count))
+        }
+        return .refused(GRPCStatus(.unimplemented, "unknown service in '\(path)'; nnserve serves inference.GRPCInferenceService and grpc.health.v1.Health (no server reflection)"))
+    }
+
+    /// Only called for paths `shape` accepted.
+    func serve(_ call: GRPCCall, burst: inout PredictionBurst, reply: @escaping KServeGRPCService.Reply) {
+        if call.path.hasPrefix(GRPCHealthService.servicePath) {
+            health.serve(call, reply: reply)
+        } else {
+            inference.serve(call, burst: &burst, reply: reply)
         }
     }
 }

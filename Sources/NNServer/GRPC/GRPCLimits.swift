@@ -20,6 +20,9 @@ struct GRPCLimits: Sendable {
     /// Answer bytes waiting for the client's flow-control window past which the connection
     /// is closed (one answer of any size may wait alone: a large answer to a slow reader).
     var unreadAnswerLimit = 8 << 20
+    /// Requests of one streaming call (ModelStreamInfer) computing or waiting for an earlier
+    /// one's answer; past it the call ends RESOURCE_EXHAUSTED.
+    var streamedInFlight = 256
 
     init(maxMessageSize: Int, windowSize: Int) {
         self.maxMessageSize = maxMessageSize

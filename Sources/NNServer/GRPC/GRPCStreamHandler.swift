@@ -17,12 +17,30 @@ struct GRPCCall: Sendable {
     var cancellation: CallCancellation? = nil
 }
 
-/// Unary gRPC over the frames of one HTTP/2 connection (NIOHTTP2Handler without a stream
-/// multiplexer: no channel per stream). A stream's HEADERS name the method; its DATA carry one
-/// length-prefixed message; at END_STREAM the call goes to `serve`, and its answer goes back as
-/// HEADERS, DATA and trailers, or as trailers only for an error. This is all of gRPC nnserve
-/// needs (every KServe RPC it serves is unary), without a generic RPC runtime's per-call tasks:
-/// grpc-swift 2 cost ~320 µs of server CPU per call here, most of a request.
+/// How a method's messages travel on its stream.
+enum GRPCMethodShape: Sendable {
+    /// One request message, one answer.
+    case unary
+    /// A stream of request messages, each answered by one message in the order they came
+    /// (ModelStreamInfer); the call ends OK once the client has ended its side and every
+    /// message is answered.
+    case bidirectional
+    /// One request message; its answer is sent, then asked again at every deadline check and
+    /// sent again when it changes, until the client ends the call (grpc.health.v1 Watch).
+    case watch
+    /// Not served: this status answers the call as soon as its HEADERS arrive (a client of a
+    /// streaming method would otherwise wait for its own END_STREAM, or its deadline).
+    case refused(GRPCStatus)
+}
+
+/// gRPC over the frames of one HTTP/2 connection (NIOHTTP2Handler without a stream
+/// multiplexer: no channel per stream). A stream's HEADERS name the method, and `shape` says
+/// how its messages travel (`GRPCMethodShape`). A unary call's DATA carry one length-prefixed
+/// message; at END_STREAM it goes to `serve`, and its answer goes back as HEADERS, DATA and
+/// trailers, or as trailers only for an error. A bidirectional call's messages go to `serve`
+/// as each completes and are answered in order; a watch's one message is asked again at each
+/// deadline check. This is all of gRPC nnserve needs, without a generic RPC runtime's
+/// per-call tasks: grpc-swift 2 cost ~320 µs of server CPU per call here, most of a request.
 ///
 /// What one client may make the server hold or do (`GRPCLimits`, docs/RELIABILITY.md):
 /// - request bodies: a stream's window reopens only while its body is under the message limit,
@@ -65,12 +83,30 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         var startedAt: NIODeadline
         var received = 0
         var cancellation: CallCancellation?
+        var shape = GRPCMethodShape.unary
+        /// Streaming calls: request messages handed to the service, answers written, answers
+        /// back before an earlier one (written when it is), and the HEADERS sent.
+        var messagesIn = 0
+        var messagesOut = 0
+        var early: [Int: ByteBuffer] = [:]
+        var headSent = false
+        /// A watch: its request, and the answer last sent.
+        var watched: GRPCCall?
+        var lastAnswer: ByteBuffer?
+
+        var isStreaming: Bool {
+            switch shape {
+            case .bidirectional, .watch: true
+            case .unary, .refused: false
+            }
+        }
     }
 
     private static let responseHead = HPACKHeaders([(":status", "200"), ("content-type", "application/grpc")])
     private static let okTrailers = HPACKHeaders([("grpc-status", "0")])
 
     private let serve: Serve
+    private let shape: @Sendable (String) -> GRPCMethodShape
     private let limits: GRPCLimits
     /// The connection's place in its front's admission (nil in tests without a server).
     private let slot: ConnectionSlot?
@@ -105,8 +141,9 @@ final class GRPCStreamHandler: ChannelInboundHandler {
 
     init(limits: GRPCLimits, slot: ConnectionSlot? = nil, progress: MessageProgress? = nil,
          onAbuse: @escaping @Sendable (AbuseReason) -> Void = { _ in }, onSlowCall: @escaping @Sendable () -> Void = {},
-         serve: @escaping Serve) {
+         shape: @escaping @Sendable (String) -> GRPCMethodShape = { _ in .unary }, serve: @escaping Serve) {
         self.serve = serve
+        self.shape = shape
         self.limits = limits
         self.slot = slot
         self.progress = progress
@@ -264,6 +301,15 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
             return fail(id, GRPCStatus(.unimplemented, "grpc-encoding '\(encoding)' is not supported; nnserve takes identity (uncompressed) messages"), context: context)
         }
+        let shape = shape(stream.path)
+        if case .refused(let status) = shape { return fail(id, status, context: context) }
+        stream.shape = shape
+        if stream.isStreaming {
+            // Open until the client ends it: the connection is not idle meanwhile.
+            stream.computing = true
+            stream.cancellation = CallCancellation()
+        }
+        streams[id] = stream
     }
 
     /// A DATA frame's bytes join its stream's message. The stream is changed in place in the
@@ -272,6 +318,9 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     /// 64-byte frames kept the event loop busy for seconds, health checks included).
     private func receive(_ id: HTTP2StreamID, _ bytes: inout ByteBuffer, endStream: Bool, context: ChannelHandlerContext) {
         guard let index = streams.index(forKey: id) else { return }
+        if streams.values[index].isStreaming {
+            return receiveStreamed(id, index, &bytes, endStream: endStream, context: context)
+        }
         if !streams.values[index].answered {
             let held = streams.values[index].body.readableBytes
             if held + bytes.readableBytes > limits.maxMessageSize + GRPCMessage.prefixSize {
@@ -303,6 +352,7 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     /// END_STREAM: the message is complete; unwrap it and serve the call.
     private func finish(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
         guard let index = streams.index(forKey: id) else { return }
+        if streams.values[index].isStreaming { return finishStreamed(id, index, context: context) }
         streams.values[index].clientDone = true
         guard !streams.values[index].answered else { return }
         let body = streams.values[index].body
@@ -339,6 +389,129 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         }
     }
 
+    // MARK: - Streaming calls
+
+    /// A streaming call's bytes: each message is handed on as soon as it is complete.
+    private func receiveStreamed(_ id: HTTP2StreamID, _ index: Dictionary<HTTP2StreamID, Stream>.Index, _ bytes: inout ByteBuffer,
+                                 endStream: Bool, context: ChannelHandlerContext) {
+        if !streams.values[index].answered {
+            buffered += bytes.readableBytes
+            streams.values[index].received += bytes.readableBytes
+            if streams.values[index].body.readableBytes == 0 {
+                streams.values[index].body = bytes
+            } else {
+                streams.values[index].body.writeBuffer(&bytes)
+            }
+            takeMessages(id, context: context)
+        }
+        if endStream { finish(id, context: context) }
+    }
+
+    private func takeMessages(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+        while let index = streams.index(forKey: id), !streams.values[index].answered {
+            let before = streams.values[index].body.readableBytes
+            switch GRPCMessage.next(from: &streams.values[index].body) {
+            case .incomplete(let declared):
+                guard let declared, declared > limits.maxMessageSize else { return }
+                release(index)
+                return fail(id, GRPCStatus(.resourceExhausted, "a request message of the stream has \(declared) bytes; nnserve takes at most \(limits.maxMessageSize) (--max-frame-size)"),
+                            context: context)
+            case .compressed:
+                release(index)
+                return fail(id, GRPCStatus(.unimplemented, "a request message is compressed; nnserve takes identity (uncompressed) messages"), context: context)
+            case .message(let message):
+                buffered -= before - streams.values[index].body.readableBytes
+                if streams.values[index].body.readableBytes == 0 { streams.values[index].body = ByteBuffer() }
+                // The slow-message clock restarts for the next message.
+                streams.values[index].startedAt = .now()
+                streams.values[index].received = 0
+                dispatch(id, index, message, context: context)
+            }
+        }
+        reopenConnection(context: context)
+    }
+
+    private func dispatch(_ id: HTTP2StreamID, _ index: Dictionary<HTTP2StreamID, Stream>.Index, _ message: ByteBuffer, context: ChannelHandlerContext) {
+        let stream = streams.values[index]
+        let call = GRPCCall(path: stream.path, message: message, timeoutMicros: stream.timeoutMicros, authorization: stream.authorization,
+                            cancellation: stream.cancellation)
+        if case .watch = stream.shape {
+            guard stream.watched == nil else {
+                return fail(id, GRPCStatus(.invalidArgument, "a watch takes one request message; a second arrived"), context: context)
+            }
+            streams.values[index].watched = call
+            return ask(call, stream: id, sequence: nil, context: context)
+        }
+        guard stream.messagesIn - stream.messagesOut < limits.streamedInFlight else {
+            return fail(id, GRPCStatus(.resourceExhausted, "\(limits.streamedInFlight) requests of this stream are unanswered; read the answers before sending more"),
+                        context: context)
+        }
+        streams.values[index].messagesIn += 1
+        ask(call, stream: id, sequence: stream.messagesIn, context: context)
+    }
+
+    /// Hands a streaming call's message to the service; `sequence` orders a bidirectional
+    /// call's answers (nil: a watch's answer, sent when it changed).
+    private func ask(_ call: GRPCCall, stream id: HTTP2StreamID, sequence: Int?, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        serve(call, &burst) { result in
+            let answer: @Sendable () -> Void = {
+                let (handler, context) = bound.value
+                handler.respondStreamed(id, sequence, result, context: context)
+                handler.scheduleFlush(context: context)
+            }
+            if eventLoop.inEventLoop { answer() } else { eventLoop.execute(answer) }
+        }
+    }
+
+    private func respondStreamed(_ id: HTTP2StreamID, _ sequence: Int?, _ result: Result<ByteBuffer, GRPCStatus>, context: ChannelHandlerContext) {
+        guard let index = streams.index(forKey: id), !streams.values[index].answered else { return }
+        let data: ByteBuffer
+        switch result {
+        case .success(let bytes): data = bytes
+        case .failure(let status): return fail(id, status, context: context)
+        }
+        guard let sequence else {
+            guard streams.values[index].lastAnswer != data else { return }
+            streams.values[index].lastAnswer = data
+            return writeMessage(id, data, context: context)
+        }
+        streams.values[index].early[sequence] = data
+        while let index = streams.index(forKey: id), let next = streams.values[index].early.removeValue(forKey: streams.values[index].messagesOut) {
+            streams.values[index].messagesOut += 1
+            writeMessage(id, next, context: context)
+        }
+        endIfAnswered(id, context: context)
+    }
+
+    /// END_STREAM of a streaming call: a bidirectional call ends once its answers are out; a
+    /// watch goes on until the client resets it.
+    private func finishStreamed(_ id: HTTP2StreamID, _ index: Dictionary<HTTP2StreamID, Stream>.Index, context: ChannelHandlerContext) {
+        streams.values[index].clientDone = true
+        guard !streams.values[index].answered else { return }
+        let partial = streams.values[index].body.readableBytes
+        if partial > 0 {
+            release(index)
+            return fail(id, GRPCStatus(.invalidArgument, "the stream ended inside a message (\(partial) bytes of it had arrived)"), context: context)
+        }
+        if case .watch = streams.values[index].shape, streams.values[index].watched == nil {
+            return fail(id, GRPCStatus(.invalidArgument, "the watch ended without its request message"), context: context)
+        }
+        endIfAnswered(id, context: context)
+    }
+
+    private func endIfAnswered(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+        guard let index = streams.index(forKey: id), case .bidirectional = streams.values[index].shape, streams.values[index].clientDone,
+              streams.values[index].messagesOut == streams.values[index].messagesIn, !streams.values[index].answered else { return }
+        streams.values[index].answered = true
+        streams.values[index].computing = false
+        let trailers = streams.values[index].headSent ? Self.okTrailers
+            : HPACKHeaders([(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "0")])
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
+        pendingFlush = true
+    }
+
     /// An answer before the client has finished sending: trailers only, then RST_STREAM
     /// (NO_ERROR) so it stops uploading a body nobody reads.
     private func fail(_ id: HTTP2StreamID, _ status: GRPCStatus, context: ChannelHandlerContext) {
@@ -360,24 +533,37 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         streams[id]?.computing = false
         switch result {
         case .success(let data):
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: Self.responseHead)))), promise: nil)
-            // Counted until NIOHTTP2 has sent it: it holds DATA while the client's window is shut.
-            let bytes = data.readableBytes
-            unsentAnswerBytes += bytes
-            unsentAnswers += 1
-            let sent = context.eventLoop.makePromise(of: Void.self)
-            sent.futureResult.assumeIsolated().whenComplete { [self] _ in
-                unsentAnswerBytes -= bytes
-                unsentAnswers -= 1
-                madeProgress()
-            }
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data))))), promise: sent)
+            writeMessage(id, data, context: context)
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: Self.okTrailers, endStream: true)))), promise: nil)
         case .failure(let status):
-            var trailers = HPACKHeaders([(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", String(status.code.rawValue))])
+            // Trailers only, or after the messages of a streaming call.
+            var trailers = streams[id]?.headSent == true ? HPACKHeaders()
+                : HPACKHeaders([(":status", "200"), ("content-type", "application/grpc")])
+            trailers.add(name: "grpc-status", value: String(status.code.rawValue))
             if !status.message.isEmpty { trailers.add(name: "grpc-message", value: status.encodedMessage) }
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
         }
+        pendingFlush = true
+    }
+
+    /// One answer message, after the HEADERS if they have not gone yet. Counted until NIOHTTP2
+    /// has sent it: it holds DATA while the client's window is shut.
+    private func writeMessage(_ id: HTTP2StreamID, _ data: ByteBuffer, context: ChannelHandlerContext) {
+        guard let index = streams.index(forKey: id) else { return }
+        if !streams.values[index].headSent {
+            streams.values[index].headSent = true
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: Self.responseHead)))), promise: nil)
+        }
+        let bytes = data.readableBytes
+        unsentAnswerBytes += bytes
+        unsentAnswers += 1
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        sent.futureResult.assumeIsolated().whenComplete { [self] _ in
+            unsentAnswerBytes -= bytes
+            unsentAnswers -= 1
+            madeProgress()
+        }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data))))), promise: sent)
         pendingFlush = true
     }
 
@@ -417,7 +603,9 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     /// are not progress: a client that never opens its window is idle.
     private func checkDeadlines(context: ChannelHandlerContext) {
         let now = NIODeadline.now()
-        let slow = streams.filter { !$0.value.answered && !$0.value.clientDone && now - $0.value.startedAt > limits.headerTimeout }
+        // A streaming call may wait between its messages; only a message begun is held to time.
+        let slow = streams.filter { !$0.value.answered && !$0.value.clientDone && now - $0.value.startedAt > limits.headerTimeout
+            && (!$0.value.isStreaming || $0.value.body.readableBytes > 0) }
         for (id, stream) in slow {
             let seconds = Double((now - stream.startedAt).nanoseconds) / 1e9
             let rate = Double(stream.received) / seconds
@@ -429,6 +617,10 @@ final class GRPCStreamHandler: ChannelInboundHandler {
                  context: context)
             reopenConnection(context: context)
         }
+        for (id, stream) in streams {
+            if let call = stream.watched { ask(call, stream: id, sequence: nil, context: context) }
+        }
+        burst.submit()
         flushIfNeeded(context: context)
         let computing = streams.values.contains { $0.computing }
         guard !computing, now - lastProgress >= limits.idleTimeout else { return }

@@ -25,10 +25,16 @@ struct KServeGRPCService: Sendable {
         core = ServingCore(store: store, configuration: configuration)
     }
 
+    static let unaryMethods: Set<Substring> = ["ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer",
+                                               "ModelConfig", "ModelStatistics", "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload"]
+
+    static func shape(method: Substring) -> GRPCMethodShape {
+        if unaryMethods.contains(method) { return .unary }
+        if method == "ModelStreamInfer" { return .bidirectional }
+        return .refused(GRPCStatus(.unimplemented, "method '\(method)' is not served by nnserve's inference.GRPCInferenceService"))
+    }
+
     func serve(_ call: GRPCCall, burst: inout PredictionBurst, reply: @escaping Reply) {
-        guard call.path.hasPrefix(Self.servicePath) else {
-            return reply(.failure(GRPCStatus(.unimplemented, "unknown service in '\(call.path)'; nnserve serves inference.GRPCInferenceService")))
-        }
         switch call.path.dropFirst(Self.servicePath.count) {
         case "ServerLive": unary(call, reply) { (_: Inference_ServerLiveRequest) in serverLive() }
         case "ServerReady": unary(call, reply) { (_: Inference_ServerReadyRequest) in serverReady() }
@@ -42,6 +48,8 @@ struct KServeGRPCService: Sendable {
             } catch {
                 reply(.failure(error))
             }
+        case "ModelStreamInfer":
+            streamedInfer(call, burst: &burst, reply: reply)
         case "ModelConfig": unary(call, reply, modelConfig)
         case "ModelStatistics": unary(call, reply, modelStatistics)
         case "RepositoryIndex": unary(call, reply, repositoryIndex)
@@ -119,6 +127,25 @@ struct KServeGRPCService: Sendable {
             try GRPCInferenceCodec.decode(request, deadlineMicros: deadlineMicros, cancellation: cancellation)
         } answer: { result in
             reply(result.map(GRPCInferenceCodec.response).mapError(GRPCStatus.init))
+        }
+    }
+
+    /// One message of ModelStreamInfer: answered by a `ModelStreamInferResponse` that holds
+    /// the response or the error (the stream goes on after an error, as Triton's does).
+    private func streamedInfer(_ call: GRPCCall, burst: inout PredictionBurst, reply: @escaping Reply) {
+        let answer: @Sendable (Result<Inference_ModelInferResponse, GRPCStatus>) -> Void = { result in
+            var message = Inference_ModelStreamInferResponse()
+            switch result {
+            case .success(let response): message.inferResponse = response
+            case .failure(let status): message.errorMessage = status.message
+            }
+            reply(Self.encode(message))
+        }
+        do {
+            let request: Inference_ModelInferRequest = try Self.decode(call.message)
+            infer(request, deadlineMicros: call.timeoutMicros, cancellation: call.cancellation, burst: &burst, reply: answer)
+        } catch {
+            answer(.failure(error))
         }
     }
 
