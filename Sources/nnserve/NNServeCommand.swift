@@ -28,7 +28,7 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Open connections of the health listener at most.") var maxHealthConnections = ServerConfiguration().maxHealthConnections
     @Option(help: "Largest HTTP request body in bytes.") var maxBodySize = ServerConfiguration().maxBodySize
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
-    @Flag(help: "Log one line per HTTP request and per binary-protocol prediction.") var accessLog = false
+    @Flag(help: "Log one line per HTTP request and one per prediction on every front (binary, HTTP, gRPC).") var accessLog = false
     @Option(help: "Rows per batch at most, unless a model's config.pbtxt says otherwise.") var maxBatchSize = ServerConfiguration().maxBatchSize
     @Option(help: "Microseconds a batch waits for more requests.") var maxQueueDelayMicros = ServerConfiguration().maxQueueDelayMicros
     @Option(help: "Executors per model version.") var instances = ServerConfiguration().instances

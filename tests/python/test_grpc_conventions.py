@@ -108,3 +108,31 @@ def test_a_service_not_served_is_refused_at_once(server):
     assert "no server reflection" in raised.value.details()
     assert time.monotonic() - started < 5
     channel.close()
+
+
+def test_classification_priority_and_sequences_are_refused_never_ignored(server, digits_rows):
+    """Triton answers class_count with its top classes; nnserve refuses it (and priority and
+    sequences) with INVALID_ARGUMENT on both protocols rather than answer as if it had obeyed."""
+    import tritonclient.http as httpclient
+    from tritonclient.utils import InferenceServerException
+
+    rows = np.array([digits_rows[0][0]], dtype=np.float32)
+    clients = {"grpc": (grpcclient, grpcclient.InferenceServerClient(server.grpc)),
+               "http": (httpclient, httpclient.InferenceServerClient(server.base.removeprefix("http://")))}
+    for protocol, (module, client) in clients.items():
+        tensor = module.InferInput("pixels", list(rows.shape), "FP32")
+        tensor.set_data_from_numpy(rows)
+        cases = [({"outputs": [module.InferRequestedOutput("label", class_count=3)]}, "asks for classification (3 classes)"),
+                 ({"priority": 2}, "priority 2"),
+                 ({"sequence_id": 7, "sequence_start": True}, "take no sequences")]
+        for arguments, says in cases:
+            with pytest.raises(InferenceServerException) as raised:
+                client.infer("digits", [tensor], **arguments)
+            assert says in raised.value.message(), (protocol, raised.value.message())
+            if protocol == "grpc":
+                assert raised.value.status() == "StatusCode.INVALID_ARGUMENT"
+            else:
+                assert raised.value.status() == "400"
+        # The same request without them is answered.
+        assert client.infer("digits", [tensor]).as_numpy("label").shape == (1, 10)
+        client.close()

@@ -16,6 +16,9 @@ struct InferenceRequest: Sendable {
     struct Output: Sendable {
         var name: String
         var raw: Bool?
+        /// Triton's `classification` parameter: the top classes as "score:index" strings
+        /// instead of the values (0: the values).
+        var classCount: Int64 = 0
     }
 
     var id: String?
@@ -29,6 +32,10 @@ struct InferenceRequest: Sendable {
     var timeoutMicros: Int64 = 0
     /// Set when the client gives up on the call: not computed if not started.
     var cancellation: CallCancellation?
+    /// Triton's scheduling parameters: `priority` (0: the default) and a sequence (`sequence_id`,
+    /// for stateful models), as the request set them.
+    var priority: Int64 = 0
+    var sequence: String?
 
     /// The tighter of two client timeouts, either of which may be 0 (none).
     static func tighter(_ first: Int64, _ second: Int64) -> Int64 {

@@ -93,6 +93,7 @@ struct ServingCore: Sendable {
         }
         do {
             request = try decode()
+            try Self.refuseUnsupported(request, model: model)
             prepared = try Self.prepare(request.inputs, outputs: request.outputs.map(\.name), for: model, limits: PredictLimits(configuration))
         } catch {
             finished(model, front, rows: 0, RequestOutcome(error.code), since: arrived)
@@ -135,6 +136,20 @@ struct ServingCore: Sendable {
             return try model.plan.rowBlock(given, outputs: outputs, limits: limits.request)
         } catch {
             throw ServingError(.invalidArgument, error.message(model: "model '\(model.name)' v\(model.version)"))
+        }
+    }
+
+    /// What nnserve does not do is refused, never silently ignored: a client that asked for
+    /// classes would otherwise read FP32 values as if they were its top classes.
+    static func refuseUnsupported(_ request: InferenceRequest, model: LoadedModel) throws(ServingError) {
+        if let output = request.outputs.first(where: { $0.classCount != 0 }) {
+            throw ServingError(.invalidArgument, "output '\(output.name)' asks for classification (\(output.classCount) classes); nnserve returns the output's values: take the top classes from them")
+        }
+        if request.priority != 0 {
+            throw ServingError(.invalidArgument, "priority \(request.priority): nnserve schedules every request of model '\(model.name)' alike; send priority 0 or none")
+        }
+        if let sequence = request.sequence {
+            throw ServingError(.invalidArgument, "\(sequence): nnserve's models are stateless and take no sequences")
         }
     }
 

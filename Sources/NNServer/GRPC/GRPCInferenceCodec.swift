@@ -43,9 +43,25 @@ enum GRPCInferenceCodec {
             if case .boolParam(false)? = output.parameters["binary_data"]?.parameterChoice { return true }
             return false
         }
-        return InferenceRequest(id: request.id, inputs: .tensors(tensors), outputs: request.outputs.map { .init(name: $0.name) },
-                                rawByDefault: !typed, timeoutMicros: InferenceRequest.tighter(deadlineMicros, timeoutMicros),
-                                cancellation: cancellation)
+        var decoded = InferenceRequest(id: request.id, inputs: .tensors(tensors), rawByDefault: !typed,
+                                       timeoutMicros: InferenceRequest.tighter(deadlineMicros, timeoutMicros), cancellation: cancellation)
+        decoded.outputs = request.outputs.map { output in
+            InferenceRequest.Output(name: output.name, classCount: integer(output.parameters["classification"]) ?? 0)
+        }
+        decoded.priority = integer(request.parameters["priority"]) ?? 0
+        decoded.sequence = ["sequence_id", "sequence_start", "sequence_end"].first { request.parameters[$0] != nil }.map { "parameter \($0)" }
+        return decoded
+    }
+
+    /// An integer parameter's value, whichever integer field carries it (tritonclient sends
+    /// int64_param; other clients uint64_param); a non-integer one counts as set (1).
+    private static func integer(_ parameter: Inference_InferParameter?) -> Int64? {
+        switch parameter?.parameterChoice {
+        case nil: return nil
+        case .int64Param(let value)?: return value
+        case .uint64Param(let value)?: return Int64(clamping: value)
+        default: return 1
+        }
     }
 
     /// Typed contents as the little-endian bytes of `datatype`, which `InferenceInputs` reads

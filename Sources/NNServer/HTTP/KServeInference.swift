@@ -81,9 +81,20 @@ enum HTTPInferenceDecoding {
         }
         request.rawByDefault = try flag(parameters["binary_data_output"], name: "binary_data_output") ?? false
         request.outputs = try (json.outputs ?? []).enumerated().map { (slot, output) throws(ServingError) in
-            InferenceRequest.Output(name: output.name, raw: try flag(output.parameters?["binary_data"], name: "outputs[\(slot)].parameters.binary_data"))
+            InferenceRequest.Output(name: output.name, raw: try flag(output.parameters?["binary_data"], name: "outputs[\(slot)].parameters.binary_data"),
+                                    classCount: try integer(output.parameters?["classification"], name: "outputs[\(slot)].parameters.classification") ?? 0)
         }
+        request.priority = try integer(parameters["priority"], name: "priority") ?? 0
+        request.sequence = ["sequence_id", "sequence_start", "sequence_end"].first { parameters[$0] != nil }.map { "parameter \($0)" }
         return request
+    }
+
+    private static func integer(_ value: JSONValue?, name: String) throws(ServingError) -> Int64? {
+        switch value {
+        case nil: return nil
+        case .number(let number)? where number.rounded() == number && abs(number) < 9e15: return Int64(number)
+        case let other?: throw ServingError(.invalidArgument, "parameter \(name) is \(other.typeName); expected an integer")
+        }
     }
 
     private static func flag(_ value: JSONValue?, name: String) throws(ServingError) -> Bool? {
