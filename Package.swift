@@ -38,6 +38,11 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
             name: "CZstd",
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
@@ -139,7 +144,7 @@ let package = Package(
         .target(
             name: "NNServer",
             dependencies: [
-                "NNCore", "NNFormat", "NNInference", "NNWire", "CAllocator",
+                "NNCore", "NNFormat", "NNInference", "NNWire", "CAllocator", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,7 +2,7 @@
 # Installs the system packages nnserve builds against, only those that are missing.
 # Runs as root (CI, containers) or through sudo when it is available.
 set -euo pipefail
-packages=(libopenblas-dev libzstd-dev libprotobuf-c-dev protobuf-compiler protobuf-c-compiler libsqlite3-dev sqlite3 gcc make pkg-config curl openssl)
+packages=(libopenblas-dev libzstd-dev zlib1g-dev libprotobuf-c-dev protobuf-compiler protobuf-c-compiler libsqlite3-dev sqlite3 gcc make pkg-config curl openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -74,8 +74,15 @@ final class GRPCStreamHandlerTests: XCTestCase {
 
     func testEachWrongCallGetsItsStatus() throws {
         let cases: [(String, [HTTP2Frame], GRPCStatus.Code, String)] = [
-            ("compressed", [headers(1), message(1, [1], compressed: true)], .unimplemented, "the request message is compressed"),
-            ("encoding", [headers(1, extra: [("grpc-encoding", "gzip")]), message(1, [1])], .unimplemented, "grpc-encoding 'gzip' is not supported"),
+            ("compressed without an encoding", [headers(1), message(1, [1], compressed: true)], .internalError,
+             "a request message is marked compressed, and the call has no grpc-encoding"),
+            ("encoding", [headers(1, extra: [("grpc-encoding", "snappy")]), message(1, [1])], .unimplemented, "grpc-encoding 'snappy' is not supported"),
+            ("corrupt gzip", [headers(1, extra: [("grpc-encoding", "gzip")]), message(1, [1, 2, 3], compressed: true)], .invalidArgument,
+             "the request message (grpc-encoding gzip)"),
+            // 2,000 zero bytes in 29 compressed ones: refused at the message limit, not at its own size.
+            ("bomb", [headers(1, extra: [("grpc-encoding", "gzip")]),
+                      message(1, Array(ContentCoding.gzip.compress(ByteBuffer(bytes: [UInt8](repeating: 0, count: 2000))).readableBytesView), compressed: true)],
+             .resourceExhausted, "the request message inflates to more than 1024 bytes"),
             ("timeout", [headers(1, extra: [("grpc-timeout", "+5S")]), message(1, [1])], .invalidArgument, "grpc-timeout '+5S' is not a gRPC timeout"),
             ("zero timeout", [headers(1, extra: [("grpc-timeout", "0m")]), message(1, [1])], .deadlineExceeded, "grpc-timeout '0m': the deadline had passed"),
             ("too large", [headers(1), message(1, Array(repeating: 7, count: 2000))], .resourceExhausted,
@@ -95,10 +102,31 @@ final class GRPCStreamHandlerTests: XCTestCase {
         }
     }
 
+    func testAGzipMessageIsInflatedAndTheAnswerCompressedWhenTheClientTakesIt() throws {
+        let connection = try connect()
+        // Python's gzip.compress(b"nnserve nnserve nnserve", mtime=0): an oracle from outside.
+        let gzipped: [UInt8] = [31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 203, 203, 43, 78, 45, 42, 75, 85, 200, 67, 165, 1, 253, 93, 178, 184, 23, 0, 0, 0]
+        try send(connection, headers(1, extra: [("grpc-encoding", "gzip"), ("grpc-accept-encoding", "identity,deflate,gzip")]),
+                 message(1, gzipped, compressed: true))
+        let frames = try connection.received(on: HTTP2StreamID(1))
+        guard case .headers(let head) = frames.first, case .data(let data) = frames.dropFirst().first, case .byteBuffer(let body) = data.data,
+              case .compressed(let answer) = GRPCMessage.unframe(body) else { return XCTFail("\(frames)") }
+        XCTAssertEqual(head.headers.first(name: "grpc-encoding"), "gzip")
+        XCTAssertEqual(String(buffer: try ContentCoding.gzip.decompress(answer, limit: 100)), "nnserve nnserve nnserve", "the echo, compressed")
+        XCTAssertEqual(trailers(frames.last)?.first(name: "grpc-status"), "0")
+
+        // Python's zlib.compress: deflate, answered uncompressed to a client that takes identity only.
+        let deflated: [UInt8] = [120, 156, 203, 203, 43, 78, 45, 42, 75, 85, 200, 67, 165, 1, 111, 95, 9, 68]
+        try send(connection, headers(3, extra: [("grpc-encoding", "deflate")]), message(3, deflated, compressed: true))
+        let plain = try connection.received(on: HTTP2StreamID(3))
+        guard case .data(let plainData) = plain.dropFirst().first, case .byteBuffer(let plainBody) = plainData.data else { return XCTFail("\(plain)") }
+        XCTAssertEqual(GRPCMessage.unframe(plainBody), .message(ByteBuffer(string: "nnserve nnserve nnserve")))
+    }
+
     /// An answer before the body is complete ends the upload with RST_STREAM(NO_ERROR).
     func testAnEarlyAnswerStopsTheUpload() throws {
         let connection = try connect()
-        try send(connection, headers(1, extra: [("grpc-encoding", "gzip")]))
+        try send(connection, headers(1, extra: [("grpc-encoding", "snappy")]))
         let received = try connection.received(on: HTTP2StreamID(1))
         XCTAssertEqual(trailers(received.first)?.first(name: "grpc-status"), String(GRPCStatus.Code.unimplemented.rawValue))
         XCTAssertTrue(received.contains { if case .rstStream(.noError) = $0 { true } else { false } }, "\(received)")

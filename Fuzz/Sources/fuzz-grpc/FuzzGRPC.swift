@@ -32,12 +32,23 @@ let connectionLimits: GRPCLimits = {
     return limits
 }()
 
-/// What the service does with a ModelInfer call up to the batcher; other paths are answered.
+/// The method shapes the server gives: ModelStreamInfer's messages are each served as they
+/// complete, a Watch is asked again, an unknown service refused at its HEADERS.
+let shape: @Sendable (String) -> GRPCMethodShape = { path in
+    if path.hasSuffix("/ModelStreamInfer") { return .bidirectional }
+    if path.hasSuffix("/Watch") { return .watch }
+    return path.hasPrefix("/inference.") ? .unary : .refused(GRPCStatus(.unimplemented, "unknown service"))
+}
+
+/// What the service does with a ModelInfer (or streamed) call up to the batcher; other paths are answered.
 let serve: GRPCStreamHandler.Serve = { call, _, reply in
-    guard call.path.hasSuffix("/ModelInfer") else { return reply(.failure(GRPCStatus(.unimplemented, "not fuzzed"))) }
+    guard call.path.hasSuffix("/ModelInfer") || call.path.hasSuffix("/ModelStreamInfer") else {
+        return reply(.failure(GRPCStatus(.unimplemented, "not fuzzed")))
+    }
     do {
         let request: Inference_ModelInferRequest = try KServeGRPCService.decode(call.message)
-        let prepared = try GRPCInferenceCall(request, model: model, limits: limits).prepared
+        let decoded = try GRPCInferenceCodec.decode(request, deadlineMicros: call.timeoutMicros, cancellation: nil)
+        let prepared = try ServingCore.prepare(decoded.inputs, outputs: decoded.outputs.map(\.name), for: model, limits: limits)
         precondition(prepared.inputs.count == 1 && prepared.inputs[0].count == prepared.rows * 4,
                      "an accepted request does not hold rows × width values")
         precondition(prepared.rows > 0 && prepared.rows <= limits.maxRows)
@@ -57,7 +68,7 @@ public func fuzzGRPC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     try! channel.pipeline.syncOperations.addHandlers([
         NIOHTTP2Handler(mode: .server, initialSettings: [HTTP2Setting(parameter: .maxConcurrentStreams, value: 16),
                                                          HTTP2Setting(parameter: .initialWindowSize, value: 1 << 16)]),
-        GRPCStreamHandler(limits: connectionLimits, serve: serve),
+        GRPCStreamHandler(limits: connectionLimits, shape: shape, serve: serve),
     ])
     _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     // A protocol error closes the connection as a server would; it is an answer, not a trap.

@@ -34,10 +34,15 @@ public func fuzzHTTP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let body = lines.count > 2 ? Array(lines[2]) : []
     _ = try? JSONParser.parse(body)
     let request = KServeEndpoints.Request(method: .POST, path: path, headers: headers, body: ByteBuffer(bytes: body))
-    if let call = try? InferenceCall(request, model: model, limits: limits) {
-        precondition(call.prepared.inputs.count == 1 && call.prepared.inputs[0].count == call.prepared.rows * 4,
+    if let decoded = try? HTTPInferenceDecoding.decode(request),
+       let prepared = try? ServingCore.prepare(decoded.inputs, outputs: decoded.outputs.map(\.name), for: model, limits: limits) {
+        precondition(prepared.inputs.count == 1 && prepared.inputs[0].count == prepared.rows * 4,
                      "an accepted request does not hold rows × width values")
-        precondition(call.prepared.rows > 0 && call.prepared.rows <= limits.maxRows)
+        precondition(prepared.rows > 0 && prepared.rows <= limits.maxRows)
+    }
+    // The same body as gzip: inflated to at most the limit, or refused.
+    if let inflated = try? ContentCoding.gzip.decompress(ByteBuffer(bytes: body), limit: 1 << 16) {
+        precondition(inflated.readableBytes <= 1 << 16, "inflated past the limit")
     }
     return 0
 }

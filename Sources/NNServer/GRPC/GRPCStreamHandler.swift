@@ -84,6 +84,10 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         var received = 0
         var cancellation: CallCancellation?
         var shape = GRPCMethodShape.unary
+        /// The call's `grpc-encoding` (its compressed messages are inflated with it), and the
+        /// compression of its answers: the same, when the client's `grpc-accept-encoding` takes it.
+        var coding: ContentCoding?
+        var answerCoding: ContentCoding?
         /// Streaming calls: request messages handed to the service, answers written, answers
         /// back before an earlier one (written when it is), and the HEADERS sent.
         var messagesIn = 0
@@ -298,8 +302,15 @@ final class GRPCStreamHandler: ChannelInboundHandler {
             stream.timeoutMicros = micros
             streams[id] = stream
         }
-        if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
-            return fail(id, GRPCStatus(.unimplemented, "grpc-encoding '\(encoding)' is not supported; nnserve takes identity (uncompressed) messages"), context: context)
+        do {
+            stream.coding = try ContentCoding(header: headers.first(name: "grpc-encoding"))
+        } catch {
+            return fail(id, GRPCStatus(.unimplemented, "grpc-encoding '\(headers.first(name: "grpc-encoding") ?? "")' is not supported; nnserve takes gzip, deflate or identity"),
+                        context: context)
+        }
+        if let coding = stream.coding, let accepted = headers.first(name: "grpc-accept-encoding"),
+           accepted.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == coding.rawValue }) {
+            stream.answerCoding = coding
         }
         let shape = shape(stream.path)
         if case .refused(let status) = shape { return fail(id, status, context: context) }
@@ -364,8 +375,11 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         case .message(let bytes): message = bytes
         case .missing(let bytes):
             return respond(id, .failure(GRPCStatus(.invalidArgument, "the request has no message (\(bytes) bytes; a gRPC message has a \(GRPCMessage.prefixSize)-byte prefix)")), context: context)
-        case .compressed:
-            return respond(id, .failure(GRPCStatus(.unimplemented, "the request message is compressed; nnserve takes identity (uncompressed) messages")), context: context)
+        case .compressed(let bytes):
+            switch inflate(bytes, coding: streams.values[index].coding) {
+            case .success(let plain): message = plain
+            case .failure(let status): return respond(id, .failure(status), context: context)
+            }
         case .lengthMismatch(let declared, let following):
             return respond(id, .failure(GRPCStatus(.invalidArgument, "the request message prefix says \(declared) bytes and \(following) follow; a unary call carries exactly one message")), context: context)
         }
@@ -416,9 +430,18 @@ final class GRPCStreamHandler: ChannelInboundHandler {
                 release(index)
                 return fail(id, GRPCStatus(.resourceExhausted, "a request message of the stream has \(declared) bytes; nnserve takes at most \(limits.maxMessageSize) (--max-frame-size)"),
                             context: context)
-            case .compressed:
-                release(index)
-                return fail(id, GRPCStatus(.unimplemented, "a request message is compressed; nnserve takes identity (uncompressed) messages"), context: context)
+            case .compressed(let compressed):
+                buffered -= before - streams.values[index].body.readableBytes
+                switch inflate(compressed, coding: streams.values[index].coding) {
+                case .success(let message):
+                    if streams.values[index].body.readableBytes == 0 { streams.values[index].body = ByteBuffer() }
+                    streams.values[index].startedAt = .now()
+                    streams.values[index].received = 0
+                    dispatch(id, index, message, context: context)
+                case .failure(let status):
+                    release(index)
+                    return fail(id, status, context: context)
+                }
             case .message(let message):
                 buffered -= before - streams.values[index].body.readableBytes
                 if streams.values[index].body.readableBytes == 0 { streams.values[index].body = ByteBuffer() }
@@ -546,13 +569,36 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         pendingFlush = true
     }
 
-    /// One answer message, after the HEADERS if they have not gone yet. Counted until NIOHTTP2
-    /// has sent it: it holds DATA while the client's window is shut.
-    private func writeMessage(_ id: HTTP2StreamID, _ data: ByteBuffer, context: ChannelHandlerContext) {
+    /// A compressed request message inflated with the call's encoding, to at most the message
+    /// limit whatever it would expand to.
+    private func inflate(_ message: ByteBuffer, coding: ContentCoding?) -> Result<ByteBuffer, GRPCStatus> {
+        guard let coding else {
+            return .failure(GRPCStatus(.internalError, "a request message is marked compressed, and the call has no grpc-encoding"))
+        }
+        do {
+            return .success(try coding.decompress(message, limit: limits.maxMessageSize))
+        } catch .tooLarge {
+            return .failure(GRPCStatus(.resourceExhausted, "the request message inflates to more than \(limits.maxMessageSize) bytes (--max-frame-size)"))
+        } catch {
+            return .failure(GRPCStatus(.invalidArgument, "the request message (grpc-encoding \(coding.rawValue)): \(error)"))
+        }
+    }
+
+    /// One answer message, after the HEADERS if they have not gone yet (compressed when the
+    /// call's answers are). Counted until NIOHTTP2 has sent it: it holds DATA while the
+    /// client's window is shut.
+    private func writeMessage(_ id: HTTP2StreamID, _ framed: ByteBuffer, context: ChannelHandlerContext) {
         guard let index = streams.index(forKey: id) else { return }
+        var data = framed
+        let coding = streams.values[index].answerCoding
+        if let coding, case .message(let message) = GRPCMessage.unframe(framed) {
+            data = GRPCMessage.frame(bytes: coding.compress(message), compressed: true)
+        }
         if !streams.values[index].headSent {
             streams.values[index].headSent = true
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: Self.responseHead)))), promise: nil)
+            var head = Self.responseHead
+            if let coding { head.add(name: "grpc-encoding", value: coding.rawValue) }
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: head)))), promise: nil)
         }
         let bytes = data.readableBytes
         unsentAnswerBytes += bytes

@@ -80,23 +80,31 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         if bodyTooLarge {
             return write(.error(HTTPError(.badRequest, Self.tooLarge(maxBodySize))), for: requestHead, started: started, context: context)
         }
-        let request = KServeEndpoints.Request(method: requestHead.method, path: path, headers: requestHead.headers, body: body)
+        let plain: ByteBuffer
+        do {
+            plain = try HTTPBodyCoding.requestBody(body, headers: requestHead.headers, limit: maxBodySize)
+        } catch {
+            return write(.error(error), for: requestHead, started: started, context: context)
+        }
+        let request = KServeEndpoints.Request(method: requestHead.method, path: path, headers: requestHead.headers, body: plain)
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         respondingSynchronously = true
         defer { respondingSynchronously = false }
         endpoints.respond(to: request, on: context.eventLoop).whenComplete { result in
-            let reply: HTTPReply
+            var reply: HTTPReply
             switch result {
             case .success(let answer): reply = answer
             case .failure(let error): reply = .error(HTTPError(.internalServerError, "\(error)"))
             }
+            HTTPBodyCoding.encode(&reply, for: requestHead.headers)
+            let encoded = reply
             let (handler, context) = bound.value
             guard handler.respondingSynchronously else {
-                return handler.write(reply, for: requestHead, started: started, context: context)
+                return handler.write(encoded, for: requestHead, started: started, context: context)
             }
             context.eventLoop.execute {
                 let (handler, context) = bound.value
-                handler.write(reply, for: requestHead, started: started, context: context)
+                handler.write(encoded, for: requestHead, started: started, context: context)
             }
         }
     }
