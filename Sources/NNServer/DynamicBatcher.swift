@@ -156,6 +156,13 @@ public final class DynamicBatcher: @unchecked Sendable {
         }
     }
 
+    /// Requests waiting now (Triton's pending request count).
+    public var queuedRequests: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
+    }
+
     /// Rows waiting now (for metrics and tests).
     public var queueDepth: Int {
         condition.lock()

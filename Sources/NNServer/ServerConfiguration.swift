@@ -34,8 +34,10 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeoutSeconds = 60
     /// Largest HTTP request body in bytes.
     public var maxBodySize = 16 << 20
-    /// Log one line per request (HTTP requests; binary-protocol predictions).
+    /// Log one line per request (HTTP requests; predictions on every front).
     public var accessLog = false
+    /// Metric families exposed beside nnserve's own on /metrics.
+    public var metricsCompat: Set<MetricsCompatibility> = []
     /// Version policy when a model has no config.pbtxt: the newest version only.
     public var latestVersions = 1
     /// Serve model files without self-test rows (refused by default).

@@ -29,6 +29,8 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "Largest HTTP request body in bytes.") var maxBodySize = ServerConfiguration().maxBodySize
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
     @Flag(help: "Log one line per HTTP request and one per prediction on every front (binary, HTTP, gRPC).") var accessLog = false
+    @Option(help: "Also expose another server's metric names on /metrics: triton (nv_inference_* per model, as Triton's dashboards read them). Repeatable.")
+    var metricsCompat: [MetricsCompatibility] = []
     @Option(help: "Rows per batch at most, unless a model's config.pbtxt says otherwise.") var maxBatchSize = ServerConfiguration().maxBatchSize
     @Option(help: "Microseconds a batch waits for more requests.") var maxQueueDelayMicros = ServerConfiguration().maxQueueDelayMicros
     @Option(help: "Executors per model version.") var instances = ServerConfiguration().instances
@@ -84,6 +86,7 @@ struct NNServeCommand: ParsableCommand {
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.maxBodySize = maxBodySize
         configuration.accessLog = accessLog
+        configuration.metricsCompat = Set(metricsCompat)
         configuration.allowUntestedModels = allowUntestedModels
         var token: String?
         if let adminTokenFile {
@@ -178,3 +181,4 @@ struct NNServeCommand: ParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension MetricsCompatibility: ExpressibleByArgument {}

@@ -43,7 +43,7 @@ public final class ModelMetrics: Sendable {
     func requestFinished(_ front: RequestProtocol, _ outcome: RequestOutcome, nanoseconds: UInt64) {
         requests[front.index][outcome.index].increment()
         latency[front.index].recordNanoseconds(Int64(clamping: nanoseconds))
-        statistics.requestFinished(ok: outcome == .ok, nanoseconds: nanoseconds)
+        statistics.requestFinished(outcome, nanoseconds: nanoseconds)
     }
 
     /// Removes this version's series (it was unloaded).

@@ -107,7 +107,9 @@ public final class ServerMetrics: Sendable {
         process.update(ProcessStatistics.read())
         var text: [UInt8] = []
         registry.emit(into: &text)
-        return MetricName.addingHelp(to: text)
+        text = MetricName.addingHelp(to: text)
+        if store.configuration.metricsCompat.contains(.triton) { text += TritonMetricFamily.exposition(served) }
+        return text
     }
 }
 
