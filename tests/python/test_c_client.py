@@ -48,6 +48,24 @@ def test_predictions_equal_nnclient_predict(server, build, tmp_path, model, coun
     assert np.array_equal(ours, np.array(nnclient_predictions(server, model, path), dtype=np.float32))
 
 
+def test_the_readme_example_predicts_the_whole_file(server, build, tmp_path):
+    """The README's command on the full diamonds.csv (53,940 rows, more than one request may
+    carry): sent in requests of the model's batch size, one line per row, as nnclient predicts."""
+    path = os.path.join(ROOT, "datasets", "diamonds.csv")
+    result = subprocess.run([os.path.join(build, "predict"), "127.0.0.1", str(server.binary_port), "diamonds", path],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 53_940
+    ours = np.array([[float(v) for v in line.split(",")] for line in lines[-5:]], dtype=np.float32)
+    with open(path) as csv:
+        tail = [csv.readline()] + csv.readlines()[-5:]
+    last = str(tmp_path / "last5.csv")
+    with open(last, "w") as out:
+        out.writelines(tail)
+    assert np.array_equal(ours, np.array(nnclient_predictions(server, "diamonds", last), dtype=np.float32))
+
+
 def test_a_server_error_reaches_the_caller(server, build, tmp_path):
     path = rows_file(tmp_path, "diamonds", 2)
     result = subprocess.run([os.path.join(build, "predict"), "127.0.0.1", str(server.binary_port), "nope", path],

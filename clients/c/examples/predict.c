@@ -2,6 +2,8 @@
  * predict HOST PORT MODEL ROWS.csv — the predictions of a single-input model for the rows of a
  * CSV file with a header: each row's first <input width> columns are the features (extra
  * columns, such as the target, are ignored). Prints one CSV line per row, the outputs in order.
+ * A file of any length is sent in requests of the model's max_batch_size rows (what it runs at
+ * once; the server refuses requests over --max-rows-per-request), one after another.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,32 +57,36 @@ int main(int argc, char **argv) {
         count++;
     }
     fclose(file);
-    nnserve_input input = {metadata.inputs[0].name, rows, count, width};
-    nnserve_result result;
-    status = nnserve_predict(client, argv[3], &input, 1, &result);
-    if (status != NNSERVE_OK) {
-        fprintf(stderr, "%s: %s\n", nnserve_status_name(status), nnserve_last_error(client));
-        nnserve_metadata_free(&metadata);
-        nnserve_close(client);
-        return 1;
-    }
-    for (size_t o = 0; o < result.count; o++) {
-        if (result.outputs[o].rows != count) {
-            fprintf(stderr, "output '%s' has %lld rows for %lld asked\n", result.outputs[o].name, (long long)result.outputs[o].rows, (long long)count);
+    int64_t chunk = metadata.max_batch_size > 0 ? metadata.max_batch_size : 256;
+    for (int64_t first_row = 0; first_row < count; first_row += chunk) {
+        int64_t rows_now = count - first_row < chunk ? count - first_row : chunk;
+        nnserve_input input = {metadata.inputs[0].name, rows + first_row * width, rows_now, width};
+        nnserve_result result;
+        status = nnserve_predict(client, argv[3], &input, 1, &result);
+        if (status != NNSERVE_OK) {
+            fprintf(stderr, "%s: %s\n", nnserve_status_name(status), nnserve_last_error(client));
+            nnserve_metadata_free(&metadata);
+            nnserve_close(client);
             return 1;
         }
-    }
-    for (int64_t row = 0; row < count; row++) {
-        int first = 1;
         for (size_t o = 0; o < result.count; o++) {
-            for (int64_t v = 0; v < result.outputs[o].width; v++) {
-                printf("%s%.9g", first ? "" : ",", result.outputs[o].data[row * result.outputs[o].width + v]);
-                first = 0;
+            if (result.outputs[o].rows != rows_now) {
+                fprintf(stderr, "output '%s' has %lld rows for %lld asked\n", result.outputs[o].name, (long long)result.outputs[o].rows, (long long)rows_now);
+                return 1;
             }
         }
-        printf("\n");
+        for (int64_t row = 0; row < rows_now; row++) {
+            int first = 1;
+            for (size_t o = 0; o < result.count; o++) {
+                for (int64_t v = 0; v < result.outputs[o].width; v++) {
+                    printf("%s%.9g", first ? "" : ",", result.outputs[o].data[row * result.outputs[o].width + v]);
+                    first = 0;
+                }
+            }
+            printf("\n");
+        }
+        nnserve_result_free(&result);
     }
-    nnserve_result_free(&result);
     nnserve_metadata_free(&metadata);
     free(rows);
     nnserve_close(client);
