@@ -28,6 +28,7 @@ final class JSONParserTests: XCTestCase {
         case (.number(let a), let b as Double): return a == b
         case (.string(let a), let b as String): return a == b
         case (.array(let a), let b as [Any]): return a.count == b.count && zip(a, b).allSatisfy { same($0, $1) }
+        case (.numbers(let a), let b as [Any]): return a.count == b.count && zip(a, b).allSatisfy { same(.number($0), $1) }
         case (.object(let a), let b as [String: Any]):
             return a.count == b.count && b.allSatisfy { key, value in a[key].map { same($0, value) } ?? false }
         default: return false
@@ -52,6 +53,35 @@ final class JSONParserTests: XCTestCase {
         for text in numbers {
             let parsed = try JSONParser.parse(Array("[\(text)]".utf8))
             XCTAssertEqual(parsed, .array([.number(Double(text)!)]), text)
+        }
+    }
+
+    /// Decimals just above and below the point halfway between two floats: as a double they
+    /// land exactly on it, and a second rounding to FP32 (ties to even) would pick the wrong
+    /// float half the time. Swift's correctly rounded `Float(String)` is the oracle; integers
+    /// that are exact halfway points keep their exact double.
+    func testNumbersRoundCorrectlyToFloatThroughTheirDouble() throws {
+        var rng = CounterRNG(seed: 17)
+        var checked = 0
+        for _ in 0..<2_000 {
+            let low = Float(bitPattern: UInt32(truncatingIfNeeded: rng.nextWord()) & 0x7EFF_FFFF | 0x0080_0000)
+            guard low.isFinite, low.nextUp.isFinite else { continue }
+            let halfway = (Double(low) + Double(low.nextUp)) / 2
+            // The halfway point's exact decimal digits, then a nudge far below a double's precision.
+            let exact = String(format: "%.60e", halfway)
+            let (digits, exponent) = (exact.prefix { $0 != "e" }, exact.drop { $0 != "e" })
+            for text in ["\(digits)0000001\(exponent)", "\(String(digits.dropLast()))\(digits.last! == "0" ? "0" : String(Int(String(digits.last!))! - 1))9999999\(exponent)"] {
+                guard Double(text)! == halfway else { continue }
+                let parsed = try JSONParser.parse(Array(text.utf8))
+                guard case .number(let value) = parsed else { return XCTFail(text) }
+                XCTAssertEqual(Float(value), Float(text)!, text)
+                XCTAssertLessThanOrEqual(abs(value - halfway), halfway.ulp, text)
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 1_000)
+        for integer in ["16777217", "33554435", "-16777219"] {
+            XCTAssertEqual(try JSONParser.parse(Array(integer.utf8)), .number(Double(integer)!), integer)
         }
     }
 

@@ -99,43 +99,70 @@ struct TensorView: Sendable {
     /// [3]]` for shape [2, 2] has the right element count in the wrong places, and the rows
     /// would be read shifted.
     private func checkNesting(_ data: JSONValue) throws(ServingError) {
-        guard case .array(let top) = data, top.contains(where: { if case .array = $0 { true } else { false } }) else { return }
+        guard case .array(let top) = data, top.contains(where: \.isArray) else { return }
         let (input, shape) = (name, shape)
         func check(_ value: JSONValue, depth: Int, path: String) throws(ServingError) {
             if depth == shape.count {
-                if case .array = value {
+                if value.isArray {
                     throw ServingError(.invalidArgument, "input '\(input)' data\(path) is an array; shape \(shape) nests \(shape.count) levels")
                 }
                 return
             }
-            guard case .array(let elements) = value else {
+            let count: Int
+            switch value {
+            case .numbers(let numbers):
+                count = numbers.count
+                if depth + 1 < shape.count, !numbers.isEmpty {
+                    throw ServingError(.invalidArgument, "input '\(input)' data\(path)[0] is a number; shape \(shape) needs an array of \(shape[depth + 1]) there")
+                }
+            case .array(let elements):
+                count = elements.count
+            default:
                 throw ServingError(.invalidArgument, "input '\(input)' data\(path) is \(value.typeName); shape \(shape) needs an array of \(shape[depth]) there")
             }
-            guard Int64(elements.count) == shape[depth] else {
-                throw ServingError(.invalidArgument, "input '\(input)' data\(path) has \(elements.count) elements; shape \(shape) needs \(shape[depth])")
+            guard Int64(count) == shape[depth] else {
+                throw ServingError(.invalidArgument, "input '\(input)' data\(path) has \(count) elements; shape \(shape) needs \(shape[depth])")
             }
-            for (index, element) in elements.enumerated() { try check(element, depth: depth + 1, path: "\(path)[\(index)]") }
+            if case .array(let elements) = value {
+                for (index, element) in elements.enumerated() { try check(element, depth: depth + 1, path: "\(path)[\(index)]") }
+            }
         }
         try check(data, depth: 0, path: "")
     }
 
-    /// Flattens `data` (flat or nested in the tensor's shape) into FP32 values.
+    /// Flattens `data` (flat or nested in the tensor's shape) into FP32 values. Arrays of
+    /// numbers (what clients send) convert without a value per element; FP32 is one rounding
+    /// of a double the parser made FP32-exact.
     private func fromJSON(_ data: JSONValue, _ datatype: TensorDatatype) throws(ServingError) -> [Float] {
         var values: [Float] = []
         var problem: (index: Int, error: TensorValueError)?
         func flatten(_ value: JSONValue) {
             guard problem == nil else { return }
-            if case .array(let elements) = value {
+            switch value {
+            case .numbers(let numbers) where datatype == .fp32:
+                values.reserveCapacity(values.count + numbers.count)
+                for number in numbers { values.append(Float(number)) }
+            case .numbers(let numbers):
+                values.reserveCapacity(values.count + numbers.count)
+                for number in numbers {
+                    switch datatype.float(fromJSON: .number(number)) {
+                    case .success(let converted): values.append(converted)
+                    case .failure(let error):
+                        problem = (values.count, error)
+                        return
+                    }
+                }
+            case .array(let elements):
                 values.reserveCapacity(values.count + elements.count)
                 for element in elements { flatten(element) }
-                return
-            }
-            switch datatype.float(fromJSON: value) {
-            case .success(let number): values.append(number)
-            case .failure(let error): problem = (values.count, error)
+            default:
+                switch datatype.float(fromJSON: value) {
+                case .success(let number): values.append(number)
+                case .failure(let error): problem = (values.count, error)
+                }
             }
         }
-        guard case .array = data else {
+        guard data.isArray else {
             throw ServingError(.invalidArgument, "field 'data' of input '\(name)' is \(data.typeName); expected an array")
         }
         flatten(data)

@@ -23,6 +23,8 @@ extension InferenceServer {
         let endpoints = KServeEndpoints(store: store, configuration: configuration, healthOnly: front == .health)
         let configuration = configuration
         let accessLogger = configuration.accessLog ? store.logger : nil
+        // Each HTTP request comes alone on its connection: inline only when the model is quiet.
+        let bursts = LoopBursts(lonePolicy: .ifQuiet)
         return try listen(host: host, port: port, front: front, plain: plain) { [self] pipeline, _ in
             let progress = MessageProgress()
             try pipeline.addHandler(slowClientGuard(progress, front))
@@ -34,7 +36,8 @@ extension InferenceServer {
                 HTTPProgressReporter(progress: progress),
                 IdleStateHandler(readTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
                 HTTPIdleCloser(),
-                HTTPRequestHandler(endpoints: endpoints, maxBodySize: configuration.maxBodySize, accessLogger: accessLogger),
+                HTTPRequestHandler(endpoints: endpoints, maxBodySize: configuration.maxBodySize, accessLogger: accessLogger,
+                                   burst: bursts.burst(for: pipeline.eventLoop)),
             ])
         }
     }

@@ -12,6 +12,8 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     private let endpoints: KServeEndpoints
     private let maxBodySize: Int
     private let accessLogger: Logger?
+    /// Where predictions go: this event loop's burst (nil: each submitted alone, in tests).
+    private let burst: LoopBurst?
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var bodyTooLarge = false
@@ -23,8 +25,9 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     /// Bodies are read into a buffer of at most this capacity up front; it grows with the data.
     private static let initialBodyCapacity = 64 * 1024
 
-    init(endpoints: KServeEndpoints, maxBodySize: Int, accessLogger: Logger?) {
+    init(endpoints: KServeEndpoints, maxBodySize: Int, accessLogger: Logger?, burst: LoopBurst? = nil) {
         self.endpoints = endpoints
+        self.burst = burst
         self.maxBodySize = maxBodySize
         self.accessLogger = accessLogger
     }
@@ -90,7 +93,7 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         respondingSynchronously = true
         defer { respondingSynchronously = false }
-        endpoints.respond(to: request, on: context.eventLoop).whenComplete { result in
+        endpoints.respond(to: request, on: context.eventLoop, burst: burst).whenComplete { result in
             var reply: HTTPReply
             switch result {
             case .success(let answer): reply = answer

@@ -89,18 +89,16 @@ extension JSONValue {
         return nil
     }
 
-    var arrayValue: [JSONValue]? {
-        if case .array(let elements) = self { return elements }
-        return nil
-    }
+    var arrayValue: [JSONValue]? { elements }
 
     /// Whole numbers only (a shape's dimensions).
     var integerArrayValue: [Int64]? {
-        guard case .array(let elements) = self else { return nil }
+        if case .array(let elements) = self, elements.isEmpty { return [] }
+        guard case .numbers(let numbers) = self else { return nil }
         var integers: [Int64] = []
-        integers.reserveCapacity(elements.count)
-        for element in elements {
-            guard case .number(let number) = element, number.rounded() == number, abs(number) < 9.0e15 else { return nil }
+        integers.reserveCapacity(numbers.count)
+        for number in numbers {
+            guard number.rounded() == number, abs(number) < 9.0e15 else { return nil }
             integers.append(Int64(number))
         }
         return integers

@@ -1,9 +1,11 @@
 import Foundation
 
 /// A strict RFC 8259 JSON parser into `JSONValue`, written for request bodies that are mostly
-/// long arrays of numbers: one pass over the bytes, numbers converted correctly rounded in
-/// place, errors that give the byte offset. Foundation's JSONDecoder with a
-/// value enum was 20x slower on a 784-number body (docs/BENCHMARKS.md, HTTP).
+/// long arrays of numbers: one pass over the bytes where they lie (no copy of the body), an
+/// array of numbers kept as one `[Double]` (`JSONValue.numbers`, no value per element), numbers
+/// converted correctly rounded in place — to a double that also rounds correctly to FP32, the
+/// type models compute in — and errors that give the byte offset. Foundation's JSONDecoder
+/// with a value enum was 20x slower on a 784-number body (docs/BENCHMARKS.md, HTTP).
 struct JSONParser {
     struct SyntaxError: Error, Equatable {
         var offset: Int
@@ -16,21 +18,20 @@ struct JSONParser {
 
     /// Parses a whole body: one value, surrounded only by whitespace.
     static func parse(_ bytes: some Collection<UInt8>) throws(SyntaxError) -> JSONValue {
-        // strtod needs a terminator after the last number: parse a NUL-terminated copy.
-        var copy = [UInt8]()
-        copy.reserveCapacity(bytes.count + 1)
-        copy.append(contentsOf: bytes)
-        copy.append(0)
-        let length = copy.count - 1
-        return try copy.withUnsafeBufferPointer { buffer in
-            Result { () throws(SyntaxError) -> JSONValue in
-                var parser = JSONParser(bytes: buffer, end: length)
-                let value = try parser.value(depth: 0)
-                parser.skipWhitespace()
-                guard parser.position == length else { throw parser.error("unexpected text after the JSON value") }
-                return value
-            }
-        }.get()
+        let parsed = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(SyntaxError) -> JSONValue in try parse(buffer) }
+        } ?? Array(bytes).withUnsafeBufferPointer { buffer in
+            Result { () throws(SyntaxError) -> JSONValue in try parse(buffer) }
+        }
+        return try parsed.get()
+    }
+
+    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
+        var parser = JSONParser(bytes: buffer, end: buffer.count)
+        let value = try parser.value(depth: 0)
+        parser.skipWhitespace()
+        guard parser.position == buffer.count else { throw parser.error("unexpected text after the JSON value") }
+        return value
     }
 
     private let bytes: UnsafeBufferPointer<UInt8>
@@ -87,6 +88,24 @@ struct JSONParser {
             position += 1
             return .array(elements)
         }
+        if isNumberStart {
+            // Tensor data: numbers only, kept as doubles until an element that is not one.
+            var numbers: [Double] = []
+            while true {
+                numbers.append(try number())
+                skipWhitespace()
+                guard position < end else { throw error("unterminated array") }
+                if bytes[position] == UInt8(ascii: "]") {
+                    position += 1
+                    return .numbers(numbers)
+                }
+                guard bytes[position] == UInt8(ascii: ",") else { throw error("expected ',' or ']' in an array") }
+                position += 1
+                skipWhitespace()
+                if !isNumberStart { break }
+            }
+            elements = numbers.map(JSONValue.number)
+        }
         while true {
             elements.append(try value(depth: depth))
             skipWhitespace()
@@ -126,6 +145,10 @@ struct JSONParser {
         }
     }
 
+    private var isNumberStart: Bool {
+        position < end && (bytes[position] == UInt8(ascii: "-") || isDigit(bytes[position]))
+    }
+
     /// A number in JSON's grammar (checked here: strtod alone would also take "0x1p3",
     /// "inf" or "1."). Up to 15 significant digits and a power of ten up to 22 — nearly every
     /// number a client sends — are converted exactly (Clinger's fast path: both operands are
@@ -138,21 +161,19 @@ struct JSONParser {
         var mantissa: UInt64 = 0
         var significantDigits = 0
         var decimalExponent = 0
-        func accumulate(_ byte: UInt8) {
-            if mantissa == 0 && byte == UInt8(ascii: "0") { return }
-            significantDigits += 1
-            if significantDigits <= 19 { mantissa = mantissa &* 10 &+ UInt64(byte &- UInt8(ascii: "0")) }
-        }
         if bytes[position] == UInt8(ascii: "0") {
             position += 1
         } else {
-            while position < end, isDigit(bytes[position]) { accumulate(bytes[position]); position += 1 }
+            while position < end, isDigit(bytes[position]) {
+                accumulateDigit(&mantissa, &significantDigits)
+                position += 1
+            }
         }
         if position < end, bytes[position] == UInt8(ascii: ".") {
             position += 1
             guard position < end, isDigit(bytes[position]) else { throw error("invalid number: digits must follow '.'") }
             while position < end, isDigit(bytes[position]) {
-                accumulate(bytes[position])
+                accumulateDigit(&mantissa, &significantDigits)
                 decimalExponent -= 1
                 position += 1
             }
@@ -174,18 +195,74 @@ struct JSONParser {
             if exponentNegative { exponent = -exponent }
         }
         let power = decimalExponent + exponent
+        var value: Double
         if exponentIsSmall, significantDigits <= 15, abs(power) <= 22 {
-            let value = power >= 0 ? Double(mantissa) * Self.powersOfTen[power] : Double(mantissa) / Self.powersOfTen[-power]
-            return negative ? -value : value
+            value = power >= 0 ? Double(mantissa) * Self.powerOfTen(power) : Double(mantissa) / Self.powerOfTen(-power)
+            if negative { value = -value }
+        } else {
+            value = withTerminatedText(from: start) { strtod($0, nil) }
         }
-        // The grammar check above guarantees strtod reads exactly start..<position.
-        let pointer = UnsafeRawPointer(bytes.baseAddress! + start).assumingMemoryBound(to: CChar.self)
-        return strtod(pointer, nil)
+        // A double exactly halfway between two floats would round a second time on its way to
+        // FP32 (ties to even), which is wrong when the decimal was not exactly halfway: strtof
+        // decides those, and the double moves one ulp toward its answer. A value the double
+        // holds exactly (every integer that fits) rounds the same either way and is kept.
+        let magnitude = value.magnitude
+        if value.bitPattern & 0x1FFF_FFFF == 0x1000_0000, magnitude >= Double(Float.leastNormalMagnitude),
+           magnitude <= Double(Float.greatestFiniteMagnitude) {
+            let correct = withTerminatedText(from: start) { strtof($0, nil) }
+            let twice = Float(value)
+            if correct != twice { value = correct > twice ? value.nextUp : value.nextDown }
+        }
+        return value
     }
 
-    /// 10^0 ... 10^22, each exact in a Double.
-    private static let powersOfTen: [Double] = (0...22).map { exponent in
-        (0..<exponent).reduce(1.0) { value, _ in value * 10 }
+    /// The number's text (`start..<position`, checked by the grammar) with the terminator the
+    /// C parsers need, in a stack buffer: the body itself is not copied.
+    private func withTerminatedText<T>(from start: Int, _ parse: (UnsafePointer<CChar>) -> T) -> T {
+        let length = position - start
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { text in
+            UnsafeMutableRawBufferPointer(text).copyMemory(from: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<position])))
+            text[length] = 0
+            return parse(text.baseAddress!)
+        }
+    }
+
+    @inline(__always)
+    private func accumulateDigit(_ mantissa: inout UInt64, _ significantDigits: inout Int) {
+        let digit = bytes[position] &- UInt8(ascii: "0")
+        if mantissa == 0 && digit == 0 { return }
+        significantDigits += 1
+        if significantDigits <= 19 { mantissa = mantissa &* 10 &+ UInt64(digit) }
+    }
+
+    /// 10^0 ... 10^22, each exact in a Double (a switch: no lazily initialized table to check).
+    @inline(__always)
+    private static func powerOfTen(_ exponent: Int) -> Double {
+        switch exponent {
+        case 0: 1e0
+        case 1: 1e1
+        case 2: 1e2
+        case 3: 1e3
+        case 4: 1e4
+        case 5: 1e5
+        case 6: 1e6
+        case 7: 1e7
+        case 8: 1e8
+        case 9: 1e9
+        case 10: 1e10
+        case 11: 1e11
+        case 12: 1e12
+        case 13: 1e13
+        case 14: 1e14
+        case 15: 1e15
+        case 16: 1e16
+        case 17: 1e17
+        case 18: 1e18
+        case 19: 1e19
+        case 20: 1e20
+        case 21: 1e21
+        default: 1e22
+        }
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {

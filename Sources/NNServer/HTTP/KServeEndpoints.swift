@@ -24,7 +24,7 @@ struct KServeEndpoints: Sendable {
         var body: ByteBuffer
     }
 
-    func respond(to request: Request, on eventLoop: any EventLoop) -> EventLoopFuture<HTTPReply> {
+    func respond(to request: Request, on eventLoop: any EventLoop, burst: LoopBurst? = nil) -> EventLoopFuture<HTTPReply> {
         let route: KServeRoute
         do {
             route = try KServeRoute.match(path: request.path)
@@ -57,7 +57,7 @@ struct KServeEndpoints: Sendable {
         case .modelReady(let reference):
             return eventLoop.makeSucceededFuture(modelReady(reference))
         case .infer(let reference):
-            return infer(reference, request, on: eventLoop)
+            return infer(reference, request, on: eventLoop, burst: burst)
         case .modelConfig(let reference):
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in
                 TritonExtensions.configJSON(of: try core.describe(reference.name, version: reference.version).model)

@@ -5,20 +5,29 @@ import NIOHTTP1
 /// POST v2/models/{name}[/versions/{v}]/infer: the HTTP codec of the serving core's `infer`.
 /// JSON or binary tensor data in, JSON or binary tensor data out.
 extension KServeEndpoints {
-    func infer(_ reference: ModelReference, _ request: Request, on eventLoop: any EventLoop) -> EventLoopFuture<HTTPReply> {
+    /// `burst` collects the predictions of every connection of the event loop in one turn
+    /// (`LoopBurst`); without one the request is submitted alone.
+    func infer(_ reference: ModelReference, _ request: Request, on eventLoop: any EventLoop, burst: LoopBurst?) -> EventLoopFuture<HTTPReply> {
         let promise = eventLoop.makePromise(of: HTTPReply.self)
-        // Each HTTP request comes alone on its connection: inline only when the model is quiet.
-        var burst = PredictionBurst(lonePolicy: .ifQuiet)
-        core.infer(model: reference.name, version: reference.version, from: .http, into: &burst) { () throws(ServingError) in
-            try HTTPInferenceDecoding.decode(request)
-        } answer: { result in
-            // Written here, on the executor's thread, so the event loop only sends bytes.
-            switch result {
-            case .success(let answer): promise.succeed(InferenceReply.make(answer))
-            case .failure(let error): promise.succeed(.error(error))
+        let core = core
+        @Sendable func submit(into burst: inout PredictionBurst) {
+            core.infer(model: reference.name, version: reference.version, from: .http, into: &burst) { () throws(ServingError) in
+                try HTTPInferenceDecoding.decode(request)
+            } answer: { result in
+                // Written here, on the executor's thread, so the event loop only sends bytes.
+                switch result {
+                case .success(let answer): promise.succeed(InferenceReply.make(answer))
+                case .failure(let error): promise.succeed(.error(error))
+                }
             }
         }
-        burst.submit()
+        if let burst {
+            burst.collect(submit)
+        } else {
+            var alone = PredictionBurst(lonePolicy: .ifQuiet)
+            submit(into: &alone)
+            alone.submit()
+        }
         return promise.futureResult
     }
 }

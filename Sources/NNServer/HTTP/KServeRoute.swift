@@ -106,7 +106,8 @@ struct HTTPError: Error, Equatable {
 extension String {
     /// Percent-decoded, or unchanged when the escapes are malformed.
     var removingPercentEncodingIfValid: String {
-        guard contains("%") else { return self }
+        // utf8.contains: String's own contains(String) goes through Foundation, on every request.
+        guard utf8.contains(UInt8(ascii: "%")) else { return self }
         var bytes: [UInt8] = []
         var iterator = utf8.makeIterator()
         while let byte = iterator.next() {
