@@ -212,7 +212,7 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         switch frame.payload {
         case .headers(let headers):
             madeProgress()
-            if streams[frame.streamID] != nil {
+            if streams.index(forKey: frame.streamID) != nil {
                 // Trailers from the client end its half of the stream (gRPC clients send none).
                 if headers.endStream { finish(frame.streamID, context: context) }
                 return
@@ -273,12 +273,16 @@ final class GRPCStreamHandler: ChannelInboundHandler {
                      context: context)
     }
 
-    /// A new stream's HEADERS: a POST of a gRPC message, or an answer that says why not.
+    /// A new stream's HEADERS: a POST of a gRPC message, or an answer that says why not. The
+    /// stream enters the dictionary once (a copy in and out retains every field it holds).
     private func begin(_ id: HTTP2StreamID, headers: HPACKHeaders, context: ChannelHandlerContext) {
         if streams.isEmpty { slot?.markBusy() }
         var stream = Stream(path: headers.first(name: ":path") ?? "", timeoutMicros: 0, authorization: headers.first(name: "authorization"),
                             startedAt: .now())
-        streams[id] = stream
+        func refuse(_ status: GRPCStatus) {
+            streams[id] = stream
+            fail(id, status, context: context)
+        }
         let contentType = headers.first(name: "content-type") ?? ""
         guard contentType == "application/grpc" || contentType.hasPrefix("application/grpc+") || contentType.hasPrefix("application/grpc;") else {
             // Not gRPC at all: an HTTP status, as the gRPC spec says for a wrong content type.
@@ -290,30 +294,28 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         }
         if headers["authorization"].count > 1 {
             // Which one a proxy or a server believes differs, so none is.
-            return fail(id, GRPCStatus(.invalidArgument, "the call has \(headers["authorization"].count) authorization headers; send one"), context: context)
+            return refuse(GRPCStatus(.invalidArgument, "the call has \(headers["authorization"].count) authorization headers; send one"))
         }
         if let timeout = headers.first(name: "grpc-timeout") {
             guard let micros = GRPCStatus.microseconds(timeout: timeout) else {
-                return fail(id, GRPCStatus(.invalidArgument, "grpc-timeout '\(timeout)' is not a gRPC timeout (1 to 8 digits and a unit of H, M, S, m, u, n)"), context: context)
+                return refuse(GRPCStatus(.invalidArgument, "grpc-timeout '\(timeout)' is not a gRPC timeout (1 to 8 digits and a unit of H, M, S, m, u, n)"))
             }
             guard micros > 0 else {
-                return fail(id, GRPCStatus(.deadlineExceeded, "grpc-timeout '\(timeout)': the deadline had passed when the call arrived"), context: context)
+                return refuse(GRPCStatus(.deadlineExceeded, "grpc-timeout '\(timeout)': the deadline had passed when the call arrived"))
             }
             stream.timeoutMicros = micros
-            streams[id] = stream
         }
         do {
             stream.coding = try ContentCoding(header: headers.first(name: "grpc-encoding"))
         } catch {
-            return fail(id, GRPCStatus(.unimplemented, "grpc-encoding '\(headers.first(name: "grpc-encoding") ?? "")' is not supported; nnserve takes gzip, deflate or identity"),
-                        context: context)
+            return refuse(GRPCStatus(.unimplemented, "grpc-encoding '\(headers.first(name: "grpc-encoding") ?? "")' is not supported; nnserve takes gzip, deflate or identity"))
         }
         if let coding = stream.coding, let accepted = headers.first(name: "grpc-accept-encoding"),
            accepted.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == coding.rawValue }) {
             stream.answerCoding = coding
         }
         let shape = shape(stream.path)
-        if case .refused(let status) = shape { return fail(id, status, context: context) }
+        if case .refused(let status) = shape { return refuse(status) }
         stream.shape = shape
         if stream.isStreaming {
             // Open until the client ends it: the connection is not idle meanwhile.
@@ -386,9 +388,8 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         let cancellation = CallCancellation()
         streams.values[index].cancellation = cancellation
         streams.values[index].computing = true
-        let stream = streams.values[index]
-        let call = GRPCCall(path: stream.path, message: message, timeoutMicros: stream.timeoutMicros, authorization: stream.authorization,
-                            cancellation: cancellation)
+        let call = GRPCCall(path: streams.values[index].path, message: message, timeoutMicros: streams.values[index].timeoutMicros,
+                            authorization: streams.values[index].authorization, cancellation: cancellation)
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         serve(call, &burst) { result in
@@ -544,7 +545,7 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     }
 
     private func endEarly(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        guard let stream = streams[id], !stream.clientDone else { return }
+        guard let index = streams.index(forKey: id), !streams.values[index].clientDone else { return }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
         pendingFlush = true
     }
@@ -552,15 +553,15 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     /// The answer: HEADERS, DATA (the framed message) and trailers; an error is trailers
     /// only. Nothing is written for a stream the client has reset.
     private func respond(_ id: HTTP2StreamID, _ result: Result<ByteBuffer, GRPCStatus>, context: ChannelHandlerContext) {
-        guard streams[id] != nil else { return }
-        streams[id]?.computing = false
+        guard let index = streams.index(forKey: id) else { return }
+        streams.values[index].computing = false
         switch result {
         case .success(let data):
             writeMessage(id, data, context: context)
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: Self.okTrailers, endStream: true)))), promise: nil)
         case .failure(let status):
             // Trailers only, or after the messages of a streaming call.
-            var trailers = streams[id]?.headSent == true ? HPACKHeaders()
+            var trailers = streams.values[index].headSent ? HPACKHeaders()
                 : HPACKHeaders([(":status", "200"), ("content-type", "application/grpc")])
             trailers.add(name: "grpc-status", value: String(status.code.rawValue))
             if !status.message.isEmpty { trailers.add(name: "grpc-message", value: status.encodedMessage) }
@@ -630,8 +631,8 @@ final class GRPCStreamHandler: ChannelInboundHandler {
             connectionWindow = inbound
             return reopenConnection(context: context)
         }
-        guard inbound < limits.windowSize / 2, let stream = streams[id], !stream.answered, !stream.clientDone,
-              stream.body.readableBytes < limits.maxMessageSize + GRPCMessage.prefixSize else { return }
+        guard inbound < limits.windowSize / 2, let index = streams.index(forKey: id), !streams.values[index].answered, !streams.values[index].clientDone,
+              streams.values[index].body.readableBytes < limits.maxMessageSize + GRPCMessage.prefixSize else { return }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: limits.windowSize - inbound))), promise: nil)
         pendingFlush = true
     }
