@@ -148,6 +148,46 @@ final class HTTPFrontTests: FixtureRepositoryTestCase {
         XCTAssertEqual(server.stop(), 0, server.log)
     }
 
+    /// Many connections at once: the event loop's burst decodes them off the loop and hands
+    /// each to the batcher (`LoopBurst`); every one gets its own rows' answer, the binary
+    /// protocol's, good and bad requests mixed.
+    func testManyConnectionsAtOnceEachGetTheirOwnAnswer() async throws {
+        let server = try ServerProcess(repository: repository)
+        let batches = (0..<48).map { _ in GraphFixtures.randomBatch(rows: 1 + Int.random(in: 0..<3), width: 8) }
+        let client = NNClient(port: server.port)
+        var expected: [[Float]] = []
+        for batch in batches { expected.append(try await client.predict(model: "wide", inputs: ["features": batch]).outputs["price"]!.scalars) }
+        await client.close()
+        // Every connection open first, then every request written at once: they reach the
+        // event loop in the same turns, so most are decoded off the loop.
+        let connections = try batches.map { _ in try RawConnection(port: server.httpPort) }
+        for (index, batch) in batches.enumerated() {
+            // Every fourth request names a wrong width: refused on its own, the rest unharmed.
+            let width = index % 4 == 3 ? 7 : 8
+            let data = batch.scalars.prefix(batch.shape[0] * width).map { "\($0)" }.joined(separator: ",")
+            let body = #"{"inputs":[{"name":"features","shape":[\#(batch.shape[0]),\#(width)],"datatype":"FP32","data":[\#(data)]}],"outputs":[{"name":"price"}]}"#
+            let head = "POST /v2/models/wide/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            connections[index].send(Array((head + body).utf8))
+        }
+        var answers: [Int: (Int, String)] = [:]
+        for (index, connection) in connections.enumerated() {
+            let reply = try HTTPTestClient.parse(connection.readUntilClosed())
+            connection.close()
+            answers[index] = (reply.status, reply.text)
+        }
+        for (index, (status, text)) in answers.sorted(by: { $0.key < $1.key }) {
+            if index % 4 == 3 {
+                XCTAssertEqual(status, 400, text)
+                continue
+            }
+            XCTAssertEqual(status, 200, text)
+            let body = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            let data = ((body["outputs"] as? [[String: Any]])?.first?["data"] as? [NSNumber])?.map(\.floatValue)
+            XCTAssertEqual(data, expected[index], "request \(index)")
+        }
+        XCTAssertEqual(server.stop(), 0, server.log)
+    }
+
     func testMetricsCountWhatWasServedAndEveryFamilyHasHelp() async throws {
         let server = try ServerProcess(repository: repository)
         let row = #"{"inputs":[{"name":"features","shape":[2,8],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,1,2,3,4,5,6,7,8]}]}"#
