@@ -53,8 +53,8 @@ final class RequestRouter: ChannelInboundHandler {
         let bound = NIOLoopBound((router: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         core.infer(model: predict.model, version: predict.version, from: .binary, into: &burst) {
-            let inputs = predict.inputs.map { TensorView(name: $0.name, shape: $0.shape, datatype: TensorDatatype.fp32.rawValue, values: .float32($0.data)) }
-            return InferenceRequest(inputs: .tensors(inputs), outputs: predict.outputs.map { .init(name: $0) }, timeoutMicros: predict.timeoutMicros)
+            let inputs = predict.inputs.map { NamedInput(name: $0.name, shape: $0.shape, values: $0.data) }
+            return InferenceRequest(inputs: .rows(inputs), outputs: predict.outputs.map { .init(name: $0) }, timeoutMicros: predict.timeoutMicros)
         } answer: { result in
             let response = Self.response(id: id, result)
             let finish: @Sendable () -> Void = { bound.value.router.write(response, context: bound.value.context) }

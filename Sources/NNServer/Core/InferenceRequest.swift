@@ -5,6 +5,8 @@ import NNInference
 /// form and not yet checked against a model (the model it names is routed first).
 struct InferenceRequest: Sendable {
     enum Inputs: Sendable {
+        /// FP32 rows as the binary protocol carries them (`Plan.rowBlock` checks their shapes).
+        case rows([NamedInput])
         case tensors([TensorView])
         /// Little-endian FP32 rows of the model's one input, as many as the bytes hold (the
         /// HTTP raw binary request, `Inference-Header-Content-Length: 0`).
@@ -51,8 +53,15 @@ struct InferenceAnswer: Sendable {
     /// One array per returned output, in `prepared.outputs` order.
     let values: [[Float]]
     let id: String?
-    /// Per returned output: send it as raw little-endian bytes?
-    let raw: [Bool]
+    /// What the request said about raw outputs (kept as asked: nothing is built per request
+    /// for a front that has no raw form).
+    let rawByDefault: Bool
+    let requestedOutputs: [InferenceRequest.Output]
+
+    /// Whether the returned output at `slot` goes as raw little-endian bytes.
+    func isRaw(_ slot: Int) -> Bool {
+        slot < requestedOutputs.count ? requestedOutputs[slot].raw ?? rawByDefault : rawByDefault
+    }
 
     /// The returned outputs, in order: the plan's binding and its values.
     var outputs: some Collection<(binding: Plan.Binding, values: [Float])> {

@@ -99,15 +99,12 @@ struct ServingCore: Sendable {
             finished(model, front, rows: 0, RequestOutcome(error.code), since: arrived)
             return answer(.failure(error))
         }
-        let requestLog = store.requestLog, id = request.id
-        let raw = prepared.outputs.indices.map { slot in
-            slot < request.outputs.count ? request.outputs[slot].raw ?? request.rawByDefault : request.rawByDefault
-        }
+        let requestLog = store.requestLog, id = request.id, rawByDefault = request.rawByDefault, outputs = request.outputs
         let job = DynamicBatcher.Job(block: prepared, deadline: model.deadline(requestedMicros: request.timeoutMicros),
                                      cancellation: request.cancellation) { result in
             if case .success(let values) = result { requestLog?.record(model: model, prepared: prepared, values: values) }
             finished(model, front, rows: prepared.rows, result.outcome, since: arrived)
-            answer(result.map { InferenceAnswer(model: model, prepared: prepared, values: $0, id: id, raw: raw) })
+            answer(result.map { InferenceAnswer(model: model, prepared: prepared, values: $0, id: id, rawByDefault: rawByDefault, requestedOutputs: outputs) })
         }
         burst.append(model, job)
     }
@@ -118,6 +115,8 @@ struct ServingCore: Sendable {
         throws(ServingError) -> RowBlock {
         let given: [NamedInput]
         switch inputs {
+        case .rows(let rows):
+            given = rows
         case .tensors(let tensors):
             given = try tensors.map { (tensor) throws(ServingError) in try tensor.rows() }
         case .onlyInputRows(let bytes):

@@ -8,8 +8,6 @@ import NNInference
 /// from.
 struct TensorView: Sendable {
     enum Values: Sendable {
-        /// FP32 values already (the binary protocol): `Plan.rowBlock` checks their shape.
-        case float32([Float])
         /// Little-endian elements of the datatype: the HTTP binary tensor data extension, gRPC
         /// `raw_input_contents` or typed `contents`.
         case littleEndian(Data, from: ByteSource)
@@ -34,7 +32,6 @@ struct TensorView: Sendable {
 
     /// The tensor as FP32 rows (`[features]` becomes one row).
     func rows() throws(ServingError) -> NamedInput {
-        if case .float32(let values) = values { return NamedInput(name: name, shape: shape, values: values) }
         guard let type = TensorDatatype(rawValue: datatype) else {
             throw ServingError(.invalidArgument, "input '\(name)' has unknown datatype '\(datatype)'; "
                 + "expected one of \(TensorDatatype.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -45,8 +42,6 @@ struct TensorView: Sendable {
         let count = try elementCount()
         let converted: [Float]
         switch values {
-        case .float32:
-            preconditionFailure("returned above")
         case .littleEndian(let bytes, let source):
             let needed = count * type.byteSize
             guard bytes.count == needed else { throw lengthMismatch(bytes.count, needed: needed, type, source) }

@@ -109,7 +109,7 @@ enum GRPCInferenceCodec {
             output.name = binding.name
             output.datatype = TensorDatatype.fp32.rawValue
             output.shape = [Int64(answer.rows), Int64(binding.width)]
-            if answer.raw[slot] {
+            if answer.isRaw(slot) {
                 // The platforms Swift runs nnserve on are little-endian, as the format is.
                 response.rawOutputContents.append(values.withUnsafeBytes { Data($0) })
             } else {

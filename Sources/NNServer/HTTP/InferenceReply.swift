@@ -6,7 +6,8 @@ enum InferenceReply {
     static let binaryHeaderLength = "Inference-Header-Content-Length"
 
     static func make(_ answer: InferenceAnswer) -> HTTPReply {
-        let (model, prepared, id, values, binary) = (answer.model, answer.prepared, answer.id, answer.values, answer.raw)
+        let (model, prepared, id, values) = (answer.model, answer.prepared, answer.id, answer.values)
+        let binary = prepared.outputs.indices.map(answer.isRaw)
         var writer = JSONWriter(capacity: 128 + values.reduce(0) { $0 + $1.count * 12 })
         writer.raw("{")
         writer.member("model_name", model.name, first: true)
