@@ -110,9 +110,42 @@ def test_a_service_not_served_is_refused_at_once(server):
     channel.close()
 
 
-def test_classification_priority_and_sequences_are_refused_never_ignored(server, digits_rows):
-    """Triton answers class_count with its top classes; nnserve refuses it (and priority and
-    sequences) with INVALID_ARGUMENT on both protocols rather than answer as if it had obeyed."""
+def expected_classes(scores, k):
+    """Triton's format: "score:index", highest first (C's %f), equal scores in index order."""
+    rows = []
+    for row in scores:
+        order = sorted(range(len(row)), key=lambda i: (-float(row[i]), i))[:k]
+        rows.append([b"%f:%d" % (float(row[i]), i) for i in order])
+    return np.array(rows, dtype=np.object_)
+
+
+def test_classification_answers_the_top_classes_as_triton_does(server, digits_rows):
+    """tritonclient's class_count, over HTTP (JSON and binary data) and gRPC: BYTES [rows, k]
+    with each row's top classes of the model's output."""
+    import tritonclient.http as httpclient
+
+    rows = np.array([pixels for pixels, _ in digits_rows[:5]], dtype=np.float32)
+    clients = {"grpc": (grpcclient, grpcclient.InferenceServerClient(server.grpc)),
+               "http": (httpclient, httpclient.InferenceServerClient(server.base.removeprefix("http://")))}
+    for protocol, (module, client) in clients.items():
+        tensor = module.InferInput("pixels", list(rows.shape), "FP32")
+        tensor.set_data_from_numpy(rows)
+        scores = client.infer("digits", [tensor]).as_numpy("label")
+        forms = [{}] if protocol == "grpc" else [{"binary_data": True}, {"binary_data": False}]
+        for form in forms:
+            for k in (1, 3, 12):
+                output = module.InferRequestedOutput("label", class_count=k, **form)
+                classes = client.infer("digits", [tensor], outputs=[output]).as_numpy("label")
+                # JSON data comes back as str (as from Triton), binary data as bytes.
+                classes = np.vectorize(lambda v: v if isinstance(v, bytes) else v.encode(), otypes=[object])(classes)
+                assert classes.shape == (5, min(k, 10)), (protocol, form, k)
+                assert np.array_equal(classes, expected_classes(scores, k)), (protocol, form, k, classes[0])
+        client.close()
+
+
+def test_priority_and_sequences_are_refused_never_ignored(server, digits_rows):
+    """Triton schedules by priority and keeps sequences for stateful models; nnserve does
+    neither, and says so with INVALID_ARGUMENT on both protocols rather than answer as if it had."""
     import tritonclient.http as httpclient
     from tritonclient.utils import InferenceServerException
 
@@ -122,8 +155,7 @@ def test_classification_priority_and_sequences_are_refused_never_ignored(server,
     for protocol, (module, client) in clients.items():
         tensor = module.InferInput("pixels", list(rows.shape), "FP32")
         tensor.set_data_from_numpy(rows)
-        cases = [({"outputs": [module.InferRequestedOutput("label", class_count=3)]}, "asks for classification (3 classes)"),
-                 ({"priority": 2}, "priority 2"),
+        cases = [({"priority": 2}, "priority 2"),
                  ({"sequence_id": 7, "sequence_start": True}, "take no sequences")]
         for arguments, says in cases:
             with pytest.raises(InferenceServerException) as raised:

@@ -63,6 +63,13 @@ struct InferenceAnswer: Sendable {
         slot < requestedOutputs.count ? requestedOutputs[slot].raw ?? rawByDefault : rawByDefault
     }
 
+    /// The classes asked for the output at `slot` (`Classification`), or nil for its values.
+    func classes(_ slot: Int) -> [String]? {
+        guard slot < requestedOutputs.count, requestedOutputs[slot].classCount > 0 else { return nil }
+        let binding = model.plan.outputs[prepared.outputs[slot]]
+        return Classification.top(Int(clamping: requestedOutputs[slot].classCount), of: values[slot], rows: rows, width: binding.width)
+    }
+
     /// The returned outputs, in order: the plan's binding and its values.
     var outputs: some Collection<(binding: Plan.Binding, values: [Float])> {
         zip(prepared.outputs, values).lazy.map { (model.plan.outputs[$0], $1) }

@@ -138,11 +138,11 @@ struct ServingCore: Sendable {
         }
     }
 
-    /// What nnserve does not do is refused, never silently ignored: a client that asked for
-    /// classes would otherwise read FP32 values as if they were its top classes.
+    /// What nnserve does not do is refused, never silently ignored: a client that asked for a
+    /// priority or a sequence would otherwise believe it had one.
     static func refuseUnsupported(_ request: InferenceRequest, model: LoadedModel) throws(ServingError) {
-        if let output = request.outputs.first(where: { $0.classCount != 0 }) {
-            throw ServingError(.invalidArgument, "output '\(output.name)' asks for classification (\(output.classCount) classes); nnserve returns the output's values: take the top classes from them")
+        if let output = request.outputs.first(where: { $0.classCount < 0 }) {
+            throw ServingError(.invalidArgument, "output '\(output.name)' asks for \(output.classCount) classes; classification takes a positive count")
         }
         if request.priority != 0 {
             throw ServingError(.invalidArgument, "priority \(request.priority): nnserve schedules every request of model '\(model.name)' alike; send priority 0 or none")

@@ -107,6 +107,18 @@ enum GRPCInferenceCodec {
         for (slot, (binding, values)) in answer.outputs.enumerated() {
             var output = Inference_ModelInferResponse.InferOutputTensor()
             output.name = binding.name
+            if let classes = answer.classes(slot) {
+                // Classification: BYTES [rows, k], "score:index" (`Classification`).
+                output.datatype = TensorDatatype.bytes.rawValue
+                output.shape = [Int64(answer.rows), Int64(classes.count / max(answer.rows, 1))]
+                if answer.isRaw(slot) {
+                    response.rawOutputContents.append(Data(Classification.binary(classes)))
+                } else {
+                    output.contents.bytesContents = classes.map { Data($0.utf8) }
+                }
+                response.outputs.append(output)
+                continue
+            }
             output.datatype = TensorDatatype.fp32.rawValue
             output.shape = [Int64(answer.rows), Int64(binding.width)]
             if answer.isRaw(slot) {
