@@ -101,6 +101,8 @@ public final class DynamicBatcher: @unchecked Sendable {
         case ifIdle
         /// When the model is idle and no request arrived within the batching delay.
         case ifQuiet
+        /// Never: the submitter has other work (the HTTP decoder thread, with more bodies to read).
+        case never
     }
 
     /// Queues a job, or refuses it at once when the queue is full; after `drainAndStop` a job
@@ -139,6 +141,7 @@ public final class DynamicBatcher: @unchecked Sendable {
             let mayRunInline = switch policy {
             case .ifIdle: true
             case .ifQuiet: job.gap > maxQueueDelayNanos
+            case .never: false
             }
             if jobs.count == 1, mayRunInline, queue.isEmpty, busyWorkers == 0, job.rows <= plan.maxRows, inlineLock.try() {
                 condition.unlock()

@@ -68,6 +68,39 @@ final class GRPCStreamingTests: XCTestCase {
         XCTAssertEqual(connection.handler.openStreams, 0)
     }
 
+    /// A client that sends faster than answers come back is slowed, not refused: past the
+    /// in-flight bound its messages wait in the stream's body and are taken as answers go out.
+    func testAStreamAheadOfItsAnswersWaitsAndLosesNothing() throws {
+        var limits = GRPCLimits(maxMessageSize: 1024, windowSize: 65_535)
+        limits.streamedInFlight = 4
+        let pending = NIOLockedValueBox<[(ByteBuffer, @Sendable (Result<ByteBuffer, GRPCStatus>) -> Void)]>([])
+        let connection = try GRPCTestConnection.open(limits: limits, shape: { _ in .bidirectional }) { call, _, reply in
+            pending.withLockedValue { $0.append((call.message, reply)) }
+        }
+        var frames = [GRPCTestFrames.headers(1, path: Self.streamPath)]
+        for value in 0..<20 { frames.append(GRPCTestFrames.message(1, [UInt8(value)], endStream: value == 19)) }
+        try send(connection, frames: frames)
+        XCTAssertEqual(pending.withLockedValue { $0.count }, 4, "four in flight, the rest wait")
+        var answered = 0
+        while answered < 20 {
+            let batch = pending.withLockedValue { calls in defer { calls.removeAll() }; return calls }
+            XCTAssertFalse(batch.isEmpty, "answers made room for more after \(answered)")
+            if batch.isEmpty { break }
+            for (message, reply) in batch { reply(.success(GRPCMessage.frame(bytes: message))) }
+            answered += batch.count
+            try connection.exchange()
+        }
+        let received = try connection.received(on: HTTP2StreamID(1))
+        XCTAssertEqual(messages(received), (0..<20).map { [UInt8($0)] })
+        XCTAssertEqual(GRPCTestFrames.trailers(received.last)?.first(name: "grpc-status"), "0")
+        XCTAssertEqual(connection.handler.bufferedBytes, 0)
+    }
+
+    private func send(_ connection: GRPCTestConnection, frames: [HTTP2Frame]) throws {
+        for frame in frames { connection.client.write(frame, promise: nil) }
+        try connection.exchange()
+    }
+
     func testAMethodNotServedIsRefusedWhenItsHeadersArrive() throws {
         let connection = try connect { _, _, _ in XCTFail("nothing is served") }
         // A reflection client keeps its side open: the answer may not wait for END_STREAM.

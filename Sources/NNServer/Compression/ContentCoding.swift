@@ -55,6 +55,7 @@ enum ContentCoding: String, Sendable, CaseIterable {
         }
         defer { inflateEnd(&stream) }
         var status = Z_OK
+        var trailing = 0
         // Invariant: next_in points into `input`'s bytes and next_out into `output`'s writable
         // tail, each only inside the closure that lends it.
         input.withUnsafeReadableBytes { source in
@@ -69,9 +70,19 @@ enum ContentCoding: String, Sendable, CaseIterable {
                     status = inflate(&stream, Z_NO_FLUSH)
                     return room - Int(stream.avail_out)
                 }
+                // Bytes after the end: gzip allows further members (`cat a.gz b.gz`), inflated
+                // under the same limit; after zlib data they are refused, never dropped.
+                if status == Z_STREAM_END && stream.avail_in > 0 {
+                    guard self == .gzip else {
+                        trailing = Int(stream.avail_in)
+                        return
+                    }
+                    status = inflateReset(&stream)
+                }
             }
         }
         if output.readableBytes > limit { throw .tooLarge(limit: limit) }
+        if trailing > 0 { throw .corrupt("\(trailing) bytes follow the end of the \(rawValue) data") }
         guard status == Z_STREAM_END else {
             throw .corrupt(status == Z_BUF_ERROR ? "the \(rawValue) data ends early" : "the \(rawValue) data is corrupt (zlib \(status))")
         }

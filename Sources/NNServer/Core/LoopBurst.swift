@@ -52,9 +52,9 @@ final class LoopBurst: @unchecked Sendable {
     }
 
     private func offload(_ submission: @escaping Submission) {
-        let lonePolicy = lonePolicy
         decoder.async {
-            var burst = PredictionBurst(lonePolicy: lonePolicy)
+            // Never inline on the decoder: the bodies behind this one would wait for its batch.
+            var burst = PredictionBurst(lonePolicy: .never)
             submission(&burst)
             burst.submit()
         }

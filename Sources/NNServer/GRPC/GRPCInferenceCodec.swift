@@ -45,22 +45,22 @@ enum GRPCInferenceCodec {
         }
         var decoded = InferenceRequest(id: request.id, inputs: .tensors(tensors), rawByDefault: !typed,
                                        timeoutMicros: InferenceRequest.tighter(deadlineMicros, timeoutMicros), cancellation: cancellation)
-        decoded.outputs = request.outputs.map { output in
-            InferenceRequest.Output(name: output.name, classCount: integer(output.parameters["classification"]) ?? 0)
+        decoded.outputs = try request.outputs.map { (output) throws(ServingError) in
+            InferenceRequest.Output(name: output.name, classCount: try integer(output.parameters["classification"], name: "outputs '\(output.name)' classification") ?? 0)
         }
-        decoded.priority = integer(request.parameters["priority"]) ?? 0
+        decoded.priority = try integer(request.parameters["priority"], name: "priority") ?? 0
         decoded.sequence = ["sequence_id", "sequence_start", "sequence_end"].first { request.parameters[$0] != nil }.map { "parameter \($0)" }
         return decoded
     }
 
     /// An integer parameter's value, whichever integer field carries it (tritonclient sends
-    /// int64_param; other clients uint64_param); a non-integer one counts as set (1).
-    private static func integer(_ parameter: Inference_InferParameter?) -> Int64? {
+    /// int64_param; other clients uint64_param); any other kind is refused, as over HTTP.
+    private static func integer(_ parameter: Inference_InferParameter?, name: String) throws(ServingError) -> Int64? {
         switch parameter?.parameterChoice {
         case nil: return nil
         case .int64Param(let value)?: return value
         case .uint64Param(let value)?: return Int64(clamping: value)
-        default: return 1
+        default: throw ServingError(.invalidArgument, "parameter \(name) must be an int64_param or uint64_param")
         }
     }
 

@@ -21,7 +21,8 @@ struct GRPCLimits: Sendable {
     /// is closed (one answer of any size may wait alone: a large answer to a slow reader).
     var unreadAnswerLimit = 8 << 20
     /// Requests of one streaming call (ModelStreamInfer) computing or waiting for an earlier
-    /// one's answer; past it the call ends RESOURCE_EXHAUSTED.
+    /// one's answer; at it, the stream's further messages wait in its body (its window shut
+    /// once that holds a largest message) until answers make room.
     var streamedInFlight = 256
 
     init(maxMessageSize: Int, windowSize: Int) {

@@ -94,6 +94,9 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         var messagesOut = 0
         var early: [Int: ByteBuffer] = [:]
         var headSent = false
+        /// The stream's inbound window as NIOHTTP2 last reported it (a backed-up streaming
+        /// call's window is reopened from it when answers make room).
+        var inboundWindow: Int?
         /// A watch: its request, and the answer last sent.
         var watched: GRPCCall?
         var lastAnswer: ByteBuffer?
@@ -318,9 +321,11 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         if case .refused(let status) = shape { return refuse(status) }
         stream.shape = shape
         if stream.isStreaming {
-            // Open until the client ends it: the connection is not idle meanwhile.
-            stream.computing = true
             stream.cancellation = CallCancellation()
+        }
+        if case .watch = shape {
+            // A watch is open until its client ends it, and its connection is not idle meanwhile.
+            stream.computing = true
         }
         streams[id] = stream
     }
@@ -411,10 +416,14 @@ final class GRPCStreamHandler: ChannelInboundHandler {
                                  endStream: Bool, context: ChannelHandlerContext) {
         if !streams.values[index].answered {
             buffered += bytes.readableBytes
-            streams.values[index].received += bytes.readableBytes
             if streams.values[index].body.readableBytes == 0 {
+                // A message begins: its clock starts now, not when the last one ended (a
+                // stream may wait as long as it likes between messages).
+                streams.values[index].startedAt = .now()
+                streams.values[index].received = bytes.readableBytes
                 streams.values[index].body = bytes
             } else {
+                streams.values[index].received += bytes.readableBytes
                 streams.values[index].body.writeBuffer(&bytes)
             }
             takeMessages(id, context: context)
@@ -422,35 +431,47 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         if endStream { finish(id, context: context) }
     }
 
+    /// Whether a bidirectional stream has as many requests unanswered as it may: its complete
+    /// messages then wait in its body (and its window stays shut once that is full) until
+    /// answers go out — a client that pipelines faster than the model computes is slowed, not
+    /// refused.
+    private func isBackedUp(_ index: Dictionary<HTTP2StreamID, Stream>.Index) -> Bool {
+        let stream = streams.values[index]
+        return stream.messagesIn - stream.messagesOut >= limits.streamedInFlight
+    }
+
+    /// Hands on every complete message at the front of the stream's body (as many as the
+    /// in-flight bound allows).
     private func takeMessages(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        while let index = streams.index(forKey: id), !streams.values[index].answered {
+        intake: while let index = streams.index(forKey: id), !streams.values[index].answered, !isBackedUp(index) {
             let before = streams.values[index].body.readableBytes
+            let message: ByteBuffer
             switch GRPCMessage.next(from: &streams.values[index].body) {
             case .incomplete(let declared):
-                guard let declared, declared > limits.maxMessageSize else { return }
+                guard let declared, declared > limits.maxMessageSize else { break intake }
                 release(index)
-                return fail(id, GRPCStatus(.resourceExhausted, "a request message of the stream has \(declared) bytes; nnserve takes at most \(limits.maxMessageSize) (--max-frame-size)"),
-                            context: context)
+                fail(id, GRPCStatus(.resourceExhausted, "a request message of the stream has \(declared) bytes; nnserve takes at most \(limits.maxMessageSize) (--max-frame-size)"),
+                     context: context)
+                return reopenConnection(context: context)
             case .compressed(let compressed):
-                buffered -= before - streams.values[index].body.readableBytes
                 switch inflate(compressed, coding: streams.values[index].coding) {
-                case .success(let message):
-                    if streams.values[index].body.readableBytes == 0 { streams.values[index].body = ByteBuffer() }
-                    streams.values[index].startedAt = .now()
-                    streams.values[index].received = 0
-                    dispatch(id, index, message, context: context)
+                case .success(let plain): message = plain
                 case .failure(let status):
+                    buffered -= before - streams.values[index].body.readableBytes
                     release(index)
-                    return fail(id, status, context: context)
+                    fail(id, status, context: context)
+                    return reopenConnection(context: context)
                 }
-            case .message(let message):
-                buffered -= before - streams.values[index].body.readableBytes
-                if streams.values[index].body.readableBytes == 0 { streams.values[index].body = ByteBuffer() }
-                // The slow-message clock restarts for the next message.
-                streams.values[index].startedAt = .now()
-                streams.values[index].received = 0
-                dispatch(id, index, message, context: context)
+            case .message(let plain):
+                message = plain
             }
+            guard let index = streams.index(forKey: id), streams.values[index].body.readableBytes < before else { break intake }
+            buffered -= before - streams.values[index].body.readableBytes
+            if streams.values[index].body.readableBytes == 0 { streams.values[index].body = ByteBuffer() }
+            // What follows in the body began arriving now: the next message's clock.
+            streams.values[index].startedAt = .now()
+            streams.values[index].received = streams.values[index].body.readableBytes
+            dispatch(id, index, message, context: context)
         }
         reopenConnection(context: context)
     }
@@ -466,11 +487,10 @@ final class GRPCStreamHandler: ChannelInboundHandler {
             streams.values[index].watched = call
             return ask(call, stream: id, sequence: nil, context: context)
         }
-        guard stream.messagesIn - stream.messagesOut < limits.streamedInFlight else {
-            return fail(id, GRPCStatus(.resourceExhausted, "\(limits.streamedInFlight) requests of this stream are unanswered; read the answers before sending more"),
-                        context: context)
-        }
         streams.values[index].messagesIn += 1
+        // Computing while a request is unanswered: an open stream with nothing in flight is
+        // idle like any other connection.
+        streams.values[index].computing = true
         ask(call, stream: id, sequence: stream.messagesIn, context: context)
     }
 
@@ -502,9 +522,18 @@ final class GRPCStreamHandler: ChannelInboundHandler {
             return writeMessage(id, data, context: context)
         }
         streams.values[index].early[sequence] = data
+        let wasBackedUp = isBackedUp(index)
         while let index = streams.index(forKey: id), let next = streams.values[index].early.removeValue(forKey: streams.values[index].messagesOut) {
             streams.values[index].messagesOut += 1
             writeMessage(id, next, context: context)
+        }
+        guard let index = streams.index(forKey: id) else { return }
+        streams.values[index].computing = streams.values[index].messagesIn > streams.values[index].messagesOut
+        if wasBackedUp, !isBackedUp(index) {
+            // Requests that waited for room go on, and the window may open again.
+            takeMessages(id, context: context)
+            if let inbound = streams.values[index].inboundWindow { reopen(id, inbound: inbound, context: context) }
+            if streams.values[index].clientDone { return finishStreamed(id, index, context: context) }
         }
         endIfAnswered(id, context: context)
     }
@@ -514,6 +543,8 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     private func finishStreamed(_ id: HTTP2StreamID, _ index: Dictionary<HTTP2StreamID, Stream>.Index, context: ChannelHandlerContext) {
         streams.values[index].clientDone = true
         guard !streams.values[index].answered else { return }
+        // Complete requests waiting for room are taken when answers go out.
+        if isBackedUp(index) { return }
         let partial = streams.values[index].body.readableBytes
         if partial > 0 {
             release(index)
@@ -631,8 +662,10 @@ final class GRPCStreamHandler: ChannelInboundHandler {
             connectionWindow = inbound
             return reopenConnection(context: context)
         }
-        guard inbound < limits.windowSize / 2, let index = streams.index(forKey: id), !streams.values[index].answered, !streams.values[index].clientDone,
-              streams.values[index].body.readableBytes < limits.maxMessageSize + GRPCMessage.prefixSize else { return }
+        guard let index = streams.index(forKey: id) else { return }
+        streams.values[index].inboundWindow = inbound
+        guard inbound < limits.windowSize / 2, !streams.values[index].answered, !streams.values[index].clientDone,
+              streams.values[index].body.readableBytes < limits.maxMessageSize + GRPCMessage.prefixSize, !isBackedUp(index) else { return }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: limits.windowSize - inbound))), promise: nil)
         pendingFlush = true
     }
@@ -652,7 +685,8 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         let now = NIODeadline.now()
         // A streaming call may wait between its messages; only a message begun is held to time.
         let slow = streams.filter { !$0.value.answered && !$0.value.clientDone && now - $0.value.startedAt > limits.headerTimeout
-            && (!$0.value.isStreaming || $0.value.body.readableBytes > 0) }
+            && (!$0.value.isStreaming || $0.value.body.readableBytes > 0)
+            && $0.value.messagesIn - $0.value.messagesOut < limits.streamedInFlight }
         for (id, stream) in slow {
             let seconds = Double((now - stream.startedAt).nanoseconds) / 1e9
             let rate = Double(stream.received) / seconds

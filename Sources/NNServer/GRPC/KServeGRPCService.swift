@@ -133,19 +133,24 @@ struct KServeGRPCService: Sendable {
     /// One message of ModelStreamInfer: answered by a `ModelStreamInferResponse` that holds
     /// the response or the error (the stream goes on after an error, as Triton's does).
     private func streamedInfer(_ call: GRPCCall, burst: inout PredictionBurst, reply: @escaping Reply) {
-        let answer: @Sendable (Result<Inference_ModelInferResponse, GRPCStatus>) -> Void = { result in
-            var message = Inference_ModelStreamInferResponse()
-            switch result {
-            case .success(let response): message.inferResponse = response
-            case .failure(let status): message.errorMessage = status.message
+        func answer(id: String) -> @Sendable (Result<Inference_ModelInferResponse, GRPCStatus>) -> Void {
+            { result in
+                var message = Inference_ModelStreamInferResponse()
+                switch result {
+                case .success(let response): message.inferResponse = response
+                case .failure(let status):
+                    message.errorMessage = status.message
+                    // As Triton does, so a client that matches answers by id can match failures.
+                    message.inferResponse.id = id
+                }
+                reply(Self.encode(message))
             }
-            reply(Self.encode(message))
         }
         do {
             let request: Inference_ModelInferRequest = try Self.decode(call.message)
-            infer(request, deadlineMicros: call.timeoutMicros, cancellation: call.cancellation, burst: &burst, reply: answer)
+            infer(request, deadlineMicros: call.timeoutMicros, cancellation: call.cancellation, burst: &burst, reply: answer(id: request.id))
         } catch {
-            answer(.failure(error))
+            answer(id: "")(.failure(error))
         }
     }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -10,8 +11,10 @@ extension KServeEndpoints {
     func infer(_ reference: ModelReference, _ request: Request, on eventLoop: any EventLoop, burst: LoopBurst?) -> EventLoopFuture<HTTPReply> {
         let promise = eventLoop.makePromise(of: HTTPReply.self)
         let core = core
+        // Latency counts from here: the wait for the decoder is part of it.
+        let arrived = DispatchTime.now().uptimeNanoseconds
         @Sendable func submit(into burst: inout PredictionBurst) {
-            core.infer(model: reference.name, version: reference.version, from: .http, into: &burst) { () throws(ServingError) in
+            core.infer(model: reference.name, version: reference.version, from: .http, arrived: arrived, into: &burst) { () throws(ServingError) in
                 try HTTPInferenceDecoding.decode(request)
             } answer: { result in
                 // Written here, on the executor's thread, so the event loop only sends bytes.
