@@ -2,7 +2,9 @@
 /// BOOL and the integer types convert exactly or are refused: an integer above 2^24 has no
 /// exact FP32, so it is an error rather than a silently different input. FP32 and FP64 values
 /// become the nearest FP32 (a JSON decimal such as 0.1 has no exact binary form anyway; a FP64
-/// client asks for what numpy's astype(float32) would give).
+/// client asks for what numpy's astype(float32) would give). One exception for JSON: a decimal
+/// whose double falls exactly halfway between two floats without being that value is rounded
+/// from its text (`JSONParser`), for FP64 too — where astype would round the double again.
 enum TensorDatatype: String, CaseIterable, Sendable {
     case bool = "BOOL"
     case uint8 = "UINT8", uint16 = "UINT16", uint32 = "UINT32", uint64 = "UINT64"
