@@ -25,14 +25,25 @@ enum ContentCoding: String, Sendable, CaseIterable {
     /// The first of gzip, deflate an `Accept-Encoding` / `grpc-accept-encoding` list accepts
     /// (a quality of 0 refuses; `*` accepts gzip).
     static func accepted(by header: String) -> ContentCoding? {
+        let accepted = acceptance(header)
+        return allCases.first { accepted[$0.rawValue] ?? accepted["*"] ?? false }
+    }
+
+    /// Whether an `Accept-Encoding` / `grpc-accept-encoding` list takes this coding.
+    func isAccepted(by header: String) -> Bool {
+        let accepted = Self.acceptance(header)
+        return accepted[rawValue] ?? accepted["*"] ?? false
+    }
+
+    /// The names of a list, each with whether it is accepted (a quality of 0 refuses).
+    private static func acceptance(_ header: String) -> [String: Bool] {
         var accepted: [String: Bool] = [:]
         for item in header.split(separator: ",") {
             let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             guard let name = parts.first, !name.isEmpty else { continue }
-            let refused = parts.dropFirst().contains { $0.hasPrefix("q=") && (Double($0.dropFirst(2)) ?? 1) == 0 }
-            accepted[name] = !refused
+            accepted[name] = !parts.dropFirst().contains { $0.hasPrefix("q=") && (Double($0.dropFirst(2)) ?? 1) == 0 }
         }
-        return allCases.first { accepted[$0.rawValue] ?? accepted["*"] ?? false }
+        return accepted
     }
 
     static let acceptList = "gzip, deflate"

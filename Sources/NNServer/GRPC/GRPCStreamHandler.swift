@@ -313,8 +313,7 @@ final class GRPCStreamHandler: ChannelInboundHandler {
         } catch {
             return refuse(GRPCStatus(.unimplemented, "grpc-encoding '\(headers.first(name: "grpc-encoding") ?? "")' is not supported; nnserve takes gzip, deflate or identity"))
         }
-        if let coding = stream.coding, let accepted = headers.first(name: "grpc-accept-encoding"),
-           accepted.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == coding.rawValue }) {
+        if let coding = stream.coding, let accepted = headers.first(name: "grpc-accept-encoding"), coding.isAccepted(by: accepted) {
             stream.answerCoding = coding
         }
         let shape = shape(stream.path)
