@@ -5,7 +5,7 @@ Protocol (one line each way): nnbench writes `MODEL BATCH THREADS BLOCK_SECONDS`
 answers the median seconds per call, or `error: ...`. On start it prints `ready onnxruntime
 VERSION` or `unavailable: REASON` and exits.
 
-The models are ../shared/anchors/models.py's shapes built from numpy (no torch needed), one
+The models are bench/anchors/models.py's shapes built from numpy (no torch needed), one
 `Gemm` per layer with K x N weights and `Relu` between, M2 ending in `Softmax`, M4 with its
 batch norm folded (the faster of the anchors' two M4 forms; nnserve folds it too). Sessions
 as the anchors make them: CPUExecutionProvider, ORT_ENABLE_ALL, sequential, inter-op 1.

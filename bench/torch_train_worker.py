@@ -5,7 +5,7 @@ Protocol (one line each way): nnbench writes `MODEL BATCH THREADS MIN_SECONDS`; 
 answers `SAMPLES_PER_S ADAM` (the faster of Adam and Adam(fused=True), and which it was), or
 `error: ...`. On start it prints `ready torch VERSION` or `unavailable: REASON` and exits.
 
-The models and the loop are ../shared/anchors' (models.py, train_bench.py): 20,000 seeded
+The models and the loop are bench/anchors' (models.py, train_bench.py): 20,000 seeded
 synthetic rows, Adam lr 1e-3, MSE (M2: cross-entropy on logits; M4: batch norm and dropout
 0.2 in training mode), a random permutation per epoch, the first epoch excluded, then epochs
 until MIN_SECONDS and at least 2.
@@ -14,13 +14,13 @@ import os
 import sys
 import time
 
-ANCHORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "anchors")
+ANCHORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "anchors")
 sys.path.insert(0, os.environ.get("NNSERVE_ANCHORS", ANCHORS))
 try:
     import torch
     import train_bench
 except ImportError as error:  # the caller falls back to the recorded anchor figures
-    print(f"unavailable: {error} (pip install torch; ../shared/anchors)", flush=True)
+    print(f"unavailable: {error} (pip install torch; bench/anchors)", flush=True)
     sys.exit(0)
 
 NAMES = {"M1": "m1_housing", "M2": "m2_mnist", "M3": "m3_large", "M4": "m4_widedeep"}

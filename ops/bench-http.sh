@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP benchmark, the same method as the Python serving anchor (../shared/anchors RESULTS.md §4):
+# HTTP benchmark, the same method as the Python serving anchor (bench/anchors/RESULTS.md §4):
 # single-row KServe v2 JSON bodies (values uniform in [0, 1), 4 decimals), wrk with one thread
 # and keep-alive connections on the same machine. Prints req/s, latency and × the anchor.
 set -euo pipefail

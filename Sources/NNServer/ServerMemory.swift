@@ -11,7 +11,7 @@ import NIOConcurrencyHelpers
 /// and answers came from the event loop's and the batcher's arenas and their freed space was
 /// kept. 50 gRPC connections closed for leaving answers unread left RSS 14 MB above idle, for
 /// good (`malloc_trim` could not reach a thread arena's top). Both thresholds fixed at glibc's
-/// default: RSS came back to idle after every attack of tests/python/grpc_attacks.py.
+/// default: RSS came back to idle after every attack of Tests/python/grpc_attacks.py.
 ///
 /// Many small blocks are another matter: 500 idle gRPC connections left 16 MB of free space
 /// between live blocks when they closed (~32 KB each), which only `malloc_trim` returns. A

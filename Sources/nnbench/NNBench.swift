@@ -119,7 +119,7 @@ extension NNBench {
         @Option(help: "PyTorch anchor figures (JSON), used only when PyTorch cannot run live.")
         var anchors = "bench/anchors.json"
 
-        @Option(help: "Run PyTorch live and alternate it with ours (auto: when `pip install torch` is done and ../shared/anchors is there; off).")
+        @Option(help: "Run PyTorch live and alternate it with ours (auto: when `pip install torch` is done and bench/anchors is there; off).")
         var pytorch = "auto"
 
         @Option(help: "Rounds of ours and PyTorch alternated; the best of each counts.")

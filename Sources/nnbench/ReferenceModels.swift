@@ -1,6 +1,6 @@
 import NNCore
 
-/// The reference models of ../shared/anchors (float32, relu hidden layers).
+/// The reference models of bench/anchors/models.py (float32, relu hidden layers).
 enum ReferenceModel: String, CaseIterable {
     case m1 = "M1"
     case m2 = "M2"

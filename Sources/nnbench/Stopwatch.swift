@@ -1,6 +1,6 @@
 import Foundation
 
-/// Times a closure the way ../shared/anchors does: a warm-up of at least 50 ms, then 5
+/// Times a closure the way bench/anchors does: a warm-up of at least 50 ms, then 5
 /// blocks of at least `blockSeconds` each; the result is the median block's time per call.
 struct Stopwatch {
     var blockSeconds: Double = 0.1

@@ -3,7 +3,7 @@ import NNCore
 import XCTest
 
 final class ActivationTests: XCTestCase {
-    /// Oracles from ../shared/reference/training-math.md.
+    /// Oracles from docs/reference/training-math.md.
     func testPublishedValues() {
         XCTAssertEqual(Activation.selu.value(1), 1.0507009873554805, accuracy: 1e-15)
         XCTAssertEqual(Activation.selu.value(-1), -1.1113307378125628, accuracy: 1e-15)

@@ -2,7 +2,7 @@ import Foundation
 @testable import NNFormat
 import XCTest
 
-/// The event file's framing against published values; tests/python/test_tensorboard_logs.py
+/// The event file's framing against published values; Tests/python/test_tensorboard_logs.py
 /// reads whole files back with TensorBoard's own reader.
 final class TensorBoardEventFileTests: XCTestCase {
     func testCRC32CMatchesTheCheckValueOfItsStandard() {

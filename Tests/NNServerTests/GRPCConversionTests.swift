@@ -5,7 +5,7 @@ import NNKServe
 import XCTest
 
 /// The gRPC front's own conversions; the front itself is tested end to end with
-/// tritonclient.grpc (tests/python/test_kserve_grpc.py).
+/// tritonclient.grpc (Tests/python/test_kserve_grpc.py).
 final class GRPCConversionTests: XCTestCase {
     func testTimeoutHeadersBecomeMicroseconds() {
         XCTAssertEqual(GRPCStatus.microseconds(timeout: "100m"), 100_000)

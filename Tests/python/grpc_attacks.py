@@ -3,7 +3,7 @@ measurements that judge the server under them: health-probe latency on the healt
 fresh tritonclient served, the server's RSS. Used by test_grpc_hostile.py (a few seconds per
 attack) and runnable alone for the issue's 30-second figures:
 
-    python3 tests/python/grpc_attacks.py --nnserve .build/release/nnserve --seconds 30
+    python3 Tests/python/grpc_attacks.py --nnserve .build/release/nnserve --seconds 30
 
 Every loop is bounded in time and count and talks only to 127.0.0.1."""
 import argparse

@@ -6,7 +6,7 @@ within 10% of idle within 10 s after it, and the attack-specific bound (GOAWAY
 ENHANCE_YOUR_CALM, DEADLINE_EXCEEDED per half-sent stream, cancelled calls not computed).
 
 NNSERVE_ATTACK_SECONDS sets each attack's length (3 s here; the issue's figures are 30 s:
-`python3 tests/python/grpc_attacks.py`)."""
+`python3 Tests/python/grpc_attacks.py`)."""
 import os
 
 import pytest
