@@ -2,7 +2,7 @@ import Foundation
 
 /// The activation functions every part of nnserve agrees on.
 ///
-/// Formulas and constants: ../shared/reference/training-math.md. The scalar functions here
+/// Formulas and constants: docs/reference/training-math.md. The scalar functions here
 /// are the definition; NNInference's vectorized kernels are tested against them.
 public enum Activation: Sendable, Hashable {
     case linear
@@ -66,6 +66,17 @@ public enum Activation: Sendable, Hashable {
         guard let match = Activation.allDefaults.first(where: { $0.name == name }) else { return nil }
         self = match
     }
+
+    /// The activation spelled `name` (default parameters), or an error naming the nearest.
+    public static func named(_ name: String) throws(UnknownSpelling) -> Activation {
+        guard let activation = Activation(name: name) else {
+            throw UnknownSpelling(noun: "activation", given: name, known: allDefaults.map(\.name))
+        }
+        return activation
+    }
+
+    /// The names a hidden layer may use (softmax reads the whole row: output layers only).
+    public static var elementwiseNames: [String] { allDefaults.filter(\.isElementwise).map(\.name) }
 
     /// False for softmax, whose value at one feature depends on the whole row.
     public var isElementwise: Bool { self != .softmax }

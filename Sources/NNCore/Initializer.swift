@@ -1,9 +1,11 @@
 /// Weight initializers for a Dense kernel of shape [fanIn, fanOut].
 ///
-/// Formulas: ../shared/reference/training-math.md. The *Normal variants are truncated at
+/// Formulas: docs/reference/training-math.md. The *Normal variants are truncated at
 /// two standard deviations with the standard deviation divided by 0.8796… so the variance is
 /// the stated one (as Keras does).
-public enum Initializer: String, Sendable, CaseIterable {
+public enum Initializer: String, Spelled {
+    public static let noun = "initializer"
+
     case glorotUniform = "glorot_uniform"
     case glorotNormal = "glorot_normal"
     case heUniform = "he_uniform"

@@ -67,8 +67,8 @@ public struct Dense: Sendable {
     }
 
     public func callAsFunction(_ x: Symbol) -> Symbol {
-        .layer(ModelSpec.Layer(name: name ?? autoName("dense", [x]), type: "dense", inputs: [x.name], units: units,
-                                      activation: activation.name, alpha: alphaParameter(activation), initializer: initializer?.rawValue, l1: l1, l2: l2),
+        .layer(ModelSpec.Layer(name: name ?? autoName("dense", [x]), type: .dense, inputs: [x.name], units: units,
+                                      activation: activation.name, alpha: alphaParameter(activation), initializer: initializer, l1: l1, l2: l2),
                       after: [x])
     }
 }
@@ -85,7 +85,7 @@ public struct BatchNormalization: Sendable {
     }
 
     public func callAsFunction(_ x: Symbol) -> Symbol {
-        .layer(ModelSpec.Layer(name: name ?? autoName("batch_norm", [x]), type: "batch_norm", inputs: [x.name],
+        .layer(ModelSpec.Layer(name: name ?? autoName("batch_norm", [x]), type: .batchNorm, inputs: [x.name],
                                momentum: momentum, epsilon: epsilon), after: [x])
     }
 }
@@ -103,8 +103,8 @@ public struct Dropout: Sendable {
     }
 
     public func callAsFunction(_ x: Symbol) -> Symbol {
-        let type = alpha ? "alpha_dropout" : "dropout"
-        return .layer(ModelSpec.Layer(name: name ?? autoName(type, [x]), type: type, inputs: [x.name], rate: rate), after: [x])
+        let type: LayerKind = alpha ? .alphaDropout : .dropout
+        return .layer(ModelSpec.Layer(name: name ?? autoName(type.rawValue, [x]), type: type, inputs: [x.name], rate: rate), after: [x])
     }
 }
 
@@ -119,7 +119,7 @@ public struct Activate: Sendable {
     }
 
     public func callAsFunction(_ x: Symbol) -> Symbol {
-        .layer(ModelSpec.Layer(name: name ?? autoName("activation", [x]), type: "activation", inputs: [x.name],
+        .layer(ModelSpec.Layer(name: name ?? autoName("activation", [x]), type: .activation, inputs: [x.name],
                                activation: activation.name, alpha: alphaParameter(activation)), after: [x])
     }
 }
@@ -135,19 +135,19 @@ public struct Shared: Sendable {
     }
 
     public func callAsFunction(_ x: Symbol) -> Symbol {
-        .layer(ModelSpec.Layer(name: name ?? autoName("shared", [x, owner]), type: "shared_dense", inputs: [x.name], shares: owner.name),
+        .layer(ModelSpec.Layer(name: name ?? autoName("shared", [x, owner]), type: .sharedDense, inputs: [x.name], shares: owner.name),
                after: [owner, x])
     }
 }
 
 /// Features of all operands side by side (wide & deep: route raw features to the output).
 public func Concat(_ operands: Symbol..., name: String? = nil) -> Symbol {
-    .layer(ModelSpec.Layer(name: name ?? autoName("concat", operands), type: "concat", inputs: operands.map(\.name)), after: operands)
+    .layer(ModelSpec.Layer(name: name ?? autoName("concat", operands), type: .concat, inputs: operands.map(\.name)), after: operands)
 }
 
 /// Elementwise sum (residual connections).
 public func Add(_ operands: Symbol..., name: String? = nil) -> Symbol {
-    .layer(ModelSpec.Layer(name: name ?? autoName("add", operands), type: "add", inputs: operands.map(\.name)), after: operands)
+    .layer(ModelSpec.Layer(name: name ?? autoName("add", operands), type: .add, inputs: operands.map(\.name)), after: operands)
 }
 
 /// A head of a model: the symbol it outputs, its loss, weight and target columns.
@@ -172,12 +172,13 @@ public struct Head: Sendable {
 
 /// The model spec of `heads`: every layer they depend on, inputs in first-use order.
 public func Model(heads: [Head]) -> ModelSpec {
-    let combined = Symbol.layer(ModelSpec.Layer(name: "", type: "", inputs: []), after: heads.map(\.symbol))
+    // A placeholder layer after every head collects their layers in order; it is dropped below.
+    let combined = Symbol.layer(ModelSpec.Layer(name: "", type: .concat, inputs: []), after: heads.map(\.symbol))
     let outputs = heads.map { head -> ModelSpec.Head in
         var delta: Float?, margin: Float?
         if case .huber(let value) = head.loss { delta = value }
         if case .contrastive(let value) = head.loss { margin = value }
-        return ModelSpec.Head(name: head.name, node: head.symbol.name, loss: head.loss.name, targets: head.targets,
+        return ModelSpec.Head(name: head.name, node: head.symbol.name, loss: head.loss.kind, targets: head.targets,
                               weight: head.weight, delta: delta, margin: margin, targetScale: head.targetScale)
     }
     return ModelSpec(inputs: combined.inputs, layers: Array(combined.layers.dropLast()), outputs: outputs)

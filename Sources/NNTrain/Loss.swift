@@ -19,17 +19,20 @@ public enum Loss: Sendable, Equatable {
     /// [left | right] side by side); target 1 = similar. Not halved: y·d² + (1-y)·max(0, m-d)².
     case contrastive(margin: Float)
 
-    public var name: String {
+    public var kind: LossKind {
         switch self {
-        case .mse: "mse"
-        case .mae: "mae"
-        case .huber: "huber"
-        case .binaryCrossEntropy: "binary_crossentropy"
-        case .categoricalCrossEntropy: "categorical_crossentropy"
-        case .sparseCategoricalCrossEntropy: "sparse_categorical_crossentropy"
-        case .contrastive: "contrastive"
+        case .mse: .mse
+        case .mae: .mae
+        case .huber: .huber
+        case .binaryCrossEntropy: .binaryCrossEntropy
+        case .categoricalCrossEntropy: .categoricalCrossEntropy
+        case .sparseCategoricalCrossEntropy: .sparseCategoricalCrossEntropy
+        case .contrastive: .contrastive
         }
     }
+
+    /// The spelling in model files: "binary_crossentropy".
+    public var name: String { kind.rawValue }
 
     /// True for losses that read logits: the head's final sigmoid/softmax is fused into them.
     var takesLogits: Bool {

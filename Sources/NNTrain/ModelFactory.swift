@@ -9,7 +9,7 @@ public enum ModelFactory {
     /// The penalties a spec's layers ask for.
     public static func regularization(_ spec: ModelSpec) -> Regularization {
         var result: Regularization = [:]
-        for layer in spec.layers where layer.type == "dense" && (layer.l1 != nil || layer.l2 != nil) {
+        for layer in spec.layers where layer.type == .dense && (layer.l1 != nil || layer.l2 != nil) {
             result["\(layer.name)/weights"] = (layer.l1 ?? 0, layer.l2 ?? 0)
         }
         return result
@@ -39,7 +39,8 @@ public enum ModelFactory {
             guard !inputWidths.isEmpty else { throw fail("has no inputs") }
             let activation: Activation
             if let name = layer.activation {
-                guard var parsed = Activation(name: name) else { throw fail("unknown activation '\(name)'") }
+                var parsed: Activation
+                do { parsed = try Activation.named(name) } catch { throw fail(error.description) }
                 if let alpha = layer.alpha {
                     if case .leakyRelu = parsed { parsed = .leakyRelu(alpha: alpha) }
                     if case .elu = parsed { parsed = .elu(alpha: alpha) }
@@ -50,39 +51,31 @@ public enum ModelFactory {
             }
             let operation: NodeOperation
             switch layer.type {
-            case "dense":
+            case .dense:
                 guard let units = layer.units, units > 0 else { throw fail("dense needs a positive 'units'") }
                 let (count, overflow) = (inputWidths[0] + 1).multipliedReportingOverflow(by: units)
                 guard !overflow, parameters + count <= maxParameters else {
                     throw fail("\(inputWidths[0]) inputs × \(units) units would take the model past \(maxParameters) parameters")
                 }
                 parameters += count
-                let initializer: Initializer
-                if let name = layer.initializer {
-                    guard let parsed = Initializer(rawValue: name) else { throw fail("unknown initializer '\(name)'") }
-                    initializer = parsed
-                } else {
-                    initializer = .suited(to: activation)
-                }
+                let initializer = layer.initializer ?? .suited(to: activation)
                 var rng = CounterRNG(seed: seed, stream: CounterRNG.stream(epoch: 0xF_FFFF, step: 0, layer: index))
                 let weights = initializer.kernel(fanIn: inputWidths[0], fanOut: units, rng: &rng)
                 operation = .dense(DenseParameters(weights: weights, bias: Tensor(zeros: [units]), activation: activation))
-            case "batch_norm":
+            case .batchNorm:
                 operation = .batchNorm(BatchNorm(width: inputWidths[0], epsilon: layer.epsilon ?? BatchNorm.defaultEpsilon,
                                                  momentum: layer.momentum ?? BatchNorm.defaultMomentum))
-            case "dropout": operation = .dropout(rate: layer.rate ?? 0.5)
-            case "alpha_dropout": operation = .alphaDropout(rate: layer.rate ?? 0.1)
-            case "activation": operation = .activation(activation)
-            case "softmax": operation = .activation(.softmax)
-            case "shared_dense":
+            case .dropout: operation = .dropout(rate: layer.rate ?? 0.5)
+            case .alphaDropout: operation = .alphaDropout(rate: layer.rate ?? 0.1)
+            case .activation: operation = .activation(activation)
+            case .softmax: operation = .activation(.softmax)
+            case .sharedDense:
                 guard let owner = layer.shares else { throw fail("shared_dense needs 'shares': the dense layer whose weights it uses") }
                 operation = .sharedDense(of: owner)
-            case "concat": operation = .concat
-            case "add": operation = .add
-            default:
-                throw fail("unknown type '\(layer.type)' (dense, shared_dense, batch_norm, dropout, alpha_dropout, activation, softmax, concat, add)")
+            case .concat: operation = .concat
+            case .add: operation = .add
             }
-            if activation == .selu || layer.type == "alpha_dropout" {
+            if activation == .selu || layer.type == .alphaDropout {
                 for input in inputs where layer.inputs.contains(input.name) && input.standardization == nil {
                     warn("layer '\(layer.name)' uses selu on input '\(input.name)', which is not standardized: self-normalization needs inputs with mean 0 and variance 1")
                 }

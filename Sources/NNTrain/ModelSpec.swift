@@ -32,14 +32,13 @@ public struct ModelSpec: Codable, Sendable, Equatable {
 
     public struct Layer: Codable, Sendable, Equatable {
         public var name: String
-        /// dense, shared_dense, batch_norm, dropout, alpha_dropout, activation, softmax, concat, add
-        public var type: String
+        public var type: LayerKind
         public var inputs: [String]
         public var units: Int?
         public var activation: String?
         /// Slope of leaky_relu or scale of elu.
         public var alpha: Float?
-        public var initializer: String?
+        public var initializer: Initializer?
         public var l1: Float?
         public var l2: Float?
         public var rate: Float?
@@ -51,8 +50,8 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         /// norm runs on its moving statistics); `--unfreeze-after N` thaws it for fine-tuning.
         public var trainable: Bool?
 
-        public init(name: String, type: String, inputs: [String], units: Int? = nil, activation: String? = nil, alpha: Float? = nil,
-                    initializer: String? = nil, l1: Float? = nil, l2: Float? = nil, rate: Float? = nil,
+        public init(name: String, type: LayerKind, inputs: [String], units: Int? = nil, activation: String? = nil, alpha: Float? = nil,
+                    initializer: Initializer? = nil, l1: Float? = nil, l2: Float? = nil, rate: Float? = nil,
                     momentum: Float? = nil, epsilon: Float? = nil, shares: String? = nil, trainable: Bool? = nil) {
             self.name = name
             self.type = type
@@ -75,7 +74,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     public struct Head: Codable, Sendable, Equatable {
         public var name: String
         public var node: String
-        public var loss: String
+        public var loss: LossKind
         public var weight: Float?
         /// Target columns; nil = the column named like the head (or `--target`).
         public var targets: [String]?
@@ -91,7 +90,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         /// 0.5), a distance for contrastive heads (default margin / 2).
         public var threshold: Float?
 
-        public init(name: String, node: String, loss: String, targets: [String]? = nil, weight: Float? = nil,
+        public init(name: String, node: String, loss: LossKind, targets: [String]? = nil, weight: Float? = nil,
                     delta: Float? = nil, margin: Float? = nil, targetScale: Float? = nil,
                     classWeight: ClassWeight? = nil, threshold: Float? = nil) {
             self.name = name
@@ -147,6 +146,9 @@ public struct ModelSpec: Codable, Sendable, Equatable {
             throw .invalidModel(file: file, detail: "missing '\(key.stringValue)' at \(Self.path(context))")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw .invalidModel(file: file, detail: "\(context.debugDescription) at \(Self.path(context))")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            // An unknown spelling ("unknown layer type 'dnse' (did you mean 'dense'?) …").
+            throw .invalidModel(file: file, detail: "\(context.debugDescription) at \(Self.path(context))")
         } catch {
             throw .invalidModel(file: file, detail: "not a model file: \(error)")
         }
@@ -163,16 +165,15 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         func check(_ object: Any?, _ known: [String], _ path: String, _ what: String) throws(DataError) {
             guard let object = object as? [String: Any] else { return }
             for key in object.keys.sorted() where !known.contains(key) {
-                let nearest = known.min { editDistance(key, $0) < editDistance(key, $1) }!
-                throw .invalidModel(file: file, detail: "unknown key '\(key)' at \(path) (did you mean '\(nearest)'?); "
+                throw .invalidModel(file: file, detail: "unknown key '\(key)' at \(path) (did you mean '\(Spelling.nearest(to: key, in: known))'?); "
                                     + "\(what) has \(known.joined(separator: ", "))")
             }
         }
         try check(top, jsonKeys(of: ModelSpec(inputs: [], layers: [], outputs: [])), "top level", "a model file")
         let sections: [(String, [String], String)] = [
             ("inputs", jsonKeys(of: Input(name: "")), "an input"),
-            ("layers", jsonKeys(of: Layer(name: "", type: "", inputs: [])), "a layer"),
-            ("outputs", jsonKeys(of: Head(name: "", node: "", loss: "")), "an output"),
+            ("layers", jsonKeys(of: Layer(name: "", type: .dense, inputs: [])), "a layer"),
+            ("outputs", jsonKeys(of: Head(name: "", node: "", loss: .mse)), "an output"),
         ]
         for (section, known, what) in sections {
             for (index, entry) in ((top[section] as? [Any]) ?? []).enumerated() {
@@ -188,21 +189,6 @@ public struct ModelSpec: Codable, Sendable, Equatable {
                 if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
             }
         }
-    }
-
-    /// Levenshtein distance, for suggesting the key that was meant.
-    public static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 
     /// Inputs and layers share one namespace (layers read values by name), and outputs have
@@ -232,17 +218,15 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     }
 
     /// The loss of a head, with its parameters.
-    func loss(of head: Head, file: String) throws(DataError) -> Loss {
+    func loss(of head: Head) -> Loss {
         switch head.loss {
-        case "mse": return .mse
-        case "mae": return .mae
-        case "huber": return .huber(delta: head.delta ?? 1)
-        case "binary_crossentropy": return .binaryCrossEntropy
-        case "categorical_crossentropy": return .categoricalCrossEntropy
-        case "sparse_categorical_crossentropy": return .sparseCategoricalCrossEntropy
-        case "contrastive": return .contrastive(margin: head.margin ?? 1)
-        default:
-            throw .invalidModel(file: file, detail: "output '\(head.name)': unknown loss '\(head.loss)' (mse, mae, huber, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, contrastive)")
+        case .mse: .mse
+        case .mae: .mae
+        case .huber: .huber(delta: head.delta ?? 1)
+        case .binaryCrossEntropy: .binaryCrossEntropy
+        case .categoricalCrossEntropy: .categoricalCrossEntropy
+        case .sparseCategoricalCrossEntropy: .sparseCategoricalCrossEntropy
+        case .contrastive: .contrastive(margin: head.margin ?? 1)
         }
     }
 }

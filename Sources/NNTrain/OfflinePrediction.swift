@@ -25,7 +25,7 @@ public enum OfflinePrediction {
         let inputs = try self.inputs(for: checkpoint.graph, table: table)
         let outputs = try Executor(plan: Plan(graph: checkpoint.graph)).predict(inputs)
         let spec = try? ModelSpec.decode(json: Data(checkpoint.state.modelConfig.utf8), file: "checkpoint model config")
-        let classifiers = Set(spec?.outputs.filter { ["sparse_categorical_crossentropy", "categorical_crossentropy"].contains($0.loss) }.map(\.name) ?? [])
+        let classifiers = Set(spec?.outputs.filter { [LossKind.sparseCategoricalCrossEntropy, .categoricalCrossEntropy].contains($0.loss) }.map(\.name) ?? [])
         var header: [String] = []
         for output in checkpoint.graph.outputs {
             let width = outputs[output.name]!.shape[1]

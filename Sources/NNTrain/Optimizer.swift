@@ -5,7 +5,8 @@ import NNInference
 /// Optimizers (formulas and defaults in training-math.md). State is per parameter name, so
 /// it checkpoints and restores with the parameters.
 public struct Optimizer: Sendable {
-    public enum Kind: Sendable, Equatable {
+    /// The update rule with its constants; `OptimizerKind` is its name.
+    public enum Rule: Sendable, Equatable {
         case sgd
         /// PyTorch form: v = μv + g; w -= lr·v.
         case momentum(Float)
@@ -16,20 +17,20 @@ public struct Optimizer: Sendable {
         case adamW(beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float)
 
         /// Keras' Adam defaults (ε = 1e-7).
-        public static let adamDefault = Kind.adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+        public static let adamDefault = Rule.adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
 
-        public var name: String {
+        public var kind: OptimizerKind {
             switch self {
-            case .sgd: "sgd"
-            case .momentum: "momentum"
-            case .nesterov: "nesterov"
-            case .adam: "adam"
-            case .adamW: "adamw"
+            case .sgd: .sgd
+            case .momentum: .momentum
+            case .nesterov: .nesterov
+            case .adam: .adam
+            case .adamW: .adamw
             }
         }
     }
 
-    public var kind: Kind
+    public var rule: Rule
     public var schedule: LearningRateSchedule
     /// Rescale all gradients together when their global L2 norm exceeds this.
     public var clipNorm: Float?
@@ -38,15 +39,15 @@ public struct Optimizer: Sendable {
     /// Per-parameter slots: "m" and "v" for Adam, "velocity" for momentum.
     public private(set) var slots: [String: [String: Tensor]] = [:]
 
-    public init(kind: Kind, schedule: LearningRateSchedule, clipNorm: Float? = nil) {
-        self.kind = kind
+    public init(rule: Rule, schedule: LearningRateSchedule, clipNorm: Float? = nil) {
+        self.rule = rule
         self.schedule = schedule
         self.clipNorm = clipNorm
     }
 
     /// Restores a checkpointed state.
-    public init(kind: Kind, schedule: LearningRateSchedule, clipNorm: Float?, step: Int, slots: [String: [String: Tensor]]) {
-        self.init(kind: kind, schedule: schedule, clipNorm: clipNorm)
+    public init(rule: Rule, schedule: LearningRateSchedule, clipNorm: Float?, step: Int, slots: [String: [String: Tensor]]) {
+        self.init(rule: rule, schedule: schedule, clipNorm: clipNorm)
         self.step = step
         self.slots = slots
     }
@@ -79,14 +80,14 @@ public struct Optimizer: Sendable {
     }
 
     private mutating func update(_ name: String, _ parameter: inout Tensor, _ gradient: Tensor, rate: Float, t: Float) {
-        switch kind {
+        switch rule {
         case .sgd:
             parameter = parameter.zipped(with: gradient) { $0 - rate * $1 }
         case .momentum(let mu), .nesterov(let mu):
             let previous = slots[name]?["velocity"] ?? Tensor(zeros: parameter.shape)
             let velocity = previous.zipped(with: gradient) { mu * $0 + $1 }
             slots[name, default: [:]]["velocity"] = velocity
-            if case .nesterov = kind {
+            if case .nesterov = rule {
                 let direction = gradient.zipped(with: velocity) { $0 + mu * $1 }
                 parameter = parameter.zipped(with: direction) { $0 - rate * $1 }
             } else {
@@ -107,7 +108,7 @@ public struct Optimizer: Sendable {
             let correction1 = 1 - Float(pow(Double(beta1), Double(ownStep)))
             let correction2 = 1 - Float(pow(Double(beta2), Double(ownStep)))
             var decay: Float = 0
-            if case .adamW(_, _, _, let weightDecay) = kind { decay = rate * weightDecay }
+            if case .adamW(_, _, _, let weightDecay) = rule { decay = rate * weightDecay }
             // One fused pass in C, in place: the moments and the weights are each touched once.
             SharedKernels.adamUpdate(weights: &parameter, gradient: gradient, m: &m, v: &v, beta1: beta1, beta2: beta2, rate: rate,
                                      correction1: correction1, correction2: correction2, epsilon: epsilon, decay: decay)

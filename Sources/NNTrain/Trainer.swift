@@ -56,7 +56,7 @@ public struct Trainer {
         var (graph, regularization) = try ModelFactory.graph(spec, inputs: inputs, seed: settings.seed, file: modelFile, warn: warn)
         try Self.checkHeadWidths(spec, graph: graph, file: modelFile)
         for (index, head) in spec.outputs.enumerated() {
-            graph.outputs[index].scale = try Self.targetScale(head, loss: spec.loss(of: head, file: modelFile),
+            graph.outputs[index].scale = try Self.targetScale(head, loss: spec.loss(of: head),
                                                               targets: training.targets[head.name]!, file: modelFile)
         }
         var split = TrainingState.DataSplit()
@@ -99,11 +99,11 @@ public struct Trainer {
 
     /// A new learning-rate schedule for the epochs a resume adds.
     public struct ScheduleRestart: Sendable {
-        public var schedule: String
+        public var schedule: ScheduleKind
         /// The new peak (or constant) rate; nil keeps the run's.
         public var learningRate: Float?
 
-        public init(schedule: String, learningRate: Float? = nil) {
+        public init(schedule: ScheduleKind, learningRate: Float? = nil) {
             self.schedule = schedule
             self.learningRate = learningRate
         }
@@ -147,7 +147,7 @@ public struct Trainer {
                                   regularization: ModelFactory.regularization(spec), training: data.subset(trainRows[...]),
                                   validation: validation, split: state.split, modelFile: "checkpoint")
         let base = try settings.makeOptimizer(stepsPerEpoch: trainer.stepsPerEpoch)
-        trainer.optimizer = Optimizer(kind: base.kind, schedule: base.schedule, clipNorm: base.clipNorm,
+        trainer.optimizer = Optimizer(rule: base.rule, schedule: base.schedule, clipNorm: base.clipNorm,
                                       step: state.optimizer.step, slots: state.optimizer.slots)
         trainer.rateSweep = state.settings["lr_find"].flatMap { try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data($0.utf8)) }
         trainer.epoch = state.epoch
@@ -178,7 +178,7 @@ public struct Trainer {
         encoder.outputFormatting = .sortedKeys
         state.settings = ["training": (try? encoder.encode(settings)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"]
         if let rateSweep, let json = try? encoder.encode(rateSweep) { state.settings["lr_find"] = String(decoding: json, as: UTF8.self) }
-        state.optimizer = TrainingState.OptimizerState(kind: optimizer.kind.name, step: optimizer.step, slots: optimizer.slots)
+        state.optimizer = TrainingState.OptimizerState(kind: optimizer.rule.kind.rawValue, step: optimizer.step, slots: optimizer.slots)
         state.history = history.map { report in
             TrainingState.EpochRecord(epoch: report.epoch, metrics: report.metrics.merging(["loss": report.trainingLoss]) { $1 })
         }
@@ -201,7 +201,7 @@ public struct Trainer {
         var heads: [(String, Loss, Float)] = []
         var classWeights: [String: [Int: Float]] = [:]
         for head in spec.outputs {
-            let loss = try spec.loss(of: head, file: modelFile)
+            let loss = spec.loss(of: head)
             heads.append((head.name, loss, head.weight ?? 1))
             guard let classWeight = head.classWeight else { continue }
             guard let labels = loss.classLabels(of: training.targets[head.name]!) else {
@@ -211,14 +211,14 @@ public struct Trainer {
         }
         self.heads = heads
         self.classWeights = classWeights
-        for layer in spec.layers where layer.trainable != nil && !["dense", "batch_norm"].contains(layer.type) {
+        for layer in spec.layers where layer.trainable != nil && !layer.type.hasOwnParameters {
             throw .invalidModel(file: modelFile, detail: "layer '\(layer.name)': trainable applies to dense and batch_norm layers (a \(layer.type) has no parameters of its own)")
         }
         if let epochs = settings.unfreezeAfterEpochs, spec.frozenLayers.isEmpty || epochs < 0 {
             throw .invalidSetting(flag: "--unfreeze-after", value: "\(epochs)", rule: spec.frozenLayers.isEmpty
                                   ? "the model file freezes no layer (\"trainable\": false)" : "must be 0 or more")
         }
-        optimizer = Optimizer(kind: .sgd, schedule: .constant(0))
+        optimizer = Optimizer(rule: .sgd, schedule: .constant(0))
         // Steps before the first epoch (the learning-rate and batch-size finders) see the
         // model as epoch 1 will train it.
         model.frozenLayers = frozenLayers(atEpoch: epoch + 1)
@@ -467,7 +467,7 @@ public struct Trainer {
             let columns = spec.targets(of: head)
             let node = graph.outputs[index].node
             let width = widths[node] ?? 0
-            let loss = try spec.loss(of: head, file: file)
+            let loss = spec.loss(of: head)
             let named = columns.map { "'\($0)'" }.joined(separator: ", ")
             switch loss {
             case .sparseCategoricalCrossEntropy:

@@ -2,16 +2,14 @@
 public struct TrainingSettings: Codable, Sendable, Equatable {
     public var epochs = 20
     public var batchSize = 32
-    /// sgd, momentum, nesterov, adam, adamw
-    public var optimizer = "adam"
+    public var optimizer = OptimizerKind.adam
     public var learningRate: Float = 1e-3
-    /// constant, step, exponential, cosine, one_cycle
-    public var schedule = "constant"
+    public var schedule = ScheduleKind.constant
     /// Epochs of linear warmup at the start of any schedule (cosine has it built in).
     public var warmupEpochs = 0
-    /// "linear": the rate is `learningRate` × batchSize / baseBatchSize (Goyal et al. 2017),
+    /// Linear: the rate is `learningRate` × batchSize / baseBatchSize (Goyal et al. 2017),
     /// so a rate found at one batch size carries to another.
-    public var scaleLearningRate: String?
+    public var scaleLearningRate: LearningRateScaling?
     public var baseBatchSize: Int?
     public var clipNorm: Float?
     public var momentum: Float = 0.9
@@ -37,7 +35,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     /// The epoch a decaying schedule has run its course at (nil for a constant rate).
     public var scheduleEnd: Int? {
-        schedule == "constant" ? nil : (scheduleStartEpoch ?? 0) + (scheduleEpochs ?? epochs)
+        schedule == .constant ? nil : (scheduleStartEpoch ?? 0) + (scheduleEpochs ?? epochs)
     }
 
     public init() {}
@@ -57,7 +55,6 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         try require(weightDecay.isFinite && weightDecay >= 0, "--weight-decay", weightDecay, "must be 0 or a positive number")
         try require(validationFraction >= 0 && validationFraction < 1, "--validation-fraction", validationFraction, "must be in [0, 1)")
         try require(checkpointEvery >= 1, "--checkpoint-every", checkpointEvery, "must be at least 1")
-        try require(scaleLearningRate == nil || scaleLearningRate == "linear", "--scale-lr", scaleLearningRate ?? "", "the one rule is linear")
         try require(scaleLearningRate == nil || (baseBatchSize ?? 0) >= 1, "--base-batch-size", baseBatchSize.map(String.init) ?? "(none)",
                     "--scale-lr linear needs the batch size the rate was chosen at")
         try earlyStopping?.validate()
@@ -65,7 +62,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     /// The rate the schedule peaks at: `learningRate`, scaled with the batch size when asked.
     public var effectiveLearningRate: Float {
-        guard scaleLearningRate == "linear", let base = baseBatchSize, base > 0 else { return learningRate }
+        guard scaleLearningRate == .linear, let base = baseBatchSize, base > 0 else { return learningRate }
         return learningRate * Float(batchSize) / Float(base)
     }
 
@@ -76,30 +73,26 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         guard (0..<1).contains(validationFraction) else {
             throw .invalidModel(file: "settings", detail: "validation fraction must be in [0, 1), got \(validationFraction)")
         }
-        let kind: Optimizer.Kind
-        switch optimizer {
-        case "sgd": kind = .sgd
-        case "momentum": kind = .momentum(momentum)
-        case "nesterov": kind = .nesterov(momentum)
-        case "adam": kind = .adamDefault
-        case "adamw": kind = .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weightDecay: weightDecay)
-        default: throw .invalidModel(file: "--optimizer", detail: "unknown optimizer '\(optimizer)' (sgd, momentum, nesterov, adam, adamw)")
+        let rule: Optimizer.Rule = switch optimizer {
+        case .sgd: .sgd
+        case .momentum: .momentum(momentum)
+        case .nesterov: .nesterov(momentum)
+        case .adam: .adamDefault
+        case .adamw: .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weightDecay: weightDecay)
         }
         let (product, overflow) = (scheduleEpochs ?? epochs).multipliedReportingOverflow(by: stepsPerEpoch)
         let total = overflow ? Int.max : max(1, product)
-        var scheduleValue: LearningRateSchedule
         let rate = effectiveLearningRate
-        switch schedule {
-        case "constant": scheduleValue = .constant(rate)
-        case "step": scheduleValue = .step(initial: rate, factor: 0.5, every: max(1, total / 4))
-        case "exponential": scheduleValue = .exponential(initial: rate, decay: 0.1, decaySteps: total)
-        case "cosine": scheduleValue = .cosine(peak: rate, warmupSteps: warmupEpochs * stepsPerEpoch, totalSteps: total, floor: 0)
-        case "one_cycle": scheduleValue = .oneCycle(peak: rate, totalSteps: total)
-        default: throw .invalidModel(file: "--schedule", detail: "unknown schedule '\(schedule)' (constant, step, exponential, cosine, one_cycle)")
+        var scheduleValue: LearningRateSchedule = switch schedule {
+        case .constant: .constant(rate)
+        case .step: .step(initial: rate, factor: 0.5, every: max(1, total / 4))
+        case .exponential: .exponential(initial: rate, decay: 0.1, decaySteps: total)
+        case .cosine: .cosine(peak: rate, warmupSteps: warmupEpochs * stepsPerEpoch, totalSteps: total, floor: 0)
+        case .oneCycle: .oneCycle(peak: rate, totalSteps: total)
         }
         // Cosine warms up inside its own shape; every other schedule is ramped up linearly.
-        if warmupEpochs > 0, schedule != "cosine" { scheduleValue = .warmup(steps: warmupEpochs * stepsPerEpoch, scheduleValue) }
+        if warmupEpochs > 0, schedule != .cosine { scheduleValue = .warmup(steps: warmupEpochs * stepsPerEpoch, scheduleValue) }
         let start = (scheduleStartEpoch ?? 0) * stepsPerEpoch
-        return Optimizer(kind: kind, schedule: start > 0 ? .startingAt(step: start, scheduleValue) : scheduleValue, clipNorm: clipNorm)
+        return Optimizer(rule: rule, schedule: start > 0 ? .startingAt(step: start, scheduleValue) : scheduleValue, clipNorm: clipNorm)
     }
 }

@@ -10,7 +10,7 @@ public enum MemberConfiguration {
     /// The base model's hidden dense layers (dense, and not read by a head), in order.
     static func hiddenDense(_ spec: ModelSpec) -> [String] {
         let heads = Set(spec.outputs.map(\.node))
-        return spec.layers.filter { $0.type == "dense" && !heads.contains($0.name) }.map(\.name)
+        return spec.layers.filter { $0.type == .dense && !heads.contains($0.name) }.map(\.name)
     }
 
     /// Refuses a space the base model cannot take, before any training: `layers` on a model
@@ -28,7 +28,7 @@ public enum MemberConfiguration {
             if name == "units" || name == "activation", hidden.isEmpty {
                 throw .invalidSpace(file: spaceFile, detail: "'\(name)': \(modelFile) has no hidden dense layer")
             }
-            if name == "dropout", !spec.layers.contains(where: { $0.type == "dropout" || $0.type == "alpha_dropout" }) {
+            if name == "dropout", !spec.layers.contains(where: { $0.type.dropsUnits }) {
                 throw .invalidSpace(file: spaceFile, detail: "'dropout': \(modelFile) has no dropout layer to set the rate of")
             }
             if name == "layers" {
@@ -65,9 +65,9 @@ public enum MemberConfiguration {
                 if let units = (values["units.\(original)"] ?? values["units"])?.number { spec.layers[index].units = Int(units) }
                 if let activation = values["activation"]?.text, (layer.activation ?? "linear") != "linear" { spec.layers[index].activation = activation }
             }
-            if layer.type == "activation", let activation = values["activation"]?.text { spec.layers[index].activation = activation }
-            if layer.type == "dense", let l2 = values["l2"]?.number { spec.layers[index].l2 = Float(l2) }
-            if layer.type == "dropout" || layer.type == "alpha_dropout", let rate = values["dropout"]?.number { spec.layers[index].rate = Float(rate) }
+            if layer.type == .activation, let activation = values["activation"]?.text { spec.layers[index].activation = activation }
+            if layer.type == .dense, let l2 = values["l2"]?.number { spec.layers[index].l2 = Float(l2) }
+            if layer.type.dropsUnits, let rate = values["dropout"]?.number { spec.layers[index].rate = Float(rate) }
         }
         return spec
     }
@@ -78,7 +78,8 @@ public enum MemberConfiguration {
         if let rate = values["learning_rate"]?.number { settings.learningRate = Float(rate) }
         if let size = values["batch_size"]?.number { settings.batchSize = Int(size) }
         if let momentum = values["momentum"]?.number { settings.momentum = Float(momentum) }
-        if let optimizer = values["optimizer"]?.text { settings.optimizer = optimizer }
+        // The space file was checked against OptimizerKind when it was read.
+        if let optimizer = values["optimizer"]?.text.flatMap(OptimizerKind.init(rawValue:)) { settings.optimizer = optimizer }
         return settings
     }
 
@@ -86,9 +87,9 @@ public enum MemberConfiguration {
     /// last block repeated (layers renamed `<name>_rep2`, `_rep3`, …).
     static func withHiddenBlocks(_ spec: ModelSpec, count: Int) -> ModelSpec {
         let heads = Set(spec.outputs.map(\.node))
-        let starts = spec.layers.indices.filter { spec.layers[$0].type == "dense" && !heads.contains(spec.layers[$0].name) }
+        let starts = spec.layers.indices.filter { spec.layers[$0].type == .dense && !heads.contains(spec.layers[$0].name) }
         guard let lastStart = starts.last else { return spec }
-        let tailStart = spec.layers.indices.first { $0 > lastStart && spec.layers[$0].type == "dense" } ?? spec.layers.count
+        let tailStart = spec.layers.indices.first { $0 > lastStart && spec.layers[$0].type == .dense } ?? spec.layers.count
         var blocks = zip(starts, starts.dropFirst().map { $0 } + [tailStart]).map { Array(spec.layers[$0..<$1]) }
         let head = Array(spec.layers[..<starts[0]]), tail = Array(spec.layers[tailStart...])
         if count < blocks.count {

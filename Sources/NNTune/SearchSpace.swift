@@ -60,8 +60,8 @@ public struct SearchSpace: Sendable, Equatable {
 
     public static let mutable: Set<String> = ["learning_rate", "batch_size", "dropout", "l2", "momentum"]
     static let known = ["learning_rate", "batch_size", "dropout", "l2", "momentum", "units", "layers", "activation", "optimizer"]
-    static let activations = ["linear", "relu", "leaky_relu", "elu", "selu", "gelu", "tanh", "sigmoid", "softplus"]
-    static let optimizers = ["sgd", "momentum", "nesterov", "adam", "adamw"]
+    static var activations: [String] { Activation.elementwiseNames }
+    static var optimizers: [String] { OptimizerKind.spellings }
 
     public static func == (lhs: SearchSpace, rhs: SearchSpace) -> Bool {
         lhs.parameters.map(\.name) == rhs.parameters.map(\.name) && lhs.parameters.map(\.distribution) == rhs.parameters.map(\.distribution)
@@ -80,7 +80,7 @@ public struct SearchSpace: Sendable, Equatable {
         for name in top.keys.sorted() {
             let base = name.hasPrefix("units.") ? "units" : name
             guard known.contains(base), name != "units." else {
-                let nearest = known.min { ModelSpec.editDistance(name, $0) < ModelSpec.editDistance(name, $1) }!
+                let nearest = Spelling.nearest(to: name, in: known)
                 throw .invalidSpace(file: file, detail: "unknown hyperparameter '\(name)' (did you mean '\(nearest)'?); a space has \(known.joined(separator: ", ")), units.<layer>")
             }
             guard let entry = top[name] as? [String: Any], entry.count == 1, let (kind, value) = entry.first else {

@@ -158,7 +158,7 @@ public final class Study: Sendable {
         settings.epochs = definition.epochsPerGeneration
         settings.checkpointEvery = 1
         // PBT makes the schedule: a member trains at its current rate.
-        settings.schedule = "constant"
+        settings.schedule = .constant
         settings.warmupEpochs = 0
         settings.earlyStopping = nil
         let spec = MemberConfiguration.model(base, member.hyperparameters)

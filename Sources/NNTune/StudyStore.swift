@@ -1,9 +1,11 @@
 import Foundation
+import NNCore
 import NNTrain
 
 /// What a study is: everything `nntrain tune --resume` needs to continue it, kept in its store.
 public struct StudyDefinition: Codable, Equatable, Sendable {
-    public enum Algorithm: String, Codable, Sendable {
+    public enum Algorithm: String, Spelled {
+        public static let noun = "algorithm"
         /// Population based training: exploit and explore between generations.
         case pbt
         /// Random search: the same members and budget, no exploit.

@@ -3,7 +3,7 @@ import NNCore
 import NNInference
 import NNTrain
 
-/// Training throughput of the reference models, measured like ../shared/anchors (§3):
+/// Training throughput of the reference models, measured like bench/anchors (RESULTS.md §3):
 /// 20,000 synthetic rows, the first epoch excluded, then at least `minSeconds` and 2 epochs.
 /// With PyTorch installed it runs live (`AnchorWorker.pytorch`), alternated with ours over
 /// `rounds`, the best of each counting; otherwise the recorded anchor figures, labelled so.
@@ -81,10 +81,10 @@ struct TrainingBenchmark {
         if model == .m2 {
             let labels = Tensor(shape: [Self.rows, 1], values: (0..<Self.rows).map { _ in Float(rng.nextWord() % UInt32(outputWidth)) })
             return (TrainingData(inputs: ["x": inputs], targets: ["y": labels], rows: Self.rows),
-                    .init(name: "y", node: graph.outputs[0].node, loss: "sparse_categorical_crossentropy"))
+                    .init(name: "y", node: graph.outputs[0].node, loss: .sparseCategoricalCrossEntropy))
         }
         let targets = Tensor(shape: [Self.rows, outputWidth], values: (0..<Self.rows * outputWidth).map { _ in rng.nextNormal() })
         return (TrainingData(inputs: ["x": inputs], targets: ["y": targets], rows: Self.rows),
-                .init(name: "y", node: graph.outputs[0].node, loss: "mse"))
+                .init(name: "y", node: graph.outputs[0].node, loss: .mse))
     }
 }

@@ -89,7 +89,9 @@ extension NNTrainCommand {
         @Argument(help: "The checkpoint to continue (rewritten as the run goes on).") var checkpoint: String
         @Option(help: "More epochs to train.") var epochs: Int
         @Option(help: "Training data (default: the file the run was started on).") var data: String?
-        @Option(help: "Start a new learning-rate schedule (constant, step, exponential, cosine, one_cycle) spanning the added epochs, instead of continuing the run's (which, once a decaying schedule has ended, trains at its final rate).") var schedule: String?
+        @Option(help: ArgumentHelp("Start a new learning-rate schedule (\(ScheduleKind.spellings.joined(separator: ", "))) spanning the added epochs, instead of continuing the run's (which, once a decaying schedule has ended, trains at its final rate)."),
+                transform: ScheduleKind.spelled)
+        var schedule: ScheduleKind?
         @Option(name: .customLong("lr"), help: "Peak rate of the new --schedule (default: the run's).") var learningRate: Float?
         @Option(help: "Append TensorBoard event files here (as fit --logdir).") var logdir: String?
         @OptionGroup var options: RunOptions

@@ -6,25 +6,31 @@ import NNTrain
 /// The flags that define a run (model, data, optimizer, schedule, …), shared by `fit` and
 /// `lr-find`, so a sweep runs exactly the model and settings `fit` would train.
 struct TrainingFlags: ParsableArguments {
+    /// Every default is the settings type's: one place says what a run does unless told.
+    private static let defaults = TrainingSettings()
+
     @Option(help: "Model file (JSON; see docs/TRAINING.md).") var model: String
     @Option(help: "Training data (CSV with a header row).") var data: String
     @Option(help: "Validation data (CSV); without it --validation-fraction of --data is held out.") var validationData: String?
     @Option(help: "Target column(s) for the output that names none, comma separated.") var target: String?
-    @Option(help: "Epochs.") var epochs = 20
-    @Option(help: "Rows per step.") var batchSize = 32
-    @Option(help: "sgd, momentum, nesterov, adam, adamw.") var optimizer = "adam"
+    @Option(help: "Epochs.") var epochs = defaults.epochs
+    @Option(help: "Rows per step.") var batchSize = defaults.batchSize
+    @Option(help: ArgumentHelp(OptimizerKind.spellings.joined(separator: ", ") + "."), transform: OptimizerKind.spelled)
+    var optimizer = defaults.optimizer
     @Option(name: .customLong("lr"), help: "Learning rate (peak rate for cosine and one_cycle), or auto: run lr-find first and train at its suggestion.")
-    var learningRate: LearningRateChoice = .rate(1e-3)
-    @Option(help: "constant, step, exponential, cosine, one_cycle.") var schedule = "constant"
-    @Option(help: "Epochs of linear warmup at the start of the schedule (any schedule).") var warmupEpochs = 0
-    @Option(help: "linear: scale --lr by --batch-size / --base-batch-size (Goyal et al. 2017).") var scaleLr: String?
+    var learningRate: LearningRateChoice = .rate(defaults.learningRate)
+    @Option(help: ArgumentHelp(ScheduleKind.spellings.joined(separator: ", ") + "."), transform: ScheduleKind.spelled)
+    var schedule = defaults.schedule
+    @Option(help: "Epochs of linear warmup at the start of the schedule (any schedule).") var warmupEpochs = defaults.warmupEpochs
+    @Option(help: "linear: scale --lr by --batch-size / --base-batch-size (Goyal et al. 2017).", transform: LearningRateScaling.spelled)
+    var scaleLr: LearningRateScaling?
     @Option(help: "The batch size --lr was chosen at (with --scale-lr linear).") var baseBatchSize: Int?
     @Option(help: "Clip gradients to this global L2 norm.") var clipNorm: Float?
-    @Option(help: "Momentum of sgd with momentum or nesterov.") var momentum: Float = 0.9
-    @Option(help: "Decoupled weight decay of adamw.") var weightDecay: Float = 1e-4
-    @Option(help: "Seed of initialization, split, shuffles and dropout.") var seed: UInt64 = 42
-    @Option(help: "Fraction of rows held out for validation.") var validationFraction = 0.2
-    @Option(help: "Write the checkpoint every this many epochs.") var checkpointEvery = 1
+    @Option(help: "Momentum of sgd with momentum or nesterov.") var momentum = defaults.momentum
+    @Option(help: "Decoupled weight decay of adamw.") var weightDecay = defaults.weightDecay
+    @Option(help: "Seed of initialization, split, shuffles and dropout.") var seed = defaults.seed
+    @Option(help: "Fraction of rows held out for validation.") var validationFraction = defaults.validationFraction
+    @Option(help: "Write the checkpoint every this many epochs.") var checkpointEvery = defaults.checkpointEvery
     @Option(help: "Stop once --monitor has not improved for this many epochs, and end with the best epoch's weights.") var earlyStoppingPatience: Int?
     @Option(help: "The metric early stopping watches: val_loss, val_accuracy, val_rmse, … or loss (training).") var monitor = "val_loss"
     @Option(help: "Early stopping counts an epoch as better only by more than this.") var minDelta = 0.0

@@ -8,6 +8,9 @@ import NNTune
 
 extension NNTrainCommand {
     struct Tune: ParsableCommand {
+        /// The settings members start from where the space sets nothing: a run's defaults.
+        private static let defaults = TrainingSettings()
+
         static let configuration = CommandConfiguration(
             abstract: "Search hyperparameters: population based training or random search, in a study database.",
             discussion: """
@@ -26,19 +29,19 @@ extension NNTrainCommand {
         @Option(help: "Training data (CSV).") var data: String?
         @Option(help: "Validation data (CSV); without it --validation-fraction of --data is held out.") var validationData: String?
         @Option(help: "Target column(s) for the output that names none, comma separated.") var target: String?
-        @Option(help: "pbt or random.") var algorithm = "pbt"
+        @Option(help: "pbt or random.", transform: StudyDefinition.Algorithm.spelled) var algorithm = StudyDefinition.Algorithm.pbt
         @Option(help: "Members.") var population = 8
         @Option(help: "Generations.") var generations = 5
         @Option(help: "Epochs each member trains per generation.") var epochsPerGeneration = 2
         @Option(help: "Validation metric members are ranked by (val_loss, val_accuracy, val_rmse, …).") var monitor = "val_loss"
-        @Option(help: "Seed of the members' hyperparameters, weights and decisions, and of the split.") var seed: UInt64 = 42
-        @Option(help: "Batch size where the space sets none.") var batchSize = 32
-        @Option(help: "Learning rate where the space sets none.") var lr: Float = 1e-3
-        @Option(help: "Optimizer where the space sets none.") var optimizer = "adam"
-        @Option(help: "Fraction of rows held out for validation.") var validationFraction = 0.2
+        @Option(help: "Seed of the members' hyperparameters, weights and decisions, and of the split.") var seed = Self.defaults.seed
+        @Option(help: "Batch size where the space sets none.") var batchSize = Self.defaults.batchSize
+        @Option(help: "Learning rate where the space sets none.") var lr = Self.defaults.learningRate
+        @Option(help: "Optimizer where the space sets none.", transform: OptimizerKind.spelled) var optimizer = Self.defaults.optimizer
+        @Option(help: "Fraction of rows held out for validation.") var validationFraction = Self.defaults.validationFraction
         @Option(help: "The study database (SQLite), created if missing.") var study = "study.db"
         @Option(help: "Continue the study in this database (its model, space and data are stored in it).") var resume: String?
-        @Option(help: "Members training at once (each with one BLAS thread).") var workers = 1
+        @Option(help: "Members training at once (each on one thread).") var workers = 1
         @Option(help: "Write the best member's final checkpoint here.") var out = "tune-best.ckpt"
         @Option(help: "Prefix of the report files: PREFIX-lineage.svg, -lineage.csv, -population.svg.") var report = "tune"
         @Option(help: "TensorBoard logs per member (DIR/member<i>/train, …).") var logdir: String?
@@ -49,7 +52,6 @@ extension NNTrainCommand {
                 throw ValidationError("a new study needs --space, --model and --data; or --resume study.db")
             }
             guard workers >= 1 else { throw ValidationError("--workers \(workers): at least 1") }
-            guard StudyDefinition.Algorithm(rawValue: algorithm) != nil else { throw ValidationError("--algorithm \(algorithm): pbt or random") }
         }
 
         func run() throws {
@@ -118,7 +120,7 @@ extension NNTrainCommand {
             settings.optimizer = optimizer
             settings.validationFraction = validationFraction
             try settings.validate()
-            return StudyDefinition(algorithm: StudyDefinition.Algorithm(rawValue: algorithm)!, population: population, generations: generations,
+            return StudyDefinition(algorithm: algorithm, population: population, generations: generations,
                                    epochsPerGeneration: epochsPerGeneration, monitor: monitor, seed: seed,
                                    modelFile: model, modelText: modelText, spaceFile: space, spaceText: spaceText, dataFile: data,
                                    validationFile: validationData, target: target.map { $0.split(separator: ",").map(String.init) }, settings: settings)

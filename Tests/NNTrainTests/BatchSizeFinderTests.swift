@@ -50,9 +50,9 @@ final class BatchSizeFinderTests: XCTestCase {
 
     func testMeasuresEverySizeAndStopsAtTheBudget() throws {
         let spec = ModelSpec(inputs: [.init(name: "pixels")],
-                             layers: [.init(name: "h1", type: "dense", inputs: ["pixels"], units: 16, activation: "relu"),
-                                      .init(name: "logits", type: "dense", inputs: ["h1"], units: 10, activation: "softmax")],
-                             outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+                             layers: [.init(name: "h1", type: .dense, inputs: ["pixels"], units: 16, activation: "relu"),
+                                      .init(name: "logits", type: .dense, inputs: ["h1"], units: 10, activation: "softmax")],
+                             outputs: [.init(name: "label", node: "logits", loss: .sparseCategoricalCrossEntropy, targets: ["label"])])
         let table = try CSVTable.read(TrainerTests.datasets + "/digits.csv")
         let trainer = try Trainer(spec: spec, table: table, settings: TrainingSettings())
         var settings = BatchSizeFinder.Settings()

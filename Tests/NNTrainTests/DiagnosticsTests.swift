@@ -79,12 +79,12 @@ final class DiagnosticsTests: XCTestCase {
         var layers: [ModelSpec.Layer] = []
         var previous = "pixels"
         for index in 1...10 {
-            layers.append(.init(name: "s\(index)", type: "dense", inputs: [previous], units: 16, activation: "sigmoid"))
+            layers.append(.init(name: "s\(index)", type: .dense, inputs: [previous], units: 16, activation: "sigmoid"))
             previous = "s\(index)"
         }
-        layers.append(.init(name: "logits", type: "dense", inputs: [previous], units: 10, activation: "softmax"))
+        layers.append(.init(name: "logits", type: .dense, inputs: [previous], units: 10, activation: "softmax"))
         let spec = ModelSpec(inputs: [.init(name: "pixels")], layers: layers,
-                             outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+                             outputs: [.init(name: "label", node: "logits", loss: .sparseCategoricalCrossEntropy, targets: ["label"])])
         let table = try CSVTable.read(TrainerTests.datasets + "/digits.csv")
         let trainer = try Trainer(spec: spec, table: table, settings: TrainingSettings())
         let report = trainer.diagnose(rows: 512)

@@ -9,10 +9,10 @@ final class EarlyStoppingTests: XCTestCase {
 
     private let spec = ModelSpec(
         inputs: [.init(name: "pixels")],
-        layers: [.init(name: "h1", type: "dense", inputs: ["pixels"], units: 32, activation: "relu"),
-                 .init(name: "drop1", type: "dropout", inputs: ["h1"], rate: 0.1),
-                 .init(name: "logits", type: "dense", inputs: ["drop1"], units: 10, activation: "softmax")],
-        outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+        layers: [.init(name: "h1", type: .dense, inputs: ["pixels"], units: 32, activation: "relu"),
+                 .init(name: "drop1", type: .dropout, inputs: ["h1"], rate: 0.1),
+                 .init(name: "logits", type: .dense, inputs: ["drop1"], units: 10, activation: "softmax")],
+        outputs: [.init(name: "label", node: "logits", loss: .sparseCategoricalCrossEntropy, targets: ["label"])])
 
     /// Patience 1 with a wide margin: digits stops within a few epochs, long before 30.
     private func settings(patience: Int? = 1, monitor: String = "val_loss", minDelta: Double = 0.03) -> TrainingSettings {

@@ -16,9 +16,9 @@ final class OptimizerTests: XCTestCase {
         return dense.weights[0]
     }
 
-    private func run(_ kind: Optimizer.Kind, rate: Float, steps: Int, from start: Float = 1) throws -> [Float] {
+    private func run(_ rule: Optimizer.Rule, rate: Float, steps: Int, from start: Float = 1) throws -> [Float] {
         var graph = try quadratic(start)
-        var optimizer = Optimizer(kind: kind, schedule: .constant(rate))
+        var optimizer = Optimizer(rule: rule, schedule: .constant(rate))
         var trajectory: [Float] = []
         for _ in 0..<steps {
             let w = weight(graph)
@@ -39,7 +39,7 @@ final class OptimizerTests: XCTestCase {
     /// lr·(1-β1)/√(1-β2) ≈ 3.2·lr).
     func testAdamParameterJoiningLateTakesAFirstStepOfTheLearningRatesSize() throws {
         var graph = try quadratic(1)
-        var optimizer = Optimizer(kind: .adamDefault, schedule: .constant(0.1))
+        var optimizer = Optimizer(rule: .adamDefault, schedule: .constant(0.1))
         for _ in 0..<50 { optimizer.apply(["w/bias": Tensor([0.5])], to: &graph) }
         optimizer.apply(["w/weights": Tensor(shape: [1, 1], values: [2])], to: &graph)
         XCTAssertEqual(weight(graph), 0.9, accuracy: 1e-5)
@@ -77,7 +77,7 @@ final class OptimizerTests: XCTestCase {
 
     func testGradientClippingByGlobalNorm() throws {
         var graph = try quadratic(1)
-        var optimizer = Optimizer(kind: .sgd, schedule: .constant(1), clipNorm: 0.5)
+        var optimizer = Optimizer(rule: .sgd, schedule: .constant(1), clipNorm: 0.5)
         optimizer.apply(["w/weights": Tensor(shape: [1, 1], values: [3]), "w/bias": Tensor([4])], to: &graph)
         // Norm 5 → scaled by 0.1: weight 1 - 0.3, bias 0 - 0.4.
         XCTAssertEqual(weight(graph), 0.7, accuracy: 1e-6)
@@ -102,7 +102,7 @@ final class OptimizerTests: XCTestCase {
         var settings = TrainingSettings()
         settings.learningRate = 1e-3
         settings.batchSize = 128
-        settings.scaleLearningRate = "linear"
+        settings.scaleLearningRate = .linear
         settings.baseBatchSize = 32
         XCTAssertEqual(settings.effectiveLearningRate, 4e-3, accuracy: 1e-9)
         XCTAssertEqual(try settings.makeOptimizer(stepsPerEpoch: 10).learningRate, 4e-3, accuracy: 1e-9)
@@ -112,14 +112,16 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(warm.rate(atStep: 9), 4e-3 * 10 / 20, accuracy: 1e-9)
         XCTAssertEqual(warm.rate(atStep: 19), 4e-3, accuracy: 1e-9)
         XCTAssertEqual(warm.rate(atStep: 500), 4e-3, accuracy: 1e-9)
-        settings.schedule = "step"
+        settings.schedule = .step
         settings.epochs = 8
         let stepped = try settings.makeOptimizer(stepsPerEpoch: 10).schedule
         XCTAssertEqual(stepped.rate(atStep: 4), 4e-3 * 5 / 20, accuracy: 1e-9, "warmup scales the step schedule's first value")
         XCTAssertEqual(stepped.rate(atStep: 25), 4e-3 * 0.5, accuracy: 1e-9, "after warmup the step schedule as it was (every 20 steps x0.5)")
-        settings.scaleLearningRate = "sqrt"
-        XCTAssertThrowsError(try settings.validate()) { XCTAssertEqual("\($0)", "--scale-lr sqrt: the one rule is linear") }
-        settings.scaleLearningRate = "linear"
+        // The one rule is linear: another spelling is refused where it is read (the flag).
+        XCTAssertThrowsError(try LearningRateScaling.spelled("sqrt")) {
+            XCTAssertEqual("\($0)", "unknown learning-rate scaling 'sqrt' (did you mean 'linear'?); one of linear")
+        }
+        settings.scaleLearningRate = .linear
         settings.baseBatchSize = nil
         XCTAssertThrowsError(try settings.validate()) {
             XCTAssertEqual("\($0)", "--base-batch-size (none): --scale-lr linear needs the batch size the rate was chosen at")

@@ -98,7 +98,7 @@ final class PairsTests: XCTestCase {
                                   Node(name: "pair", operation: .concat, inputs: ["embed", "embed_right"])],
                           outputs: [GraphOutput(name: "similar", node: "pair")])
         let spec = ModelSpec(inputs: [.init(name: "left", columnPrefix: "left_"), .init(name: "right", columnPrefix: "right_")],
-                             layers: [], outputs: [.init(name: "similar", node: "pair", loss: "contrastive")])
+                             layers: [], outputs: [.init(name: "similar", node: "pair", loss: .contrastive)])
         var state = TrainingState()
         state.modelConfig = String(decoding: try! spec.encodedJSON(), as: UTF8.self)
         return CheckpointFile(graph: graph, state: state)

@@ -48,7 +48,7 @@ final class RoughEdgeTests: XCTestCase {
         let spec = try ModelSpec.decode(json: Data(modelJSON.replacingOccurrences(of: "activaton", with: "activation").utf8), file: "m.json")
         var settings = TrainingSettings()
         settings.epochs = 2
-        settings.schedule = "cosine"
+        settings.schedule = .cosine
         settings.learningRate = 0.01
         var trainer = try Trainer(spec: spec, table: table, settings: settings)
         try trainer.fit(checkpoint: nil)
@@ -60,7 +60,7 @@ final class RoughEdgeTests: XCTestCase {
         XCTAssertLessThan(continued.optimizer.learningRate, 1e-6)
         warnings.removeAll()
         let restarted = try Trainer.resume(checkpoint, table: table, additionalEpochs: 3,
-                                           restart: .init(schedule: "cosine", learningRate: 0.005)) { warnings.append($0) }
+                                           restart: .init(schedule: .cosine, learningRate: 0.005)) { warnings.append($0) }
         XCTAssertEqual(warnings, [])
         XCTAssertEqual(restarted.optimizer.learningRate, 0.005, accuracy: 1e-7, "a new cosine starts at its peak")
         let steps = restarted.stepsPerEpoch
@@ -70,10 +70,10 @@ final class RoughEdgeTests: XCTestCase {
     }
 
     func testEditDistance() {
-        XCTAssertEqual(ModelSpec.editDistance("activaton", "activation"), 1)
-        XCTAssertEqual(ModelSpec.editDistance("kitten", "sitting"), 3)
-        XCTAssertEqual(ModelSpec.editDistance("", "abc"), 3)
-        XCTAssertEqual(ModelSpec.editDistance("same", "same"), 0)
+        XCTAssertEqual(Spelling.editDistance("activaton", "activation"), 1)
+        XCTAssertEqual(Spelling.editDistance("kitten", "sitting"), 3)
+        XCTAssertEqual(Spelling.editDistance("", "abc"), 3)
+        XCTAssertEqual(Spelling.editDistance("same", "same"), 0)
     }
 
     func testSettingsNoRunCanUseAreRefusedNamingTheFlag() throws {

@@ -11,12 +11,12 @@ final class TrainerTests: XCTestCase {
 
     private func digitsSpec(dropout: Float = 0.2) -> ModelSpec {
         ModelSpec(inputs: [.init(name: "pixels")],
-                  layers: [.init(name: "h1", type: "dense", inputs: ["pixels"], units: 64, activation: "linear"),
-                           .init(name: "bn1", type: "batch_norm", inputs: ["h1"]),
-                           .init(name: "relu1", type: "activation", inputs: ["bn1"], activation: "relu"),
-                           .init(name: "drop1", type: "dropout", inputs: ["relu1"], rate: dropout),
-                           .init(name: "logits", type: "dense", inputs: ["drop1"], units: 10, activation: "softmax")],
-                  outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+                  layers: [.init(name: "h1", type: .dense, inputs: ["pixels"], units: 64, activation: "linear"),
+                           .init(name: "bn1", type: .batchNorm, inputs: ["h1"]),
+                           .init(name: "relu1", type: .activation, inputs: ["bn1"], activation: "relu"),
+                           .init(name: "drop1", type: .dropout, inputs: ["relu1"], rate: dropout),
+                           .init(name: "logits", type: .dense, inputs: ["drop1"], units: 10, activation: "softmax")],
+                  outputs: [.init(name: "label", node: "logits", loss: .sparseCategoricalCrossEntropy, targets: ["label"])])
     }
 
     private func settings(epochs: Int) -> TrainingSettings {
@@ -57,10 +57,10 @@ final class TrainerTests: XCTestCase {
     func testTwoThreadsTrainTheWeightsOfOne() throws {
         let table = try CSVTable.read(Self.datasets + "/digits.csv")
         let spec = ModelSpec(inputs: [.init(name: "pixels")],
-                             layers: [.init(name: "h1", type: "dense", inputs: ["pixels"], units: 1024, activation: "relu"),
-                                      .init(name: "h2", type: "dense", inputs: ["h1"], units: 256, activation: "relu"),
-                                      .init(name: "logits", type: "dense", inputs: ["h2"], units: 10, activation: "softmax")],
-                             outputs: [.init(name: "label", node: "logits", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+                             layers: [.init(name: "h1", type: .dense, inputs: ["pixels"], units: 1024, activation: "relu"),
+                                      .init(name: "h2", type: .dense, inputs: ["h1"], units: 256, activation: "relu"),
+                                      .init(name: "logits", type: .dense, inputs: ["h2"], units: 10, activation: "softmax")],
+                             outputs: [.init(name: "label", node: "logits", loss: .sparseCategoricalCrossEntropy, targets: ["label"])])
         defer { SharedKernels.setTrainingThreads(1) }
         var graphs: [Graph] = []
         for threads in [1, 2] {
@@ -158,7 +158,7 @@ final class TrainerTests: XCTestCase {
         try trainer.fit(checkpoint: path)
         let good = FileManager.default.contents(atPath: path)
         settings.learningRate = 1e30
-        settings.optimizer = "sgd"
+        settings.optimizer = .sgd
         settings.epochs = 3
         var exploding = try Trainer(spec: digitsSpec(dropout: 0), table: table, settings: settings)
         XCTAssertThrowsError(try exploding.fit(checkpoint: path)) { error in
@@ -178,7 +178,7 @@ final class DiamondsTests: XCTestCase {
         settings.epochs = 8
         settings.batchSize = 64
         settings.learningRate = 3e-3
-        settings.schedule = "cosine"
+        settings.schedule = .cosine
         var trainer = try Trainer(spec: spec, table: try CSVTable.read(TrainerTests.datasets + "/diamonds.csv"), settings: settings)
         try trainer.fit(checkpoint: nil)
         let metrics = try XCTUnwrap(trainer.history.last?.metrics)

@@ -9,11 +9,11 @@ final class TransferTests: XCTestCase {
     private func spec(frozen: Bool, hiddenUnits: Int = 16) -> ModelSpec {
         ModelSpec(
             inputs: [.init(name: "pixels")],
-            layers: [.init(name: "encode", type: "dense", inputs: ["pixels"], units: hiddenUnits, activation: "linear", trainable: frozen ? false : nil),
-                     .init(name: "bn", type: "batch_norm", inputs: ["encode"], trainable: frozen ? false : nil),
-                     .init(name: "relu", type: "activation", inputs: ["bn"], activation: "relu"),
-                     .init(name: "classes", type: "dense", inputs: ["relu"], units: 10, activation: "softmax")],
-            outputs: [.init(name: "label", node: "classes", loss: "sparse_categorical_crossentropy", targets: ["label"])])
+            layers: [.init(name: "encode", type: .dense, inputs: ["pixels"], units: hiddenUnits, activation: "linear", trainable: frozen ? false : nil),
+                     .init(name: "bn", type: .batchNorm, inputs: ["encode"], trainable: frozen ? false : nil),
+                     .init(name: "relu", type: .activation, inputs: ["bn"], activation: "relu"),
+                     .init(name: "classes", type: .dense, inputs: ["relu"], units: 10, activation: "softmax")],
+            outputs: [.init(name: "label", node: "classes", loss: .sparseCategoricalCrossEntropy, targets: ["label"])])
     }
 
     private func settings(epochs: Int = 2, unfreezeAfter: Int? = nil) -> TrainingSettings {
@@ -71,7 +71,7 @@ final class TransferTests: XCTestCase {
         try source.fit(checkpoint: nil)
         let checkpoint = source.checkpointFile()
         var target = spec(frozen: true)
-        target.layers[3] = .init(name: "head", type: "dense", inputs: ["relu"], units: 10, activation: "softmax")
+        target.layers[3] = .init(name: "head", type: .dense, inputs: ["relu"], units: 10, activation: "softmax")
         target.outputs[0].node = "head"
         var trainer = try Trainer(spec: target, table: digits, settings: settings())
         let report = try trainer.initialize(from: checkpoint, file: "source.ckpt")

@@ -44,8 +44,8 @@ final class WeightingTests: XCTestCase {
         let table = try cancer()
         func trainer(_ weight: ClassWeight?) throws -> Trainer {
             let spec = ModelSpec(inputs: [.init(name: "x")],
-                                 layers: [.init(name: "out", type: "dense", inputs: ["x"], units: 1, activation: "sigmoid")],
-                                 outputs: [.init(name: "malignant", node: "out", loss: "binary_crossentropy", classWeight: weight)])
+                                 layers: [.init(name: "out", type: .dense, inputs: ["x"], units: 1, activation: "sigmoid")],
+                                 outputs: [.init(name: "malignant", node: "out", loss: .binaryCrossEntropy, classWeight: weight)])
             return try Trainer(spec: spec, table: table, settings: TrainingSettings())
         }
         var weighted = try trainer(.map([1: 3]))
@@ -71,8 +71,8 @@ final class WeightingTests: XCTestCase {
         for row in 0..<table.rowCount { values += table.values[row * width..<(row + 1) * width] + [2] }
         table = CSVTable(file: "weighted.csv", header: table.header + ["w"], values: values)
         let spec = ModelSpec(inputs: [.init(name: "x")],
-                             layers: [.init(name: "out", type: "dense", inputs: ["x"], units: 1, activation: "sigmoid")],
-                             outputs: [.init(name: "malignant", node: "out", loss: "binary_crossentropy")])
+                             layers: [.init(name: "out", type: .dense, inputs: ["x"], units: 1, activation: "sigmoid")],
+                             outputs: [.init(name: "malignant", node: "out", loss: .binaryCrossEntropy)])
         var withWeights = spec
         withWeights.sampleWeightColumn = "w"
         var weighted = try Trainer(spec: withWeights, table: table, settings: TrainingSettings())
@@ -94,8 +94,8 @@ final class WeightingTests: XCTestCase {
 
     func testClassWeightOnARegressionHeadIsRefused() throws {
         let spec = ModelSpec(inputs: [.init(name: "x")],
-                             layers: [.init(name: "out", type: "dense", inputs: ["x"], units: 1)],
-                             outputs: [.init(name: "malignant", node: "out", loss: "mse", classWeight: .balanced)])
+                             layers: [.init(name: "out", type: .dense, inputs: ["x"], units: 1)],
+                             outputs: [.init(name: "malignant", node: "out", loss: .mse, classWeight: .balanced)])
         XCTAssertThrowsError(try Trainer(spec: spec, table: try cancer(), settings: TrainingSettings())) { error in
             XCTAssertTrue("\(error)".contains("class_weight needs a classification or pair head; mse has no classes"), "\(error)")
         }

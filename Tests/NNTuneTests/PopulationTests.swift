@@ -28,18 +28,18 @@ final class PopulationTests: XCTestCase {
         XCTAssertEqual(spec.layers.first { $0.name == "hidden1" }?.units, 48)
         XCTAssertEqual(spec.layers.first { $0.name == "relu1" }?.activation, "elu", "the activation layer of the block")
         XCTAssertEqual(spec.layers.first { $0.name == "drop1" }?.rate, 0.35)
-        XCTAssertEqual(spec.layers.filter { $0.type == "dense" }.map(\.l2), [1e-4, 1e-4])
+        XCTAssertEqual(spec.layers.filter { $0.type == .dense }.map(\.l2), [1e-4, 1e-4])
         XCTAssertEqual(spec.layers.first { $0.name == "probabilities" }?.units, 10, "the head keeps its width")
 
         let deeper = MemberConfiguration.model(base, ["layers": .number(3), "units": .number(16)])
         XCTAssertEqual(deeper.layers.map(\.name), ["hidden1", "bn1", "relu1", "drop1", "hidden1_rep2", "bn1_rep2", "relu1_rep2", "drop1_rep2",
                                                    "hidden1_rep3", "bn1_rep3", "relu1_rep3", "drop1_rep3", "probabilities"])
         XCTAssertEqual(deeper.layers.map { $0.inputs[0] }, ["pixels"] + deeper.layers.dropLast().map(\.name), "each block reads the one before")
-        XCTAssertEqual(deeper.layers.filter { $0.type == "dense" }.map(\.units), [16, 16, 16, 10])
+        XCTAssertEqual(deeper.layers.filter { $0.type == .dense }.map(\.units), [16, 16, 16, 10])
         let settings = MemberConfiguration.settings(TrainingSettings(), ["learning_rate": .number(0.02), "batch_size": .number(64), "optimizer": .text("sgd")])
         XCTAssertEqual(settings.learningRate, 0.02)
         XCTAssertEqual(settings.batchSize, 64)
-        XCTAssertEqual(settings.optimizer, "sgd")
+        XCTAssertEqual(settings.optimizer, .sgd)
     }
 
     func testASpaceTheBaseModelCannotTakeIsRefused() throws {
@@ -54,7 +54,7 @@ final class PopulationTests: XCTestCase {
         }
         XCTAssertEqual(try refusal(#"{"units.hidden2": {"choice": [8]}}"#, base), "s.json: 'units.hidden2': m.json has no hidden dense layer 'hidden2' (it has hidden1)")
         var noDropout = base
-        noDropout.layers.removeAll { $0.type == "dropout" }
+        noDropout.layers.removeAll { $0.type == .dropout }
         noDropout.layers[noDropout.layers.count - 1].inputs = ["relu1"]
         XCTAssertEqual(try refusal(#"{"dropout": {"uniform": [0, 0.5]}}"#, noDropout), "s.json: 'dropout': m.json has no dropout layer to set the rate of")
         var branching = base
@@ -114,7 +114,7 @@ final class PopulationTests: XCTestCase {
         XCTAssertEqual(resumed.settings.batchSize, 64)
         XCTAssertEqual(resumed.settings.seed, 77)
         XCTAssertEqual(resumed.settings.splitSeed, nil)
-        XCTAssertEqual(resumed.spec.layers.filter { $0.type == "dense" }.map(\.l2), [1e-3, 1e-3])
+        XCTAssertEqual(resumed.spec.layers.filter { $0.type == .dense }.map(\.l2), [1e-3, 1e-3])
         XCTAssertEqual(resumed.optimizer.step, trainer.optimizer.step, "the optimizer state comes along")
         XCTAssertEqual(resumed.model.graph.nodes.first { $0.name == "hidden1" }?.operation, trainer.model.graph.nodes.first { $0.name == "hidden1" }?.operation)
     }

@@ -40,7 +40,7 @@ final class SearchSpaceTests: XCTestCase {
         XCTAssertEqual(refusal(#"{"units": {"choice": [1e300]}}"#), "s.json: 'units': 1e+300 is more than 1048576")
         XCTAssertEqual(refusal(#"{"layers": {"choice": [65]}}"#), "s.json: 'layers': 65 is more than 64")
         XCTAssertEqual(refusal(#"{"activation": {"choice": ["relu", "swish"]}}"#),
-                       "s.json: 'activation': 'swish' is not one of linear, relu, leaky_relu, elu, selu, gelu, tanh, sigmoid, softplus")
+                       "s.json: 'activation': 'swish' is not one of linear, relu, leaky_relu, elu, selu, sigmoid, tanh, softplus, gelu")
         XCTAssertEqual(refusal(#"{"units": {"uniform": [8, 64]}}"#), "s.json: 'units': uniform is for continuous hyperparameters; units takes {\"choice\": [...]}")
         XCTAssertEqual(refusal(#"{"dropout": {"normal": [0, 1]}}"#), "s.json: 'dropout': unknown distribution 'normal' (log_uniform, uniform, choice)")
         XCTAssertEqual(refusal(#"{"dropout": {"uniform": [0, 0.2], "choice": [0.1]}}"#),
