@@ -57,6 +57,8 @@ for side in base new; do
   done
   cp "$dir/adam.ckpt" "$dir/resumed.ckpt"
   (cd "$dir" && "$binary" resume resumed.ckpt --epochs 2 > resumed.log 2>&1)
+  cp "$dir/nesterov-step-early.ckpt" "$dir/after-early-stop.ckpt"
+  (cd "$dir" && "$binary" resume after-early-stop.ckpt --epochs 2 > after-early-stop.log 2>&1)
   cp "$dir/adam.ckpt" "$dir/restarted.ckpt"
   (cd "$dir" && "$binary" resume restarted.ckpt --epochs 2 --schedule cosine --lr 3e-4 > restarted.log 2>&1)
   train "$binary" "$dir" transfer fit --model "$root/examples/digits-from-encoder.json" --data "$root/datasets/digits.csv" \

@@ -24,7 +24,7 @@ public enum OfflinePrediction {
     public static func csv(_ checkpoint: CheckpointFile, table: CSVTable) throws -> String {
         let inputs = try self.inputs(for: checkpoint.graph, table: table)
         let outputs = try Executor(plan: Plan(graph: checkpoint.graph)).predict(inputs)
-        let spec = try? ModelSpec.decode(json: Data(checkpoint.state.modelConfig.utf8), file: "checkpoint model config")
+        let spec = try? checkpoint.state.modelSpec()
         let classifiers = Set(spec?.outputs.filter { [LossKind.sparseCategoricalCrossEntropy, .categoricalCrossEntropy].contains($0.loss) }.map(\.name) ?? [])
         var header: [String] = []
         for output in checkpoint.graph.outputs {

@@ -72,7 +72,7 @@ public enum OneShotEvaluation {
     /// used or, for a pair file's `left_x` / `right_x`, by `x`: one row feeds both branches.
     static func embeddings(_ checkpoint: CheckpointFile, table: CSVTable, label: String, head: String?) throws -> (vectors: [[Float]], labels: [Int]) {
         let graph = checkpoint.graph
-        let spec = try? ModelSpec.decode(json: Data(checkpoint.state.modelConfig.utf8), file: "checkpoint model config")
+        let spec = try? checkpoint.state.modelSpec()
         let contrastive = spec?.outputs.first { $0.loss == .contrastive }?.name
         guard let name = head ?? contrastive ?? (graph.outputs.count == 1 ? graph.outputs[0].name : nil) else {
             throw DataError.invalidSetting(flag: "--head", value: "(none)", rule: "the model has several heads and none is contrastive; name the one whose value is the embedding")

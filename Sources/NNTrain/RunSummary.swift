@@ -24,8 +24,8 @@ public enum RunSummary {
                          + (input.featureNames.isEmpty ? "" : " (\(input.featureNames.prefix(6).joined(separator: ", "))\(input.width > 6 ? ", …" : ""))"))
         }
         let widths = (try? graph.validate().widths) ?? [:]
-        let spec = try? ModelSpec.decode(json: Data(state.modelConfig.utf8), file: "checkpoint model config")
-        let settings = try? JSONDecoder().decode(TrainingSettings.self, from: Data((state.settings["training"] ?? "{}").utf8))
+        let spec = try? state.modelSpec()
+        let settings = try? state.trainingSettings()
         let frozenByModel = Set(spec?.frozenLayers ?? [])
         // After --unfreeze-after's epoch the layers learn again: the table shows them as they are now.
         let thawed = settings?.unfreezeAfterEpochs.map { $0 < state.epoch } ?? false
@@ -71,13 +71,12 @@ public enum RunSummary {
             lines.append("batch norm \(node.name): gamma \(stats(norm.gamma)), beta \(stats(norm.beta)), moving mean \(stats(norm.movingMean)), moving variance \(stats(norm.movingVariance))")
         }
         lines += history(state)
-        lines.append("training settings: \(state.settings["training"] ?? "{}")")
+        lines.append("training settings: \(state.trainingSettingsText)")
         if let settings, settings.scaleLearningRate != nil {
             lines.append(String(format: "learning rate %.4g: --lr %.4g × batch size %d / base batch size %d (--scale-lr linear)",
                                 settings.effectiveLearningRate, settings.learningRate, settings.batchSize, settings.baseBatchSize ?? 0))
         }
-        if let json = state.settings["lr_find"],
-           let sweep = try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data(json.utf8)) {
+        if let sweep = state.rateSweep {
             lines.append(String(format: "learning rate %.3g chosen by lr-find over %d steps from %.0e to %.2g: %@",
                                 sweep.suggestion, sweep.rates.count, sweep.rates.first ?? 0, sweep.rates.last ?? 0, sweep.rule))
         }
@@ -92,7 +91,8 @@ public enum RunSummary {
     /// Every epoch's metrics, one row each, and what early stopping did.
     static func history(_ state: TrainingState) -> [String] {
         guard !state.history.isEmpty else { return [] }
-        let columns = ["loss"] + Set(state.history.flatMap(\.metrics.keys)).subtracting(["loss"]).sorted()
+        let loss = Trainer.EpochReport.trainingLossName
+        let columns = [loss] + Set(state.history.flatMap(\.metrics.keys)).subtracting([loss]).sorted()
         let widths = columns.map { max($0.count, 8) + 2 }
         func trimmed(_ line: String) -> String { String(line.reversed().drop { $0 == " " }.reversed()) }
         var lines = ["history (\(state.history.count) epochs):",
@@ -105,7 +105,7 @@ public enum RunSummary {
             lines.append(trimmed(String(record.epoch).padding(toLength: 7, withPad: " ", startingAt: 0) + cells.joined()) + mark)
         }
         if let best = state.best {
-            let settings = (try? JSONDecoder().decode(TrainingSettings.self, from: Data((state.settings["training"] ?? "{}").utf8)))
+            let settings = try? state.trainingSettings()
             let patience = settings?.earlyStopping?.patience ?? Int.max
             lines.append(String(format: "early stopping on %@: best %.4f at epoch %d (*)", best.monitor, best.value, best.epoch)
                          + (best.epochsWithoutImprovement >= patience

@@ -70,7 +70,7 @@ public final class Study: Sendable {
         lock = try Self.lockDirectory(directory)
         // The monitor must be a metric the heads report: a member's first evaluation tells.
         let probe = try trainer(for: initialMembers()[0])
-        let reported = ["loss"] + Array(try probe.evaluate().keys)
+        let reported = try probe.monitorableMetrics()
         guard reported.contains(definition.monitor) else {
             throw TuneError.invalidSetting(flag: "--monitor", value: definition.monitor, rule: "the members report \(reported.sorted().joined(separator: ", "))")
         }
@@ -275,9 +275,8 @@ public final class Study: Sendable {
             return MemberResult(metrics: [:], value: nil)
         }
         let last = run.history.last
-        var metrics = last?.metrics ?? [:]
-        metrics["loss"] = last?.trainingLoss
-        let value = definition.monitor == "loss" ? last?.trainingLoss : metrics[definition.monitor]
+        let metrics = last?.recordedMetrics ?? [:]
+        let value = last?.value(of: definition.monitor)
         log(String(format: "  member %d: %@ %.4f  (%@)", member.index, definition.monitor, value ?? .nan, Self.describe(member.hyperparameters)))
         return MemberResult(metrics: metrics, value: value.flatMap { $0.isFinite ? $0 : nil })
     }

@@ -1,3 +1,6 @@
+import NNCore
+import NNFormat
+
 /// Stops a run once the monitored metric has not improved for `patience` epochs; the run then
 /// ends with the weights of its best epoch (Keras's `restore_best_weights`).
 public struct EarlyStopping: Codable, Sendable, Equatable {
@@ -38,5 +41,32 @@ public struct EarlyStopping: Codable, Sendable, Equatable {
             ? " (no validation rows: --validation-fraction is 0 and there is no --validation-data)" : ""
         throw .invalidSetting(flag: "--monitor", value: monitor,
                               rule: "this run reports \(metrics.sorted().joined(separator: ", "))\(hint)")
+    }
+}
+
+/// Early stopping watching a run's epochs: it keeps the best epoch with its weights and says
+/// when `patience` epochs have not improved on it. Without a rule it watches nothing.
+struct EarlyStopWatch: Sendable {
+    let rule: EarlyStopping?
+    /// The best epoch so far (restored from a checkpoint when a run resumes).
+    var best: TrainingState.BestEpoch?
+
+    /// Whether the run has ended: `patience` epochs without improving on the best.
+    var stopped: Bool {
+        guard let patience = rule?.patience, let best else { return false }
+        return best.epochsWithoutImprovement >= patience
+    }
+
+    /// Watches one more epoch, whose weights are `weights`; returns the best epoch's weights
+    /// when this epoch ends the run (the trainer puts them back).
+    mutating func observe(_ entry: Trainer.EpochReport, weights: Graph) -> Graph? {
+        guard let rule else { return nil }
+        let value = entry.value(of: rule.monitor)
+        if let current = best, !rule.improves(value, on: current.value) {
+            best?.epochsWithoutImprovement += 1
+        } else if best != nil || value.isFinite {
+            best = TrainingState.BestEpoch(epoch: entry.epoch, monitor: rule.monitor, value: value, epochsWithoutImprovement: 0, graph: weights)
+        }
+        return stopped ? best?.graph : nil
     }
 }

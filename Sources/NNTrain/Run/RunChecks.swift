@@ -1,0 +1,77 @@
+import NNCore
+
+/// What a run's model and data must agree on, checked before the first step.
+enum RunChecks {
+    /// The scale a head trains at: regression targets' standard deviation unless the spec
+    /// names one; classification and contrastive heads are never scaled.
+    static func targetScale(_ head: ModelSpec.Head, loss: Loss, targets: Tensor, file: String) throws(DataError) -> Float {
+        switch loss {
+        case .mse, .mae, .huber:
+            if let scale = head.targetScale {
+                guard scale.isFinite, scale > 0 else {
+                    throw .invalidModel(file: file, detail: "output '\(head.name)': target_scale must be positive, got \(scale)")
+                }
+                return scale
+            }
+            let std = TrainingData.standardization(of: targets).std
+            return std.reduce(0, +) / Float(max(std.count, 1))
+        default:
+            return 1
+        }
+    }
+
+    /// Each head must have as many units as its loss reads target columns: a 4-unit mse head
+    /// with one target column read past the targets and trapped inside the loss.
+    static func headWidths(_ spec: ModelSpec, graph: Graph, file: String) throws(DataError) {
+        let widths = (try? graph.validate().widths) ?? [:]
+        for (index, head) in spec.outputs.enumerated() {
+            let columns = spec.targets(of: head)
+            let node = graph.outputs[index].node
+            let width = widths[node] ?? 0
+            let loss = spec.loss(of: head)
+            let named = columns.map { "'\($0)'" }.joined(separator: ", ")
+            switch loss {
+            case .sparseCategoricalCrossEntropy:
+                guard columns.count == 1 else {
+                    throw .invalidModel(file: file, detail: "output '\(head.name)': sparse_categorical_crossentropy reads one target column (the class index), got \(columns.count) (\(named))")
+                }
+            case .contrastive:
+                break
+            default:
+                guard width == columns.count else {
+                    throw .invalidModel(file: file, detail: "output '\(head.name)' reads '\(node)', which has \(width) unit\(width == 1 ? "" : "s"), "
+                                        + "but \(columns.count) target column\(columns.count == 1 ? "" : "s") (\(named)); \(loss.name) needs one unit per target column")
+                }
+            }
+        }
+    }
+
+    /// Targets a loss cannot take are refused before training, with the line that holds them.
+    static func targets(_ data: TrainingData, file: String, spec: ModelSpec, graph: Graph) throws(DataError) {
+        let widths = (try? graph.validate().widths) ?? [:]
+        for (index, head) in spec.outputs.enumerated() {
+            let loss = spec.loss(of: head)
+            let target = data.targets[head.name]!
+            let columns = spec.targets(of: head)
+            let classes = widths[graph.outputs[index].node] ?? 0
+            for row in 0..<target.rows {
+                for column in 0..<target.columns {
+                    let value = target[row, column]
+                    let problem: String? = switch loss {
+                    case .sparseCategoricalCrossEntropy:
+                        value == value.rounded() && value >= 0 && Int(value) < classes ? nil
+                            : "sparse_categorical_crossentropy needs a class index in 0..<\(classes)"
+                    case .binaryCrossEntropy, .categoricalCrossEntropy:
+                        (0...1).contains(value) ? nil : "\(loss.name) needs targets in [0, 1]"
+                    case .contrastive:
+                        value == 0 || value == 1 ? nil : "contrastive needs 1 (similar) or 0 (dissimilar)"
+                    default: nil
+                    }
+                    if let problem {
+                        throw .targetOutOfRange(file: file, line: row + 2, column: columns[column], value: value, detail: problem)
+                    }
+                }
+            }
+        }
+    }
+}

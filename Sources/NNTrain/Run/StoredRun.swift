@@ -1,0 +1,49 @@
+import Foundation
+import NNFormat
+
+/// How a run describes itself in a checkpoint's `TrainingState`, beside its weights and
+/// optimizer state: the model file (`modelConfig`, pretty JSON), the settings
+/// (`settings["training"]`, JSON with sorted keys) and the sweep that chose its rate
+/// (`settings["lr_find"]`). The layout is the one checkpoints have always had (old files
+/// open, same runs write the same bytes); this is its one reader and writer.
+extension TrainingState {
+    static let trainingSettingsKey = "training"
+    static let rateSweepKey = "lr_find"
+
+    /// The model file the run was started from.
+    public func modelSpec() throws(DataError) -> ModelSpec {
+        try ModelSpec.decode(json: Data(modelConfig.utf8), file: "checkpoint model config")
+    }
+
+    /// The run's settings (defaults for a checkpoint that stores none).
+    public func trainingSettings() throws -> TrainingSettings {
+        try JSONDecoder().decode(TrainingSettings.self, from: Data((settings[Self.trainingSettingsKey] ?? "{}").utf8))
+    }
+
+    /// The settings as stored, for display.
+    public var trainingSettingsText: String { settings[Self.trainingSettingsKey] ?? "{}" }
+
+    /// The learning-rate sweep that chose the run's rate (`fit --lr auto`), if one did.
+    public var rateSweep: LearningRateFinder.Record? {
+        settings[Self.rateSweepKey].flatMap { try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data($0.utf8)) }
+    }
+
+    public mutating func store(spec: ModelSpec) {
+        modelConfig = (try? spec.encodedJSON()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    public mutating func store(settings run: TrainingSettings) {
+        settings[Self.trainingSettingsKey] = (try? Self.sortedKeys.encode(run)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    mutating func store(rateSweep: LearningRateFinder.Record?) {
+        guard let rateSweep, let json = try? Self.sortedKeys.encode(rateSweep) else { return }
+        settings[Self.rateSweepKey] = String(decoding: json, as: UTF8.self)
+    }
+
+    private static var sortedKeys: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
+}
