@@ -18,12 +18,10 @@ serve: setup
 	$(SWIFT) build -c release --product nnclient
 	.build/release/nnserve models/ --host 127.0.0.1 --port 8500 --http-port 8000
 
-## test: install what is missing, build, and run every test (XCTest, the no-allocation test
-## under each OpenBLAS core type the CPU runs, then the pytest suite).
+## test: install what is missing, build, and run every test (XCTest, then the pytest suite).
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-swift-testing
-	bash ops/test-allocation-coretypes.sh
 	bash ops/test-python.sh
 
 ## ops-check: validate ops/ (Dockerfile, Kubernetes and KServe manifests, systemd unit,

@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "NNCore", swiftSettings: strictSwift),
         .target(
             name: "NNInference",
-            dependencies: ["NNCore", "CNNKernels", "COpenBLAS"],
+            dependencies: ["NNCore", "NNFormat", "CNNKernels"],
             swiftSettings: strictSwift
         ),
         .target(

@@ -87,7 +87,7 @@ public enum Exporter {
         var measured: Double?
         let version = try repository.publish(bytes, name: name, version: options.version) { file in
             guard options.verify else { return }
-            let error = try SelfTestRunner.maxRelativeError(of: try ModelFile.read(from: file))
+            let error = try ServedModel(try ModelFile.read(from: file)).selfTest.maxRelativeError ?? .infinity
             measured = error
             guard error <= tolerance else {
                 throw ExportError.verificationFailed(path: file, maxRelativeError: error, tolerance: tolerance)
@@ -138,14 +138,3 @@ public enum Exporter {
     }
 }
 
-/// Runs a model file's self-tests through NNInference, compiled as a server on this machine
-/// compiles it (bf16 dot products for bf16 weights where the CPU has them).
-public enum SelfTestRunner {
-    public static func maxRelativeError(of model: ModelFile) throws -> Double {
-        let options = PlanOptions(bf16Weights: model.weightStorage == .bfloat16)
-        return try SelfTestCheck.maxRelativeError(graph: model.graph, options: options, cases: model.selfTests.map { test in
-            (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
-             Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))
-        })
-    }
-}

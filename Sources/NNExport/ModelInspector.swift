@@ -1,6 +1,7 @@
 import Foundation
 import NNCore
 import NNFormat
+import NNInference
 
 /// What `nnexport inspect` shows: graph, shapes, parameters, folds, metadata, size.
 public struct ModelInspection: Codable, Sendable {
@@ -50,15 +51,18 @@ public struct ModelInspection: Codable, Sendable {
         let model = try ModelFile.decode(bytes, source: path)
         let widths = try model.graph.validate().widths
         let parameters = model.graph.parameterCount
-        let maxError = model.selfTests.isEmpty ? nil : try SelfTestRunner.maxRelativeError(of: model)
-        let tolerance = model.selfTests.isEmpty ? nil : Double(model.selfTests.map(\.tolerance).max() ?? 0)
+        let selfTest = try ServedModel(model).selfTest
+        let (maxError, tolerance) = (selfTest.maxRelativeError, selfTest.tolerance)
         var problems = model.graph.nodes.compactMap { node -> String? in
             nonFiniteParameters(node.operation).map { "\($0) of node '\(node.name)' are not finite" }
         }
-        if model.selfTests.isEmpty {
+        switch selfTest {
+        case .untested:
             problems.append("no self-test rows (nnexport always writes them): nnserve refuses the file without --allow-untested-models")
-        } else if let maxError, let tolerance, !(maxError <= tolerance) {
-            problems.append("self-test failed: max relative error \(maxError) exceeds the tolerance \(tolerance): nnserve refuses the file")
+        case .failed(let error, let tolerance):
+            problems.append("self-test failed: max relative error \(error) exceeds the tolerance \(tolerance): nnserve refuses the file")
+        case .passed:
+            break
         }
         return ModelInspection(
             name: model.name, fileBytes: bytes.count, parameters: parameters,

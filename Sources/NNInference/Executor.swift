@@ -1,5 +1,4 @@
 import CNNKernels
-import COpenBLAS
 import NNCore
 
 /// Runs a plan on batches of up to `plan.maxRows` rows. Owns its arena, so each thread
@@ -115,28 +114,25 @@ private struct ResolvedStep {
     var residualBase: UnsafePointer<Float>?
     var activation: Int32 = 0
     var alpha: Float = 0
-    var smallKernelMaxRows: Int32 = 0
     var epilogue: UnsafeMutablePointer<nn_epilogue>
 
     init(_ step: Plan.Step, arena: UnsafeMutablePointer<Float>, epilogue: UnsafeMutablePointer<nn_epilogue>) {
         self.epilogue = epilogue
         switch step {
-        case .dense(let weights, let packedWeights, let bf16, let bias, let input, let output, let activation, let residual, let post,
-                    let smallMaxRows):
-            kind = bf16 ? .denseBF16 : .dense
-            packed = UnsafePointer(packedWeights.pointer)
-            (x, ldx) = (arena + input.offset, Int32(input.leadingDimension))
-            (y, ldy) = (arena + output.offset, Int32(output.leadingDimension))
-            k = Int32(input.width)
-            n = Int32(output.width)
-            parameters = UnsafePointer(weights.pointer)
-            smallKernelMaxRows = Int32(min(smallMaxRows, Int(Int32.max)))
-            let (code, alpha) = activation.kernelCode
-            let (postCode, postAlpha) = post.kernelCode
-            residualBase = residual.map { UnsafePointer(arena + $0.offset) }
+        case .dense(let dense):
+            kind = dense.bf16 ? .denseBF16 : .dense
+            packed = UnsafePointer(dense.packedWeights.pointer)
+            (x, ldx) = (arena + dense.input.offset, Int32(dense.input.leadingDimension))
+            (y, ldy) = (arena + dense.output.offset, Int32(dense.output.leadingDimension))
+            k = Int32(dense.input.width)
+            n = Int32(dense.output.width)
+            parameters = UnsafePointer(dense.weights.pointer)
+            let (code, alpha) = dense.activation.kernelCode
+            let (postCode, postAlpha) = dense.postActivation.kernelCode
+            residualBase = dense.residual.map { UnsafePointer(arena + $0.offset) }
             epilogue.pointee = nn_epilogue(
-                bias: UnsafePointer(bias.pointer), activation: code, alpha: alpha,
-                residual: residual.map { UnsafePointer(arena + $0.offset) }, residual_ld: Int32(residual?.leadingDimension ?? 0),
+                bias: UnsafePointer(dense.bias.pointer), activation: code, alpha: alpha,
+                residual: residualBase, residual_ld: Int32(dense.residual?.leadingDimension ?? 0),
                 post_activation: postCode, post_alpha: postAlpha)
         case .affine(let input, let output, let scale, let shift):
             kind = .affine
@@ -174,14 +170,7 @@ private struct ResolvedStep {
         }
         switch kind {
         case .dense:
-            if rows <= smallKernelMaxRows {
-                kernels.pointee.dense(rows, k, n, x, ldx, parameters, n, packed, y, ldy, epilogue)
-            } else {
-                // Only plans that ask for sgemm get here (`nnbench crossover`): OpenBLAS
-                // allocates inside sgemm on some CPUs, so the serving path never calls it.
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1, x, ldx, parameters, n, 0, y, ldy)
-                kernels.pointee.epilogue_apply(rows, n, y, ldy, epilogue)
-            }
+            kernels.pointee.dense(rows, k, n, x, ldx, parameters, n, packed, y, ldy, epilogue)
         case .denseBF16:
             // The bf16 panels (Plan.packedBF16), two per float slot.
             let panels = UnsafeRawPointer(packed!).assumingMemoryBound(to: UInt16.self)

@@ -2,7 +2,7 @@ import CNNKernels
 import NNCore
 
 /// A graph compiled for execution: steps with folded weights, every value's place in an
-/// arena, and the kernel choice per Dense layer. Immutable and shared by the executors
+/// arena, and the kernel (fp32 or bf16) per Dense layer. Immutable and shared by the executors
 /// that run it (one per thread).
 public final class Plan: Sendable {
     /// A named input or output and where it lives in the arena.
@@ -14,12 +14,23 @@ public final class Plan: Sendable {
         public var width: Int { location.width }
     }
 
+    /// A Dense layer as the kernels run it: weights, panels and epilogue, in the arena.
+    struct Dense: Sendable {
+        var weights: AlignedStorage
+        /// fp32 panels for `dense`, or, with `bf16`, the bf16 panels of `dense_bf16` (two per
+        /// float slot).
+        var packedWeights: AlignedStorage
+        var bf16: Bool
+        var bias: AlignedStorage
+        var input: ValueLocation
+        var output: ValueLocation
+        var activation: Activation
+        var residual: ValueLocation?
+        var postActivation: Activation
+    }
+
     enum Step: Sendable {
-        /// `packedWeights` holds fp32 panels for `dense`, or, with `bf16`, the bf16 panels of
-        /// `dense_bf16` (two per float slot).
-        case dense(weights: AlignedStorage, packedWeights: AlignedStorage, bf16: Bool, bias: AlignedStorage,
-                   input: ValueLocation, output: ValueLocation,
-                   activation: Activation, residual: ValueLocation?, postActivation: Activation, smallKernelMaxRows: Int)
+        case dense(Dense)
         case affine(input: ValueLocation, output: ValueLocation, scale: AlignedStorage, shift: AlignedStorage)
         case activation(input: ValueLocation, output: ValueLocation, activation: Activation)
         case add(first: ValueLocation, second: ValueLocation, output: ValueLocation)
@@ -32,7 +43,7 @@ public final class Plan: Sendable {
     public let arenaFloats: Int
     /// Rows run through every step before the next rows start. Small models run in chunks
     /// whose activations fit in L1, instead of streaming each layer's whole batch through
-    /// L2; models whose layers need sgemm's large batches run the whole batch per step.
+    /// L2; models with wide layers run the whole batch per step.
     public let rowChunk: Int
     public let kernels: KernelSet
     /// Multiply-adds of the Dense steps for one row (what a batch costs, roughly, per row).
@@ -80,13 +91,13 @@ public final class Plan: Sendable {
         kernels = options.kernels
         rewrites = builder.rewrites
         steps = planned.flatMap { Self.lower($0, locations: locations, options: options) }
-        rowChunk = Self.rowChunk(steps: steps, arenaFloats: arenaFloats, maxRows: options.maxRows)
+        rowChunk = Self.rowChunk(arenaFloats: arenaFloats, maxRows: options.maxRows)
         multiplyAddsPerRow = steps.reduce(0) { total, step in
-            guard case .dense(_, _, _, _, let input, let output, _, _, _, _) = step else { return total }
-            return total + input.width * output.width
+            guard case .dense(let dense) = step else { return total }
+            return total + dense.input.width * dense.output.width
         }
         computesInBF16 = steps.contains { step in
-            if case .dense(_, _, true, _, _, _, _, _, _, _) = step { true } else { false }
+            if case .dense(let dense) = step { dense.bf16 } else { false }
         }
         stepDescriptions = planned.map { Self.describe($0, options: options) }
     }
@@ -102,12 +113,9 @@ public final class Plan: Sendable {
     /// Chunks smaller than this lose more to per-step overhead than they gain in locality.
     static let minimumRowChunk = 16
 
-    private static func rowChunk(steps: [Step], arenaFloats: Int, maxRows: Int) -> Int {
+    private static func rowChunk(arenaFloats: Int, maxRows: Int) -> Int {
         let bytesPerRow = max(1, arenaFloats / maxRows * MemoryLayout<Float>.size)
-        var chunk = chunkActivationBytes / bytesPerRow / 4 * 4
-        for case .dense(_, _, _, _, _, _, _, _, _, let smallKernelMaxRows) in steps {
-            chunk = min(chunk, smallKernelMaxRows)
-        }
+        let chunk = chunkActivationBytes / bytesPerRow / 4 * 4
         return chunk >= minimumRowChunk ? min(chunk, maxRows) : maxRows
     }
 
@@ -134,16 +142,12 @@ public final class Plan: Sendable {
     private static func lower(_ step: PlannedStep, locations: [ValueLocation?], options: PlanOptions) -> [Step] {
         switch step {
         case .dense(let dense):
-            let maxRows = options.smallKernelMaxRows
-                ?? DenseKernelChoice.smallKernelMaxRows(k: dense.inputWidth, n: dense.outputWidth)
             let bf16 = computesInBF16(dense, options: options)
-            return [.dense(weights: storage(dense.weights),
-                           packedWeights: bf16 ? packedBF16(dense.weights, for: options.kernels) : packed(dense.weights, for: options.kernels),
-                           bf16: bf16, bias: storage(dense.bias),
-                           input: locations[dense.input]!,
-                           output: locations[dense.output]!, activation: dense.activation,
-                           residual: dense.residual.map { locations[$0]! }, postActivation: dense.postActivation,
-                           smallKernelMaxRows: maxRows)]
+            return [.dense(Dense(weights: storage(dense.weights),
+                                 packedWeights: bf16 ? packedBF16(dense.weights, for: options.kernels) : packed(dense.weights, for: options.kernels),
+                                 bf16: bf16, bias: storage(dense.bias),
+                                 input: locations[dense.input]!, output: locations[dense.output]!, activation: dense.activation,
+                                 residual: dense.residual.map { locations[$0]! }, postActivation: dense.postActivation))]
         case .affine(let input, let output, let scale, let shift, _):
             return [.affine(input: locations[input]!, output: locations[output]!, scale: storage(scale), shift: storage(shift))]
         case .activation(let input, let output, let activation, _):

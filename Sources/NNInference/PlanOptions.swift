@@ -9,9 +9,6 @@ public struct PlanOptions: Sendable, Equatable {
     /// Let producers write straight into their column slice of a concat's buffer.
     public var concatByLayout: Bool
     public var kernels: KernelSet
-    /// Batches of at most this many rows use the register-blocked kernel instead of sgemm;
-    /// nil chooses per layer from measurements (`DenseKernelChoice`).
-    public var smallKernelMaxRows: Int?
     /// The model's Dense weights were stored as bf16 (`ModelFile.weightStorage`): where the
     /// kernel set has bf16 dot products (`avx512bf16`), keep them bf16 and round each layer's
     /// inputs to bf16 too — half the weight bytes, twice the multiply-adds per instruction,
@@ -23,14 +20,13 @@ public struct PlanOptions: Sendable, Equatable {
     public static let defaultMaxRows = 256
 
     public init(maxRows: Int = defaultMaxRows, foldAffine: Bool = true, fuseEpilogues: Bool = true,
-                concatByLayout: Bool = true, kernels: KernelSet = .detected, smallKernelMaxRows: Int? = nil,
+                concatByLayout: Bool = true, kernels: KernelSet = .detected,
                 bf16Weights: Bool = false) {
         self.maxRows = maxRows
         self.foldAffine = foldAffine
         self.fuseEpilogues = fuseEpilogues
         self.concatByLayout = concatByLayout
         self.kernels = kernels
-        self.smallKernelMaxRows = smallKernelMaxRows
         self.bf16Weights = bf16Weights
     }
 

@@ -5,10 +5,9 @@ import NNCore
 public enum SelfTestCheck {
     /// Largest error over all cases and outputs, relative to each expected row's largest
     /// magnitude (floored at 1e-6).
-    /// `options`: the plan the model will run as (serving checks its own compilation).
-    public static func maxRelativeError(graph: Graph, options: PlanOptions = PlanOptions(),
-                                        cases: [(inputs: [String: Tensor], expected: [String: Tensor])]) throws -> Double {
-        let executor = Executor(plan: try Plan(graph: graph, options: options))
+    /// `plan`: the compiled model as it will run (`ServedModel` checks its own plan).
+    public static func maxRelativeError(plan: Plan, cases: [(inputs: [String: Tensor], expected: [String: Tensor])]) throws -> Double {
+        let executor = Executor(plan: plan)
         var worst = 0.0
         for test in cases {
             let outputs = try executor.predict(test.inputs)

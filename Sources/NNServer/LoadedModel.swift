@@ -17,23 +17,17 @@ public final class LoadedModel: Sendable {
     /// The serving settings it was loaded with (config.pbtxt merged with the defaults).
     let settings: ModelSettings
 
-    init(name: String, version: Int, file: ModelFile, settings: ModelSettings, metrics: ModelMetrics) throws {
+    init(name: String, version: Int, served: ServedModel, settings: ModelSettings, metrics: ModelMetrics) {
         self.name = name
         self.defaultTimeoutMicros = settings.defaultTimeoutMicros
         self.settings = settings
         self.version = version
-        self.file = file
         self.metrics = metrics
-        plan = try Plan(graph: file.graph, options: Self.planOptions(file, settings: settings))
+        file = served.file
+        plan = served.plan
         batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: settings.maxQueueDelayMicros,
                                  instances: settings.instances, queueBoundRows: settings.queueBoundRows,
                                  preferredBatchSizes: settings.preferredBatchSizes, observer: metrics)
-    }
-
-    /// How a version is compiled, for serving and for its self-test at load: bf16 dot products
-    /// for a model stored with bf16 weights (`nnexport --weights bf16`), where the CPU has them.
-    static func planOptions(_ file: ModelFile, settings: ModelSettings) -> PlanOptions {
-        PlanOptions(maxRows: settings.maxBatchSize, bf16Weights: file.weightStorage == .bfloat16)
     }
 
     /// Metadata for the wire.

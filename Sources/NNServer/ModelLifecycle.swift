@@ -43,20 +43,12 @@ final class ModelLifecycle: @unchecked Sendable {
             guard !file.selfTests.isEmpty || configuration.allowUntestedModels else {
                 throw ServingError(.invalidArgument, "has no self-test rows (nnexport always writes them); --allow-untested-models serves such files")
             }
-            let cases = file.selfTests.map { test in
-                (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),
-                 Dictionary(uniqueKeysWithValues: test.expectedOutputs.map { ($0.name, $0.tensor) }))
-            }
-            let options = LoadedModel.planOptions(file, settings: settings)
-            let error = try SelfTestCheck.maxRelativeError(graph: file.graph, options: options, cases: cases)
-            let tolerance = Double(file.selfTests.map(\.tolerance).max() ?? 0)
-            guard file.selfTests.isEmpty || error <= tolerance else {
-                throw ServingError(.internal, "self-test max relative error \(error) exceeds \(tolerance)")
-            }
-            let loaded = try LoadedModel(name: name, version: version, file: file, settings: settings,
+            let served = try ServedModel(file, maxRows: settings.maxBatchSize)
+            if case .failed = served.selfTest { throw ServingError(.internal, served.selfTest.description) }
+            let loaded = LoadedModel(name: name, version: version, served: served, settings: settings,
                                          metrics: metrics.modelMetrics(name: name, version: version))
             let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms\(loaded.plan.computesInBF16 ? " (bf16 dot products)" : ""), self-test \(file.selfTests.isEmpty ? "none" : String(format: "ok (max relative error %.2g)", error))",
+            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms\(loaded.plan.computesInBF16 ? " (bf16 dot products)" : ""), self-test \(served.selfTest)",
                         metadata: ["model": "\(name)", "version": "\(version)"])
             lock.withLock { refused[path] = nil }
             return .loaded(loaded)

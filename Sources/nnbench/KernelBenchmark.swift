@@ -54,7 +54,7 @@ struct KernelBenchmark {
     func measure(_ model: ReferenceModel, batch: Int) throws -> Result {
         let served = try servedModel(model)
         let graph = served.graph
-        let options = PlanOptions(maxRows: max(batch, PlanOptions.defaultMaxRows), bf16Weights: served.weightStorage == .bfloat16)
+        let options = ServedModel.options(for: served, maxRows: max(batch, PlanOptions.defaultMaxRows))
         var rng = CounterRNG(seed: 5)
         let rows = (0..<batch * model.inputWidth).map { _ in rng.nextUniform() * 2 - 1 }
         // One thread: the serving executor. More: the batch split across threads by rows.
@@ -65,7 +65,7 @@ struct KernelBenchmark {
             rows.withUnsafeBufferPointer { parallel.setInput(0, rows: batch, from: $0.baseAddress!) }
             (plan, run) = (parallel.plan, { parallel.run(rows: batch) })
         } else {
-            let executor = Executor(plan: try Plan(graph: graph, options: options))
+            let executor = Executor(plan: try ServedModel(served, maxRows: options.maxRows).plan)
             rows.withUnsafeBufferPointer { executor.setInput(0, rows: batch, from: $0.baseAddress!) }
             (plan, run) = (executor.plan, { executor.run(rows: batch) })
         }

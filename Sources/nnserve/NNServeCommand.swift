@@ -64,11 +64,9 @@ struct NNServeCommand: ParsableCommand {
     var allowUntestedModels = false
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
-    @Option(help: "OpenBLAS threads; nnserve's plans run their own kernels and do not call OpenBLAS, so this only matters to plans built to compare against it.") var blasThreads = 1
 
     func run() throws {
         ServerMemory.returnLargeBlocksWhenFreed()
-        BLASThreads.set(blasThreads)
         var configuration = ServerConfiguration()
         configuration.maxBatchSize = maxBatchSize
         configuration.maxQueueDelayMicros = maxQueueDelayMicros

@@ -5,9 +5,8 @@ import NNTestSupport
 import XCTest
 
 /// `Executor.run` allocates nothing once warm, on every kernel set: counted with an interposed
-/// allocator. The serving path calls no BLAS (OpenBLAS's sgemm allocates inside for some
-/// shapes with its AVX-512 "Cooperlake" and "SkylakeX" kernels), so this holds whatever
-/// OPENBLAS_CORETYPE is; `ops/test-allocation-coretypes.sh` runs it under each core type.
+/// allocator. NNInference does not link OpenBLAS (its sgemm allocates inside for some shapes
+/// with its AVX-512 "Cooperlake" and "SkylakeX" kernels); only nnbench compares against it.
 final class AllocationTests: XCTestCase {
     func testRunAllocatesNothingAfterWarmUpAVX512BF16() throws { try assertRunAllocatesNothing(.avx512bf16) }
     func testRunAllocatesNothingAfterWarmUpAVX512() throws { try assertRunAllocatesNothing(.avx512) }
@@ -17,7 +16,6 @@ final class AllocationTests: XCTestCase {
     private func assertRunAllocatesNothing(_ kernels: KernelSet) throws {
         try XCTSkipUnless(kernels.isSupported, "kernel set \(kernels) not run: this CPU lacks \(kernels.requiredFeatures)")
         try XCTSkipUnless(nn_malloc_counter_available() != 0, "not run: a sanitizer build owns malloc, nothing is counted")
-        BLASThreads.set(1)
         // The two fixtures have layers wide enough for bf16 (Plan.bf16MinimumWeights); the random
         // graph may not.
         let graphs = [(GraphFixtures.wideAndDeep(), true), (GraphFixtures.mlp([784, 300, 100, 10]), true), (RandomGraphs.make(seed: 7), false)]
