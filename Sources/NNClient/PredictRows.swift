@@ -91,7 +91,7 @@ public enum PredictRows {
     private struct Table {
         var file: String
         var header: [String]
-        var lines: [[Substring]]
+        var lines: [CSVReader.Record]
 
         /// The named columns (every column when `names` is empty) as a [rows, columns] tensor.
         func columns(_ names: [String], of input: String) throws(Failure) -> Tensor {
@@ -103,10 +103,11 @@ public enum PredictRows {
             if names.isEmpty { indices = Array(header.indices) }
             var values: [Float] = []
             values.reserveCapacity(lines.count * indices.count)
-            for (offset, fields) in lines.enumerated() {
+            for record in lines {
                 for column in indices {
+                    let fields = record.fields
                     guard column < fields.count, let value = Float(fields[column].trimmingCharacters(in: .whitespaces)), value.isFinite else {
-                        throw .notANumber(file: file, line: offset + 2, column: header[column])
+                        throw .notANumber(file: file, line: record.line, column: header[column])
                     }
                     values.append(value)
                 }
@@ -117,10 +118,11 @@ public enum PredictRows {
 
     private static func readCSV(_ path: String) throws(Failure) -> Table {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable(file: path) }
-        let lines = text.split(whereSeparator: \.isNewline).filter { !$0.isEmpty }
-        guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) else {
+        let records: [CSVReader.Record]
+        do { records = try CSVReader.records(text).filter { !$0.isBlank } } catch { throw .notRows(file: path, detail: error.description) }
+        guard let header = records.first?.fields.map({ $0.trimmingCharacters(in: .whitespaces) }) else {
             throw .notRows(file: path, detail: "empty")
         }
-        return Table(file: path, header: header, lines: lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) })
+        return Table(file: path, header: header, lines: Array(records.dropFirst()))
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
+import NNCore
 
-/// A numeric CSV file: a header row, then one row of numbers per line.
+/// A numeric CSV file: a header row, then one row of numbers per record (read by NNCore's
+/// `CSVReader`: quoted fields, CRLF, a byte-order mark).
 public struct CSVTable: Sendable {
     public var file: String
     public var header: [String]
@@ -17,17 +19,17 @@ public struct CSVTable: Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws(DataError) -> CSVTable {
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
-        guard let headerLine = lines.first else { throw .empty(file: file) }
-        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        }
+        var records: [CSVReader.Record]
+        do { records = try CSVReader.records(text) } catch { throw .unreadable(file: file, detail: error.description) }
+        // Lines of spaces at the end are not rows either.
+        while let last = records.last, last.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { records.removeLast() }
+        guard let headerRecord = records.first else { throw .empty(file: file) }
+        let header = headerRecord.fields.map { $0.trimmingCharacters(in: .whitespaces) }
         var values: [Float] = []
-        values.reserveCapacity((lines.count - 1) * header.count)
-        for (offset, line) in lines.dropFirst().enumerated() {
-            let lineNumber = offset + 2
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+        values.reserveCapacity((records.count - 1) * header.count)
+        for record in records.dropFirst() {
+            let lineNumber = record.line
+            let fields = record.fields
             guard fields.count == header.count else {
                 throw .wrongFieldCount(file: file, line: lineNumber, expected: header.count, got: fields.count)
             }

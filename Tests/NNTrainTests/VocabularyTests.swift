@@ -57,3 +57,18 @@ final class VocabularyTests: XCTestCase {
         }
     }
 }
+
+/// The training table reads through the one CSV reader: quoted numbers and headers, CRLF.
+final class CSVTableQuotingTests: XCTestCase {
+    func testQuotedHeadersAndNumbersAndCRLF() throws {
+        let table = try CSVTable.parse("\"a\",\"b, c\"\r\n\"1.5\",2\r\n3,\" 4 \"\r\n", file: "q.csv")
+        XCTAssertEqual(table.header, ["a", "b, c"])
+        XCTAssertEqual(table.values, [1.5, 2, 3, 4])
+        XCTAssertThrowsError(try CSVTable.parse("a,b\n1,2\n3\n", file: "q.csv")) {
+            XCTAssertEqual("\($0)", "\(DataError.wrongFieldCount(file: "q.csv", line: 3, expected: 2, got: 1))")
+        }
+        XCTAssertThrowsError(try CSVTable.parse("a\n\"1\n", file: "q.csv")) {
+            XCTAssertTrue("\($0)".contains("line 2: a quoted field opened here is never closed"), "\($0)")
+        }
+    }
+}

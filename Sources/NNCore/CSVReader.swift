@@ -1,0 +1,111 @@
+/// Comma-separated text as records of fields, by RFC 4180: a field may be quoted ("a, b"), a
+/// quote inside a quoted field is doubled (""), a quoted field may hold line breaks, and lines
+/// end in LF or CRLF. A UTF-8 byte-order mark at the start is skipped, and trailing blank
+/// lines are not records. Fields are returned as written (no trimming, no conversion): the
+/// callers — training tables, nnclient's rows — decide what a field means.
+///
+/// The one CSV reader of the project; each record keeps the line it starts on, so errors
+/// about a value can name its line even after a quoted field spanned several.
+public enum CSVReader {
+    public struct Record: Sendable, Equatable {
+        /// The 1-based line the record starts on.
+        public var line: Int
+        public var fields: [String]
+        /// A line with nothing on it (not even a quoted empty field).
+        public var isBlank: Bool
+
+        public init(line: Int, fields: [String], isBlank: Bool = false) {
+            self.line = line
+            self.fields = fields
+            self.isBlank = isBlank
+        }
+    }
+
+    /// Text that is not CSV: a quote left open, or text after a closing quote.
+    public struct SyntaxError: Error, Equatable, CustomStringConvertible {
+        public var line: Int
+        public var detail: String
+
+        public var description: String { "line \(line): \(detail)" }
+    }
+
+    public static func records(_ text: String) throws(SyntaxError) -> [Record] {
+        var text = text
+        return try text.withUTF8 { bytes in Result { () throws(SyntaxError) in try records(bytes) } }.get()
+    }
+
+    public static func records(_ bytes: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> [Record] {
+        let (quote, comma, newline, carriageReturn, space, tab): (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (34, 44, 10, 13, 32, 9)
+        var records: [Record] = []
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var line = 1
+        var recordLine = 1
+        // Whether anything of the current record was read (a lone "" is a record too).
+        var recordStarted = false
+        var recordQuoted = false
+        var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        let end = bytes.count
+        func endField() {
+            fields.append(String(decoding: field, as: UTF8.self))
+            field.removeAll(keepingCapacity: true)
+        }
+        func endRecord() {
+            endField()
+            records.append(Record(line: recordLine, fields: fields, isBlank: fields == [""] && !recordQuoted))
+            fields.removeAll(keepingCapacity: true)
+            recordStarted = false
+            recordQuoted = false
+        }
+        while index < end {
+            let byte = bytes[index]
+            recordStarted = true
+            if byte == quote && field.isEmpty {
+                // A quoted field: up to the quote that is not doubled.
+                let opened = line
+                recordQuoted = true
+                index += 1
+                while true {
+                    guard index < end else {
+                        throw SyntaxError(line: opened, detail: "a quoted field opened here is never closed")
+                    }
+                    let inner = bytes[index]
+                    if inner == quote {
+                        if index + 1 < end, bytes[index + 1] == quote {
+                            field.append(quote)
+                            index += 2
+                            continue
+                        }
+                        index += 1
+                        break
+                    }
+                    if inner == newline { line += 1 }
+                    field.append(inner)
+                    index += 1
+                }
+                while index < end, bytes[index] == space || bytes[index] == tab { index += 1 }
+                guard index == end || [comma, newline, carriageReturn].contains(bytes[index]) else {
+                    throw SyntaxError(line: line, detail: "text after the closing quote of a field (a quote inside a quoted field is written \"\")")
+                }
+                if index == end { break }
+                continue
+            }
+            switch byte {
+            case comma:
+                endField()
+            case newline:
+                endRecord()
+                line += 1
+                recordLine = line
+            case carriageReturn where index + 1 < end && bytes[index + 1] == newline:
+                break
+            default:
+                field.append(byte)
+            }
+            index += 1
+        }
+        if recordStarted { endRecord() }
+        while records.last?.isBlank == true { records.removeLast() }
+        return records
+    }
+}
