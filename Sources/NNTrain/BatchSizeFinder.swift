@@ -125,3 +125,18 @@ public enum BatchSizeFinder {
                       peaksResetPerSize: resets, stoppedBecause: stoppedBecause)
     }
 }
+
+extension BatchSizeFinder.Result {
+    /// Samples per second against the batch size (a `LineChart`, log-scale sizes), the knee and
+    /// the largest size within the memory budget marked.
+    public func svg(title: String) -> String {
+        var chart = LineChart(title: title, xLabel: "batch size", yLabel: "samples/s", xScale: .log)
+        chart.xTicks = points.map { Double($0.batchSize) }
+        chart.series = [.init(name: "samples/s", color: "#08519c", points: points.map { (Double($0.batchSize), $0.samplesPerSecond) }, width: 2.5)]
+        if let knee { chart.markers.append(.init(x: Double(knee), label: "knee \(knee)")) }
+        if let largestWithinBudget, largestWithinBudget != knee {
+            chart.markers.append(.init(x: Double(largestWithinBudget), label: "budget \(largestWithinBudget)", color: "#2ca02c"))
+        }
+        return chart.svg()
+    }
+}

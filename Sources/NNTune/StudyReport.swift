@@ -80,13 +80,13 @@ public struct StudyReport: Sendable {
     /// PBT found), beside its metric.
     public func lineageSVG(title: String) -> String {
         let steps = lineage
-        var chart = LineChart(title: title, xLabel: "generation", yLabel: "learning rate", logY: true)
+        var chart = LineChart(title: title, xLabel: "generation", yLabel: "learning rate", yScale: .log)
         chart.series.append(.init(name: "learning rate", color: "#08519c",
                                   points: steps.compactMap { step in step.hyperparameters["learning_rate"]?.number.map { (Double(step.generation + 1), $0) } },
                                   style: .step, width: 2.5))
         if steps.allSatisfy({ $0.hyperparameters["learning_rate"] == nil }) {
             chart.yLabel = definition.monitor
-            chart.logY = false
+            chart.yScale = .linear
             chart.series = [.init(name: definition.monitor, color: "#d62728", points: steps.compactMap { s in s.value.map { (Double(s.generation + 1), $0) } })]
         }
         return chart.svg()

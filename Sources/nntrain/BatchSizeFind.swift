@@ -18,6 +18,7 @@ extension NNTrainCommand {
         @OptionGroup var training: TrainingFlags
         @Option(help: "Memory the process may use (e.g. 512MB, 2GiB, or bytes); larger sizes are not tried past it.") var memoryBudget: MemoryAmount?
         @Option(help: "Time each batch size for at least this long.") var secondsPerSize = 0.5
+        @Option(help: "Write samples/s per batch size, with the knee marked, as SVG here.") var svg = "batch-find.svg"
         @Option(help: "Smallest batch size (then doubling).") var smallest = 8
         @OptionGroup var options: RunOptions
 
@@ -56,6 +57,8 @@ extension NNTrainCommand {
             if let budget = result.memoryBudget {
                 say("largest batch within --memory-budget \(memoryBudget?.argument ?? "") (\(ProcessMemory.text(budget))): \(result.largestWithinBudget.map(String.init) ?? "none")")
             }
+            try result.svg(title: "batch-find: \(training.model), \(training.optimizer)").write(toFile: svg, atomically: true, encoding: .utf8)
+            say("wrote \(svg)")
             if options.json, let data = try? JSONEncoder().encode(result) { say(String(decoding: data, as: UTF8.self)) }
         }
     }
