@@ -10,6 +10,7 @@ import GRDB
 /// each), `member` (value, replaced_by), `hyperparameter` and `metric` (one row per name).
 public final class SQLiteStudyStore: StudyStore {
     public let path: String
+    public var location: String { path }
     private let database: DatabaseQueue
 
     public init(path: String) throws(TuneError) {

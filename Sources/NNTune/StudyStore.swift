@@ -82,6 +82,8 @@ public struct MemberRecord: Codable, Equatable, Sendable {
 /// any moment continues from its last committed generation. SQLite serves one machine; a
 /// shared server database coordinating workers on several machines would implement the same.
 public protocol StudyStore: Sendable {
+    /// Where the study is kept, for messages ("study.db").
+    var location: String { get }
     /// Nil for a new store.
     func definition() throws(TuneError) -> StudyDefinition?
     func create(_ definition: StudyDefinition) throws(TuneError)
