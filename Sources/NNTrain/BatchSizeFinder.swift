@@ -134,7 +134,7 @@ extension BatchSizeFinder.Result {
         chart.xTicks = points.map { Double($0.batchSize) }
         chart.series = [.init(name: "samples/s", color: "#08519c", points: points.map { (Double($0.batchSize), $0.samplesPerSecond) }, width: 2.5)]
         if let knee { chart.markers.append(.init(x: Double(knee), label: "knee \(knee)")) }
-        if let largestWithinBudget, largestWithinBudget != knee {
+        if memoryBudget != nil, let largestWithinBudget, largestWithinBudget != knee {
             chart.markers.append(.init(x: Double(largestWithinBudget), label: "budget \(largestWithinBudget)", color: "#2ca02c"))
         }
         return chart.svg()

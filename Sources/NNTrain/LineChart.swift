@@ -83,7 +83,7 @@ public struct LineChart: Sendable {
             let level = yLow + (yHigh - yLow) * Double(tick) / 4
             let value = yScale == .log ? pow(10, level) : level
             svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", left, y(value), left + plotWidth, y(value))
-            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 6, y(value) + 4, value)
+            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%@</text>\n", left - 6, y(value) + 4, Self.tickLabel(value))
         }
         for (tick, label) in xTickLabels(low: xLow, high: xHigh) {
             svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", x(tick), top, x(tick), top + plotHeight)
@@ -146,6 +146,13 @@ public struct LineChart: Sendable {
         }
         let step = max(1.0, ((high - low) / 10).rounded(.up))
         return stride(from: low.rounded(.up), through: high, by: step).map { ($0, String(format: "%g", $0)) }
+    }
+
+    /// "0.0123", "2.5", "7190", "1.2e+07": three significant digits, no exponent for the
+    /// magnitudes axes usually span.
+    static func tickLabel(_ value: Double) -> String {
+        let magnitude = abs(value)
+        return magnitude >= 100 && magnitude < 1e6 ? String(format: "%.0f", value) : String(format: "%.3g", value)
     }
 
     static func escape(_ text: String) -> String {

@@ -57,7 +57,7 @@ extension NNTrainCommand {
             if let budget = result.memoryBudget {
                 say("largest batch within --memory-budget \(memoryBudget?.argument ?? "") (\(ProcessMemory.text(budget))): \(result.largestWithinBudget.map(String.init) ?? "none")")
             }
-            try result.svg(title: "batch-find: \(training.model), \(training.optimizer)").write(toFile: svg, atomically: true, encoding: .utf8)
+            try result.svg(title: "batch-find: \((training.model as NSString).lastPathComponent), \(training.optimizer)").write(toFile: svg, atomically: true, encoding: .utf8)
             say("wrote \(svg)")
             if options.json, let data = try? JSONEncoder().encode(result) { say(String(decoding: data, as: UTF8.self)) }
         }
