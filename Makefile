@@ -20,6 +20,7 @@ serve: setup
 
 ## test: install what is missing, build, and run every test (XCTest, then the pytest suite).
 test: setup
+	bash ops/check-imports.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-swift-testing
 	bash ops/test-python.sh

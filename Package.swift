@@ -2,7 +2,8 @@
 import PackageDescription
 
 /// nnserve: train small neural networks on the CPU, export them, serve them.
-/// Module map and dependency direction: docs/ARCHITECTURE.md.
+/// Module map and dependency direction: docs/ARCHITECTURE.md. Each target declares every
+/// module it imports (ops/check-imports.sh checks it).
 let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
@@ -115,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NNExportTests",
-            dependencies: ["NNExport", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNTestSupport"],
+            dependencies: ["NNExport", "NNCore", "NNFormat", "NNInference", "NNTestSupport"],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -151,10 +152,12 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 "NNKServe",
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSwift
@@ -164,6 +167,7 @@ let package = Package(
             dependencies: [
                 "NNCore", "NNFormat", "NNWire", "NNKServe",
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -190,9 +194,10 @@ let package = Package(
         ),
         .testTarget(
             name: "NNServerTests",
-            dependencies: ["NNServer", "NNClient", "NNWire", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "NNTestSupport",
+            dependencies: ["NNServer", "NNClient", "NNWire", "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "NNKServe", "NNTestSupport",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"), .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                           .product(name: "NIOHPACK", package: "swift-nio-http2"),
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
