@@ -83,7 +83,8 @@ bench-kernels: setup
 	$(SWIFT) build -c release --product nnbench
 	.build/release/nnbench kernels $(BENCH_FLAGS)
 
-## bench-crossover: small-batch kernel vs sgemm per layer shape (sets DenseKernelChoice).
+## bench-crossover: our tiled Dense kernel vs OpenBLAS sgemm per layer shape and row count
+## (the evidence that serving needs no sgemm; only nnbench links OpenBLAS).
 bench-crossover: setup
 	$(SWIFT) build -c release --product nnbench
 	.build/release/nnbench crossover $(BENCH_FLAGS)

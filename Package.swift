@@ -178,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "nnserve",
             dependencies: [
-                "NNServer", "NNInference", "NNFormat",
+                "NNServer", "NNFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

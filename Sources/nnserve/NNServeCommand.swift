@@ -3,7 +3,6 @@ import Dispatch
 import Foundation
 import Logging
 import NNFormat
-import NNInference
 import NNServer
 
 @main
