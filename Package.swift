@@ -238,8 +238,8 @@ if Context.environment["NNSERVE_FUZZ"] != nil {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("fuzz-wire", ["NNFormat", "NNWire", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                        .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
-        ("fuzz-http", ["NNServer", "NNFormat", "NNCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]),
-        ("fuzz-grpc", ["NNServer", "NNFormat", "NNCore", "NNKServe", .product(name: "NIOCore", package: "swift-nio"),
+        ("fuzz-http", ["NNServer", "NNFormat", "NNInference", "NNCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]),
+        ("fuzz-grpc", ["NNServer", "NNFormat", "NNInference", "NNCore", "NNKServe", .product(name: "NIOCore", package: "swift-nio"),
                        .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTP2", package: "swift-nio-http2")]),
         ("fuzz-model", ["NNFormat", "NNInference"]),
         ("fuzz-checkpoint", ["NNFormat"]),

@@ -23,7 +23,7 @@ public final class TrainingLog {
 
     func record(_ entry: Trainer.EpochReport, of trainer: Trainer) throws(FormatError) {
         let step = entry.epoch
-        var trainScalars: [(tag: String, value: Double)] = [("loss", entry.trainingLoss)]
+        var trainScalars: [(tag: String, value: Double)] = [(Trainer.EpochReport.trainingLossName, entry.trainingLoss)]
         var validationScalars: [(tag: String, value: Double)] = []
         for key in entry.metrics.keys.sorted() {
             if key.hasPrefix("val_") {

@@ -25,13 +25,14 @@ public enum MemberConfiguration {
                     throw .invalidSpace(file: spaceFile, detail: "'\(name)': \(modelFile) has no hidden dense layer '\(layer)' (it has \(hidden.joined(separator: ", ")))")
                 }
             }
-            if name == "units" || name == "activation", hidden.isEmpty {
+            let parameter = Hyperparameter(key: name)
+            if parameter == .units || parameter == .activation, hidden.isEmpty {
                 throw .invalidSpace(file: spaceFile, detail: "'\(name)': \(modelFile) has no hidden dense layer")
             }
-            if name == "dropout", !spec.layers.contains(where: { $0.type.dropsUnits }) {
+            if parameter == .dropout, !spec.layers.contains(where: { $0.type.dropsUnits }) {
                 throw .invalidSpace(file: spaceFile, detail: "'dropout': \(modelFile) has no dropout layer to set the rate of")
             }
-            if name == "layers" {
+            if parameter == .layers {
                 if let reason = sequentialProblem(spec) {
                     throw .invalidSpace(file: spaceFile, detail: "'layers' repeats or drops blocks of a sequential model; \(modelFile) \(reason)")
                 }
@@ -56,18 +57,18 @@ public enum MemberConfiguration {
     /// The base model with the member's shape and rates.
     public static func model(_ base: ModelSpec, _ values: Hyperparameters) -> ModelSpec {
         var spec = base
-        if let layers = values["layers"]?.number { spec = withHiddenBlocks(spec, count: Int(layers)) }
+        if let layers = values[.layers]?.number { spec = withHiddenBlocks(spec, count: Int(layers)) }
         let hidden = Set(hiddenDense(spec))
         for index in spec.layers.indices {
             let layer = spec.layers[index]
             if hidden.contains(layer.name) {
                 let original = layer.name.split(separator: "_rep").first.map(String.init) ?? layer.name
-                if let units = (values["units.\(original)"] ?? values["units"])?.number { spec.layers[index].units = Int(units) }
-                if let activation = values["activation"]?.text, (layer.activation ?? "linear") != "linear" { spec.layers[index].activation = activation }
+                if let units = (values["units.\(original)"] ?? values[.units])?.number { spec.layers[index].units = Int(units) }
+                if let activation = values[.activation]?.text, (layer.activation ?? "linear") != "linear" { spec.layers[index].activation = activation }
             }
-            if layer.type == .activation, let activation = values["activation"]?.text { spec.layers[index].activation = activation }
-            if layer.type == .dense, let l2 = values["l2"]?.number { spec.layers[index].l2 = Float(l2) }
-            if layer.type.dropsUnits, let rate = values["dropout"]?.number { spec.layers[index].rate = Float(rate) }
+            if layer.type == .activation, let activation = values[.activation]?.text { spec.layers[index].activation = activation }
+            if layer.type == .dense, let l2 = values[.l2]?.number { spec.layers[index].l2 = Float(l2) }
+            if layer.type.dropsUnits, let rate = values[.dropout]?.number { spec.layers[index].rate = Float(rate) }
         }
         return spec
     }
@@ -75,11 +76,11 @@ public enum MemberConfiguration {
     /// The base settings with the member's rate, batch size, momentum and optimizer.
     public static func settings(_ base: TrainingSettings, _ values: Hyperparameters) -> TrainingSettings {
         var settings = base
-        if let rate = values["learning_rate"]?.number { settings.learningRate = Float(rate) }
-        if let size = values["batch_size"]?.number { settings.batchSize = Int(size) }
-        if let momentum = values["momentum"]?.number { settings.momentum = Float(momentum) }
+        if let rate = values[.learningRate]?.number { settings.learningRate = Float(rate) }
+        if let size = values[.batchSize]?.number { settings.batchSize = Int(size) }
+        if let momentum = values[.momentum]?.number { settings.momentum = Float(momentum) }
         // The space file was checked against OptimizerKind when it was read.
-        if let optimizer = values["optimizer"]?.text.flatMap(OptimizerKind.init(rawValue:)) { settings.optimizer = optimizer }
+        if let optimizer = values[.optimizer]?.text.flatMap(OptimizerKind.init(rawValue:)) { settings.optimizer = optimizer }
         return settings
     }
 

@@ -58,10 +58,8 @@ public struct SearchSpace: Sendable, Equatable {
     /// Sorted by name: sampling draws in this order, so a seed gives the same members.
     public private(set) var parameters: [(name: String, distribution: Distribution)]
 
-    public static let mutable: Set<String> = ["learning_rate", "batch_size", "dropout", "l2", "momentum"]
-    static let known = ["learning_rate", "batch_size", "dropout", "l2", "momentum", "units", "layers", "activation", "optimizer"]
-    static var activations: [String] { Activation.elementwiseNames }
-    static var optimizers: [String] { OptimizerKind.spellings }
+    /// The names PBT's explore may change (`Hyperparameter.isMutable`).
+    public static let mutable = Set(Hyperparameter.allCases.filter(\.isMutable).map(\.rawValue))
 
     public static func == (lhs: SearchSpace, rhs: SearchSpace) -> Bool {
         lhs.parameters.map(\.name) == rhs.parameters.map(\.name) && lhs.parameters.map(\.distribution) == rhs.parameters.map(\.distribution)
@@ -75,11 +73,11 @@ public struct SearchSpace: Sendable, Equatable {
         guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw .invalidSpace(file: file, detail: "not a JSON object of hyperparameters")
         }
+        let known = Hyperparameter.spellings
         guard !top.isEmpty else { throw .invalidSpace(file: file, detail: "names no hyperparameter (\(known.joined(separator: ", ")))") }
         var parameters: [(String, Distribution)] = []
         for name in top.keys.sorted() {
-            let base = name.hasPrefix("units.") ? "units" : name
-            guard known.contains(base), name != "units." else {
+            guard let base = Hyperparameter(key: name) else {
                 let nearest = Spelling.nearest(to: name, in: known)
                 throw .invalidSpace(file: file, detail: "unknown hyperparameter '\(name)' (did you mean '\(nearest)'?); a space has \(known.joined(separator: ", ")), units.<layer>")
             }
@@ -91,11 +89,11 @@ public struct SearchSpace: Sendable, Equatable {
         return SearchSpace(parameters: parameters)
     }
 
-    private static func distribution(_ kind: String, _ value: Any, name: String, key: String, file: String) throws(TuneError) -> Distribution {
+    private static func distribution(_ kind: String, _ value: Any, name: Hyperparameter, key: String, file: String) throws(TuneError) -> Distribution {
         func fail(_ detail: String) -> TuneError { .invalidSpace(file: file, detail: "'\(key)': \(detail)") }
         switch kind {
         case "log_uniform", "uniform":
-            guard ["learning_rate", "dropout", "l2", "momentum"].contains(name) else {
+            guard name.isContinuous else {
                 throw fail("\(kind) is for continuous hyperparameters; \(name) takes {\"choice\": [...]}")
             }
             guard let range = value as? [Any], range.count == 2, let low = (range[0] as? NSNumber)?.doubleValue,
@@ -104,33 +102,26 @@ public struct SearchSpace: Sendable, Equatable {
             }
             guard low < high else { throw fail("the range [\(low), \(high)] is \(low == high ? "empty" : "inverted"); low must be below high") }
             if kind == "log_uniform", low <= 0 { throw fail("log_uniform needs low > 0, got \(low)") }
-            let bounds: (Double, Double) = switch name {
-            case "dropout": (0, 0.95)
-            case "momentum": (0, 0.999)
-            default: (0, .infinity)
-            }
-            guard low >= bounds.0, high <= bounds.1 else { throw fail("[\(low), \(high)] leaves [\(bounds.0), \(bounds.1)]") }
+            let bounds = name.bounds
+            guard low >= bounds.low, high <= bounds.high else { throw fail("[\(low), \(high)] leaves [\(bounds.low), \(bounds.high)]") }
             return kind == "log_uniform" ? .logUniform(low: low, high: high) : .uniform(low: low, high: high)
         case "choice":
             guard let options = value as? [Any], !options.isEmpty else { throw fail("choice takes a non-empty list") }
             var values: [HyperValue] = []
             for option in options {
-                switch name {
-                case "activation", "optimizer":
-                    let allowed = name == "activation" ? activations : optimizers
+                if let allowed = name.names {
                     guard let text = option as? String, allowed.contains(text) else {
                         throw fail("'\(describe(option))' is not one of \(allowed.joined(separator: ", "))")
                     }
                     values.append(.text(text))
-                case "batch_size", "units", "layers":
+                } else if let most = name.mostWholeNumber {
                     // Bounded so a typo cannot ask for an impossible network (or trap converting to Int).
-                    let most: Double = name == "layers" ? 64 : Double(1 << 20)
                     guard !isBoolean(option), let number = (option as? NSNumber)?.doubleValue, number >= 1, number == number.rounded() else {
                         throw fail("\(describe(option)) is not a whole number of at least 1")
                     }
                     guard number <= most else { throw fail("\(describe(option)) is more than \(Int(most))") }
                     values.append(.number(number))
-                default:
+                } else {
                     guard !isBoolean(option), let number = (option as? NSNumber)?.doubleValue, number.isFinite, number >= 0 else {
                         throw fail("\(describe(option)) is not a number of at least 0")
                     }
@@ -138,7 +129,7 @@ public struct SearchSpace: Sendable, Equatable {
                 }
             }
             guard Set(values).count == values.count else { throw fail("choice lists a value twice") }
-            return .choice(name == "activation" || name == "optimizer" ? values : values.sorted { $0.number! < $1.number! })
+            return .choice(name.names != nil ? values : values.sorted { $0.number! < $1.number! })
         default:
             throw fail("unknown distribution '\(kind)' (log_uniform, uniform, choice)")
         }

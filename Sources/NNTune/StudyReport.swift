@@ -82,9 +82,9 @@ public struct StudyReport: Sendable {
         let steps = lineage
         var chart = LineChart(title: title, xLabel: "generation", yLabel: "learning rate", yScale: .log)
         chart.series.append(.init(name: "learning rate", color: "#08519c",
-                                  points: steps.compactMap { step in step.hyperparameters["learning_rate"]?.number.map { (Double(step.generation + 1), $0) } },
+                                  points: steps.compactMap { step in step.hyperparameters[.learningRate]?.number.map { (Double(step.generation + 1), $0) } },
                                   style: .step, width: 2.5))
-        if steps.allSatisfy({ $0.hyperparameters["learning_rate"] == nil }) {
+        if steps.allSatisfy({ $0.hyperparameters[.learningRate] == nil }) {
             chart.yLabel = definition.monitor
             chart.yScale = .linear
             chart.series = [.init(name: definition.monitor, color: "#d62728", points: steps.compactMap { s in s.value.map { (Double(s.generation + 1), $0) } })]

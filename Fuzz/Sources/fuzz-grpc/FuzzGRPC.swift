@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOHTTP2
 import NNCore
 import NNFormat
+import NNInference
 import NNKServe
 @testable import NNServer
 
@@ -19,9 +20,9 @@ let model: LoadedModel = {
                       outputs: [GraphOutput(name: "y", node: "d")])
     var configuration = ServerConfiguration()
     configuration.queueBoundRows = 1024
-    return try! LoadedModel(name: "m", version: 1, file: ModelFile(name: "m", graph: graph),
-                            settings: ModelSettings(config: nil, defaults: configuration),
-                            metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
+    let settings = ModelSettings(config: nil, defaults: configuration)
+    return LoadedModel(name: "m", version: 1, served: try! ServedModel(ModelFile(name: "m", graph: graph), maxRows: settings.maxBatchSize),
+                       settings: settings, metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
 }()
 let limits = PredictLimits(ServerConfiguration())
 /// Small bounds, so the seeds' hostile patterns (Fuzz/corpus/grpc/attack-*) reach them: a

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NNCore
 import NNFormat
+import NNInference
 @testable import NNServer
 
 /// A 4-feature, 3-output model with a self-test, loaded as the server loads models.
@@ -16,9 +17,9 @@ let model: LoadedModel = {
                       outputs: [GraphOutput(name: "y", node: "d")])
     var configuration = ServerConfiguration()
     configuration.queueBoundRows = 1024
-    return try! LoadedModel(name: "m", version: 1, file: ModelFile(name: "m", graph: graph),
-                            settings: ModelSettings(config: nil, defaults: configuration),
-                            metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
+    let settings = ModelSettings(config: nil, defaults: configuration)
+    return LoadedModel(name: "m", version: 1, served: try! ServedModel(ModelFile(name: "m", graph: graph), maxRows: settings.maxBatchSize),
+                       settings: settings, metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
 }()
 let limits = PredictLimits(ServerConfiguration())
 
