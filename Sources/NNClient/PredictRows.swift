@@ -104,8 +104,8 @@ public enum PredictRows {
             var values: [Float] = []
             values.reserveCapacity(lines.count * indices.count)
             for record in lines {
+                let fields = record.fields
                 for column in indices {
-                    let fields = record.fields
                     guard column < fields.count, let value = Float(fields[column].trimmingCharacters(in: .whitespaces)), value.isFinite else {
                         throw .notANumber(file: file, line: record.line, column: header[column])
                     }

@@ -1,6 +1,6 @@
 /// Comma-separated text as records of fields, by RFC 4180: a field may be quoted ("a, b"), a
 /// quote inside a quoted field is doubled (""), a quoted field may hold line breaks, and lines
-/// end in LF or CRLF. A UTF-8 byte-order mark at the start is skipped, and trailing blank
+/// end in LF, CRLF or a lone CR. A UTF-8 byte-order mark at the start is skipped, and trailing blank
 /// lines are not records. Fields are returned as written (no trimming, no conversion): the
 /// callers — training tables, nnclient's rows — decide what a field means.
 ///
@@ -60,8 +60,10 @@ public enum CSVReader {
         while index < end {
             let byte = bytes[index]
             recordStarted = true
-            if byte == quote && field.isEmpty {
-                // A quoted field: up to the quote that is not doubled.
+            if byte == quote && field.allSatisfy({ $0 == space || $0 == tab }) {
+                // A quoted field (spaces before its opening quote are not part of it): up to
+                // the quote that is not doubled.
+                field.removeAll(keepingCapacity: true)
                 let opened = line
                 recordQuoted = true
                 index += 1
@@ -99,6 +101,11 @@ public enum CSVReader {
                 recordLine = line
             case carriageReturn where index + 1 < end && bytes[index + 1] == newline:
                 break
+            case carriageReturn:
+                // A lone CR ends a line too (classic Mac and some spreadsheet exports).
+                endRecord()
+                line += 1
+                recordLine = line
             default:
                 field.append(byte)
             }

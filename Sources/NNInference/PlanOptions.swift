@@ -15,8 +15,8 @@ public struct PlanOptions: Sendable, Equatable {
     /// error within 2⁻⁷·Σ|x·w| per sum (nn_kernels.h: dense_bf16). Elsewhere they run as fp32.
     public var bf16Weights: Bool
 
-    /// 256 rows: past this, sgemm throughput is flat on the reference models
-    /// (docs/BENCHMARKS.md), so bigger arenas only cost memory.
+    /// 256 rows: past this, rows per second are flat on the reference models (a batch is run
+    /// in row chunks anyway; docs/BENCHMARKS.md), so bigger arenas only cost memory.
     public static let defaultMaxRows = 256
 
     public init(maxRows: Int = defaultMaxRows, foldAffine: Bool = true, fuseEpilogues: Bool = true,

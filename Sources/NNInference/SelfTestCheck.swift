@@ -6,7 +6,7 @@ public enum SelfTestCheck {
     /// Largest error over all cases and outputs, relative to each expected row's largest
     /// magnitude (floored at 1e-6).
     /// `plan`: the compiled model as it will run (`ServedModel` checks its own plan).
-    public static func maxRelativeError(plan: Plan, cases: [(inputs: [String: Tensor], expected: [String: Tensor])]) throws -> Double {
+    public static func maxRelativeError(plan: Plan, cases: [(inputs: [String: Tensor], expected: [String: Tensor])]) throws(InferenceError) -> Double {
         let executor = Executor(plan: plan)
         var worst = 0.0
         for test in cases {

@@ -12,7 +12,7 @@ public struct ServedModel: Sendable {
     public let selfTest: SelfTestVerdict
 
     /// Compiles `file` for batches of up to `maxRows` rows and runs its self-test rows.
-    public init(_ file: ModelFile, maxRows: Int = PlanOptions.defaultMaxRows) throws {
+    public init(_ file: ModelFile, maxRows: Int = PlanOptions.defaultMaxRows) throws(InferenceError) {
         self.file = file
         plan = try Plan(graph: file.graph, options: Self.options(for: file, maxRows: maxRows))
         selfTest = try SelfTestVerdict(file.selfTests, plan: plan)
@@ -32,7 +32,7 @@ public enum SelfTestVerdict: Sendable, Equatable, CustomStringConvertible {
     case passed(maxRelativeError: Double, tolerance: Double)
     case failed(maxRelativeError: Double, tolerance: Double)
 
-    init(_ tests: [SelfTestCase], plan: Plan) throws {
+    init(_ tests: [SelfTestCase], plan: Plan) throws(InferenceError) {
         guard !tests.isEmpty else { self = .untested; return }
         let error = try SelfTestCheck.maxRelativeError(plan: plan, cases: tests.map { test in
             (Dictionary(uniqueKeysWithValues: test.inputs.map { ($0.name, $0.tensor) }),

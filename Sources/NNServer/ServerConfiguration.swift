@@ -6,7 +6,7 @@ public struct ServerConfiguration: Sendable {
     public var maxBatchSize = 64
     /// How long the first request of a batch waits for company, in microseconds.
     public var maxQueueDelayMicros = 100
-    /// Executors (threads) per model version; one per core with single-thread BLAS.
+    /// Executors (threads) per model version; each runs its batches on one core.
     public var instances = 1
     /// Rows waiting per model beyond which requests are refused with resource exhausted.
     public var queueBoundRows = 16_384

@@ -21,8 +21,8 @@ public struct CSVTable: Sendable {
     public static func parse(_ text: String, file: String) throws(DataError) -> CSVTable {
         var records: [CSVReader.Record]
         do { records = try CSVReader.records(text) } catch { throw .unreadable(file: file, detail: error.description) }
-        // Lines of spaces at the end are not rows either.
-        while let last = records.last, last.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { records.removeLast() }
+        // Lines of spaces at the end are not rows either (a line of commas is: a bad row).
+        while let last = records.last, last.fields.count == 1, last.fields[0].trimmingCharacters(in: .whitespaces).isEmpty { records.removeLast() }
         guard let headerRecord = records.first else { throw .empty(file: file) }
         let header = headerRecord.fields.map { $0.trimmingCharacters(in: .whitespaces) }
         var values: [Float] = []

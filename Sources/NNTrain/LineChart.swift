@@ -72,9 +72,9 @@ public struct LineChart: Sendable {
         guard let xMin = all.map(\.x).min(), let xMax = all.map(\.x).max(), let yMin = all.map(\.y).min(), let yMax = all.map(\.y).max() else {
             return svg + "<text x=\"20\" y=\"60\">no points</text>\n</svg>\n"
         }
-        let (xLow, xHigh) = Self.span(scaled(xMin, xScale), scaled(xMax, xScale), padded: false)
+        let (xLow, xHigh) = Self.span(scaled(xMin, xScale), scaled(xMax, xScale), scale: xScale, padded: false)
         let (yLow, yHigh) = yRange.map { (scaled($0.low, yScale), scaled($0.high, yScale)) }
-            ?? Self.span(scaled(yMin, yScale), scaled(yMax, yScale), padded: true)
+            ?? Self.span(scaled(yMin, yScale), scaled(yMax, yScale), scale: yScale, padded: true)
         func x(_ value: Double) -> Double { left + (scaled(value, xScale) - xLow) / (xHigh - xLow) * plotWidth }
         func y(_ value: Double) -> Double {
             top + (1 - (min(max(scaled(value, yScale), yLow), yHigh) - yLow) / (yHigh - yLow)) * plotHeight
@@ -129,9 +129,13 @@ public struct LineChart: Sendable {
     private func scaled(_ value: Double, _ scale: Scale) -> Double { scale == .log ? log10(value) : value }
 
     /// A non-empty range around [low, high], padded by 5% for the y axis.
-    private static func span(_ low: Double, _ high: Double, padded: Bool) -> (Double, Double) {
+    private static func span(_ low: Double, _ high: Double, scale: Scale, padded: Bool) -> (Double, Double) {
         var (low, high) = (low, high)
-        if high - low < 1e-12 { (low, high) = (low - max(abs(low) * 0.05, 0.5), high + max(abs(high) * 0.05, 0.5)) }
+        if high - low < 1e-12 {
+            // A flat series: half a decade around it on a log axis, ±5% (at least 1e-3) on a linear one.
+            let pad = scale == .log ? 0.5 : max(abs(low) * 0.05, 1e-3)
+            (low, high) = (low - pad, high + pad)
+        }
         guard padded else { return (low, high) }
         let pad = (high - low) * 0.05
         return (low - pad, high + pad)

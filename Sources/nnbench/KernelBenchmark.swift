@@ -43,8 +43,8 @@ struct KernelBenchmark {
     /// bf16 dot products where the kernel set has them. ONNX Runtime keeps fp32.
     var bf16 = false
 
-    /// The model as nnserve would load it: with bf16 weights, through a bf16 model file.
-    private func servedModel(_ model: ReferenceModel) throws -> ModelFile {
+    /// The model file as nnserve would read it: with bf16 weights, through a bf16 model file.
+    private func modelFile(_ model: ReferenceModel) throws -> ModelFile {
         let file = ModelFile(name: model.rawValue, graph: model.graph())
         guard bf16 else { return file }
         let bytes = try file.encoded(options: WriteOptions(shuffle: false, compressionLevel: 1, weights: .bfloat16))
@@ -52,9 +52,9 @@ struct KernelBenchmark {
     }
 
     func measure(_ model: ReferenceModel, batch: Int) throws -> Result {
-        let served = try servedModel(model)
-        let graph = served.graph
-        let options = ServedModel.options(for: served, maxRows: max(batch, PlanOptions.defaultMaxRows))
+        let file = try modelFile(model)
+        let graph = file.graph
+        let options = ServedModel.options(for: file, maxRows: max(batch, PlanOptions.defaultMaxRows))
         var rng = CounterRNG(seed: 5)
         let rows = (0..<batch * model.inputWidth).map { _ in rng.nextUniform() * 2 - 1 }
         // One thread: the serving executor. More: the batch split across threads by rows.
@@ -65,7 +65,7 @@ struct KernelBenchmark {
             rows.withUnsafeBufferPointer { parallel.setInput(0, rows: batch, from: $0.baseAddress!) }
             (plan, run) = (parallel.plan, { parallel.run(rows: batch) })
         } else {
-            let executor = Executor(plan: try ServedModel(served, maxRows: options.maxRows).plan)
+            let executor = Executor(plan: try ServedModel(file, maxRows: options.maxRows).plan)
             rows.withUnsafeBufferPointer { executor.setInput(0, rows: batch, from: $0.baseAddress!) }
             (plan, run) = (executor.plan, { executor.run(rows: batch) })
         }

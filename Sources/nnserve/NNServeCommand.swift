@@ -63,6 +63,9 @@ struct NNServeCommand: ParsableCommand {
     var allowUntestedModels = false
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
+    /// Accepted so command lines and unit files from before keep starting; nnserve no longer
+    /// links OpenBLAS (its plans never called it), so the value changes nothing. Hidden.
+    @Option(help: .hidden) var blasThreads: Int?
 
     func run() throws {
         ServerMemory.returnLargeBlocksWhenFreed()
@@ -101,6 +104,7 @@ struct NNServeCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "nnserve")
+        if blasThreads != nil { logger.warning("--blas-threads has no effect: nnserve does not link OpenBLAS (its kernels are its own); drop the flag") }
         let layout = RepositoryLayout(root: repository, kind: modelName.map { .singleModel(name: $0) } ?? .repository)
         guard (0...1).contains(requestLogSample) else { throw ValidationError("--request-log-sample: \(requestLogSample) is not a fraction in 0...1") }
         let log = try requestLog.map {

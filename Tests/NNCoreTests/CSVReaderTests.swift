@@ -29,3 +29,9 @@ final class CSVReaderTests: XCTestCase {
         }
     }
 }
+
+extension CSVReaderTests {
+    func testSpacesBeforeAQuoteAndALoneCarriageReturn() throws {
+        XCTAssertEqual(try fields("\"a\", \"b\"\r1, 2\r"), [["a", "b"], ["1", " 2"]])
+    }
+}

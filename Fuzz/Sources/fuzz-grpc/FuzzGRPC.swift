@@ -12,7 +12,7 @@ import NNInference
 import NNKServe
 @testable import NNServer
 
-/// A 4-feature, 3-output model with a self-test, loaded as the server loads models.
+/// A 4-feature, 3-output model, compiled as the server compiles models (no self-test rows).
 let model: LoadedModel = {
     let weights = Tensor(shape: [4, 3], values: (0..<12).map { Float($0) / 10 - 0.5 })
     let graph = Graph(inputs: [GraphInput(name: "x", width: 4)],

@@ -5,10 +5,10 @@ import NNFormat
 /// What a run is made of, however it starts — a new run from a table, a run resumed from its
 /// checkpoint, a graph built in Swift, a checkpoint being diagnosed. `Trainer.init(_:)` turns
 /// any of them into a trainer, so every run is checked and set up the same way.
-public struct RunSetup {
-    public var spec: ModelSpec
-    public var settings: TrainingSettings
-    public var graph: Graph
+struct RunSetup {
+    var spec: ModelSpec
+    var settings: TrainingSettings
+    var graph: Graph
     var regularization: ModelFactory.Regularization
     var training: TrainingData
     var validation: TrainingData
@@ -45,7 +45,7 @@ public struct RunSetup {
     /// A new run: splits and standardizes `table`, builds and initializes the graph.
     /// With `validationTable`, every row of `table` trains and the validation metrics come
     /// from that file; otherwise a seeded `settings.validationFraction` of `table` is held out.
-    public static func newRun(spec: ModelSpec, table: CSVTable, validationTable: CSVTable? = nil, settings: TrainingSettings,
+    static func newRun(spec: ModelSpec, table: CSVTable, validationTable: CSVTable? = nil, settings: TrainingSettings,
                               modelFile: String = "model", warn: (String) -> Void = { _ in }) throws(DataError) -> RunSetup {
         try settings.validate()
         var settings = settings
@@ -75,12 +75,11 @@ public struct RunSetup {
         split.trainingRows = trainRows.count
         split.validationRows = validationRows.count
         split.targetColumns = spec.outputs.flatMap(spec.targets(of:))
-        var validation = data.subset(validationRows[...])
         var setup = RunSetup(spec: spec, settings: settings, graph: graph, regularization: regularization, training: training,
-                             validation: validation, split: split, modelFile: modelFile)
+                             validation: data.subset(validationRows[...]), split: split, modelFile: modelFile)
         setup.targetChecks = [(table.file, data)]
         if let validationTable {
-            validation = try TrainingData.from(validationTable, spec: spec).0
+            let validation = try TrainingData.from(validationTable, spec: spec).0
             setup.validation = validation
             setup.split.validationRows = validation.rows
             setup.targetChecks.append((validationTable.file, validation))
@@ -90,7 +89,7 @@ public struct RunSetup {
 
     /// A run over prepared data and an initialized graph (benchmarks, and callers that build
     /// graphs with the Swift API): no validation split, no checkpoint file.
-    public static func prepared(graph: Graph, heads: [ModelSpec.Head], training: TrainingData, settings: TrainingSettings) -> RunSetup {
+    static func prepared(graph: Graph, heads: [ModelSpec.Head], training: TrainingData, settings: TrainingSettings) -> RunSetup {
         let spec = ModelSpec(inputs: graph.inputs.map { .init(name: $0.name) }, layers: [], outputs: heads)
         return RunSetup(spec: spec, settings: settings, graph: graph, regularization: [:], training: training,
                         validation: training.subset([][...]), split: TrainingState.DataSplit(), modelFile: "graph")

@@ -15,9 +15,16 @@ extension TrainingState {
         try ModelSpec.decode(json: Data(modelConfig.utf8), file: "checkpoint model config")
     }
 
-    /// The run's settings (defaults for a checkpoint that stores none).
-    public func trainingSettings() throws -> TrainingSettings {
-        try JSONDecoder().decode(TrainingSettings.self, from: Data((settings[Self.trainingSettingsKey] ?? "{}").utf8))
+    /// The run's settings, as `fit` stored them.
+    public func trainingSettings() throws(DataError) -> TrainingSettings {
+        guard let json = settings[Self.trainingSettingsKey] else {
+            throw .invalidModel(file: "checkpoint settings", detail: "the checkpoint stores no training settings (not written by nntrain?)")
+        }
+        do {
+            return try JSONDecoder().decode(TrainingSettings.self, from: Data(json.utf8))
+        } catch {
+            throw .invalidModel(file: "checkpoint settings", detail: "\(error)")
+        }
     }
 
     /// The settings as stored, for display.
@@ -28,12 +35,12 @@ extension TrainingState {
         settings[Self.rateSweepKey].flatMap { try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data($0.utf8)) }
     }
 
-    public mutating func store(spec: ModelSpec) {
-        modelConfig = (try? spec.encodedJSON()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    public mutating func store(spec: ModelSpec) throws {
+        modelConfig = String(decoding: try spec.encodedJSON(), as: UTF8.self)
     }
 
-    public mutating func store(settings run: TrainingSettings) {
-        settings[Self.trainingSettingsKey] = (try? Self.sortedKeys.encode(run)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    public mutating func store(settings run: TrainingSettings) throws {
+        settings[Self.trainingSettingsKey] = String(decoding: try Self.sortedKeys.encode(run), as: UTF8.self)
     }
 
     mutating func store(rateSweep: LearningRateFinder.Record?) {

@@ -24,8 +24,10 @@ extension Trainer {
         state.epoch = epoch
         state.rng.seed = settings.seed
         state.split = split
-        state.store(spec: spec)
-        state.store(settings: settings)
+        // Both are plain Codable values: encoding them cannot fail in practice, and a checkpoint
+        // is written whatever happens (a missing model config only costs `summary` a section).
+        try? state.store(spec: spec)
+        try? state.store(settings: settings)
         state.store(rateSweep: rateSweep)
         state.optimizer = TrainingState.OptimizerState(kind: optimizer.rule.kind.rawValue, step: optimizer.step, slots: optimizer.slots)
         state.history = history.map(\.record)
@@ -71,7 +73,7 @@ extension Trainer {
         var setup = RunSetup(spec: spec, settings: settings, graph: checkpoint.graph, regularization: ModelFactory.regularization(spec),
                              training: data.subset(trainRows[...]), validation: validation, split: state.split, modelFile: "checkpoint")
         var best = state.best
-        if additionalEpochs > 0, let stopped = best, let patience = settings.earlyStopping?.patience, stopped.epochsWithoutImprovement >= patience {
+        if additionalEpochs > 0, EarlyStopWatch(rule: settings.earlyStopping, best: best).stopped, let stopped = best {
             // Training on after an early stop is on purpose: from the best weights (the
             // checkpoint's graph), with a fresh patience.
             warn("the run stopped early at epoch \(state.epoch) and holds epoch \(stopped.epoch)'s weights (\(stopped.monitor) \(stopped.value)); "

@@ -30,7 +30,7 @@ public struct Trainer {
 
     /// A trainer for `setup`: the graph made trainable, heads and class weights resolved, the
     /// targets checked, the optimizer made from the settings (with a resumed run's state).
-    public init(_ setup: RunSetup) throws(DataError) {
+    init(_ setup: RunSetup) throws(DataError) {
         do { model = try TrainingGraph(setup.graph) } catch { throw .invalidModel(file: setup.modelFile, detail: "\(error)") }
         spec = setup.spec
         settings = setup.settings
@@ -64,6 +64,7 @@ public struct Trainer {
                                   ? "the model file freezes no layer (\"trainable\": false)" : "must be 0 or more")
         }
         for (file, data) in setup.targetChecks { try RunChecks.targets(data, file: file, spec: spec, graph: model.graph) }
+        // A placeholder until self is whole: `stepsPerEpoch` (which the schedule needs) reads it.
         optimizer = Optimizer(rule: .sgd, schedule: .constant(0))
         let fresh = try settings.makeOptimizer(stepsPerEpoch: stepsPerEpoch)
         optimizer = Optimizer(rule: fresh.rule, schedule: fresh.schedule, clipNorm: fresh.clipNorm,
