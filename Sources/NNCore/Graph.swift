@@ -35,12 +35,22 @@ public struct GraphInput: Sendable, Equatable {
     /// Per-feature statistics the model expects inputs to be standardized with, applied by
     /// the model itself so callers send raw features.
     public var standardization: Standardization?
+    /// The raw columns the features are encoded from (`RawColumn`), when the input takes raw
+    /// rows — strings, gaps — rather than `width` numbers; empty for a numeric input.
+    public var columns: [RawColumn]
 
-    public init(name: String, width: Int, featureNames: [String] = [], standardization: Standardization? = nil) {
+    public init(name: String, width: Int, featureNames: [String] = [], standardization: Standardization? = nil, columns: [RawColumn] = []) {
         self.name = name
         self.width = width
         self.featureNames = featureNames
         self.standardization = standardization
+        self.columns = columns
+    }
+
+    /// An input taking `columns` as raw rows: its width and feature names follow from them.
+    public init(name: String, columns: [RawColumn], standardization: Standardization? = nil) {
+        self.init(name: name, width: columns.reduce(0) { $0 + $1.width }, featureNames: columns.flatMap(\.featureNames),
+                  standardization: standardization, columns: columns)
     }
 }
 
@@ -63,11 +73,15 @@ public struct GraphOutput: Sendable, Equatable {
     public var name: String
     public var node: String
     public var scale: Float
+    /// Class names of a classification head, by class index ("no", "yes"; species names):
+    /// training read them from a text target column; empty when the classes are numbers.
+    public var labels: [String]
 
-    public init(name: String, node: String, scale: Float = 1) {
+    public init(name: String, node: String, scale: Float = 1, labels: [String] = []) {
         self.name = name
         self.node = node
         self.scale = scale
+        self.labels = labels
     }
 }
 

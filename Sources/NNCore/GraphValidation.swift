@@ -17,6 +17,13 @@ extension Graph {
             try input.check()
             guard widths.updateValue(input.width, forKey: input.name) == nil else { throw .duplicateName(input.name) }
         }
+        // A request names numeric inputs and raw columns alike: one name, one tensor.
+        let numericInputs = Set(inputs.filter(\.columns.isEmpty).map(\.name))
+        for input in inputs {
+            if let clash = input.columns.first(where: { numericInputs.contains($0.name) }) {
+                throw .invalidInput(input: input.name, detail: "raw column '\(clash.name)' has the name of a numeric input; a request could not tell them apart")
+            }
+        }
         var indexByName: [String: Int] = [:]
         for (index, node) in nodes.enumerated() {
             guard !node.name.isEmpty else { throw .emptyName(what: "node #\(index) (\(node.operation.kind))") }
@@ -52,6 +59,17 @@ extension Graph {
                     return nil
                 }
             })
+        }
+        for output in outputs where !output.labels.isEmpty {
+            let width = widths[output.node]!
+            // A one-unit head is binary: its two labels are class 0 and class 1.
+            let expected = width == 1 ? 2 : width
+            guard output.labels.count == expected else {
+                throw .invalidParameter(node: output.node, detail: "output '\(output.name)' has \(output.labels.count) labels for \(width) unit\(width == 1 ? " (a binary head needs 2)" : "s")")
+            }
+            guard Set(output.labels).count == output.labels.count, !output.labels.contains("") else {
+                throw .invalidParameter(node: output.node, detail: "output '\(output.name)' has an empty or repeated label")
+            }
         }
         return GraphAnalysis(order: order, widths: widths)
     }
@@ -101,6 +119,45 @@ extension GraphInput {
             }
             if let bad = standardization.mean.firstIndex(where: { !$0.isFinite }) {
                 throw .invalidInput(input: name, detail: "mean of feature \(bad) is \(standardization.mean[bad])")
+            }
+        }
+        guard !columns.isEmpty else { return }
+        let encodedWidth = columns.reduce(0) { $0 + $1.width }
+        guard encodedWidth == width, featureNames == columns.flatMap(\.featureNames) else {
+            throw .invalidInput(input: name, detail: "its \(columns.count) raw columns encode \(encodedWidth) features named otherwise than its \(width)")
+        }
+        var seen = Set<String>()
+        for column in columns {
+            guard !column.name.isEmpty, seen.insert(column.name).inserted else {
+                throw .invalidInput(input: name, detail: "raw column '\(column.name)' is empty or repeated")
+            }
+            try column.check(input: name)
+        }
+    }
+}
+
+extension RawColumn {
+    fileprivate func check(input: String) throws(GraphError) {
+        func refuse(_ detail: String) -> GraphError { .invalidInput(input: input, detail: "column '\(name)' \(detail)") }
+        let profile = self.profile
+        guard profile.missingRate.isFinite, (0...1).contains(profile.missingRate), profile.fractions.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw refuse("has a profile with rates outside [0, 1]")
+        }
+        switch kind {
+        case .numeric(let numeric):
+            guard numeric.fill.isFinite else { throw refuse("fills gaps with \(numeric.fill)") }
+            guard profile.fractions.count == profile.edges.count + 1, profile.edges.allSatisfy(\.isFinite),
+                  zip(profile.edges, profile.edges.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+                throw refuse("has \(profile.fractions.count) bin fractions for \(profile.edges.count) ascending edges")
+            }
+        case .categorical(let categories):
+            guard categories.width > 0, categories.vocabulary.count <= Categories.maximumVocabulary,
+                  Set(categories.vocabulary).count == categories.vocabulary.count,
+                  categories.vocabulary.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Categories.maximumBytes }) else {
+                throw refuse("has an empty, repeated or too long category, or more than \(Categories.maximumVocabulary)")
+            }
+            guard profile.edges.isEmpty, profile.fractions.count == categories.vocabulary.count + 1 else {
+                throw refuse("has \(profile.fractions.count) category fractions for \(categories.vocabulary.count) categories and other")
             }
         }
     }

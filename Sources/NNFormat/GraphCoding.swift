@@ -25,6 +25,7 @@ enum GraphCoding {
                 storedInput.standardization.mean = standardization.mean
                 storedInput.standardization.std = standardization.std
             }
+            storedInput.columns = input.columns.map(RawColumnCoding.encode)
             return storedInput
         }
         stored.nodes = graph.nodes.map { encode($0, weights: weights) }
@@ -33,6 +34,7 @@ enum GraphCoding {
             storedOutput.name = output.name
             storedOutput.node = output.node
             storedOutput.scale = output.scale == 1 ? 0 : output.scale
+            storedOutput.labels = output.labels
             return storedOutput
         }
         return stored
@@ -47,7 +49,8 @@ enum GraphCoding {
             let standardization = storedInput.hasStandardization
                 ? Standardization(mean: storedInput.standardization.mean, std: storedInput.standardization.std) : nil
             inputs.append(GraphInput(name: storedInput.name, width: Int(storedInput.width),
-                                     featureNames: storedInput.featureNames, standardization: standardization))
+                                     featureNames: storedInput.featureNames, standardization: standardization,
+                                     columns: storedInput.columns.map(RawColumnCoding.decode)))
         }
         var nodes: [Node] = []
         nodes.reserveCapacity(stored.nodes.count)
@@ -56,7 +59,7 @@ enum GraphCoding {
                               inputs: storedNode.inputs))
         }
         let graph = Graph(inputs: inputs, nodes: nodes,
-                          outputs: stored.outputs.map { GraphOutput(name: $0.name, node: $0.node, scale: $0.scale == 0 ? 1 : $0.scale) })
+                          outputs: stored.outputs.map { GraphOutput(name: $0.name, node: $0.node, scale: $0.scale == 0 ? 1 : $0.scale, labels: $0.labels) })
         do {
             _ = try graph.validate()
         } catch {

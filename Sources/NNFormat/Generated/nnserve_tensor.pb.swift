@@ -166,6 +166,117 @@ public nonisolated struct Nnserve_Standardization: Sendable {
   public init() {}
 }
 
+/// The training distribution of a raw column (drift is measured against it).
+public nonisolated struct Nnserve_ColumnProfile: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rows: Int64 = 0
+
+  public var missingRate: Float = 0
+
+  public var minimum: Float = 0
+
+  public var maximum: Float = 0
+
+  public var mean: Float = 0
+
+  public var std: Float = 0
+
+  /// Numeric: ascending inner bin edges; categorical: none.
+  public var edges: [Float] = []
+
+  /// Numeric: edges + 1 bins; categorical: one per vocabulary entry, then "other".
+  public var fractions: [Float] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Nnserve_NumericColumn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A missing value becomes this (the training mean).
+  public var fill: Float = 0
+
+  /// A 0/1 "was missing" feature follows the value.
+  public var indicatesMissing: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Nnserve_CategoricalColumn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var vocabulary: [String] = []
+
+  /// Categories outside the vocabulary share a slot after it.
+  public var otherSlot: Bool = false
+
+  /// Missing values have their own slot, last.
+  public var missingSlot: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One raw column of an input taking raw rows, and how it becomes features.
+public nonisolated struct Nnserve_RawColumn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var kind: Nnserve_RawColumn.OneOf_Kind? = nil
+
+  public var numeric: Nnserve_NumericColumn {
+    get {
+      if case .numeric(let v)? = kind {return v}
+      return Nnserve_NumericColumn()
+    }
+    set {kind = .numeric(newValue)}
+  }
+
+  public var categorical: Nnserve_CategoricalColumn {
+    get {
+      if case .categorical(let v)? = kind {return v}
+      return Nnserve_CategoricalColumn()
+    }
+    set {kind = .categorical(newValue)}
+  }
+
+  public var profile: Nnserve_ColumnProfile {
+    get {_profile ?? Nnserve_ColumnProfile()}
+    set {_profile = newValue}
+  }
+  /// Returns true if `profile` has been explicitly set.
+  public var hasProfile: Bool {self._profile != nil}
+  /// Clears the value of `profile`. Subsequent reads from it will return its default value.
+  public mutating func clearProfile() {self._profile = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Kind: Equatable, Sendable {
+    case numeric(Nnserve_NumericColumn)
+    case categorical(Nnserve_CategoricalColumn)
+
+  }
+
+  public init() {}
+
+  fileprivate var _profile: Nnserve_ColumnProfile? = nil
+}
+
 public nonisolated struct Nnserve_GraphInput: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -186,6 +297,9 @@ public nonisolated struct Nnserve_GraphInput: Sendable {
   /// Clears the value of `standardization`. Subsequent reads from it will return its default value.
   public mutating func clearStandardization() {self._standardization = nil}
 
+  /// Non-empty: the input takes these raw columns, encoded into its `width` features.
+  public var columns: [Nnserve_RawColumn] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -204,6 +318,9 @@ public nonisolated struct Nnserve_GraphOutput: Sendable {
 
   /// The output is the node's value times this (0, the default, means 1).
   public var scale: Float = 0
+
+  /// Class names by class index (a one-unit binary head: class 0, class 1).
+  public var labels: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -594,9 +711,226 @@ nonisolated extension Nnserve_Standardization: SwiftProtobuf.Message, SwiftProto
   }
 }
 
+nonisolated extension Nnserve_ColumnProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ColumnProfile"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0\u{3}missing_rate\0\u{1}minimum\0\u{1}maximum\0\u{1}mean\0\u{1}std\0\u{1}edges\0\u{1}fractions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.rows) }()
+      case 2: try { try decoder.decodeSingularFloatField(value: &self.missingRate) }()
+      case 3: try { try decoder.decodeSingularFloatField(value: &self.minimum) }()
+      case 4: try { try decoder.decodeSingularFloatField(value: &self.maximum) }()
+      case 5: try { try decoder.decodeSingularFloatField(value: &self.mean) }()
+      case 6: try { try decoder.decodeSingularFloatField(value: &self.std) }()
+      case 7: try { try decoder.decodeRepeatedFloatField(value: &self.edges) }()
+      case 8: try { try decoder.decodeRepeatedFloatField(value: &self.fractions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.rows != 0 {
+      try visitor.visitSingularInt64Field(value: self.rows, fieldNumber: 1)
+    }
+    if self.missingRate.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.missingRate, fieldNumber: 2)
+    }
+    if self.minimum.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.minimum, fieldNumber: 3)
+    }
+    if self.maximum.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.maximum, fieldNumber: 4)
+    }
+    if self.mean.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.mean, fieldNumber: 5)
+    }
+    if self.std.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.std, fieldNumber: 6)
+    }
+    if !self.edges.isEmpty {
+      try visitor.visitPackedFloatField(value: self.edges, fieldNumber: 7)
+    }
+    if !self.fractions.isEmpty {
+      try visitor.visitPackedFloatField(value: self.fractions, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Nnserve_ColumnProfile, rhs: Nnserve_ColumnProfile) -> Bool {
+    if lhs.rows != rhs.rows {return false}
+    if lhs.missingRate != rhs.missingRate {return false}
+    if lhs.minimum != rhs.minimum {return false}
+    if lhs.maximum != rhs.maximum {return false}
+    if lhs.mean != rhs.mean {return false}
+    if lhs.std != rhs.std {return false}
+    if lhs.edges != rhs.edges {return false}
+    if lhs.fractions != rhs.fractions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Nnserve_NumericColumn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NumericColumn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fill\0\u{3}indicates_missing\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFloatField(value: &self.fill) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.indicatesMissing) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.fill.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.fill, fieldNumber: 1)
+    }
+    if self.indicatesMissing != false {
+      try visitor.visitSingularBoolField(value: self.indicatesMissing, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Nnserve_NumericColumn, rhs: Nnserve_NumericColumn) -> Bool {
+    if lhs.fill != rhs.fill {return false}
+    if lhs.indicatesMissing != rhs.indicatesMissing {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Nnserve_CategoricalColumn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CategoricalColumn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}vocabulary\0\u{3}other_slot\0\u{3}missing_slot\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.vocabulary) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.otherSlot) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.missingSlot) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.vocabulary.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.vocabulary, fieldNumber: 1)
+    }
+    if self.otherSlot != false {
+      try visitor.visitSingularBoolField(value: self.otherSlot, fieldNumber: 2)
+    }
+    if self.missingSlot != false {
+      try visitor.visitSingularBoolField(value: self.missingSlot, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Nnserve_CategoricalColumn, rhs: Nnserve_CategoricalColumn) -> Bool {
+    if lhs.vocabulary != rhs.vocabulary {return false}
+    if lhs.otherSlot != rhs.otherSlot {return false}
+    if lhs.missingSlot != rhs.missingSlot {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Nnserve_RawColumn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RawColumn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}numeric\0\u{1}categorical\0\u{1}profile\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try {
+        var v: Nnserve_NumericColumn?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .numeric(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .numeric(v)
+        }
+      }()
+      case 3: try {
+        var v: Nnserve_CategoricalColumn?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .categorical(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .categorical(v)
+        }
+      }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._profile) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    switch self.kind {
+    case .numeric?: try {
+      guard case .numeric(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .categorical?: try {
+      guard case .categorical(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
+    try { if let v = self._profile {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Nnserve_RawColumn, rhs: Nnserve_RawColumn) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs._profile != rhs._profile {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Nnserve_GraphInput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GraphInput"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}width\0\u{3}feature_names\0\u{1}standardization\0\u{c}\u{5}\u{b}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}width\0\u{3}feature_names\0\u{1}standardization\0\u{1}columns\0\u{c}\u{6}\u{a}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -608,6 +942,7 @@ nonisolated extension Nnserve_GraphInput: SwiftProtobuf.Message, SwiftProtobuf._
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.width) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.featureNames) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._standardization) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.columns) }()
       default: break
       }
     }
@@ -630,6 +965,9 @@ nonisolated extension Nnserve_GraphInput: SwiftProtobuf.Message, SwiftProtobuf._
     try { if let v = self._standardization {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if !self.columns.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.columns, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -638,6 +976,7 @@ nonisolated extension Nnserve_GraphInput: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.width != rhs.width {return false}
     if lhs.featureNames != rhs.featureNames {return false}
     if lhs._standardization != rhs._standardization {return false}
+    if lhs.columns != rhs.columns {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -645,7 +984,7 @@ nonisolated extension Nnserve_GraphInput: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Nnserve_GraphOutput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GraphOutput"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}node\0\u{1}scale\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}node\0\u{1}scale\0\u{1}labels\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -656,6 +995,7 @@ nonisolated extension Nnserve_GraphOutput: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.node) }()
       case 3: try { try decoder.decodeSingularFloatField(value: &self.scale) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.labels) }()
       default: break
       }
     }
@@ -671,6 +1011,9 @@ nonisolated extension Nnserve_GraphOutput: SwiftProtobuf.Message, SwiftProtobuf.
     if self.scale.bitPattern != 0 {
       try visitor.visitSingularFloatField(value: self.scale, fieldNumber: 3)
     }
+    if !self.labels.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.labels, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -678,6 +1021,7 @@ nonisolated extension Nnserve_GraphOutput: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.name != rhs.name {return false}
     if lhs.node != rhs.node {return false}
     if lhs.scale != rhs.scale {return false}
+    if lhs.labels != rhs.labels {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -78,7 +78,9 @@ public nonisolated enum Nnserve_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIterabl
 
 }
 
-/// A [rows, features] float32 matrix, row-major.
+/// A [rows, features] float32 matrix, row-major; or, for a raw column of a model taking raw
+/// rows, [rows] or [rows, 1] values as `data` (NaN: missing) or as `text` (one string per row;
+/// "", "NA", "NaN" and the other missing spellings are gaps). Old clients never set `text`.
 public nonisolated struct Nnserve_InputTensor: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -89,6 +91,8 @@ public nonisolated struct Nnserve_InputTensor: Sendable {
   public var shape: [Int64] = []
 
   public var data: [Float] = []
+
+  public var text: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -175,6 +179,28 @@ public nonisolated struct Nnserve_TensorInfo: Sendable {
 
   public var featureNames: [String] = []
 
+  /// An output's class names by index (classification heads trained on text labels).
+  public var labels: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A raw column a model takes (one input tensor per column, named like it).
+public nonisolated struct Nnserve_ColumnInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  /// "numeric" or "categorical".
+  public var kind: String = String()
+
+  /// Categorical: the vocabulary's size.
+  public var categories: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -189,11 +215,14 @@ public nonisolated struct Nnserve_MetadataResponse: Sendable {
 
   public var versions: [Int64] = []
 
+  /// A model taking raw rows lists its columns here and has no numeric inputs.
   public var inputs: [Nnserve_TensorInfo] = []
 
   public var outputs: [Nnserve_TensorInfo] = []
 
   public var maxBatchSize: Int32 = 0
+
+  public var columns: [Nnserve_ColumnInfo] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -403,7 +432,7 @@ nonisolated extension Nnserve_ErrorCode: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Nnserve_InputTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InputTensor"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}shape\0\u{1}data\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}shape\0\u{1}data\0\u{1}text\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -414,6 +443,7 @@ nonisolated extension Nnserve_InputTensor: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeRepeatedInt64Field(value: &self.shape) }()
       case 3: try { try decoder.decodeRepeatedFloatField(value: &self.data) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.text) }()
       default: break
       }
     }
@@ -429,6 +459,9 @@ nonisolated extension Nnserve_InputTensor: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.data.isEmpty {
       try visitor.visitPackedFloatField(value: self.data, fieldNumber: 3)
     }
+    if !self.text.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.text, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -436,6 +469,7 @@ nonisolated extension Nnserve_InputTensor: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.name != rhs.name {return false}
     if lhs.shape != rhs.shape {return false}
     if lhs.data != rhs.data {return false}
+    if lhs.text != rhs.text {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -608,7 +642,7 @@ nonisolated extension Nnserve_MetadataRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Nnserve_TensorInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TensorInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}width\0\u{3}feature_names\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}width\0\u{3}feature_names\0\u{1}labels\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -619,6 +653,7 @@ nonisolated extension Nnserve_TensorInfo: SwiftProtobuf.Message, SwiftProtobuf._
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.width) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.featureNames) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.labels) }()
       default: break
       }
     }
@@ -634,6 +669,9 @@ nonisolated extension Nnserve_TensorInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.featureNames.isEmpty {
       try visitor.visitRepeatedStringField(value: self.featureNames, fieldNumber: 3)
     }
+    if !self.labels.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.labels, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -641,6 +679,47 @@ nonisolated extension Nnserve_TensorInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.name != rhs.name {return false}
     if lhs.width != rhs.width {return false}
     if lhs.featureNames != rhs.featureNames {return false}
+    if lhs.labels != rhs.labels {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Nnserve_ColumnInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ColumnInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{1}categories\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.categories) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 2)
+    }
+    if self.categories != 0 {
+      try visitor.visitSingularInt64Field(value: self.categories, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Nnserve_ColumnInfo, rhs: Nnserve_ColumnInfo) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.categories != rhs.categories {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -648,7 +727,7 @@ nonisolated extension Nnserve_TensorInfo: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Nnserve_MetadataResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MetadataResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}versions\0\u{1}inputs\0\u{1}outputs\0\u{3}max_batch_size\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}versions\0\u{1}inputs\0\u{1}outputs\0\u{3}max_batch_size\0\u{1}columns\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -661,6 +740,7 @@ nonisolated extension Nnserve_MetadataResponse: SwiftProtobuf.Message, SwiftProt
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.inputs) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.outputs) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.maxBatchSize) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.columns) }()
       default: break
       }
     }
@@ -682,6 +762,9 @@ nonisolated extension Nnserve_MetadataResponse: SwiftProtobuf.Message, SwiftProt
     if self.maxBatchSize != 0 {
       try visitor.visitSingularInt32Field(value: self.maxBatchSize, fieldNumber: 5)
     }
+    if !self.columns.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.columns, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -691,6 +774,7 @@ nonisolated extension Nnserve_MetadataResponse: SwiftProtobuf.Message, SwiftProt
     if lhs.inputs != rhs.inputs {return false}
     if lhs.outputs != rhs.outputs {return false}
     if lhs.maxBatchSize != rhs.maxBatchSize {return false}
+    if lhs.columns != rhs.columns {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

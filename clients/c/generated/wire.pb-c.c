@@ -277,6 +277,51 @@ void   nnserve__tensor_info__free_unpacked
   assert(message->base.descriptor == &nnserve__tensor_info__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   nnserve__column_info__init
+                     (Nnserve__ColumnInfo         *message)
+{
+  static const Nnserve__ColumnInfo init_value = NNSERVE__COLUMN_INFO__INIT;
+  *message = init_value;
+}
+size_t nnserve__column_info__get_packed_size
+                     (const Nnserve__ColumnInfo *message)
+{
+  assert(message->base.descriptor == &nnserve__column_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t nnserve__column_info__pack
+                     (const Nnserve__ColumnInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &nnserve__column_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t nnserve__column_info__pack_to_buffer
+                     (const Nnserve__ColumnInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &nnserve__column_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Nnserve__ColumnInfo *
+       nnserve__column_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Nnserve__ColumnInfo *)
+     protobuf_c_message_unpack (&nnserve__column_info__descriptor,
+                                allocator, len, data);
+}
+void   nnserve__column_info__free_unpacked
+                     (Nnserve__ColumnInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &nnserve__column_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   nnserve__metadata_response__init
                      (Nnserve__MetadataResponse         *message)
 {
@@ -682,7 +727,7 @@ void   nnserve__response__free_unpacked
   assert(message->base.descriptor == &nnserve__response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor nnserve__input_tensor__field_descriptors[3] =
+static const ProtobufCFieldDescriptor nnserve__input_tensor__field_descriptors[4] =
 {
   {
     "name",
@@ -720,16 +765,29 @@ static const ProtobufCFieldDescriptor nnserve__input_tensor__field_descriptors[3
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "text",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Nnserve__InputTensor, n_text),
+    offsetof(Nnserve__InputTensor, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nnserve__input_tensor__field_indices_by_name[] = {
   2,   /* field[2] = data */
   0,   /* field[0] = name */
   1,   /* field[1] = shape */
+  3,   /* field[3] = text */
 };
 static const ProtobufCIntRange nnserve__input_tensor__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor nnserve__input_tensor__descriptor =
 {
@@ -739,7 +797,7 @@ const ProtobufCMessageDescriptor nnserve__input_tensor__descriptor =
   "Nnserve__InputTensor",
   "nnserve",
   sizeof(Nnserve__InputTensor),
-  3,
+  4,
   nnserve__input_tensor__field_descriptors,
   nnserve__input_tensor__field_indices_by_name,
   1,  nnserve__input_tensor__number_ranges,
@@ -1015,7 +1073,7 @@ const ProtobufCMessageDescriptor nnserve__metadata_request__descriptor =
   (ProtobufCMessageInit) nnserve__metadata_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nnserve__tensor_info__field_descriptors[3] =
+static const ProtobufCFieldDescriptor nnserve__tensor_info__field_descriptors[4] =
 {
   {
     "name",
@@ -1053,16 +1111,29 @@ static const ProtobufCFieldDescriptor nnserve__tensor_info__field_descriptors[3]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "labels",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Nnserve__TensorInfo, n_labels),
+    offsetof(Nnserve__TensorInfo, labels),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nnserve__tensor_info__field_indices_by_name[] = {
   2,   /* field[2] = feature_names */
+  3,   /* field[3] = labels */
   0,   /* field[0] = name */
   1,   /* field[1] = width */
 };
 static const ProtobufCIntRange nnserve__tensor_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor nnserve__tensor_info__descriptor =
 {
@@ -1072,14 +1143,78 @@ const ProtobufCMessageDescriptor nnserve__tensor_info__descriptor =
   "Nnserve__TensorInfo",
   "nnserve",
   sizeof(Nnserve__TensorInfo),
-  3,
+  4,
   nnserve__tensor_info__field_descriptors,
   nnserve__tensor_info__field_indices_by_name,
   1,  nnserve__tensor_info__number_ranges,
   (ProtobufCMessageInit) nnserve__tensor_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor nnserve__metadata_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor nnserve__column_info__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nnserve__ColumnInfo, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Nnserve__ColumnInfo, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "categories",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Nnserve__ColumnInfo, categories),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned nnserve__column_info__field_indices_by_name[] = {
+  2,   /* field[2] = categories */
+  1,   /* field[1] = kind */
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange nnserve__column_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor nnserve__column_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "nnserve.ColumnInfo",
+  "ColumnInfo",
+  "Nnserve__ColumnInfo",
+  "nnserve",
+  sizeof(Nnserve__ColumnInfo),
+  3,
+  nnserve__column_info__field_descriptors,
+  nnserve__column_info__field_indices_by_name,
+  1,  nnserve__column_info__number_ranges,
+  (ProtobufCMessageInit) nnserve__column_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor nnserve__metadata_response__field_descriptors[6] =
 {
   {
     "model",
@@ -1141,8 +1276,21 @@ static const ProtobufCFieldDescriptor nnserve__metadata_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "columns",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Nnserve__MetadataResponse, n_columns),
+    offsetof(Nnserve__MetadataResponse, columns),
+    &nnserve__column_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned nnserve__metadata_response__field_indices_by_name[] = {
+  5,   /* field[5] = columns */
   2,   /* field[2] = inputs */
   4,   /* field[4] = max_batch_size */
   0,   /* field[0] = model */
@@ -1152,7 +1300,7 @@ static const unsigned nnserve__metadata_response__field_indices_by_name[] = {
 static const ProtobufCIntRange nnserve__metadata_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor nnserve__metadata_response__descriptor =
 {
@@ -1162,7 +1310,7 @@ const ProtobufCMessageDescriptor nnserve__metadata_response__descriptor =
   "Nnserve__MetadataResponse",
   "nnserve",
   sizeof(Nnserve__MetadataResponse),
-  5,
+  6,
   nnserve__metadata_response__field_descriptors,
   nnserve__metadata_response__field_indices_by_name,
   1,  nnserve__metadata_response__number_ranges,

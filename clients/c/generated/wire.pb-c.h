@@ -21,6 +21,7 @@ typedef struct Nnserve__PredictRequest Nnserve__PredictRequest;
 typedef struct Nnserve__PredictResponse Nnserve__PredictResponse;
 typedef struct Nnserve__MetadataRequest Nnserve__MetadataRequest;
 typedef struct Nnserve__TensorInfo Nnserve__TensorInfo;
+typedef struct Nnserve__ColumnInfo Nnserve__ColumnInfo;
 typedef struct Nnserve__MetadataResponse Nnserve__MetadataResponse;
 typedef struct Nnserve__ListModelsRequest Nnserve__ListModelsRequest;
 typedef struct Nnserve__ModelSummary Nnserve__ModelSummary;
@@ -48,7 +49,9 @@ typedef enum _Nnserve__ErrorCode {
 /* --- messages --- */
 
 /*
- * A [rows, features] float32 matrix, row-major.
+ * A [rows, features] float32 matrix, row-major; or, for a raw column of a model taking raw
+ * rows, [rows] or [rows, 1] values as `data` (NaN: missing) or as `text` (one string per row;
+ * "", "NA", "NaN" and the other missing spellings are gaps). Old clients never set `text`.
  */
 struct  Nnserve__InputTensor
 {
@@ -58,10 +61,12 @@ struct  Nnserve__InputTensor
   int64_t *shape;
   size_t n_data;
   float *data;
+  size_t n_text;
+  char **text;
 };
 #define NNSERVE__INPUT_TENSOR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nnserve__input_tensor__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Nnserve__OutputTensor
@@ -134,10 +139,36 @@ struct  Nnserve__TensorInfo
   int64_t width;
   size_t n_feature_names;
   char **feature_names;
+  /*
+   * An output's class names by index (classification heads trained on text labels).
+   */
+  size_t n_labels;
+  char **labels;
 };
 #define NNSERVE__TENSOR_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nnserve__tensor_info__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL }
+
+
+/*
+ * A raw column a model takes (one input tensor per column, named like it).
+ */
+struct  Nnserve__ColumnInfo
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * "numeric" or "categorical".
+   */
+  char *kind;
+  /*
+   * Categorical: the vocabulary's size.
+   */
+  int64_t categories;
+};
+#define NNSERVE__COLUMN_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&nnserve__column_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Nnserve__MetadataResponse
@@ -146,15 +177,20 @@ struct  Nnserve__MetadataResponse
   char *model;
   size_t n_versions;
   int64_t *versions;
+  /*
+   * A model taking raw rows lists its columns here and has no numeric inputs.
+   */
   size_t n_inputs;
   Nnserve__TensorInfo **inputs;
   size_t n_outputs;
   Nnserve__TensorInfo **outputs;
   int32_t max_batch_size;
+  size_t n_columns;
+  Nnserve__ColumnInfo **columns;
 };
 #define NNSERVE__METADATA_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&nnserve__metadata_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0, 0,NULL }
 
 
 struct  Nnserve__ListModelsRequest
@@ -389,6 +425,25 @@ Nnserve__TensorInfo *
 void   nnserve__tensor_info__free_unpacked
                      (Nnserve__TensorInfo *message,
                       ProtobufCAllocator *allocator);
+/* Nnserve__ColumnInfo methods */
+void   nnserve__column_info__init
+                     (Nnserve__ColumnInfo         *message);
+size_t nnserve__column_info__get_packed_size
+                     (const Nnserve__ColumnInfo   *message);
+size_t nnserve__column_info__pack
+                     (const Nnserve__ColumnInfo   *message,
+                      uint8_t             *out);
+size_t nnserve__column_info__pack_to_buffer
+                     (const Nnserve__ColumnInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Nnserve__ColumnInfo *
+       nnserve__column_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   nnserve__column_info__free_unpacked
+                     (Nnserve__ColumnInfo *message,
+                      ProtobufCAllocator *allocator);
 /* Nnserve__MetadataResponse methods */
 void   nnserve__metadata_response__init
                      (Nnserve__MetadataResponse         *message);
@@ -580,6 +635,9 @@ typedef void (*Nnserve__MetadataRequest_Closure)
 typedef void (*Nnserve__TensorInfo_Closure)
                  (const Nnserve__TensorInfo *message,
                   void *closure_data);
+typedef void (*Nnserve__ColumnInfo_Closure)
+                 (const Nnserve__ColumnInfo *message,
+                  void *closure_data);
 typedef void (*Nnserve__MetadataResponse_Closure)
                  (const Nnserve__MetadataResponse *message,
                   void *closure_data);
@@ -620,6 +678,7 @@ extern const ProtobufCMessageDescriptor nnserve__predict_request__descriptor;
 extern const ProtobufCMessageDescriptor nnserve__predict_response__descriptor;
 extern const ProtobufCMessageDescriptor nnserve__metadata_request__descriptor;
 extern const ProtobufCMessageDescriptor nnserve__tensor_info__descriptor;
+extern const ProtobufCMessageDescriptor nnserve__column_info__descriptor;
 extern const ProtobufCMessageDescriptor nnserve__metadata_response__descriptor;
 extern const ProtobufCMessageDescriptor nnserve__list_models_request__descriptor;
 extern const ProtobufCMessageDescriptor nnserve__model_summary__descriptor;

@@ -13,43 +13,45 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nwire.proto\x12\x07nnserve\"8\n\x0bInputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x03(\x02\"9\n\x0cOutputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x03(\x02\"\x85\x01\n\x0ePredictRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12$\n\x06inputs\x18\x03 \x03(\x0b\x32\x14.nnserve.InputTensor\x12\x0f\n\x07outputs\x18\x04 \x03(\t\x12\x16\n\x0etimeout_micros\x18\x05 \x01(\x03J\x04\x08\x06\x10\x10\"Y\n\x0fPredictResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12&\n\x07outputs\x18\x03 \x03(\x0b\x32\x15.nnserve.OutputTensor\"1\n\x0fMetadataRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"@\n\nTensorInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x03\x12\x15\n\rfeature_names\x18\x03 \x03(\t\"\x96\x01\n\x10MetadataResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\x03\x12#\n\x06inputs\x18\x03 \x03(\x0b\x32\x13.nnserve.TensorInfo\x12$\n\x07outputs\x18\x04 \x03(\x0b\x32\x13.nnserve.TensorInfo\x12\x16\n\x0emax_batch_size\x18\x05 \x01(\x05\"\x13\n\x11ListModelsRequest\"=\n\x0cModelSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\x03\x12\r\n\x05ready\x18\x03 \x01(\x08\";\n\x12ListModelsResponse\x12%\n\x06models\x18\x01 \x03(\x0b\x32\x15.nnserve.ModelSummary\"\x0f\n\rHealthRequest\"-\n\x0eHealthResponse\x12\x0c\n\x04live\x18\x01 \x01(\x08\x12\r\n\x05ready\x18\x02 \x01(\x08\":\n\x05\x45rror\x12 \n\x04\x63ode\x18\x01 \x01(\x0e\x32\x12.nnserve.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xda\x01\n\x07Request\x12\n\n\x02id\x18\x01 \x01(\x04\x12*\n\x07predict\x18\n \x01(\x0b\x32\x17.nnserve.PredictRequestH\x00\x12,\n\x08metadata\x18\x0b \x01(\x0b\x32\x18.nnserve.MetadataRequestH\x00\x12\x31\n\x0blist_models\x18\x0c \x01(\x0b\x32\x1a.nnserve.ListModelsRequestH\x00\x12(\n\x06health\x18\r \x01(\x0b\x32\x16.nnserve.HealthRequestH\x00\x42\x06\n\x04kindJ\x04\x08\x0e\x10 \"\x80\x02\n\x08Response\x12\n\n\x02id\x18\x01 \x01(\x04\x12+\n\x07predict\x18\n \x01(\x0b\x32\x18.nnserve.PredictResponseH\x00\x12-\n\x08metadata\x18\x0b \x01(\x0b\x32\x19.nnserve.MetadataResponseH\x00\x12\x32\n\x0blist_models\x18\x0c \x01(\x0b\x32\x1b.nnserve.ListModelsResponseH\x00\x12)\n\x06health\x18\r \x01(\x0b\x32\x17.nnserve.HealthResponseH\x00\x12\x1f\n\x05\x65rror\x18\x0e \x01(\x0b\x32\x0e.nnserve.ErrorH\x00\x42\x06\n\x04kindJ\x04\x08\x0f\x10 *\xdc\x01\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45RROR_CODE_INVALID_ARGUMENT\x10\x01\x12\x18\n\x14\x45RROR_CODE_NOT_FOUND\x10\x02\x12!\n\x1d\x45RROR_CODE_RESOURCE_EXHAUSTED\x10\x03\x12 \n\x1c\x45RROR_CODE_DEADLINE_EXCEEDED\x10\x04\x12\x1a\n\x16\x45RROR_CODE_UNAVAILABLE\x10\x05\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nwire.proto\x12\x07nnserve\"F\n\x0bInputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x03(\x02\x12\x0c\n\x04text\x18\x04 \x03(\t\"9\n\x0cOutputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x03(\x02\"\x85\x01\n\x0ePredictRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12$\n\x06inputs\x18\x03 \x03(\x0b\x32\x14.nnserve.InputTensor\x12\x0f\n\x07outputs\x18\x04 \x03(\t\x12\x16\n\x0etimeout_micros\x18\x05 \x01(\x03J\x04\x08\x06\x10\x10\"Y\n\x0fPredictResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12&\n\x07outputs\x18\x03 \x03(\x0b\x32\x15.nnserve.OutputTensor\"1\n\x0fMetadataRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"P\n\nTensorInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x03\x12\x15\n\rfeature_names\x18\x03 \x03(\t\x12\x0e\n\x06labels\x18\x04 \x03(\t\"<\n\nColumnInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x12\n\ncategories\x18\x03 \x01(\x03\"\xbc\x01\n\x10MetadataResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\x03\x12#\n\x06inputs\x18\x03 \x03(\x0b\x32\x13.nnserve.TensorInfo\x12$\n\x07outputs\x18\x04 \x03(\x0b\x32\x13.nnserve.TensorInfo\x12\x16\n\x0emax_batch_size\x18\x05 \x01(\x05\x12$\n\x07\x63olumns\x18\x06 \x03(\x0b\x32\x13.nnserve.ColumnInfo\"\x13\n\x11ListModelsRequest\"=\n\x0cModelSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\x03\x12\r\n\x05ready\x18\x03 \x01(\x08\";\n\x12ListModelsResponse\x12%\n\x06models\x18\x01 \x03(\x0b\x32\x15.nnserve.ModelSummary\"\x0f\n\rHealthRequest\"-\n\x0eHealthResponse\x12\x0c\n\x04live\x18\x01 \x01(\x08\x12\r\n\x05ready\x18\x02 \x01(\x08\":\n\x05\x45rror\x12 \n\x04\x63ode\x18\x01 \x01(\x0e\x32\x12.nnserve.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xda\x01\n\x07Request\x12\n\n\x02id\x18\x01 \x01(\x04\x12*\n\x07predict\x18\n \x01(\x0b\x32\x17.nnserve.PredictRequestH\x00\x12,\n\x08metadata\x18\x0b \x01(\x0b\x32\x18.nnserve.MetadataRequestH\x00\x12\x31\n\x0blist_models\x18\x0c \x01(\x0b\x32\x1a.nnserve.ListModelsRequestH\x00\x12(\n\x06health\x18\r \x01(\x0b\x32\x16.nnserve.HealthRequestH\x00\x42\x06\n\x04kindJ\x04\x08\x0e\x10 \"\x80\x02\n\x08Response\x12\n\n\x02id\x18\x01 \x01(\x04\x12+\n\x07predict\x18\n \x01(\x0b\x32\x18.nnserve.PredictResponseH\x00\x12-\n\x08metadata\x18\x0b \x01(\x0b\x32\x19.nnserve.MetadataResponseH\x00\x12\x32\n\x0blist_models\x18\x0c \x01(\x0b\x32\x1b.nnserve.ListModelsResponseH\x00\x12)\n\x06health\x18\r \x01(\x0b\x32\x17.nnserve.HealthResponseH\x00\x12\x1f\n\x05\x65rror\x18\x0e \x01(\x0b\x32\x0e.nnserve.ErrorH\x00\x42\x06\n\x04kindJ\x04\x08\x0f\x10 *\xdc\x01\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45RROR_CODE_INVALID_ARGUMENT\x10\x01\x12\x18\n\x14\x45RROR_CODE_NOT_FOUND\x10\x02\x12!\n\x1d\x45RROR_CODE_RESOURCE_EXHAUSTED\x10\x03\x12 \n\x1c\x45RROR_CODE_DEADLINE_EXCEEDED\x10\x04\x12\x1a\n\x16\x45RROR_CODE_UNAVAILABLE\x10\x05\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x06\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wire_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _ERRORCODE._serialized_start=1387
-  _ERRORCODE._serialized_end=1607
+  _ERRORCODE._serialized_start=1517
+  _ERRORCODE._serialized_end=1737
   _INPUTTENSOR._serialized_start=23
-  _INPUTTENSOR._serialized_end=79
-  _OUTPUTTENSOR._serialized_start=81
-  _OUTPUTTENSOR._serialized_end=138
-  _PREDICTREQUEST._serialized_start=141
-  _PREDICTREQUEST._serialized_end=274
-  _PREDICTRESPONSE._serialized_start=276
-  _PREDICTRESPONSE._serialized_end=365
-  _METADATAREQUEST._serialized_start=367
-  _METADATAREQUEST._serialized_end=416
-  _TENSORINFO._serialized_start=418
-  _TENSORINFO._serialized_end=482
-  _METADATARESPONSE._serialized_start=485
-  _METADATARESPONSE._serialized_end=635
-  _LISTMODELSREQUEST._serialized_start=637
-  _LISTMODELSREQUEST._serialized_end=656
-  _MODELSUMMARY._serialized_start=658
-  _MODELSUMMARY._serialized_end=719
-  _LISTMODELSRESPONSE._serialized_start=721
-  _LISTMODELSRESPONSE._serialized_end=780
-  _HEALTHREQUEST._serialized_start=782
-  _HEALTHREQUEST._serialized_end=797
-  _HEALTHRESPONSE._serialized_start=799
-  _HEALTHRESPONSE._serialized_end=844
-  _ERROR._serialized_start=846
-  _ERROR._serialized_end=904
-  _REQUEST._serialized_start=907
-  _REQUEST._serialized_end=1125
-  _RESPONSE._serialized_start=1128
-  _RESPONSE._serialized_end=1384
+  _INPUTTENSOR._serialized_end=93
+  _OUTPUTTENSOR._serialized_start=95
+  _OUTPUTTENSOR._serialized_end=152
+  _PREDICTREQUEST._serialized_start=155
+  _PREDICTREQUEST._serialized_end=288
+  _PREDICTRESPONSE._serialized_start=290
+  _PREDICTRESPONSE._serialized_end=379
+  _METADATAREQUEST._serialized_start=381
+  _METADATAREQUEST._serialized_end=430
+  _TENSORINFO._serialized_start=432
+  _TENSORINFO._serialized_end=512
+  _COLUMNINFO._serialized_start=514
+  _COLUMNINFO._serialized_end=574
+  _METADATARESPONSE._serialized_start=577
+  _METADATARESPONSE._serialized_end=765
+  _LISTMODELSREQUEST._serialized_start=767
+  _LISTMODELSREQUEST._serialized_end=786
+  _MODELSUMMARY._serialized_start=788
+  _MODELSUMMARY._serialized_end=849
+  _LISTMODELSRESPONSE._serialized_start=851
+  _LISTMODELSRESPONSE._serialized_end=910
+  _HEALTHREQUEST._serialized_start=912
+  _HEALTHREQUEST._serialized_end=927
+  _HEALTHRESPONSE._serialized_start=929
+  _HEALTHRESPONSE._serialized_end=974
+  _ERROR._serialized_start=976
+  _ERROR._serialized_end=1034
+  _REQUEST._serialized_start=1037
+  _REQUEST._serialized_end=1255
+  _RESPONSE._serialized_start=1258
+  _RESPONSE._serialized_end=1514
 # @@protoc_insertion_point(module_scope)
