@@ -204,7 +204,7 @@ let package = Package(
         .executableTarget(
             name: "nntrain",
             dependencies: [
-                "NNTrain", "NNTune", "NNFormat", "NNInference",
+                "NNTrain", "NNTune", "NNFormat", "NNInference", "NNCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -245,7 +245,7 @@ if Context.environment["NNSERVE_FUZZ"] != nil {
         ("fuzz-checkpoint", ["NNFormat"]),
         ("fuzz-config", ["NNFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         ("fuzz-modeljson", ["NNTrain", "NNCore"]),
-        ("fuzz-csv", ["NNTrain"]),
+        ("fuzz-csv", ["NNTrain", "NNCore"]),
     ]
     for target in fuzzTargets {
         package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies, path: "Fuzz/Sources/\(target.name)",

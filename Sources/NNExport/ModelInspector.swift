@@ -10,6 +10,8 @@ public struct ModelInspection: Codable, Sendable {
         var width: Int
         var standardized: Bool
         var featureNames: [String]
+        /// The raw columns of an input taking raw rows (`RawColumn.summary`).
+        var columns: [String]
     }
 
     public struct Output: Codable, Sendable {
@@ -17,6 +19,7 @@ public struct ModelInspection: Codable, Sendable {
         var node: String
         var width: Int
         var scale: Float
+        var labels: [String]
     }
 
     public struct NodeInfo: Codable, Sendable {
@@ -67,8 +70,9 @@ public struct ModelInspection: Codable, Sendable {
         return ModelInspection(
             name: model.name, fileBytes: bytes.count, parameters: parameters,
             compressionRatio: Double(bytes.count) / Double(max(parameters * 4, 1)),
-            inputs: model.graph.inputs.map { Input(name: $0.name, width: $0.width, standardized: $0.standardization != nil, featureNames: $0.featureNames) },
-            outputs: model.graph.outputs.map { Output(name: $0.name, node: $0.node, width: widths[$0.node] ?? 0, scale: $0.scale) },
+            inputs: model.graph.inputs.map { Input(name: $0.name, width: $0.width, standardized: $0.standardization != nil, featureNames: $0.featureNames,
+                                                         columns: $0.columns.map(\.summary)) },
+            outputs: model.graph.outputs.map { Output(name: $0.name, node: $0.node, width: widths[$0.node] ?? 0, scale: $0.scale, labels: $0.labels) },
             nodes: model.graph.nodes.map { NodeInfo(name: $0.name, kind: Self.kind($0.operation), inputs: $0.inputs, width: widths[$0.name] ?? 0,
                                                     parameters: $0.operation.parameterCount) },
             folds: model.metadata.folds, producer: "\(model.metadata.producer) \(model.metadata.producerVersion)",
@@ -106,10 +110,13 @@ public struct ModelInspection: Codable, Sendable {
         var lines = ["model '\(name)': \(parameters) parameters, \(fileBytes) bytes (\(String(format: "%.3f", compressionRatio)) of float32 parameters)"]
         lines.append("produced by \(producer) at \(Date(timeIntervalSince1970: Double(createdUnixMillis) / 1000))")
         for input in inputs {
-            lines.append("input  \(input.name) [rows, \(input.width)]\(input.standardized ? " standardized" : "")")
+            lines.append("input  \(input.name) [rows, \(input.width)]\(input.standardized ? " standardized" : "")"
+                         + (input.columns.isEmpty ? "" : " from \(input.columns.count) raw columns:"))
+            lines += input.columns.map { "  column \($0)" }
         }
         for output in outputs {
-            lines.append("output \(output.name) [rows, \(output.width)] from \(output.node)\(output.scale == 1 ? "" : " × \(output.scale)")")
+            lines.append("output \(output.name) [rows, \(output.width)] from \(output.node)\(output.scale == 1 ? "" : " × \(output.scale)")"
+                         + (output.labels.isEmpty ? "" : ", labels \(output.labels.joined(separator: ", "))"))
         }
         for node in nodes {
             lines.append("  \(node.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(node.kind.padding(toLength: 22, withPad: " ", startingAt: 0)) ← \(node.inputs.joined(separator: ", ")) → \(node.width)  (\(node.parameters) params)")

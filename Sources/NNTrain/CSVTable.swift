@@ -1,51 +1,128 @@
 import Foundation
 import NNCore
 
-/// A numeric CSV file: a header row, then one row of numbers per record (read by NNCore's
-/// `CSVReader`: quoted fields, CRLF, a byte-order mark).
+/// A CSV file as people write it (read by NNCore's `CSVReader`: quoted fields, CRLF, a
+/// byte-order mark, any one-byte delimiter): a header row, then one row per record, whose
+/// fields are numbers, text, or gaps (`RawValue.missingSpellings`: empty, NA, NaN, …).
+///
+/// Numbers are kept as a row-major matrix; a column with any text in it also keeps its
+/// fields as text. Whether a gap or a string is acceptable is the reader's business:
+/// `matrix(columns:)` wants numbers only, `TableEncoding` turns raw columns into features.
 public struct CSVTable: Sendable {
     public var file: String
     public var header: [String]
-    /// Row-major values, `rowCount × header.count`.
+    /// Row-major numbers, `rowCount × header.count`; NaN where the field is a gap or text.
     public var values: [Float]
-    public var rowCount: Int { header.isEmpty ? 0 : values.count / header.count }
+    /// The columns (by index) holding any text: each row's field, trimmed, nil for a gap.
+    /// Numbers in such a column are spelled by `RawValue.categoryText`.
+    public var text: [Int: [String?]]
+    /// The line each row starts on (a quoted field may span lines).
+    public var lines: [Int]
+    public var rowCount: Int { lines.count }
 
-    /// Reads `path`, checking every field: a bad or non-finite value names its line and column.
-    public static func read(_ path: String) throws(DataError) -> CSVTable {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw .unreadable(file: path, detail: "cannot read the file as UTF-8 text")
-        }
-        return try parse(text, file: path)
+    /// A table of numbers only, one row per line after the header.
+    public init(file: String, header: [String], values: [Float]) {
+        self.file = file
+        self.header = header
+        self.values = values
+        text = [:]
+        let rows = header.isEmpty ? 0 : values.count / header.count
+        lines = (0..<rows).map { $0 + 2 }
     }
 
-    public static func parse(_ text: String, file: String) throws(DataError) -> CSVTable {
-        var records: [CSVReader.Record]
-        do { records = try CSVReader.records(text) } catch { throw .unreadable(file: file, detail: error.description) }
-        // Lines of spaces at the end are not rows either (a line of commas is: a bad row).
-        while let last = records.last, last.fields.count == 1, last.fields[0].trimmingCharacters(in: .whitespaces).isEmpty { records.removeLast() }
-        guard let headerRecord = records.first else { throw .empty(file: file) }
-        let header = headerRecord.fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        var values: [Float] = []
-        values.reserveCapacity((records.count - 1) * header.count)
-        for record in records.dropFirst() {
-            let lineNumber = record.line
-            let fields = record.fields
-            guard fields.count == header.count else {
-                throw .wrongFieldCount(file: file, line: lineNumber, expected: header.count, got: fields.count)
+    /// Reads `path`, one record at a time, checking every field: a field that is neither a
+    /// finite number, a gap nor text (inf; bytes that are not UTF-8) names its line and column.
+    public static func read(_ path: String, delimiter: UInt8 = CSVReader.comma) throws(DataError) -> CSVTable {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .unreadable(file: path, detail: "cannot read the file")
+        }
+        return try data.withUnsafeBytes { raw in
+            Result { () throws(DataError) in try parse(raw.bindMemory(to: UInt8.self), file: path, delimiter: delimiter) }
+        }.get()
+    }
+
+    public static func parse(_ text: String, file: String, delimiter: UInt8 = CSVReader.comma) throws(DataError) -> CSVTable {
+        var text = text
+        return try text.withUTF8 { bytes in Result { () throws(DataError) in try parse(bytes, file: file, delimiter: delimiter) } }.get()
+    }
+
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String, delimiter: UInt8) throws(DataError) -> CSVTable {
+        var table = CSVTable(file: file, header: [], values: [])
+        // Blank lines are held back: at the end of the file they are not rows.
+        var blankLines: [Int] = []
+        do {
+            try CSVReader.forEachRecord(bytes, delimiter: delimiter) { record in
+                if table.header.isEmpty {
+                    table.header = record.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+                    return
+                }
+                if record.fields.count == 1, record.fields[0].trimmingCharacters(in: .whitespaces).isEmpty, table.header.count > 1 {
+                    blankLines.append(record.line)
+                    return
+                }
+                if let blank = blankLines.first {
+                    throw DataError.wrongFieldCount(file: file, line: blank, expected: table.header.count, got: 1)
+                }
+                try table.append(record)
             }
-            for (column, field) in fields.enumerated() {
-                let trimmed = field.trimmingCharacters(in: .whitespaces)
-                guard let value = Float(trimmed) else {
-                    throw .badValue(file: file, line: lineNumber, column: header[column], value: trimmed)
+        } catch let error as DataError {
+            throw error
+        } catch {
+            throw .unreadable(file: file, detail: "\(error)")
+        }
+        guard table.rowCount > 0 else { throw .empty(file: file) }
+        return table
+    }
+
+    private mutating func append(_ record: CSVReader.Record) throws(DataError) {
+        guard record.fields.count == header.count else {
+            throw .wrongFieldCount(file: file, line: record.line, expected: header.count, got: record.fields.count)
+        }
+        let row = rowCount
+        lines.append(record.line)
+        for (column, field) in record.fields.enumerated() {
+            switch RawValue(field: field) {
+            case .missing:
+                values.append(.nan)
+                text[column]?.append(nil)
+            case .text(let written):
+                if let number = Float(written) {
+                    guard number.isFinite else { throw .nonFinite(file: file, line: record.line, column: header[column], value: written) }
+                    values.append(number)
+                    text[column]?.append(RawValue.categoryText(of: number))
+                } else {
+                    values.append(.nan)
+                    if text[column] == nil { text[column] = spelled(column: column, rows: row) }
+                    text[column]!.append(written)
                 }
-                guard value.isFinite else {
-                    throw .nonFinite(file: file, line: lineNumber, column: header[column], value: trimmed)
-                }
-                values.append(value)
+            case .number(let number):
+                values.append(number)
             }
         }
-        guard !values.isEmpty else { throw .empty(file: file) }
-        return CSVTable(file: file, header: header, values: values)
+    }
+
+    /// The first `rows` fields of a numeric column as a text column spells them.
+    private func spelled(column: Int, rows: Int) -> [String?] {
+        (0..<rows).map { row in
+            let value = values[row * header.count + column]
+            return value.isNaN ? nil : RawValue.categoryText(of: value)
+        }
+    }
+
+    /// The field at (`row`, `column`) as the encoder takes it.
+    public func rawValue(row: Int, column: Int) -> RawValue {
+        if let fields = text[column] { return fields[row].map(RawValue.text) ?? .missing }
+        return RawValue(number: values[row * header.count + column])
+    }
+
+    /// The first `count` rows.
+    public func prefix(_ count: Int) -> CSVTable {
+        guard count < rowCount else { return self }
+        var copy = self
+        copy.values = Array(values.prefix(count * header.count))
+        copy.lines = Array(lines.prefix(count))
+        copy.text = text.mapValues { Array($0.prefix(count)) }
+        return copy
     }
 
     public func columnIndex(_ name: String) throws(DataError) -> Int {
@@ -55,14 +132,34 @@ public struct CSVTable: Sendable {
         return index
     }
 
-    /// The named columns as a [rows, names.count] matrix.
+    /// The header check: every column of `names` must be in the file; all that are not are
+    /// named at once, each with the nearest column the file has.
+    public func requireColumns(_ names: [String]) throws(DataError) {
+        let missing = names.filter { !header.contains($0) }
+        guard missing.isEmpty else {
+            if missing.count == 1 { throw .missingColumn(file: file, column: missing[0], available: header) }
+            throw .missingColumns(file: file, columns: missing, available: header)
+        }
+    }
+
+    /// The named columns as a [rows, names.count] matrix of numbers; a gap or text names
+    /// its line and column.
     public func matrix(columns names: [String]) throws(DataError) -> (values: [Float], indices: [Int]) {
-        var indices: [Int] = []
-        for name in names { indices.append(try columnIndex(name)) }
+        try requireColumns(names)
+        let indices = names.map { header.firstIndex(of: $0)! }
         var result = [Float](repeating: 0, count: rowCount * names.count)
         let width = header.count
         for row in 0..<rowCount {
-            for (slot, column) in indices.enumerated() { result[row * names.count + slot] = values[row * width + column] }
+            for (slot, column) in indices.enumerated() {
+                let value = values[row * width + column]
+                guard !value.isNaN else {
+                    if let written = text[column]?[row] {
+                        throw .badValue(file: file, line: lines[row], column: header[column], value: written)
+                    }
+                    throw .missingValue(file: file, line: lines[row], column: header[column])
+                }
+                result[row * names.count + slot] = value
+            }
         }
         return (result, indices)
     }

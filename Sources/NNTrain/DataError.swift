@@ -1,9 +1,15 @@
+import NNCore
+
 /// Why training data or a model definition could not be used; every case names the file,
 /// line and column (or field) at fault.
 public enum DataError: Error, Equatable, CustomStringConvertible {
     case unreadable(file: String, detail: String)
     case empty(file: String)
     case missingColumn(file: String, column: String, available: [String])
+    /// The header check: several columns the model needs are not in the file.
+    case missingColumns(file: String, columns: [String], available: [String])
+    /// A gap (empty, NA, NaN, …) where a number is needed.
+    case missingValue(file: String, line: Int, column: String)
     case badValue(file: String, line: Int, column: String, value: String)
     case nonFinite(file: String, line: Int, column: String, value: String)
     case wrongFieldCount(file: String, line: Int, expected: Int, got: Int)
@@ -18,7 +24,12 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
         case .unreadable(let file, let detail): "\(file): \(detail)"
         case .empty(let file): "\(file): no data rows"
         case .missingColumn(let file, let column, let available):
-            "\(file): no column '\(column)'; columns are \(available.joined(separator: ", "))"
+            "\(file): no column '\(column)'\(Self.nearest(column, available)); columns are \(available.joined(separator: ", "))\(Self.delimiterHint(available))"
+        case .missingColumns(let file, let columns, let available):
+            "\(file): no columns \(columns.map { "'\($0)'\(Self.nearest($0, available))" }.joined(separator: ", ")); "
+                + "columns are \(available.joined(separator: ", "))\(Self.delimiterHint(available))"
+        case .missingValue(let file, let line, let column):
+            "\(file):\(line): column '\(column)' has no value; it is used as a number here (a model input's gaps are filled only in columns that had gaps at training)"
         case .badValue(let file, let line, let column, let value):
             "\(file):\(line): column '\(column)': '\(value)' is not a number"
         case .nonFinite(let file, let line, let column, let value):
@@ -32,5 +43,23 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
         case .lossDiverged(let epoch, let step, let loss):
             "training loss became \(loss) at epoch \(epoch), step \(step); the last good checkpoint was kept (lower the learning rate or clip gradients)"
         }
+    }
+
+    /// " (did you mean 'carat'?)" when a column of the file is a likely misspelling.
+    private static func nearest(_ column: String, _ available: [String]) -> String {
+        guard !available.isEmpty else { return "" }
+        let candidate = Spelling.nearest(to: column, in: available)
+        let distance = Spelling.editDistance(column, candidate)
+        return distance < column.count && distance <= max(1, column.count / 3) ? " (did you mean '\(candidate)'?)" : ""
+    }
+
+    /// A file read as one column whose name holds a `;`, a tab or a `|` was written with that
+    /// delimiter.
+    private static func delimiterHint(_ available: [String]) -> String {
+        guard available.count == 1, let header = available.first else { return "" }
+        for (delimiter, name) in [(";", "';'"), ("\t", "tab"), ("|", "'|'")] where header.contains(delimiter) {
+            return ". The file has one column: is it separated by \(name)? Pass --delimiter \(delimiter == "\t" ? "tab" : "'\(delimiter)'")"
+        }
+        return ""
     }
 }

@@ -21,12 +21,28 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         public var columnPrefix: String?
         /// Standardize with training-split statistics (default true).
         public var standardize: Bool?
+        /// Columns read as categories even when they hold numbers (a year, a code); a column
+        /// with text in it is a category anyway.
+        public var categorical: [String]?
+        /// Categorical columns keep at most this many categories (default 100), the most
+        /// frequent; the others share an "other" slot.
+        public var maxCategories: Int?
+        /// A category seen fewer times than this in the training rows (default 1) goes to the
+        /// "other" slot; so does a gap, then.
+        public var minFrequency: Int?
+        /// A numeric column with gaps gets a 0/1 "was missing" feature (default true).
+        public var missingIndicator: Bool?
 
-        public init(name: String, columns: [String]? = nil, columnPrefix: String? = nil, standardize: Bool? = nil) {
+        public init(name: String, columns: [String]? = nil, columnPrefix: String? = nil, standardize: Bool? = nil,
+                    categorical: [String]? = nil, maxCategories: Int? = nil, minFrequency: Int? = nil, missingIndicator: Bool? = nil) {
             self.name = name
             self.columns = columns
             self.columnPrefix = columnPrefix
             self.standardize = standardize
+            self.categorical = categorical
+            self.maxCategories = maxCategories
+            self.minFrequency = minFrequency
+            self.missingIndicator = missingIndicator
         }
     }
 
@@ -89,10 +105,13 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         /// Decision threshold of precision/recall: a probability for binary heads (default
         /// 0.5), a distance for contrastive heads (default margin / 2).
         public var threshold: Float?
+        /// The class names of a text target column, by class index (a binary head: the
+        /// negative then the positive one); nil = its distinct values in text order.
+        public var labels: [String]?
 
         public init(name: String, node: String, loss: LossKind, targets: [String]? = nil, weight: Float? = nil,
                     delta: Float? = nil, margin: Float? = nil, targetScale: Float? = nil,
-                    classWeight: ClassWeight? = nil, threshold: Float? = nil) {
+                    classWeight: ClassWeight? = nil, threshold: Float? = nil, labels: [String]? = nil) {
             self.name = name
             self.node = node
             self.loss = loss
@@ -103,6 +122,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
             self.targetScale = targetScale
             self.classWeight = classWeight
             self.threshold = threshold
+            self.labels = labels
         }
     }
 

@@ -8,10 +8,17 @@ import NNInference
 /// the columns the run's inputs were built from (by name, in any order); target columns may be
 /// there or not.
 public enum OfflinePrediction {
-    /// The graph's inputs from the table's columns, found by the names the run used.
+    /// The graph's inputs from the table's columns, found by the names the run used; an input
+    /// taking raw columns encodes them as training did.
     public static func inputs(for graph: Graph, table: CSVTable) throws -> [String: Tensor] {
         var inputs: [String: Tensor] = [:]
+        let encoding = TableEncoding(graph: graph)
+        try table.requireColumns(graph.inputs.flatMap { $0.columns.isEmpty ? $0.featureNames : $0.columns.map(\.name) })
         for input in graph.inputs {
+            if !input.columns.isEmpty {
+                inputs[input.name] = try encoding.features(of: input.name, columns: input.columns, table: table)
+                continue
+            }
             let columns = input.featureNames.isEmpty ? table.header : input.featureNames
             let (values, _) = try table.matrix(columns: columns)
             inputs[input.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
@@ -20,17 +27,20 @@ public enum OfflinePrediction {
     }
 
     /// A CSV with one column per output value (`name` for a one-wide output, `name_0`, … for a
-    /// wider one) and, for classification heads, `name_class` (the most likely class).
+    /// wider one) and, for classification heads, `name_class` (the most likely class) and, for
+    /// heads trained on text labels, `name_label` (that class's name).
     public static func csv(_ checkpoint: CheckpointFile, table: CSVTable) throws -> String {
         let inputs = try self.inputs(for: checkpoint.graph, table: table)
         let outputs = try Executor(plan: Plan(graph: checkpoint.graph)).predict(inputs)
         let spec = try? checkpoint.state.modelSpec()
         let classifiers = Set(spec?.outputs.filter { [LossKind.sparseCategoricalCrossEntropy, .categoricalCrossEntropy].contains($0.loss) }.map(\.name) ?? [])
+        let thresholds = Dictionary(spec?.outputs.compactMap { head in head.threshold.map { (head.name, $0) } } ?? [], uniquingKeysWith: { $1 })
         var header: [String] = []
         for output in checkpoint.graph.outputs {
             let width = outputs[output.name]!.shape[1]
             header += width == 1 ? [output.name] : (0..<width).map { "\(output.name)_\($0)" }
             if classifiers.contains(output.name) { header.append("\(output.name)_class") }
+            if !output.labels.isEmpty { header.append("\(output.name)_label") }
         }
         var lines = [header.joined(separator: ",")]
         for row in 0..<table.rowCount {
@@ -39,7 +49,9 @@ public enum OfflinePrediction {
                 let tensor = outputs[output.name]!
                 let values = (0..<tensor.shape[1]).map { tensor[row, $0] }
                 fields += values.map { "\($0)" }
-                if classifiers.contains(output.name) { fields.append("\(values.indices.max { values[$0] < values[$1] }!)") }
+                let top = values.indices.max { values[$0] < values[$1] }!
+                if classifiers.contains(output.name) { fields.append("\(top)") }
+                if !output.labels.isEmpty { fields.append(CSVWriter.field(output.labels[values.count == 1 ? (values[0] > (thresholds[output.name] ?? 0.5) ? 1 : 0) : top])) }
             }
             lines.append(fields.joined(separator: ","))
         }

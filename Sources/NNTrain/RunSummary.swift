@@ -22,6 +22,10 @@ public enum RunSummary {
         for input in graph.inputs {
             lines.append("input \(input.name): \(input.width) features\(input.standardization == nil ? "" : ", standardized")"
                          + (input.featureNames.isEmpty ? "" : " (\(input.featureNames.prefix(6).joined(separator: ", "))\(input.width > 6 ? ", …" : ""))"))
+            lines += input.columns.map { "  column \($0.summary)" }
+        }
+        for output in graph.outputs where !output.labels.isEmpty {
+            lines.append("output \(output.name): labels \(output.labels.joined(separator: ", "))")
         }
         let widths = (try? graph.validate().widths) ?? [:]
         let spec = try? state.modelSpec()

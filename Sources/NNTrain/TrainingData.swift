@@ -23,12 +23,12 @@ public struct TrainingData: Sendable {
                      sampleWeights: sampleWeights?.gatheringRows(indices))
     }
 
-    /// Reads the columns a spec names from a table: inputs (every column that is neither a
-    /// target nor the sample-weight column when an input names none), each head's targets,
-    /// and the sample weights when the table has their column (metrics do not need them).
-    public static func from(_ table: CSVTable, spec: ModelSpec) throws(DataError) -> (TrainingData, featureColumns: [String: [String]]) {
+    /// The columns each input of `spec` reads from `table`: those it lists, or every column
+    /// that is neither a target nor the sample-weight column (and starts with its prefix).
+    /// Every listed column and target must be in the file (all missing ones are named at once).
+    public static func featureColumns(of spec: ModelSpec, in table: CSVTable) throws(DataError) -> [String: [String]] {
         let targetColumns = Set(spec.outputs.flatMap(spec.targets(of:)) + [spec.sampleWeightColumn].compactMap { $0 })
-        var inputs: [String: Tensor] = [:]
+        try table.requireColumns(spec.inputs.flatMap { $0.columns ?? [] } + spec.outputs.flatMap(spec.targets(of:)))
         var featureColumns: [String: [String]] = [:]
         for input in spec.inputs {
             let columns = input.columns ?? table.header.filter { !targetColumns.contains($0) && $0.hasPrefix(input.columnPrefix ?? "") }
@@ -36,13 +36,33 @@ public struct TrainingData: Sendable {
                 throw .unreadable(file: table.file, detail: "input '\(input.name)': no feature column"
                                   + (input.columnPrefix.map { " starts with '\($0)'" } ?? "") + "; columns are \(table.header.joined(separator: ", "))")
             }
-            let (values, _) = try table.matrix(columns: columns)
-            inputs[input.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
             featureColumns[input.name] = columns
+        }
+        return featureColumns
+    }
+
+    /// Reads the columns a spec names from a table: inputs (numbers, or raw columns encoded
+    /// by `encoding`), each head's targets (class indices of its labels when it has them), and
+    /// the sample weights when the table has their column (metrics do not need them).
+    public static func from(_ table: CSVTable, spec: ModelSpec, encoding: TableEncoding = TableEncoding()) throws(DataError) -> (TrainingData, featureColumns: [String: [String]]) {
+        let featureColumns = try featureColumns(of: spec, in: table)
+        var inputs: [String: Tensor] = [:]
+        for input in spec.inputs {
+            let columns = featureColumns[input.name]!
+            if let raw = encoding.columns[input.name] {
+                inputs[input.name] = try encoding.features(of: input.name, columns: raw, table: table)
+            } else {
+                let (values, _) = try table.matrix(columns: columns)
+                inputs[input.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
+            }
         }
         var targets: [String: Tensor] = [:]
         for head in spec.outputs {
             let columns = spec.targets(of: head)
+            if let labels = encoding.labels[head.name] {
+                targets[head.name] = try encoding.classIndices(of: head.name, labels: labels, column: columns[0], table: table)
+                continue
+            }
             let (values, _) = try table.matrix(columns: columns)
             targets[head.name] = Tensor(shape: [table.rowCount, columns.count], values: values)
         }

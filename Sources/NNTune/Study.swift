@@ -56,7 +56,7 @@ public final class Study: Sendable {
         try MemberConfiguration.check(space, base: base, spaceFile: definition.spaceFile, modelFile: definition.modelFile)
         files = StudyFiles(directory: directory)
         runner = MemberRunner(definition: definition, base: base, table: try CSVTable.read(definition.dataFile),
-                              validationTable: try definition.validationFile.map(CSVTable.read), files: files)
+                              validationTable: try definition.validationFile.map { try CSVTable.read($0) }, files: files)
         self.store = store
         self.directory = directory
         lock = try StudyLock(directory: directory)

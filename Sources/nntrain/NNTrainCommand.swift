@@ -1,4 +1,5 @@
 import ArgumentParser
+import NNCore
 import Foundation
 import NNFormat
 import NNInference
@@ -117,6 +118,8 @@ extension NNTrainCommand {
 
         @Argument(help: "The checkpoint.") var checkpoint: String
         @Option(help: "Data to evaluate on (CSV with the training columns); with --one-shot, the queries.") var data: String
+        @Option(help: "The data files' field delimiter: one character (';', '|') or tab.", transform: DelimiterFlag.parse)
+        var delimiter: UInt8 = CSVReader.comma
         @Flag(help: "N-way one-shot accuracy of the model's embedding instead of its metrics.") var oneShot = false
         @Option(help: "With --one-shot: labeled examples to draw the shots from (CSV with the features and --label).") var support: String?
         @Option(help: "With --one-shot: the class column of --support and --data.") var label = "label"
@@ -145,8 +148,8 @@ extension NNTrainCommand {
                     return
                 }
             } else {
-                metrics = try Trainer.resume(file, table: try CSVTable.read(file.state.split.trainingFile), additionalEpochs: 0)
-                    .evaluate(on: try CSVTable.read(data))
+                metrics = try Trainer.resume(file, table: try CSVTable.read(file.state.split.trainingFile, delimiter: delimiter), additionalEpochs: 0)
+                    .evaluate(on: try CSVTable.read(data, delimiter: delimiter))
             }
             if options.json {
                 printJSON(metrics, extra: ["data": data])
@@ -187,11 +190,13 @@ extension NNTrainCommand {
         static let configuration = CommandConfiguration(abstract: "Predictions of a checkpoint for the rows of a CSV file, through NNInference (the numbers nnserve will give).")
 
         @Argument(help: "The checkpoint.") var checkpoint: String
-        @Option(help: "Rows to predict (CSV with the columns the run's inputs were built from).") var data: String
+        @Option(help: "Rows to predict (CSV with the columns the run's inputs were built from: numbers, or raw strings and gaps for a run on a raw table).") var data: String
+        @Option(help: "The data file's field delimiter: one character (';', '|') or tab.", transform: DelimiterFlag.parse)
+        var delimiter: UInt8 = CSVReader.comma
         @Option(help: "Write the predictions here (CSV); default: standard output.") var out: String?
 
         func run() throws {
-            let text = try OfflinePrediction.csv(try CheckpointFile.read(from: checkpoint), table: try CSVTable.read(data))
+            let text = try OfflinePrediction.csv(try CheckpointFile.read(from: checkpoint), table: try CSVTable.read(data, delimiter: delimiter))
             if let out {
                 try text.write(toFile: out, atomically: true, encoding: .utf8)
                 FileHandle.standardError.write(Data("wrote \(out)\n".utf8))

@@ -1,7 +1,18 @@
 import ArgumentParser
 import Foundation
+import NNCore
 import NNFormat
 import NNTrain
+
+/// `--delimiter`: one character or `tab`.
+enum DelimiterFlag {
+    static func parse(_ text: String) throws -> UInt8 {
+        guard let delimiter = CSVReader.delimiter(named: text) else {
+            throw ValidationError("--delimiter \(text): give one character other than a quote or a line break (';', '|'), or tab")
+        }
+        return delimiter
+    }
+}
 
 /// The flags that define a run (model, data, optimizer, schedule, …), shared by `fit` and
 /// `lr-find`, so a sweep runs exactly the model and settings `fit` would train.
@@ -12,6 +23,8 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Model file (JSON; see docs/TRAINING.md).") var model: String
     @Option(help: "Training data (CSV with a header row).") var data: String
     @Option(help: "Validation data (CSV); without it --validation-fraction of --data is held out.") var validationData: String?
+    @Option(help: "The data files' field delimiter: one character (';', '|') or tab.", transform: DelimiterFlag.parse)
+    var delimiter: UInt8 = CSVReader.comma
     @Option(help: "Target column(s) for the output that names none, comma separated.") var target: String?
     @Option(help: "Epochs.") var epochs = defaults.epochs
     @Option(help: "Rows per step.") var batchSize = defaults.batchSize
@@ -68,13 +81,17 @@ struct TrainingFlags: ParsableArguments {
         var spec = try ModelSpec.decode(json: text, file: model)
         if let target { spec = try spec.withTarget(target.split(separator: ",").map(String.init), file: model) }
         if let sampleWeightColumn { spec.sampleWeightColumn = sampleWeightColumn }
-        var trainer = try Trainer(spec: spec, table: try CSVTable.read(data), validationTable: try validationData.map(CSVTable.read),
-                                  settings: settings, modelFile: model) { warning in
+        let source = try initFrom.map { try CheckpointFile.read(from: $0) }
+        // A run started from another keeps its vocabularies and labels, so the weights it
+        // loads read the features they were trained on.
+        var trainer = try Trainer(spec: spec, table: try CSVTable.read(data, delimiter: delimiter),
+                                  validationTable: try validationData.map { try CSVTable.read($0, delimiter: delimiter) },
+                                  settings: settings, modelFile: model, encoding: source.map { TableEncoding(graph: $0.graph) }) { warning in
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         func say(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        if let initFrom {
-            let report = try trainer.initialize(from: try CheckpointFile.read(from: initFrom), file: initFrom)
+        if let initFrom, let source {
+            let report = try trainer.initialize(from: source, file: initFrom)
             for line in report.lines { say("--init-from \(initFrom): \(line)") }
         }
         for (head, weights) in trainer.classWeights.sorted(by: { $0.key < $1.key }) {

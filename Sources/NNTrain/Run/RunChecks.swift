@@ -23,13 +23,21 @@ enum RunChecks {
     /// Each head must have as many units as its loss reads target columns: a 4-unit mse head
     /// with one target column read past the targets and trapped inside the loss.
     static func headWidths(_ spec: ModelSpec, graph: Graph, file: String) throws(DataError) {
-        let widths = (try? graph.validate().widths) ?? [:]
+        // Widths before labels: a head whose labels do not fit is what this reports.
+        var unlabeled = graph
+        for index in unlabeled.outputs.indices { unlabeled.outputs[index].labels = [] }
+        let widths = (try? unlabeled.validate().widths) ?? [:]
         for (index, head) in spec.outputs.enumerated() {
             let columns = spec.targets(of: head)
             let node = graph.outputs[index].node
             let width = widths[node] ?? 0
             let loss = spec.loss(of: head)
             let named = columns.map { "'\($0)'" }.joined(separator: ", ")
+            let labels = graph.outputs[index].labels
+            if !labels.isEmpty, labels.count != (width == 1 ? 2 : width) {
+                throw .invalidModel(file: file, detail: "output '\(head.name)' reads '\(node)', which has \(width) unit\(width == 1 ? "" : "s"), but its target \(named) "
+                                    + "has \(labels.count) labels (\(labels.joined(separator: ", "))); give it \(labels.count == 2 ? "1 unit (binary) or 2" : "\(labels.count)") units")
+            }
             switch loss {
             case .sparseCategoricalCrossEntropy:
                 guard columns.count == 1 else {

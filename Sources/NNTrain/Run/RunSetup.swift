@@ -46,23 +46,34 @@ struct RunSetup {
     /// With `validationTable`, every row of `table` trains and the validation metrics come
     /// from that file; otherwise a seeded `settings.validationFraction` of `table` is held out.
     static func newRun(spec: ModelSpec, table: CSVTable, validationTable: CSVTable? = nil, settings: TrainingSettings,
-                              modelFile: String = "model", warn: (String) -> Void = { _ in }) throws(DataError) -> RunSetup {
+                              modelFile: String = "model", keeping kept: TableEncoding = TableEncoding(),
+                              warn: (String) -> Void = { _ in }) throws(DataError) -> RunSetup {
         try settings.validate()
         var settings = settings
         if validationTable != nil { settings.validationFraction = 0 }
         // Weights are optional when reading data (metrics do not use them), not for training.
         if let column = spec.sampleWeightColumn { _ = try table.columnIndex(column) }
-        let (data, featureColumns) = try TrainingData.from(table, spec: spec)
+        let featureColumns = try TrainingData.featureColumns(of: spec, in: table)
         let splitSeed = settings.splitSeed ?? settings.seed
-        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: splitSeed)
+        let (trainRows, validationRows) = TrainingData.split(rows: table.rowCount, validationFraction: settings.validationFraction, seed: splitSeed)
+        // Vocabularies, fills and profiles come from the training rows only.
+        let encoding = try TableEncoding.learn(table, spec: spec, featureColumns: featureColumns, rows: trainRows, keeping: kept, warn: warn)
+        let (data, _) = try TrainingData.from(table, spec: spec, encoding: encoding)
         let training = data.subset(trainRows[...])
         var inputs: [GraphInput] = []
         for input in spec.inputs {
-            let columns = featureColumns[input.name]!
-            let statistics = input.standardize == false ? nil : TrainingData.standardization(of: training.inputs[input.name]!)
-            inputs.append(GraphInput(name: input.name, width: columns.count, featureNames: columns, standardization: statistics))
+            let features = training.inputs[input.name]!
+            var statistics = input.standardize == false ? nil : TrainingData.standardization(of: features)
+            if let columns = encoding.columns[input.name] {
+                statistics = statistics.map { TableEncoding.standardization($0, leavingIndicatorsOf: columns) }
+                inputs.append(GraphInput(name: input.name, columns: columns, standardization: statistics))
+            } else {
+                let columns = featureColumns[input.name]!
+                inputs.append(GraphInput(name: input.name, width: columns.count, featureNames: columns, standardization: statistics))
+            }
         }
         var (graph, regularization) = try ModelFactory.graph(spec, inputs: inputs, seed: settings.seed, file: modelFile, warn: warn)
+        for (index, head) in spec.outputs.enumerated() { graph.outputs[index].labels = encoding.labels[head.name] ?? [] }
         try RunChecks.headWidths(spec, graph: graph, file: modelFile)
         for (index, head) in spec.outputs.enumerated() {
             graph.outputs[index].scale = try RunChecks.targetScale(head, loss: spec.loss(of: head), targets: training.targets[head.name]!, file: modelFile)
@@ -79,7 +90,7 @@ struct RunSetup {
                              validation: data.subset(validationRows[...]), split: split, modelFile: modelFile)
         setup.targetChecks = [(table.file, data)]
         if let validationTable {
-            let validation = try TrainingData.from(validationTable, spec: spec).0
+            let validation = try TrainingData.from(validationTable, spec: spec, encoding: encoding).0
             setup.validation = validation
             setup.split.validationRows = validation.rows
             setup.targetChecks.append((validationTable.file, validation))

@@ -47,7 +47,8 @@ extension Trainer {
         let state = checkpoint.state
         let spec = try state.modelSpec()
         var settings = try state.trainingSettings()
-        let (data, _) = try TrainingData.from(table, spec: spec)
+        let encoding = TableEncoding(graph: checkpoint.graph)
+        let (data, _) = try TrainingData.from(table, spec: spec, encoding: encoding)
         let separateValidation = !state.split.validationFile.isEmpty
         let expectedRows = state.split.trainingRows + (separateValidation ? 0 : state.split.validationRows)
         guard data.rows == expectedRows else {
@@ -55,7 +56,7 @@ extension Trainer {
         }
         let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: state.split.splitSeed)
         let validation = separateValidation
-            ? try TrainingData.from(try CSVTable.read(state.split.validationFile), spec: spec).0 : data.subset(validationRows[...])
+            ? try TrainingData.from(try CSVTable.read(state.split.validationFile), spec: spec, encoding: encoding).0 : data.subset(validationRows[...])
         // Pinned only when the run grows past its length: a crashed run resumed to its planned
         // end writes the uninterrupted run's bytes.
         if state.epoch + additionalEpochs != settings.epochs { settings.scheduleEpochs = settings.scheduleEpochs ?? settings.epochs }

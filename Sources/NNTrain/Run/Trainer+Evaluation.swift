@@ -18,7 +18,7 @@ extension Trainer {
 
     /// Metrics of the current model on another table with the training columns.
     public func evaluate(on table: CSVTable) throws -> [String: Double] {
-        let (data, _) = try TrainingData.from(table, spec: spec)
+        let (data, _) = try TrainingData.from(table, spec: spec, encoding: TableEncoding(graph: model.graph))
         try RunChecks.targets(data, file: table.file, spec: spec, graph: model.graph)
         return try evaluate(data)
     }
@@ -41,14 +41,13 @@ extension Trainer {
     /// `nntrain diagnose`: the checkpoint's layers on the first `rows` rows of `table`, which
     /// has the target columns (for gradient norms) or only the inputs.
     public static func diagnose(_ checkpoint: CheckpointFile, table: CSVTable, rows: Int) throws -> Diagnostics.Report {
-        var table = table
-        if table.rowCount > rows { table.values = Array(table.values.prefix(rows * table.header.count)) }
+        let table = table.prefix(rows)
         let state = checkpoint.state
         let spec = try state.modelSpec()
         guard spec.outputs.allSatisfy({ spec.targets(of: $0).allSatisfy(table.header.contains) }) else {
             return Diagnostics.diagnose(checkpoint.graph, inputs: try OfflinePrediction.inputs(for: checkpoint.graph, table: table))
         }
-        let (data, _) = try TrainingData.from(table, spec: spec)
+        let (data, _) = try TrainingData.from(table, spec: spec, encoding: TableEncoding(graph: checkpoint.graph))
         let setup = RunSetup(spec: spec, settings: try state.trainingSettings(), graph: checkpoint.graph, regularization: [:], training: data,
                              validation: data.subset([][...]), split: state.split, modelFile: "checkpoint")
         return try Trainer(setup).diagnose(rows: rows)

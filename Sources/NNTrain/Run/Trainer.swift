@@ -74,11 +74,12 @@ public struct Trainer {
         model.frozenLayers = frozenLayers(atEpoch: epoch + 1)
     }
 
-    /// A new run from a table (`RunSetup.newRun`).
+    /// A new run from a table (`RunSetup.newRun`); `encoding` gives inputs and heads raw
+    /// columns and labels (another run's, for `--init-from`) instead of learning them.
     public init(spec: ModelSpec, table: CSVTable, validationTable: CSVTable? = nil, settings: TrainingSettings,
-                modelFile: String = "model", warn: (String) -> Void = { _ in }) throws(DataError) {
+                modelFile: String = "model", encoding: TableEncoding? = nil, warn: (String) -> Void = { _ in }) throws(DataError) {
         try self.init(RunSetup.newRun(spec: spec, table: table, validationTable: validationTable, settings: settings,
-                                      modelFile: modelFile, warn: warn))
+                                      modelFile: modelFile, keeping: encoding ?? TableEncoding(), warn: warn))
     }
 
     /// A run over prepared data and an initialized graph (`RunSetup.prepared`).
