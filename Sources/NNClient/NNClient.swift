@@ -79,18 +79,36 @@ public final class NNClient: Sendable {
     /// Predictions for named [rows, width] inputs; all outputs unless `outputs` names some.
     public func predict(model: String, version: Int = 0, inputs: [String: Tensor], outputs: [String] = [],
                         timeoutMicros: Int = 0) async throws -> (version: Int, outputs: [String: Tensor]) {
-        var request = Nnserve_Request()
-        request.predict.model = model
-        request.predict.version = Int64(version)
-        request.predict.outputs = outputs
-        request.predict.timeoutMicros = Int64(timeoutMicros)
-        request.predict.inputs = inputs.keys.sorted().map { name in
+        try await predict(model: model, version: version, tensors: inputs.keys.sorted().map { name in
             var tensor = Nnserve_InputTensor()
             tensor.name = name
             tensor.shape = inputs[name]!.shape.map(Int64.init)
             tensor.data = inputs[name]!.scalars
             return tensor
-        }
+        }, outputs: outputs, timeoutMicros: timeoutMicros)
+    }
+
+    /// Raw rows for a model taking them: each column's fields as text, one per row ("" or a
+    /// missing spelling for a gap), as a CSV wrote them.
+    public func predict(model: String, version: Int = 0, rawColumns: [String: [String]], outputs: [String] = [],
+                        timeoutMicros: Int = 0) async throws -> (version: Int, outputs: [String: Tensor]) {
+        try await predict(model: model, version: version, tensors: rawColumns.keys.sorted().map { name in
+            var tensor = Nnserve_InputTensor()
+            tensor.name = name
+            tensor.shape = [Int64(rawColumns[name]!.count), 1]
+            tensor.text = rawColumns[name]!
+            return tensor
+        }, outputs: outputs, timeoutMicros: timeoutMicros)
+    }
+
+    private func predict(model: String, version: Int, tensors: [Nnserve_InputTensor], outputs: [String],
+                         timeoutMicros: Int) async throws -> (version: Int, outputs: [String: Tensor]) {
+        var request = Nnserve_Request()
+        request.predict.model = model
+        request.predict.version = Int64(version)
+        request.predict.outputs = outputs
+        request.predict.timeoutMicros = Int64(timeoutMicros)
+        request.predict.inputs = tensors
         let response = try await send(request)
         guard case .predict(let predicted)? = response.kind else { throw Self.failure(response) }
         var result: [String: Tensor] = [:]

@@ -5,7 +5,8 @@ import NNFormat
 /// The rows `nnclient predict` sends, read from files and split per model input: one CSV whose
 /// columns are picked by each input's feature names (a two-input siamese model takes its
 /// `left_…` and `right_…` columns from one pair file), one CSV per input (`name=file`), or
-/// JSON (an array of rows for a one-input model, an object of input name → rows otherwise).
+/// JSON (an array of rows for a one-input model, an object of input name → rows otherwise);
+/// for a model taking raw rows, the CSV's raw columns by name, as text.
 public enum PredictRows {
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case unreadable(file: String)
@@ -36,6 +37,31 @@ public enum PredictRows {
         var tensors: [String: Tensor] = [:]
         for input in inputs { tensors[input.name] = try table.columns(input.featureNames, of: input.name) }
         return tensors
+    }
+
+    /// The raw columns of a model taking raw rows, from one CSV with a column of each name
+    /// (any order, other columns ignored): the fields as written, gaps included.
+    public static func rawColumns(fromCSV path: String, columns: [Nnserve_ColumnInfo], delimiter: UInt8 = CSVReader.comma) throws(Failure) -> [String: [String]] {
+        let table = try readCSV(path, delimiter: delimiter)
+        let missing = columns.map(\.name).filter { !table.header.contains($0) }
+        guard missing.isEmpty else {
+            throw .notRows(file: path, detail: "no column \(missing.map { "'\($0)'" }.joined(separator: ", ")) (the model's raw columns are "
+                           + "\(columns.map(\.name).joined(separator: ", ")); the file has \(table.header.joined(separator: ", "))")
+        }
+        var result: [String: [String]] = [:]
+        for column in columns {
+            let index = table.header.firstIndex(of: column.name)!
+            var fields: [String] = []
+            fields.reserveCapacity(table.lines.count)
+            for record in table.lines {
+                guard index < record.fields.count else {
+                    throw .notRows(file: path, detail: "line \(record.line) has \(record.fields.count) fields, the header \(table.header.count)")
+                }
+                fields.append(record.fields[index])
+            }
+            result[column.name] = fields
+        }
+        return result
     }
 
     /// Each input's rows from its own CSV (`assignments`: input name → file).
@@ -116,10 +142,10 @@ public enum PredictRows {
         }
     }
 
-    private static func readCSV(_ path: String) throws(Failure) -> Table {
+    private static func readCSV(_ path: String, delimiter: UInt8 = CSVReader.comma) throws(Failure) -> Table {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable(file: path) }
         let records: [CSVReader.Record]
-        do { records = try CSVReader.records(text).filter { !$0.isBlank } } catch { throw .notRows(file: path, detail: error.description) }
+        do { records = try CSVReader.records(text, delimiter: delimiter).filter { !$0.isBlank } } catch { throw .notRows(file: path, detail: error.description) }
         guard let header = records.first?.fields.map({ $0.trimmingCharacters(in: .whitespaces) }) else {
             throw .notRows(file: path, detail: "empty")
         }

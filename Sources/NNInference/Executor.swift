@@ -77,12 +77,13 @@ public final class Executor {
     }
 
     /// Runs named [rows, width] inputs of any row count (in chunks of `maxRows`) and returns
-    /// the requested outputs (all by default). Allocates its results: for tools and tests.
+    /// the requested outputs (all by default). Inputs are the graph's, as features (an input
+    /// taking raw rows given encoded). Allocates its results: for tools and tests.
     public func predict(_ inputs: [String: Tensor], outputs requested: [String]? = nil) throws(InferenceError) -> [String: Tensor] {
         let named = inputs.keys.sorted().map { NamedInput(name: $0, shape: inputs[$0]!.shape.map(Int64.init), values: inputs[$0]!.scalars) }
         let block: RowBlock
         do {
-            block = try plan.rowBlock(named, outputs: requested ?? [], limits: .unbounded)
+            block = try plan.rowBlock(named, outputs: requested ?? [], limits: .unbounded, encodedFeatures: true)
         } catch {
             throw .invalidInput(error)
         }

@@ -11,6 +11,8 @@ public final class Plan: Sendable {
         public var location: ValueLocation
         /// What the columns are, for inputs whose graph names them (messages name the feature).
         public var featureNames: [String] = []
+        /// The raw columns an input taking raw rows encodes (`RawColumn`); empty for numbers.
+        public var columns: [RawColumn] = []
         public var width: Int { location.width }
     }
 
@@ -38,6 +40,8 @@ public final class Plan: Sendable {
     }
 
     public let inputs: [Binding]
+    /// The tensors a request sends: each numeric input, and each raw column once (by name).
+    public let requestInputs: [RequestInput]
     public let outputs: [Binding]
     public let maxRows: Int
     public let arenaFloats: Int
@@ -84,7 +88,10 @@ public final class Plan: Sendable {
         let planner = BufferPlanner(widths: builder.widths, placements: builder.placements, maxRows: options.maxRows)
         let (locations, arenaFloats) = planner.plan(definitions: definitions, lastUses: lastUses)
 
-        inputs = zip(graph.inputs, builder.inputValues).map { Binding(name: $0.name, location: locations[$1]!, featureNames: $0.featureNames) }
+        inputs = zip(graph.inputs, builder.inputValues).map {
+            Binding(name: $0.name, location: locations[$1]!, featureNames: $0.featureNames, columns: $0.columns)
+        }
+        requestInputs = RequestInput.inputs(of: inputs)
         outputs = zip(graph.outputs, outputValues).map { Binding(name: $0.name, location: locations[$1]!) }
         maxRows = options.maxRows
         self.arenaFloats = arenaFloats

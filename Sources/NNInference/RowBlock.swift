@@ -1,16 +1,28 @@
 import Dispatch
 
 /// One named input of a request as it was sent, whichever protocol carried it: [rows, width]
-/// (an empty shape means rows are inferred from the value count).
+/// (an empty shape means rows are inferred from the value count). A raw column of a model
+/// taking raw rows comes as numbers (NaN: a gap) or as `text` (BYTES; nil or a missing
+/// spelling: a gap).
 public struct NamedInput: Sendable {
     public var name: String
     public var shape: [Int64]
     public var values: [Float]
+    /// The elements as text, when the request sent strings; `values` is then empty.
+    public var text: [String?]?
 
     public init(name: String, shape: [Int64], values: [Float]) {
         self.name = name
         self.shape = shape
         self.values = values
+        text = nil
+    }
+
+    public init(name: String, shape: [Int64], text: [String?]) {
+        self.name = name
+        self.shape = shape
+        values = []
+        self.text = text
     }
 }
 
@@ -42,6 +54,8 @@ public struct RowBlock: Sendable {
     public let inputs: [[Float]]
     /// Indices into `plan.outputs` to return, each once.
     public let outputs: [Int]
+    /// What the raw columns held (empty for a model taking numbers only).
+    public let tallies: [ColumnTally]
 }
 
 /// Why a request does not fit a plan; each case names the value at fault. `message(model:)`
@@ -58,6 +72,10 @@ public enum InputError: Error, Equatable, CustomStringConvertible {
     case rowCountMismatch(input: String, rows: Int, expected: Int)
     /// `feature` is the feature's name in quotes, or its index.
     case notFinite(input: String, row: Int, feature: String, value: Float)
+    /// Strings sent for a numeric input.
+    case textForNumbers(input: String, width: Int)
+    /// A raw column's value its column cannot take (`RawValueError`'s description).
+    case badValue(input: String, row: Int, detail: String)
     case unknownOutput(name: String, known: [String])
     case repeatedOutput(name: String)
     case answerTooLarge(values: Int, rows: Int, limit: Int)
@@ -87,6 +105,10 @@ public enum InputError: Error, Equatable, CustomStringConvertible {
         case .rowCountMismatch(let input, let rows, let expected): return "input '\(input)' has \(rows) rows, the other inputs \(expected)"
         case .notFinite(let input, let row, let feature, let value):
             return "input '\(input)' row \(row) feature \(feature) is \(value); values must be finite"
+        case .textForNumbers(let input, let width):
+            return "input '\(input)' is text (BYTES); \(label) takes it as [rows, \(width)] numbers (FP32)"
+        case .badValue(let input, let row, let detail):
+            return "input '\(input)' row \(row): \(detail)"
         case .unknownOutput(let name, let known): return "unknown output '\(name)'; \(label) has \(list(known))"
         case .repeatedOutput(let name): return "output '\(name)' is requested more than once; name each output at most once"
         case .answerTooLarge(let values, let rows, let limit):
@@ -98,17 +120,30 @@ public enum InputError: Error, Equatable, CustomStringConvertible {
 
 extension Plan {
     /// Checks named inputs and requested outputs (all when none are named) against this plan
-    /// and lays the rows out as a `RowBlock`.
-    public func rowBlock(_ given: [NamedInput], outputs requested: [String], limits: RequestLimits) throws(InputError) -> RowBlock {
-        for input in given where !inputs.contains(where: { $0.name == input.name }) {
-            throw .unknownInput(name: input.name, known: inputs.map(\.name))
+    /// and lays the rows out as a `RowBlock`. A request sends `requestInputs`: numeric inputs,
+    /// and a model taking raw rows its raw columns, encoded here. With `encodedFeatures` every
+    /// input is given as its [rows, width] features instead (tools that encoded a table
+    /// themselves, self-tests).
+    public func rowBlock(_ given: [NamedInput], outputs requested: [String], limits: RequestLimits,
+                         encodedFeatures: Bool = false) throws(InputError) -> RowBlock {
+        let known = encodedFeatures ? inputs.map(\.name) : requestInputs.map(\.name)
+        for input in given where !known.contains(input.name) {
+            throw .unknownInput(name: input.name, known: known)
         }
         var rows: Int?
         var laidOut: [[Float]] = []
+        var tallies: [ColumnTally] = []
         for binding in inputs {
+            if !binding.columns.isEmpty && !encodedFeatures {
+                laidOut.append(try encodeRawRows(binding, given: given, limits: limits, rows: &rows, tallies: &tallies))
+                continue
+            }
             guard let tensor = given.first(where: { $0.name == binding.name }) else { throw .missingInput(name: binding.name) }
             let width = binding.width
-            let shape = tensor.shape.isEmpty ? [Int64(tensor.values.count / max(width, 1)), Int64(width)] : tensor.shape
+            guard tensor.text == nil else { throw .textForNumbers(input: binding.name, width: width) }
+            // No shape: rows from the value count; `[features]`: one row.
+            let shape = tensor.shape.isEmpty ? [Int64(tensor.values.count / max(width, 1)), Int64(width)]
+                : tensor.shape.count == 1 ? [1] + tensor.shape : tensor.shape
             guard shape.count == 2 else { throw .wrongShape(input: binding.name, shape: shape, width: width) }
             guard shape[1] == Int64(width) else { throw .wrongWidth(input: binding.name, shape: shape, width: width) }
             guard shape[0] > 0 || (shape[0] == 0 && limits.allowsEmptyBatch) else { throw .emptyBatch(input: binding.name) }
@@ -140,7 +175,7 @@ extension Plan {
         let total = rows ?? 0
         let values = total * chosen.reduce(0) { $0 + outputs[$1].width }
         guard values <= limits.maxOutputValues else { throw .answerTooLarge(values: values, rows: total, limit: limits.maxOutputValues) }
-        return RowBlock(rows: total, inputs: laidOut, outputs: chosen)
+        return RowBlock(rows: total, inputs: laidOut, outputs: chosen, tallies: tallies)
     }
 }
 

@@ -16,8 +16,10 @@ public final class LoadedModel: Sendable {
     let defaultTimeoutMicros: Int64
     /// The serving settings it was loaded with (config.pbtxt merged with the defaults).
     let settings: ModelSettings
+    /// What its raw columns receive, for a model taking raw rows.
+    let columns: ColumnMonitor?
 
-    init(name: String, version: Int, served: ServedModel, settings: ModelSettings, metrics: ModelMetrics) {
+    init(name: String, version: Int, served: ServedModel, settings: ModelSettings, metrics: ModelMetrics, driftWindowRows: Int) {
         self.name = name
         self.defaultTimeoutMicros = settings.defaultTimeoutMicros
         self.settings = settings
@@ -25,6 +27,7 @@ public final class LoadedModel: Sendable {
         self.metrics = metrics
         file = served.file
         plan = served.plan
+        columns = ColumnMonitor(plan: plan, windowRows: driftWindowRows)
         batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: settings.maxQueueDelayMicros,
                                  instances: settings.instances, queueBoundRows: settings.queueBoundRows,
                                  preferredBatchSizes: settings.preferredBatchSizes, observer: metrics)
@@ -35,17 +38,29 @@ public final class LoadedModel: Sendable {
         var response = Nnserve_MetadataResponse()
         response.model = name
         response.versions = versions.map(Int64.init)
-        response.inputs = file.graph.inputs.map { input in
+        response.inputs = file.graph.inputs.filter(\.columns.isEmpty).map { input in
             var info = Nnserve_TensorInfo()
             info.name = input.name
             info.width = Int64(input.width)
             info.featureNames = input.featureNames
             return info
         }
-        response.outputs = plan.outputs.map { output in
+        response.columns = plan.requestInputs.compactMap(\.column).map { column in
+            var info = Nnserve_ColumnInfo()
+            info.name = column.name
+            if case .categorical(let categories) = column.kind {
+                info.kind = "categorical"
+                info.categories = Int64(categories.vocabulary.count)
+            } else {
+                info.kind = "numeric"
+            }
+            return info
+        }
+        response.outputs = zip(plan.outputs, file.graph.outputs).map { output, graphOutput in
             var info = Nnserve_TensorInfo()
             info.name = output.name
             info.width = Int64(output.width)
+            info.labels = graphOutput.labels
             return info
         }
         response.maxBatchSize = Int32(plan.maxRows)

@@ -46,7 +46,8 @@ final class ModelLifecycle: @unchecked Sendable {
             let served = try ServedModel(file, maxRows: settings.maxBatchSize)
             if case .failed = served.selfTest { throw ServingError(.internal, served.selfTest.description) }
             let loaded = LoadedModel(name: name, version: version, served: served, settings: settings,
-                                         metrics: metrics.modelMetrics(name: name, version: version))
+                                         metrics: metrics.modelMetrics(name: name, version: version),
+                                         driftWindowRows: configuration.driftWindowRows)
             let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
             logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms\(loaded.plan.computesInBF16 ? " (bf16 dot products)" : ""), self-test \(served.selfTest)",
                         metadata: ["model": "\(name)", "version": "\(version)"])

@@ -52,8 +52,20 @@ final class RequestRouter: ChannelInboundHandler {
     private func predictAndRespond(context: ChannelHandlerContext, id: UInt64, _ predict: Nnserve_PredictRequest) {
         let bound = NIOLoopBound((router: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        core.infer(model: predict.model, version: predict.version, from: .binary, into: &burst) {
-            let inputs = predict.inputs.map { NamedInput(name: $0.name, shape: $0.shape, values: $0.data) }
+        core.infer(model: predict.model, version: predict.version, from: .binary, into: &burst) { () throws(ServingError) -> InferenceRequest in
+            var inputs: [NamedInput] = []
+            inputs.reserveCapacity(predict.inputs.count)
+            for input in predict.inputs {
+                // `text` (a raw column's strings) is new: an older client sends data only.
+                guard !input.text.isEmpty else {
+                    inputs.append(NamedInput(name: input.name, shape: input.shape, values: input.data))
+                    continue
+                }
+                guard input.data.isEmpty else {
+                    throw ServingError(.invalidArgument, "input '\(input.name)' has both data and text; send a raw column's values in one of them")
+                }
+                inputs.append(NamedInput(name: input.name, shape: input.shape, text: input.text.map { $0 }))
+            }
             return InferenceRequest(inputs: .rows(inputs), outputs: predict.outputs.map { .init(name: $0) }, timeoutMicros: predict.timeoutMicros)
         } answer: { result in
             let response = Self.response(id: id, result)

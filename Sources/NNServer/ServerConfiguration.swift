@@ -42,6 +42,8 @@ public struct ServerConfiguration: Sendable {
     public var latestVersions = 1
     /// Serve model files without self-test rows (refused by default).
     public var allowUntestedModels = false
+    /// Rows per raw column the drift index is measured over (models taking raw rows).
+    public var driftWindowRows = 10_000
     /// Who may load and unload models over HTTP.
     public var admin = AdminAccess.loopbackOnly
 

@@ -18,11 +18,11 @@ enum TritonExtensions {
         config.platform = platform
         config.backend = platform
         config.maxBatchSize = Int32(clamping: model.plan.maxRows)
-        config.input = model.plan.inputs.map { binding in
+        config.input = model.plan.requestInputs.map { requested in
             var input = Inference_ModelInput()
-            input.name = binding.name
-            input.dataType = .typeFp32
-            input.dims = [Int64(binding.width)]
+            input.name = requested.name
+            input.dataType = requested.datatype == .bytes ? .typeString : .typeFp32
+            input.dims = [Int64(requested.width)]
             return input
         }
         config.output = model.plan.outputs.map { binding in

@@ -42,6 +42,11 @@ extension NNClientCommand {
         @Option(help: "CSV file: each input takes the columns named like its features, in the model's order (a single input that names none takes all columns).") var csv: String?
         @Option(name: .customLong("input"), help: "NAME=FILE: the CSV of one input (repeat for each input).") var inputFiles: [String] = []
         @Option(help: "JSON file: an array of rows (arrays of numbers), or for several inputs an object of input name → rows.") var json: String?
+        @Option(help: "The CSV file's field delimiter: one character (';', '|') or tab.", transform: { text in
+            guard let delimiter = CSVReader.delimiter(named: text) else { throw ValidationError("--delimiter \(text): give one character other than a quote or a line break, or tab") }
+            return delimiter
+        })
+        var delimiter: UInt8 = CSVReader.comma
 
         func validate() throws {
             guard [csv != nil, !inputFiles.isEmpty, json != nil].filter({ $0 }).count == 1 else {
@@ -55,6 +60,16 @@ extension NNClientCommand {
         func run() async throws {
             let client = try connection.client()
             let metadata = try await client.metadata(model: model, version: version)
+            if !metadata.columns.isEmpty {
+                // A model taking raw rows: the CSV's columns by name, strings and gaps as written.
+                guard let csv else { throw ValidationError("model '\(model)' takes raw rows (columns \(metadata.columns.map(\.name).joined(separator: ", "))): give them with --csv FILE") }
+                let columns: [String: [String]]
+                do { columns = try PredictRows.rawColumns(fromCSV: csv, columns: metadata.columns, delimiter: delimiter) } catch { throw ValidationError("\(error)") }
+                let result = try await client.predict(model: model, version: version, rawColumns: columns)
+                print(PredictionCSV.text(result.outputs, metadata: metadata, rows: columns.values.first?.count ?? 0), terminator: "")
+                await client.close()
+                return
+            }
             let inputs: [String: Tensor]
             do {
                 if let csv {
@@ -70,16 +85,10 @@ extension NNClientCommand {
             }
             let rows = inputs.values.first?.shape[0] ?? 0
             let result = try await client.predict(model: model, version: version, inputs: inputs)
-            let names = metadata.outputs.map(\.name)
-            print(names.flatMap { name in (0..<Int(metadata.outputs.first { $0.name == name }!.width)).map { "\(name)[\($0)]" } }.joined(separator: ","))
-            for row in 0..<rows {
-                print(names.flatMap { name -> [String] in
-                    let output = result.outputs[name]!
-                    return (0..<output.shape[1]).map { "\(output[row, $0])" }
-                }.joined(separator: ","))
-            }
+            print(PredictionCSV.text(result.outputs, metadata: metadata, rows: rows), terminator: "")
             await client.close()
         }
+
     }
 
     struct Models: AsyncParsableCommand {

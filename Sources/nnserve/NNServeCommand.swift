@@ -61,6 +61,8 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: "PEM CA bundle: clients must present a certificate chaining to it (mutual TLS).") var tlsClientCa: String?
     @Flag(help: "Serve model files that carry no self-test rows (nnexport always writes them; refused by default).")
     var allowUntestedModels = false
+    @Option(help: "Rows per raw column the drift index (nnserve_column_drift_psi) of a model taking raw rows is measured over.")
+    var driftWindowRows = ServerConfiguration().driftWindowRows
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
     /// Accepted so command lines and unit files from before keep starting; nnserve no longer
@@ -88,6 +90,7 @@ struct NNServeCommand: ParsableCommand {
         configuration.accessLog = accessLog
         configuration.metricsCompat = Set(metricsCompat)
         configuration.allowUntestedModels = allowUntestedModels
+        configuration.driftWindowRows = driftWindowRows
         var token: String?
         if let adminTokenFile {
             guard let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8) else {

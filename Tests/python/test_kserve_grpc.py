@@ -118,7 +118,7 @@ def test_errors_carry_status_codes_and_name_the_value(stub, client, digits_rows)
     request.inputs.add(name="pixels", datatype="BYTES", shape=[1, 1]).contents.bytes_contents.append(b"x")
     with pytest.raises(grpc.RpcError) as raised:
         stub.ModelInfer(request)
-    assert raised.value.details() == "input 'pixels' is BYTES; nnserve models take numeric tensors"
+    assert raised.value.details() == "input 'pixels' is text (BYTES); model 'digits' v1 takes it as [rows, 64] numbers (FP32)"
 
 
 def test_a_deadline_the_client_sets_is_kept(client, digits_rows):

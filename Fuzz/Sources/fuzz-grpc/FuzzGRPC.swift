@@ -22,7 +22,7 @@ let model: LoadedModel = {
     configuration.queueBoundRows = 1024
     let settings = ModelSettings(config: nil, defaults: configuration)
     return LoadedModel(name: "m", version: 1, served: try! ServedModel(ModelFile(name: "m", graph: graph), maxRows: settings.maxBatchSize),
-                       settings: settings, metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
+                       settings: settings, metrics: ServerMetrics().modelMetrics(name: "m", version: 1), driftWindowRows: 100)
 }()
 let limits = PredictLimits(ServerConfiguration())
 /// Small bounds, so the seeds' hostile patterns (Fuzz/corpus/grpc/attack-*) reach them: a

@@ -1,7 +1,8 @@
 // libFuzzer target: the KServe v2 inference request path without sockets, from a path and a
-// body: routing, the JSON parser, the request body, the binary tensor extension and the checks
-// against a model. Invariant: every input is either accepted with exactly `rows × width`
-// values per model input or refused with a ServingError / HTTPError; nothing traps.
+// body: routing, the JSON parser, the request body, the binary tensor extension (BYTES
+// elements too) and the checks against two models — one of numbers, one taking raw rows
+// (strings, gaps). Invariant: every input is either accepted with exactly `rows × width`
+// finite features per model input or refused with a ServingError / HTTPError; nothing traps.
 import NIOCore
 import NIOHTTP1
 import NNCore
@@ -19,7 +20,23 @@ let model: LoadedModel = {
     configuration.queueBoundRows = 1024
     let settings = ModelSettings(config: nil, defaults: configuration)
     return LoadedModel(name: "m", version: 1, served: try! ServedModel(ModelFile(name: "m", graph: graph), maxRows: settings.maxBatchSize),
-                       settings: settings, metrics: ServerMetrics().modelMetrics(name: "m", version: 1))
+                       settings: settings, metrics: ServerMetrics().modelMetrics(name: "m", version: 1), driftWindowRows: 100)
+}()
+
+/// The same model taking raw columns: `n` a number with gaps (2 features), `c` a category of
+/// two with an other slot (3 features); requests send tensors named `n` and `c`.
+let rawModel: LoadedModel = {
+    let number = RawColumn(name: "n", kind: .numeric(.init(fill: 1, indicatesMissing: true)),
+                           profile: ColumnProfile(rows: 10, missingRate: 0.1, minimum: 0, maximum: 5, mean: 1, std: 1, edges: [1], fractions: [0.5, 0.5]))
+    let category = RawColumn(name: "c", kind: .categorical(Categories(vocabulary: ["a", "b"], hasOther: false, hasMissing: true)),
+                             profile: ColumnProfile(rows: 10, missingRate: 0.1, fractions: [0.5, 0.5, 0]))
+    let weights = Tensor(shape: [4, 3], values: (0..<12).map { Float($0) / 10 - 0.5 })
+    let graph = Graph(inputs: [GraphInput(name: "x", columns: [number, category])],
+                      nodes: [Node(name: "d", operation: .dense(DenseParameters(weights: weights, bias: Tensor(zeros: [3]), activation: .relu)), inputs: ["x"])],
+                      outputs: [GraphOutput(name: "y", node: "d")])
+    let settings = ModelSettings(config: nil, defaults: ServerConfiguration())
+    return LoadedModel(name: "r", version: 1, served: try! ServedModel(ModelFile(name: "r", graph: graph), maxRows: settings.maxBatchSize),
+                       settings: settings, metrics: ServerMetrics().modelMetrics(name: "r", version: 1), driftWindowRows: 100)
 }()
 let limits = PredictLimits(ServerConfiguration())
 
@@ -40,6 +57,13 @@ public func fuzzHTTP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(prepared.inputs.count == 1 && prepared.inputs[0].count == prepared.rows * 4,
                      "an accepted request does not hold rows × width values")
         precondition(prepared.rows > 0 && prepared.rows <= limits.maxRows)
+    }
+    if let decoded = try? HTTPInferenceDecoding.decode(request),
+       let prepared = try? ServingCore.prepare(decoded.inputs, outputs: decoded.outputs.map(\.name), for: rawModel, limits: limits) {
+        precondition(prepared.inputs.count == 1 && prepared.inputs[0].count == prepared.rows * 4 && prepared.inputs[0].allSatisfy(\.isFinite),
+                     "an accepted raw request does not hold rows × width finite features")
+        rawModel.columns?.record(prepared.tallies, plan: rawModel.plan)
+        precondition(rawModel.columns?.snapshot.allSatisfy { $0.drift.isFinite && $0.drift >= 0 } ?? false, "drift is a finite index")
     }
     // The same body as gzip: inflated to at most the limit, or refused.
     if let inflated = try? ContentCoding.gzip.decompress(ByteBuffer(bytes: body), limit: 1 << 16) {

@@ -67,7 +67,8 @@ struct InferenceAnswer: Sendable {
     func classes(_ slot: Int) -> [String]? {
         guard slot < requestedOutputs.count, requestedOutputs[slot].classCount > 0 else { return nil }
         let binding = model.plan.outputs[prepared.outputs[slot]]
-        return Classification.top(Int(clamping: requestedOutputs[slot].classCount), of: values[slot], rows: rows, width: binding.width)
+        return Classification.top(Int(clamping: requestedOutputs[slot].classCount), of: values[slot], rows: rows, width: binding.width,
+                                  labels: model.file.graph.outputs[prepared.outputs[slot]].labels)
     }
 
     /// The returned outputs, in order: the plan's binding and its values.

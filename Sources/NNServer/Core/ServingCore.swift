@@ -95,6 +95,7 @@ struct ServingCore: Sendable {
             request = try decode()
             try Self.refuseUnsupported(request, model: model)
             prepared = try Self.prepare(request.inputs, outputs: request.outputs.map(\.name), for: model, limits: PredictLimits(configuration))
+            if !prepared.tallies.isEmpty { model.columns?.record(prepared.tallies, plan: model.plan) }
         } catch {
             finished(model, front, rows: 0, RequestOutcome(error.code), since: arrived)
             return answer(.failure(error))

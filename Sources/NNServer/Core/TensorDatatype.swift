@@ -1,3 +1,5 @@
+import NNInference
+
 /// The KServe v2 tensor datatypes, and how each converts to the FP32 the models compute in.
 /// BOOL and the integer types convert exactly or are refused: an integer above 2^24 has no
 /// exact FP32, so it is an error rather than a silently different input. FP32 and FP64 values
@@ -48,12 +50,13 @@ enum TensorDatatype: String, CaseIterable, Sendable {
             return .success(flag ? 1 : 0)
         case (.fp32, .number(let number)), (.fp64, .number(let number)):
             return .success(Float(number))
+        case (.fp32, .null), (.fp64, .null):
+            // A gap in a raw numeric column; a numeric input refuses it as not finite.
+            return .success(.nan)
         case (_, .number(let number)) where integerRange != nil:
             return integer(number)
         case (.fp16, _), (.bf16, _):
             return .failure(.init("\(rawValue) has no JSON form; send it with the binary tensor data extension"))
-        case (.bytes, _):
-            return .failure(.init("BYTES tensors are not accepted: the model computes on numbers (FP32)"))
         default:
             return .failure(.init("is \(value.typeName), not a valid \(rawValue) value"))
         }
@@ -96,7 +99,7 @@ enum TensorDatatype: String, CaseIterable, Sendable {
         case .bf16: return .success(Float(bitPattern: UInt32(load(UInt16.self)) << 16))
         case .fp32: return .success(Float(bitPattern: load(UInt32.self)))
         case .fp64: return .success(Float(Double(bitPattern: load(UInt64.self))))
-        case .bytes: return .failure(.init("BYTES tensors are not accepted: the model computes on numbers (FP32)"))
+        case .bytes: return .failure(.init("is BYTES, read as strings (TensorView.strings), never as a number"))
         }
     }
 }
@@ -124,4 +127,12 @@ extension Float {
             self = Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (fraction << 13))
         }
     }
+}
+
+extension RequestInput {
+    /// The datatype metadata announces: FP32 for numbers, BYTES for a categorical column (which
+    /// also takes FP32 or integers for categories that are numbers, and a numeric column BYTES).
+    var datatype: TensorDatatype { column?.isCategorical == true ? .bytes : .fp32 }
+    /// The shape metadata announces, the batch dimension variable (-1).
+    var shape: [Int64] { [-1, Int64(width)] }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NNCore
 import NNInference
 
 /// One input tensor as a front received it, before it is checked against a model: the
@@ -30,16 +31,16 @@ struct TensorView: Sendable {
     var datatype: String
     var values: Values
 
-    /// The tensor as FP32 rows (`[features]` becomes one row).
+    /// The tensor as the plan takes it: FP32 values, or the strings of a BYTES tensor (a raw
+    /// column's categories or numbers as text; JSON null is a gap). A `[features]` shape stays
+    /// flat: `Plan.rowBlock` reads it as one row of a numeric input or the rows of a raw column.
     func rows() throws(ServingError) -> NamedInput {
         guard let type = TensorDatatype(rawValue: datatype) else {
             throw ServingError(.invalidArgument, "input '\(name)' has unknown datatype '\(datatype)'; "
                 + "expected one of \(TensorDatatype.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if type == .bytes {
-            throw ServingError(.invalidArgument, "input '\(name)' is BYTES; nnserve models take numeric tensors")
-        }
         let count = try elementCount()
+        if type == .bytes { return NamedInput(name: name, shape: shape, text: try strings(count: count)) }
         let converted: [Float]
         switch values {
         case .littleEndian(let bytes, let source):
@@ -55,7 +56,64 @@ struct TensorView: Sendable {
                 throw ServingError(.invalidArgument, "input '\(name)' has \(converted.count) values; shape \(shape) needs \(count)")
             }
         }
-        return NamedInput(name: name, shape: shape.count == 1 ? [1] + shape : shape, values: converted)
+        return NamedInput(name: name, shape: shape, values: converted)
+    }
+
+    /// A BYTES tensor's elements: JSON strings (numbers are taken as their text, null is a
+    /// gap), or the binary form every KServe client writes — each element a 4-byte
+    /// little-endian length, then that many bytes. Every element must be UTF-8.
+    private func strings(count: Int) throws(ServingError) -> [String?] {
+        var result: [String?] = []
+        switch values {
+        case .json(let data):
+            try checkNesting(data)
+            guard data.isArray else {
+                throw ServingError(.invalidArgument, "field 'data' of input '\(name)' is \(data.typeName); expected an array")
+            }
+            var problem: String?
+            func flatten(_ value: JSONValue) {
+                guard problem == nil else { return }
+                switch value {
+                case .string(let text): result.append(text)
+                case .null: result.append(nil)
+                case .number(let number): result.append(RawValue.categoryText(of: Float(number)))
+                case .numbers(let numbers): result += numbers.map { RawValue.categoryText(of: Float($0)) }
+                case .array(let elements): elements.forEach(flatten)
+                default: problem = "element \(result.count) is \(value.typeName); BYTES elements are strings (or null for a gap)"
+                }
+            }
+            flatten(data)
+            if let problem { throw ServingError(.invalidArgument, "input '\(name)' \(problem)") }
+        case .littleEndian(let bytes, let source):
+            let from = switch source {
+            case .binaryDataSize: "binary data"
+            case .rawContents(let index): "raw_input_contents[\(index)]"
+            case .typedContents: "contents.bytes_contents"
+            }
+            var offset = bytes.startIndex
+            while offset < bytes.endIndex {
+                guard result.count < count else {
+                    throw ServingError(.invalidArgument, "input '\(name)' \(from) holds more than the \(count) elements of shape \(shape)")
+                }
+                guard bytes.endIndex - offset >= 4 else {
+                    throw ServingError(.invalidArgument, "input '\(name)' \(from) element \(result.count) has a truncated 4-byte length")
+                }
+                let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+                offset += 4
+                guard length <= bytes.endIndex - offset else {
+                    throw ServingError(.invalidArgument, "input '\(name)' \(from) element \(result.count) says \(length) bytes; \(bytes.endIndex - offset) are left")
+                }
+                guard let text = String(validating: bytes[offset..<(offset + length)], as: UTF8.self) else {
+                    throw ServingError(.invalidArgument, "input '\(name)' element \(result.count) is not UTF-8 text")
+                }
+                result.append(text)
+                offset += length
+            }
+        }
+        guard result.count == count else {
+            throw ServingError(.invalidArgument, "input '\(name)' has \(result.count) strings; shape \(shape) needs \(count)")
+        }
+        return result
     }
 
     /// The number of elements the shape holds: `[rows, features]` or `[features]`, no negative

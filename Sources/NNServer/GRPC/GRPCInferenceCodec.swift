@@ -89,9 +89,16 @@ enum GRPCInferenceCodec {
         case .uint16?: append(contents.uintContents, as: UInt16.self)
         case .uint32?: append(contents.uintContents, as: UInt32.self)
         case .uint64?: append(contents.uint64Contents, as: UInt64.self)
+        case .bytes?:
+            // The binary BYTES form (a 4-byte little-endian length per element), as clients send
+            // it in raw_input_contents: one decoder for both.
+            for element in contents.bytesContents {
+                withUnsafeBytes(of: UInt32(truncatingIfNeeded: element.count).littleEndian) { bytes.append(contentsOf: $0) }
+                bytes.append(contentsOf: element)
+            }
         case .fp16?, .bf16?:
             throw ServingError(.invalidArgument, "input '\(input)' is \(datatype), which has no typed contents field; send it in raw_input_contents")
-        case .bytes?, nil:
+        case nil:
             // TensorView names the datatypes a model accepts.
             return []
         }

@@ -98,15 +98,15 @@ struct KServeGRPCService: Sendable {
         response.name = model.name
         response.versions = versions.map(String.init)
         response.platform = TritonExtensions.platform
-        func metadata(_ binding: Plan.Binding) -> Inference_ModelMetadataResponse.TensorMetadata {
+        func metadata(_ name: String, _ datatype: TensorDatatype, _ width: Int) -> Inference_ModelMetadataResponse.TensorMetadata {
             var tensor = Inference_ModelMetadataResponse.TensorMetadata()
-            tensor.name = binding.name
-            tensor.datatype = TensorDatatype.fp32.rawValue
-            tensor.shape = [-1, Int64(binding.width)]
+            tensor.name = name
+            tensor.datatype = datatype.rawValue
+            tensor.shape = [-1, Int64(width)]
             return tensor
         }
-        response.inputs = model.plan.inputs.map(metadata)
-        response.outputs = model.plan.outputs.map(metadata)
+        response.inputs = model.plan.requestInputs.map { metadata($0.name, $0.datatype, $0.width) }
+        response.outputs = model.plan.outputs.map { metadata($0.name, .fp32, $0.width) }
         return response
     }
 

@@ -171,19 +171,53 @@ struct KServeEndpoints: Sendable {
         writer.key("versions")
         writer.array(versions) { $0.string(String($1)) }
         writer.raw(",\"platform\":\"nnserve\",")
-        for (key, bindings) in [("inputs", model.plan.inputs), ("outputs", model.plan.outputs)] {
+        let tensors = [("inputs", model.plan.requestInputs.map { ($0.name, $0.datatype, $0.width) }),
+                       ("outputs", model.plan.outputs.map { ($0.name, TensorDatatype.fp32, $0.width) })]
+        for (key, bindings) in tensors {
             writer.string(key)
             writer.raw(":")
             // The batch dimension is variable: -1, as Triton reports it.
             writer.array(bindings) { writer, binding in
                 writer.raw("{")
-                writer.member("name", binding.name, first: true)
-                writer.raw(",\"datatype\":\"FP32\",\"shape\":[-1,")
-                writer.integer(binding.width)
+                writer.member("name", binding.0, first: true)
+                writer.raw(",")
+                writer.member("datatype", binding.1.rawValue, first: true)
+                writer.raw(",\"shape\":[-1,")
+                writer.integer(binding.2)
                 writer.raw("]}")
             }
-            writer.raw(key == "inputs" ? "," : "}")
+            if key == "inputs" { writer.raw(",") }
         }
+        // nnserve's additions: a raw column's kind and vocabulary size, a head's class names.
+        let columns = model.plan.requestInputs.compactMap(\.column)
+        if !columns.isEmpty {
+            writer.raw(",\"columns\":")
+            writer.array(columns) { writer, column in
+                writer.raw("{")
+                writer.member("name", column.name, first: true)
+                writer.raw(",")
+                if case .categorical(let categories) = column.kind {
+                    writer.member("kind", "categorical", first: true)
+                    writer.raw(",\"categories\":")
+                    writer.integer(categories.vocabulary.count)
+                } else {
+                    writer.member("kind", "numeric", first: true)
+                }
+                writer.raw("}")
+            }
+        }
+        let labeled = model.file.graph.outputs.filter { !$0.labels.isEmpty }
+        if !labeled.isEmpty {
+            writer.raw(",\"labels\":{")
+            for (index, output) in labeled.enumerated() {
+                if index > 0 { writer.raw(",") }
+                writer.string(output.name)
+                writer.raw(":")
+                writer.array(output.labels) { $0.string($1) }
+            }
+            writer.raw("}")
+        }
+        writer.raw("}")
         return writer.bytes
     }
 

@@ -17,6 +17,12 @@ enum MetricName {
     static let cancelledRequests = "nnserve_cancelled_requests_total"
     static let closedAbusiveClients = "nnserve_abusive_clients_closed_total"
     static let reclaimedConnections = "nnserve_idle_connections_reclaimed_total"
+    static let columnValues = "nnserve_column_values_total"
+    static let columnMissing = "nnserve_column_missing_total"
+    static let columnUnknown = "nnserve_column_unknown_categories_total"
+    static let columnOutsideRange = "nnserve_column_outside_training_range_total"
+    static let columnDrift = "nnserve_column_drift_psi"
+    static let columnDriftWindow = "nnserve_column_drift_window_rows"
     static let residentMemory = "process_resident_memory_bytes"
     static let virtualMemory = "process_virtual_memory_bytes"
     static let cpuSeconds = "process_cpu_seconds_total"
@@ -40,6 +46,12 @@ enum MetricName {
         cancelledRequests: "Predict requests their client cancelled (gRPC RST_STREAM or a closed connection), by stage: queued (skipped, never computed) or computing (cancelled while their batch ran).",
         closedAbusiveClients: "Connections closed with GOAWAY ENHANCE_YOUR_CALM, by reason: frames that need no answer (window_updates), answers left unread (unread_answers).",
         reclaimedConnections: "Idle connections closed to make room for a new one at the front's connection limit, by protocol.",
+        columnValues: "Values a raw column of a model taking raw rows received (one per row), by model, version and column.",
+        columnMissing: "Gaps (null, empty, NA, NaN) a raw column received; the model filled them as training did.",
+        columnUnknown: "Categories outside a categorical column's training vocabulary (answered through its other slot, or as none of the known ones).",
+        columnOutsideRange: "Numbers below a numeric column's training minimum or above its maximum.",
+        columnDrift: "Population stability index of a raw column's last --drift-window-rows values against its training distribution (0.1: moderate shift, 0.25: major).",
+        columnDriftWindow: "Values in the window the drift index is measured over.",
         residentMemory: "Resident memory of the server process, in bytes.",
         virtualMemory: "Virtual memory of the server process, in bytes.",
         cpuSeconds: "CPU time used by the server process (user and system), in seconds.",

@@ -108,6 +108,7 @@ public final class ServerMetrics: Sendable {
         var text: [UInt8] = []
         registry.emit(into: &text)
         text = MetricName.addingHelp(to: text)
+        text += ColumnMetricFamily.exposition(served)
         if store.configuration.metricsCompat.contains(.triton) { text += TritonMetricFamily.exposition(served) }
         return text
     }

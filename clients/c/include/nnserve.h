@@ -48,12 +48,15 @@ typedef enum {
 
 typedef struct nnserve_client nnserve_client;
 
-/* One input: `rows` × `width` float32 values, row-major. */
+/* One input: `rows` × `width` float32 values, row-major. For a model taking raw rows, one
+ * input per raw column instead: `rows` values in `data` (NaN: a gap), or `rows` strings in
+ * `text` (NULL, "" or "NA": a gap; `data` NULL), with `width` 1. */
 typedef struct {
     const char *name;
     const float *data;
     int64_t rows;
     int64_t width;
+    const char *const *text;
 } nnserve_input;
 
 typedef struct {

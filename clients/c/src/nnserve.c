@@ -367,8 +367,10 @@ int nnserve_submit(nnserve_client *client, const char *model, int64_t version, c
     Nnserve__InputTensor *tensors = calloc(input_count ? input_count : 1, sizeof *tensors);
     Nnserve__InputTensor **pointers = calloc(input_count ? input_count : 1, sizeof *pointers);
     int64_t *shapes = calloc(input_count ? 2 * input_count : 1, sizeof *shapes);
-    if (!tensors || !pointers || !shapes) {
-        free(tensors), free(pointers), free(shapes);
+    /* A raw column's strings with its gaps (NULL) as "": protobuf-c packs no NULL string. */
+    char ***texts = calloc(input_count ? input_count : 1, sizeof *texts);
+    if (!tensors || !pointers || !shapes || !texts) {
+        free(tensors), free(pointers), free(shapes), free(texts);
         return fail(client, NNSERVE_ERR_NO_MEMORY, "no memory for %zu inputs", input_count);
     }
     int status = NNSERVE_OK;
@@ -378,7 +380,11 @@ int nnserve_submit(nnserve_client *client, const char *model, int64_t version, c
             status = fail(client, NNSERVE_ERR_USAGE, "input %zu needs a name and non-negative rows and width whose product fits a frame", i);
             break;
         }
-        if (inputs[i].rows * inputs[i].width > 0 && !inputs[i].data) {
+        if (inputs[i].text && (inputs[i].width != 1 || inputs[i].data)) {
+            status = fail(client, NNSERVE_ERR_USAGE, "input '%s' has text: it is a raw column, of width 1 and no data", inputs[i].name);
+            break;
+        }
+        if (inputs[i].rows * inputs[i].width > 0 && !inputs[i].data && !inputs[i].text) {
             status = fail(client, NNSERVE_ERR_USAGE, "input '%s' has no data", inputs[i].name);
             break;
         }
@@ -388,8 +394,19 @@ int nnserve_submit(nnserve_client *client, const char *model, int64_t version, c
         shapes[2 * i + 1] = inputs[i].width;
         tensors[i].n_shape = 2;
         tensors[i].shape = &shapes[2 * i];
-        tensors[i].n_data = (size_t)(inputs[i].rows * inputs[i].width);
-        tensors[i].data = (float *)inputs[i].data;
+        if (inputs[i].text) {
+            texts[i] = calloc(inputs[i].rows ? (size_t)inputs[i].rows : 1, sizeof *texts[i]);
+            if (!texts[i]) {
+                status = fail(client, NNSERVE_ERR_NO_MEMORY, "no memory for input '%s'", inputs[i].name);
+                break;
+            }
+            for (int64_t row = 0; row < inputs[i].rows; row++) texts[i][row] = (char *)(inputs[i].text[row] ? inputs[i].text[row] : "");
+            tensors[i].n_text = (size_t)inputs[i].rows;
+            tensors[i].text = texts[i];
+        } else {
+            tensors[i].n_data = (size_t)(inputs[i].rows * inputs[i].width);
+            tensors[i].data = (float *)inputs[i].data;
+        }
         pointers[i] = &tensors[i];
     }
     if (status == NNSERVE_OK) {
@@ -406,7 +423,8 @@ int nnserve_submit(nnserve_client *client, const char *model, int64_t version, c
         status = send_request(client, &request);
         if (status == NNSERVE_OK) *request_id = request.id;
     }
-    free(tensors), free(pointers), free(shapes);
+    for (size_t i = 0; i < input_count; i++) free(texts[i]);
+    free(tensors), free(pointers), free(shapes), free(texts);
     return status;
 }
 

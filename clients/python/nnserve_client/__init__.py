@@ -22,6 +22,16 @@ PREFACE = b"NNSP" + struct.pack(">I", PROTOCOL_VERSION)
 MAX_FRAME_SIZE = 16 << 20
 
 
+def _is_gap(value):
+    """None, NaN (pandas' gap in a numeric column) and pandas' NA are gaps."""
+    if value is None:
+        return True
+    try:
+        return value != value
+    except (TypeError, ValueError):
+        return False
+
+
 class NNServeError(Exception):
     """An error answer: `code` is the protocol's name for it ("INVALID_ARGUMENT", "NOT_FOUND",
     "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNAVAILABLE", "INTERNAL"), `message` says
@@ -83,6 +93,32 @@ class Client:
         self._send(request)
         return request.id
 
+    def submit_rows(self, model, columns, outputs=(), version=0, timeout_micros=0):
+        """Sends raw rows to a model taking raw rows (strings, gaps) without waiting; returns
+        its id for `receive`. `columns`: a dict of column name -> sequence of one value per
+        row: strings for a categorical column (None or "" for a gap), numbers for a numeric
+        one (None or NaN for a gap; numbers written as strings are read too)."""
+        request = wire_pb2.Request(id=self._take_id())
+        predict = request.predict
+        predict.model = model
+        predict.version = version
+        predict.timeout_micros = timeout_micros
+        predict.outputs.extend(outputs)
+        for name, values in columns.items():
+            values = list(values.tolist() if hasattr(values, "tolist") else values)
+            tensor = predict.inputs.add(name=name, shape=[len(values), 1])
+            if any(isinstance(value, str) for value in values):
+                tensor.text.extend("" if _is_gap(value) else str(value) for value in values)
+            else:
+                tensor.data.extend(float("nan") if _is_gap(value) else float(value) for value in values)
+        self._send(request)
+        return request.id
+
+    def predict_rows(self, model, columns, outputs=(), version=0, timeout_micros=0):
+        """One prediction of raw rows; see `submit_rows`. Returns like `predict`."""
+        results = self.receive(self.submit_rows(model, columns, outputs, version, timeout_micros))
+        return next(iter(results.values())) if len(results) == 1 else results
+
     def receive(self, request_id):
         """The outputs of a submitted prediction: a dict of output name -> float32 array
         [rows, width]. Raises NNServeError for an error answer, TimeoutError after `timeout`."""
@@ -104,6 +140,14 @@ class Client:
         when pandas is installed, else a dict of output name -> array."""
         metadata = self.metadata(model, version)
         columns = list(frame.columns)
+        if metadata.columns:
+            # A model taking raw rows: its columns by name, strings and gaps as they are.
+            missing = [column.name for column in metadata.columns if column.name not in columns]
+            if missing:
+                raise ValueError(f"model '{model}' needs columns {missing}; the frame has {columns}")
+            results = self.receive(self.submit_rows(model, {column.name: list(frame[column.name]) for column in metadata.columns},
+                                                    version=version))
+            return self._table(results, metadata, getattr(frame, "index", None))
         values = frame.to_numpy(dtype=np.float32) if hasattr(frame, "to_numpy") else np.asarray(frame, dtype=np.float32)
         inputs = {}
         for tensor in metadata.inputs:
@@ -115,18 +159,28 @@ class Client:
                 raise ValueError(f"model '{model}' input '{tensor.name}' needs columns {missing}; the frame has {columns}")
             inputs[tensor.name] = values[:, [columns.index(name) for name in names]]
         results = self.receive(self.submit(model, inputs, version=version))
+        return self._table(results, metadata, getattr(frame, "index", None))
+
+    @staticmethod
+    def _table(results, metadata, index):
+        """Outputs as a DataFrame (a `name_label` column too for a head with class names), or
+        the dict of arrays without pandas."""
         try:
             import pandas
         except ImportError:
             return results
+        labels = {tensor.name: list(tensor.labels) for tensor in metadata.outputs if tensor.labels}
         table = {}
         for name, array in results.items():
             if array.shape[1] == 1:
                 table[name] = array[:, 0]
             else:
-                for index in range(array.shape[1]):
-                    table[f"{name}_{index}"] = array[:, index]
-        return pandas.DataFrame(table, index=getattr(frame, "index", None))
+                for column in range(array.shape[1]):
+                    table[f"{name}_{column}"] = array[:, column]
+            if name in labels:
+                classes = (array[:, 0] > 0.5).astype(int) if array.shape[1] == 1 else array.argmax(axis=1)
+                table[f"{name}_label"] = [labels[name][c] for c in classes]
+        return pandas.DataFrame(table, index=index)
 
     def metadata(self, model, version=0):
         """The model's `MetadataResponse`: versions, inputs and outputs (name, width, feature

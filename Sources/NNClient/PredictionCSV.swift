@@ -1,0 +1,29 @@
+import NNCore
+import NNFormat
+
+/// What `nnclient predict` prints: the answers as CSV.
+public enum PredictionCSV {
+    /// CSV of the outputs: `name[j]` per value, and `name_label` for a head with class names.
+    public static func text(_ outputs: [String: Tensor], metadata: Nnserve_MetadataResponse, rows: Int) -> String {
+        var header: [String] = []
+        for output in metadata.outputs {
+            header += (0..<Int(output.width)).map { "\(output.name)[\($0)]" }
+            if !output.labels.isEmpty { header.append("\(output.name)_label") }
+        }
+        var lines = [header.joined(separator: ",")]
+        for row in 0..<rows {
+            var fields: [String] = []
+            for info in metadata.outputs {
+                let output = outputs[info.name]!
+                let values = (0..<output.shape[1]).map { output[row, $0] }
+                fields += values.map { "\($0)" }
+                if !info.labels.isEmpty {
+                    let index = values.count == 1 ? (values[0] > 0.5 ? 1 : 0) : values.indices.max { values[$0] < values[$1] }!
+                    fields.append(CSVWriter.field(info.labels[min(index, info.labels.count - 1)]))
+                }
+            }
+            lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

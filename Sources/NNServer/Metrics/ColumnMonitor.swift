@@ -1,0 +1,88 @@
+import NIOConcurrencyHelpers
+import NNCore
+import NNInference
+
+/// What one model version's raw columns have received: counts since load (values, gaps,
+/// unknown categories, numbers outside the training range) and a sliding window of the last
+/// `windowRows` values per column, whose distribution is compared with the training one (PSI).
+/// Requests add their tallies under a short lock; the scrape reads a snapshot.
+final class ColumnMonitor: Sendable {
+    struct Snapshot: Sendable {
+        var column: String
+        var values: Int
+        var missing: Int
+        var unknown: Int
+        var outsideRange: Int
+        var windowRows: Int
+        var drift: Double
+    }
+
+    private struct Column {
+        var name: String
+        var expected: [Double]
+        var values = 0, missing = 0, unknown = 0, outsideRange = 0
+        /// The bins of the last `windowRows` values (gaps: the last bin), oldest overwritten
+        /// first, and how many of each the ring holds.
+        var ring: [UInt16]
+        var next = 0
+        var filled = 0
+        var window: [Int]
+
+        mutating func push(_ bin: Int, times: Int) {
+            for _ in 0..<min(times, ring.count) {
+                if filled == ring.count { window[Int(ring[next])] -= 1 } else { filled += 1 }
+                ring[next] = UInt16(bin)
+                window[bin] += 1
+                next = next + 1 == ring.count ? 0 : next + 1
+            }
+        }
+    }
+
+    let windowRows: Int
+    private let columns: NIOLockedValueBox<[Column]>
+
+    /// Nil when `plan` takes numbers only.
+    init?(plan: Plan, windowRows: Int) {
+        let raw = plan.requestInputs.compactMap(\.column)
+        guard !raw.isEmpty else { return nil }
+        self.windowRows = max(windowRows, 1)
+        columns = NIOLockedValueBox(raw.map { [windowRows = self.windowRows] column in
+            // Bins fit in 16 bits: a vocabulary has at most `Categories.maximumVocabulary` slots.
+            Column(name: column.name, expected: PopulationStability.expected(column.profile),
+                   ring: [UInt16](repeating: 0, count: windowRows), window: [Int](repeating: 0, count: column.profile.fractions.count + 1))
+        })
+    }
+
+    /// Adds a request's tallies (`RowBlock.tallies`), whose `input` indexes `plan.requestInputs`.
+    /// A request's values enter the window bin by bin (their order inside one request does
+    /// not matter to a distribution).
+    func record(_ tallies: [ColumnTally], plan: Plan) {
+        columns.withLockedValue { columns in
+            for tally in tallies {
+                // Raw columns are `requestInputs` without the numeric inputs, in order.
+                let slot = plan.requestInputs[..<tally.input].count { $0.column != nil }
+                guard columns.indices.contains(slot) else { continue }
+                columns[slot].values += tally.rows
+                columns[slot].missing += tally.missing
+                columns[slot].unknown += tally.unknown
+                columns[slot].outsideRange += tally.outsideRange
+                let gapBin = columns[slot].window.count - 1
+                for (bin, count) in tally.bins.enumerated() where bin < gapBin && count > 0 { columns[slot].push(bin, times: count) }
+                columns[slot].push(gapBin, times: tally.missing)
+            }
+        }
+    }
+
+    var snapshot: [Snapshot] {
+        columns.withLockedValue { columns in
+            columns.map { column in
+                let window = column.window
+                let rows = column.filled
+                let actual = PopulationStability.actual(bins: Array(window.dropLast()), missing: window.last ?? 0)
+                let drift = rows == 0 ? 0 : PopulationStability.index(expected: column.expected, actual: actual)
+                return Snapshot(column: column.name, values: column.values, missing: column.missing, unknown: column.unknown,
+                                outsideRange: column.outsideRange, windowRows: rows, drift: drift)
+            }
+        }
+    }
+}
