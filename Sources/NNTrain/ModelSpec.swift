@@ -32,6 +32,12 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         public var minFrequency: Int?
         /// A numeric column with gaps gets a 0/1 "was missing" feature (default true).
         public var missingIndicator: Bool?
+        /// Categorical columns learned as embeddings of this many dimensions instead of
+        /// one-hot features (`{"zip": 8}`).
+        public var embeddings: [String: Int]?
+        /// Categorical columns with more categories than this are embedded (default 50;
+        /// `EmbeddingExpansion.dimension` picks the size).
+        public var embeddingAbove: Int?
 
         public init(name: String, columns: [String]? = nil, columnPrefix: String? = nil, standardize: Bool? = nil,
                     categorical: [String]? = nil, maxCategories: Int? = nil, minFrequency: Int? = nil, missingIndicator: Bool? = nil) {

@@ -9,6 +9,8 @@ public struct TableEncoding: Sendable {
     public var columns: [String: [RawColumn]] = [:]
     /// Class names by head.
     public var labels: [String: [String]] = [:]
+    /// The graph's input names in order (an embedded input's parts are put back in it).
+    var inputOrder: [String] = []
 
     public init(columns: [String: [RawColumn]] = [:], labels: [String: [String]] = [:]) {
         self.columns = columns
@@ -17,6 +19,7 @@ public struct TableEncoding: Sendable {
 
     /// The encoding a trained graph carries.
     public init(graph: Graph) {
+        inputOrder = graph.inputs.map(\.name)
         for input in graph.inputs where !input.columns.isEmpty { columns[input.name] = input.columns }
         for output in graph.outputs where !output.labels.isEmpty { labels[output.name] = output.labels }
     }
@@ -31,7 +34,7 @@ public struct TableEncoding: Sendable {
     static func learn(_ table: CSVTable, spec: ModelSpec, featureColumns: [String: [String]], rows: [Int],
                       keeping kept: TableEncoding = TableEncoding(), warn: (String) -> Void) throws(DataError) -> TableEncoding {
         var encoding = kept
-        for input in spec.inputs where kept.columns[input.name] == nil {
+        for input in spec.inputs where kept.columns(of: input.name) == nil {
             let names = featureColumns[input.name]!
             let forced = Set(input.categorical ?? [])
             if let unknown = forced.subtracting(names).sorted().first {
@@ -155,7 +158,7 @@ private struct ColumnLearner {
                 missing += 1
                 continue
             case .number(let number): category = RawValue.categoryText(of: number)
-            case .text(let text): category = Float(text).map { $0.isFinite ? RawValue.categoryText(of: $0) : text } ?? text
+            case .text(let text): category = RawValue.category(text)
             }
             let line = table.lines[rows[slot]]
             guard category.utf8.count <= Categories.maximumBytes else {
@@ -192,6 +195,15 @@ private struct ColumnLearner {
 }
 
 extension TableEncoding {
+    /// The raw columns of a model file's input: as learned, or put back together from the
+    /// parts `EmbeddingExpansion` split it into (a run started from another's graph).
+    func columns(of input: String) -> [RawColumn]? {
+        if let columns = columns[input] { return columns }
+        let parts = inputOrder.filter { $0 == EmbeddingExpansion.featuresName(of: input) || $0.hasPrefix(input + "#") }
+        guard !parts.isEmpty else { return nil }
+        return parts.flatMap { columns[$0] ?? [] }
+    }
+
     /// Standardization of raw columns' features: numbers as measured, 0/1 features (one-hot
     /// slots, "was missing") left as they are — a rare category's slot would otherwise be
     /// scaled to tens when it is set.

@@ -166,4 +166,52 @@ final class RawTableTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("label 'Chinstrap' is not one of the output's labels Adelie, Gentoo"), "\($0)")
         }
     }
+
+    func testEmbeddedColumnsAreInputsOfTheirOwnReadByALearnedDense() throws {
+        let titanic = try CSVTable.read(TrainerTests.datasets + "/titanic.csv")
+        var spec = passengerSpec
+        spec.inputs[0].embeddings = ["passengerClass": 2]
+        var trainer = try Trainer(spec: spec, table: titanic, settings: settings)
+        let graph = trainer.model.graph
+        XCTAssertEqual(graph.inputs.map(\.name), ["passenger#features", "passenger#passengerClass"])
+        XCTAssertEqual(graph.inputs[0].columns.map(\.name), ["sex", "age"])
+        XCTAssertEqual(graph.inputs[1].featureNames, ["passengerClass=3rd", "passengerClass=1st", "passengerClass=2nd"])
+        guard case .dense(let embedding)? = graph.node(named: "passenger#passengerClass/embedding")?.operation else { return XCTFail("no embedding layer") }
+        XCTAssertEqual(embedding.weights.shape, [3, 2])
+        XCTAssertEqual(graph.node(named: "passenger")?.operation, .concat)
+        XCTAssertEqual(graph.node(named: "passenger")?.inputs, ["passenger#features", "passenger#passengerClass/embedding"])
+        let before = embedding.weights
+        try trainer.fit(checkpoint: nil)
+        guard case .dense(let learned)? = trainer.model.graph.node(named: "passenger#passengerClass/embedding")?.operation else { return XCTFail() }
+        XCTAssertNotEqual(learned.weights, before, "the embedding learns")
+        // A server's plan takes the three raw columns, as for one-hot.
+        let plan = try Plan(graph: trainer.model.graph)
+        XCTAssertEqual(plan.requestInputs.map(\.name), ["sex", "age", "passengerClass"])
+        // The checkpoint keeps the expanded spec: resume and predict need nothing more.
+        let checkpoint = try CheckpointFile.decode(trainer.checkpointFile().encoded(), source: "run.ckpt")
+        XCTAssertEqual(try checkpoint.state.modelSpec().inputs.map(\.name), ["passenger#features", "passenger#passengerClass"])
+        var resumed = try Trainer.resume(checkpoint, table: titanic, additionalEpochs: 1)
+        try resumed.fit(checkpoint: nil)
+        XCTAssertEqual(try OfflinePrediction.csv(checkpoint, table: titanic).split(separator: "\n").count, 1310)
+        // --init-from: the source's embedded vocabulary is put back together and kept.
+        let fresh = try Trainer(spec: spec, table: titanic, settings: settings, encoding: TableEncoding(graph: checkpoint.graph))
+        XCTAssertEqual(fresh.model.graph.inputs, checkpoint.graph.inputs.map { input in
+            var copy = input
+            copy.standardization = fresh.model.graph.inputs.first { $0.name == input.name }?.standardization
+            return copy
+        })
+        // Large vocabularies are embedded unless asked otherwise; a column that is not
+        // categorical cannot be.
+        spec.inputs[0].embeddings = nil
+        spec.inputs[0].embeddingAbove = 2
+        let automatic = try Trainer(spec: spec, table: titanic, settings: settings).model.graph
+        XCTAssertEqual(automatic.inputs.map(\.name), ["passenger#features", "passenger#passengerClass"])
+        XCTAssertEqual(EmbeddingExpansion.dimension(categories: 3), 3)
+        XCTAssertEqual(EmbeddingExpansion.dimension(categories: 100), 21)
+        XCTAssertEqual(EmbeddingExpansion.dimension(categories: 100_000), 50)
+        spec.inputs[0].embeddings = ["age": 4]
+        XCTAssertThrowsError(try Trainer(spec: spec, table: titanic, settings: settings)) {
+            XCTAssertEqual("\($0)", "model: input 'passenger' embeds 'age', which is not one of its categorical columns (sex, passengerClass)")
+        }
+    }
 }

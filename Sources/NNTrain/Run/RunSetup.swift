@@ -45,19 +45,21 @@ struct RunSetup {
     /// A new run: splits and standardizes `table`, builds and initializes the graph.
     /// With `validationTable`, every row of `table` trains and the validation metrics come
     /// from that file; otherwise a seeded `settings.validationFraction` of `table` is held out.
-    static func newRun(spec: ModelSpec, table: CSVTable, validationTable: CSVTable? = nil, settings: TrainingSettings,
+    static func newRun(spec fileSpec: ModelSpec, table: CSVTable, validationTable: CSVTable? = nil, settings: TrainingSettings,
                               modelFile: String = "model", keeping kept: TableEncoding = TableEncoding(),
                               warn: (String) -> Void = { _ in }) throws(DataError) -> RunSetup {
         try settings.validate()
         var settings = settings
         if validationTable != nil { settings.validationFraction = 0 }
         // Weights are optional when reading data (metrics do not use them), not for training.
-        if let column = spec.sampleWeightColumn { _ = try table.columnIndex(column) }
-        let featureColumns = try TrainingData.featureColumns(of: spec, in: table)
+        if let column = fileSpec.sampleWeightColumn { _ = try table.columnIndex(column) }
+        let featureColumns = try TrainingData.featureColumns(of: fileSpec, in: table)
         let splitSeed = settings.splitSeed ?? settings.seed
         let (trainRows, validationRows) = TrainingData.split(rows: table.rowCount, validationFraction: settings.validationFraction, seed: splitSeed)
-        // Vocabularies, fills and profiles come from the training rows only.
-        let encoding = try TableEncoding.learn(table, spec: spec, featureColumns: featureColumns, rows: trainRows, keeping: kept, warn: warn)
+        // Vocabularies, fills and profiles come from the training rows only; embedded columns
+        // then become inputs of their own (the spec the run keeps is the expanded one).
+        let learned = try TableEncoding.learn(table, spec: fileSpec, featureColumns: featureColumns, rows: trainRows, keeping: kept, warn: warn)
+        let (spec, encoding) = try EmbeddingExpansion.expand(fileSpec, learned, file: modelFile)
         let (data, _) = try TrainingData.from(table, spec: spec, encoding: encoding)
         let training = data.subset(trainRows[...])
         var inputs: [GraphInput] = []
