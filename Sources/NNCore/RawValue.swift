@@ -8,10 +8,25 @@ public enum RawValue: Sendable, Equatable {
     /// pandas and R write for a gap. A category spelled like one of these is a gap too.
     public static let missingSpellings: Set<String> = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "<NA>", "#N/A"]
 
+    /// The longest missing spelling, in bytes: longer text is never hashed to check.
+    private static let longestMissingSpelling = 4
+
     /// A field as written: trimmed, a missing spelling becomes `.missing`.
-    public init(field: some StringProtocol) {
+    public init(field: String) {
         let trimmed = field.trimmingSpaces
-        self = Self.missingSpellings.contains(trimmed) ? .missing : .text(trimmed)
+        let bytes = trimmed.utf8.count
+        self = bytes == 0 || (bytes <= Self.longestMissingSpelling && Self.missingSpellings.contains(trimmed)) ? .missing : .text(trimmed)
+    }
+
+    /// The category a (trimmed) text is: itself, or, when it reads as a finite number, that
+    /// number's spelling (`categoryText(of:)`). Text that does not start like a number (a
+    /// digit, a sign, a point) skips the float parser: "inf" and "nan" are the only other
+    /// texts it reads, and they are not finite.
+    public static func category(_ text: String) -> String {
+        guard let first = text.utf8.first,
+              (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) || first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: "."),
+              let number = Float(text), number.isFinite else { return text }
+        return categoryText(of: number)
     }
 
     /// A request's number: NaN is a gap (how FP32 tensors and pandas write one).
@@ -101,7 +116,7 @@ extension RawColumn {
                 category = number.isNaN ? "" : RawValue.categoryText(of: number)
             case .text(let text):
                 guard text.utf8.count <= Categories.maximumBytes else { throw .categoryTooLong(column: name, bytes: text.utf8.count) }
-                if let number = Float(text), number.isFinite { category = RawValue.categoryText(of: number) } else { category = text }
+                category = RawValue.category(text)
             }
             features.update(repeating: 0, count: categories.width)
             if let slot = categories.slot(of: category) {
@@ -114,11 +129,14 @@ extension RawColumn {
     }
 }
 
-extension StringProtocol {
-    /// Without leading and trailing spaces and tabs (what a CSV cell's padding is).
+extension String {
+    /// Without leading and trailing spaces and tabs (what a CSV cell's padding is); the
+    /// string itself, uncopied, when it has none (the common case).
     var trimmingSpaces: String {
-        let isPadding: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = firstIndex(where: { !isPadding($0) }), let last = lastIndex(where: { !isPadding($0) }) else { return "" }
-        return String(self[first...last])
+        let isPadding: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        guard let first = utf8.first, let last = utf8.last else { return self }
+        guard isPadding(first) || isPadding(last) else { return self }
+        guard let start = utf8.firstIndex(where: { !isPadding($0) }), let end = utf8.lastIndex(where: { !isPadding($0) }) else { return "" }
+        return String(self[start...end])
     }
 }

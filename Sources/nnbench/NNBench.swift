@@ -11,7 +11,7 @@ struct NNBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nnbench",
         abstract: "Benchmarks of nnserve's kernels and file format (figures go to docs/BENCHMARKS.md).",
-        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self, Train.self, WriteModels.self]
+        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self, Train.self, WriteModels.self, RawRows.self]
     )
 }
 
@@ -204,6 +204,33 @@ extension NNBench {
                 }
             }
             print("cells: sgemm time / tiled-kernel time (>1: ours is faster); kernels \(KernelSet.detected), CPU: \(CPUDescription.current)")
+        }
+    }
+
+    struct RawRows: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "raw-rows",
+            abstract: "What a request of raw rows (strings, gaps) costs a model taking them: encoding (lookups per second) against ready features, and the run.")
+
+        @OptionGroup var timing: TimingOptions
+        @Option(help: "A model taking raw rows.") var model = "models/titanic/1/model.nnm"
+        @Option(help: "Raw CSV rows with its columns.") var data = "datasets/titanic.csv"
+        @Option(help: "Rows per request, comma separated.") var rows = "1,16,64,256"
+        @Flag(help: "One JSON line per row count.") var json = false
+
+        func run() throws {
+            let benchmark = RawRowsBenchmark(stopwatch: timing.stopwatch)
+            if !json {
+                print("| rows | encode µs | lookups/s | features µs | run µs | raw / numeric |")
+                print("|---|---|---|---|---|---|")
+            }
+            for count in try Kernels.integers(rows, option: "--rows") {
+                let result = try benchmark.measure(model: model, data: data, rows: count)
+                if json { try printJSONLine(result); continue }
+                print(String(format: "| %d | %.2f | %.3g | %.2f | %.2f | %.2f |", count, result.encodeMicros, result.lookupsPerSecond,
+                             result.featuresMicros, result.runMicros, result.rawOverNumeric))
+            }
+            if !json { print("model \(model), \(data); kernels \(KernelSet.detected), CPU: \(CPUDescription.current)") }
         }
     }
 
