@@ -89,16 +89,25 @@ public final class NNClient: Sendable {
     }
 
     /// Raw rows for a model taking them: each column's fields as text, one per row ("" or a
-    /// missing spelling for a gap), as a CSV wrote them.
-    public func predict(model: String, version: Int = 0, rawColumns: [String: [String]], outputs: [String] = [],
-                        timeoutMicros: Int = 0) async throws -> (version: Int, outputs: [String: Tensor]) {
-        try await predict(model: model, version: version, tensors: rawColumns.keys.sorted().map { name in
+    /// missing spelling for a gap), as a CSV wrote them; `inputs`, the numeric inputs of a
+    /// model that has both.
+    public func predict(model: String, version: Int = 0, rawColumns: [String: [String]], inputs: [String: Tensor] = [:],
+                        outputs: [String] = [], timeoutMicros: Int = 0) async throws -> (version: Int, outputs: [String: Tensor]) {
+        let text = rawColumns.keys.sorted().map { name in
             var tensor = Nnserve_InputTensor()
             tensor.name = name
             tensor.shape = [Int64(rawColumns[name]!.count), 1]
             tensor.text = rawColumns[name]!
             return tensor
-        }, outputs: outputs, timeoutMicros: timeoutMicros)
+        }
+        let numbers = inputs.keys.sorted().map { name in
+            var tensor = Nnserve_InputTensor()
+            tensor.name = name
+            tensor.shape = inputs[name]!.shape.map(Int64.init)
+            tensor.data = inputs[name]!.scalars
+            return tensor
+        }
+        return try await predict(model: model, version: version, tensors: text + numbers, outputs: outputs, timeoutMicros: timeoutMicros)
     }
 
     private func predict(model: String, version: Int, tensors: [Nnserve_InputTensor], outputs: [String],

@@ -29,11 +29,11 @@ public enum PredictRows {
 
     /// Every input's rows from one CSV. An input without feature names takes every column,
     /// which only works when it is the model's one input.
-    public static func fromCSV(_ path: String, inputs: [Nnserve_TensorInfo]) throws(Failure) -> [String: Tensor] {
+    public static func fromCSV(_ path: String, inputs: [Nnserve_TensorInfo], delimiter: UInt8 = CSVReader.comma) throws(Failure) -> [String: Tensor] {
         if inputs.count > 1, let unnamed = inputs.first(where: { $0.featureNames.isEmpty }) {
             throw .ambiguous(detail: "input '\(unnamed.name)' has no feature names, so one CSV cannot say which of its columns are for it; give one file per input (--input \(unnamed.name)=FILE)")
         }
-        let table = try readCSV(path)
+        let table = try readCSV(path, delimiter: delimiter)
         var tensors: [String: Tensor] = [:]
         for input in inputs { tensors[input.name] = try table.columns(input.featureNames, of: input.name) }
         return tensors

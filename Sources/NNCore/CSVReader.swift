@@ -84,7 +84,7 @@ public enum CSVReader {
         let end = bytes.count
         func endField() throws(SyntaxError) {
             guard let text = String(validating: field, as: UTF8.self) else {
-                throw SyntaxError(line: line, detail: "field \(fields.count + 1) is not UTF-8 text (byte 0x\(String(field.first { $0 >= 0x80 } ?? 0, radix: 16, uppercase: true)))")
+                throw SyntaxError(line: line, detail: "field \(fields.count + 1) is not UTF-8 text")
             }
             fields.append(text)
             field.removeAll(keepingCapacity: true)
@@ -125,7 +125,8 @@ public enum CSVReader {
                     field.append(inner)
                     index += 1
                 }
-                while index < end, bytes[index] == space || bytes[index] == tab { index += 1 }
+                // Padding after the closing quote, unless it is the delimiter (a tab in TSV).
+                while index < end, bytes[index] == space || bytes[index] == tab, bytes[index] != separator { index += 1 }
                 guard index == end || [separator, newline, carriageReturn].contains(bytes[index]) else {
                     throw SyntaxError(line: line, detail: "text after the closing quote of a field (a quote inside a quoted field is written \"\")")
                 }

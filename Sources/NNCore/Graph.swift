@@ -83,6 +83,16 @@ public struct GraphOutput: Sendable, Equatable {
         self.scale = scale
         self.labels = labels
     }
+
+    /// The class a row of this output's values names: the largest value's index, or for a
+    /// one-unit (binary, sigmoid) head 1 when its probability is over 0.5. Every tool that
+    /// writes a label (nntrain predict, nnclient, the Python client) decides the same way.
+    public static func predictedClass(_ values: some Collection<Float>) -> Int {
+        if values.count == 1 { return values.first! > 0.5 ? 1 : 0 }
+        var best = 0
+        for (index, value) in values.enumerated() where value > values[values.index(values.startIndex, offsetBy: best)] { best = index }
+        return best
+    }
 }
 
 /// One operation applied to the values named in `inputs`.

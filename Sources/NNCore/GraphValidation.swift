@@ -17,11 +17,15 @@ extension Graph {
             try input.check()
             guard widths.updateValue(input.width, forKey: input.name) == nil else { throw .duplicateName(input.name) }
         }
-        // A request names numeric inputs and raw columns alike: one name, one tensor.
+        // A request names numeric inputs and raw columns alike: one name, one tensor, one kind.
         let numericInputs = Set(inputs.filter(\.columns.isEmpty).map(\.name))
+        var columnKinds: [String: String] = [:]
         for input in inputs {
             if let clash = input.columns.first(where: { numericInputs.contains($0.name) }) {
                 throw .invalidInput(input: input.name, detail: "raw column '\(clash.name)' has the name of a numeric input; a request could not tell them apart")
+            }
+            for column in input.columns where columnKinds.updateValue(column.kindName, forKey: column.name).map({ $0 != column.kindName }) == true {
+                throw .invalidInput(input: input.name, detail: "raw column '\(column.name)' is \(column.kindName) here and not in another input; a request sends it once")
             }
         }
         var indexByName: [String: Int] = [:]
@@ -123,8 +127,12 @@ extension GraphInput {
         }
         guard !columns.isEmpty else { return }
         let encodedWidth = columns.reduce(0) { $0 + $1.width }
-        guard encodedWidth == width, featureNames == columns.flatMap(\.featureNames) else {
-            throw .invalidInput(input: name, detail: "its \(columns.count) raw columns encode \(encodedWidth) features named otherwise than its \(width)")
+        guard encodedWidth == width else {
+            throw .invalidInput(input: name, detail: "its \(columns.count) raw columns encode \(encodedWidth) features; the input has \(width)")
+        }
+        let encodedNames = columns.flatMap(\.featureNames)
+        if let feature = zip(featureNames, encodedNames).enumerated().first(where: { $0.element.0 != $0.element.1 }) {
+            throw .invalidInput(input: name, detail: "feature \(feature.offset) is named '\(feature.element.0)'; its raw column encodes '\(feature.element.1)' there")
         }
         var seen = Set<String>()
         for column in columns {
@@ -146,7 +154,7 @@ extension RawColumn {
         switch kind {
         case .numeric(let numeric):
             guard numeric.fill.isFinite else { throw refuse("fills gaps with \(numeric.fill)") }
-            guard profile.fractions.count == profile.edges.count + 1, profile.edges.allSatisfy(\.isFinite),
+            guard profile.edges.count <= ColumnProfile.maximumEdges, profile.fractions.count == profile.edges.count + 1, profile.edges.allSatisfy(\.isFinite),
                   zip(profile.edges, profile.edges.dropFirst()).allSatisfy({ $0 <= $1 }) else {
                 throw refuse("has \(profile.fractions.count) bin fractions for \(profile.edges.count) ascending edges")
             }

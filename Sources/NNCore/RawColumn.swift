@@ -63,6 +63,15 @@ public struct RawColumn: Sendable, Equatable {
         if case .categorical = kind { return true }
         return false
     }
+
+    /// "numeric" or "categorical", as metadata names the kind.
+    public var kindName: String { isCategorical ? "categorical" : "numeric" }
+
+    /// The vocabulary's size (0 for a numeric column).
+    public var categoryCount: Int {
+        if case .categorical(let categories) = kind { return categories.vocabulary.count }
+        return 0
+    }
 }
 
 /// The vocabulary of a categorical column, with the lookup the encoder uses.
@@ -103,6 +112,10 @@ public struct Categories: Sendable, Equatable {
 
 /// The training distribution of one column, in the bins drift is measured over.
 public struct ColumnProfile: Sendable, Equatable {
+    /// Most inner bin edges a numeric profile may have (nntrain writes at most 9): a server
+    /// counts every bin of every request.
+    public static let maximumEdges = 1024
+
     /// Rows the column was learned from (the training split).
     public var rows: Int
     /// Fraction of those rows with no value.

@@ -28,6 +28,8 @@ public struct TrainingState: Sendable, Equatable {
         public var trainingRows = 0
         public var validationRows = 0
         public var targetColumns: [String] = []
+        /// The data files' field delimiter (`--delimiter`): resume and evaluate read them so.
+        public var delimiter: UInt8 = 44
 
         public init() {}
     }
@@ -119,6 +121,8 @@ extension TrainingState {
         stored.split.trainingRows = Int64(split.trainingRows)
         stored.split.validationRows = Int64(split.validationRows)
         stored.split.targetColumns = split.targetColumns
+        // A comma is stored as nothing: checkpoints of comma-separated runs keep their bytes.
+        stored.split.delimiter = split.delimiter == 44 ? 0 : UInt32(split.delimiter)
         stored.modelConfig = modelConfig
         stored.settings = settings
         stored.optimizer.kind = optimizer.kind
@@ -167,6 +171,7 @@ extension TrainingState {
         split.trainingRows = Int(stored.split.trainingRows)
         split.validationRows = Int(stored.split.validationRows)
         split.targetColumns = stored.split.targetColumns
+        split.delimiter = stored.split.delimiter == 0 || stored.split.delimiter > 127 ? 44 : UInt8(stored.split.delimiter)
         modelConfig = stored.modelConfig
         settings = stored.settings
         optimizer.kind = stored.optimizer.kind

@@ -37,14 +37,20 @@ public struct ColumnTally: Sendable, Equatable {
     public var outsideRange = 0
     /// Present values per `ColumnProfile` bin.
     public var bins: [Int]
+    /// Each row's bin in row order (`gap` for a gap): the drift window takes values in the
+    /// order they came, so its last N values are exactly the last N rows.
+    public var rowBins: [UInt32] = []
+    public static let gap = UInt32.max
 
-    public init(input: Int, bins: Int) {
+    public init(input: Int, bins: Int, rows: Int = 0) {
         self.input = input
         self.bins = [Int](repeating: 0, count: bins)
+        rowBins.reserveCapacity(rows)
     }
 
     mutating func count(_ observation: RawObservation) {
         rows += 1
+        rowBins.append(observation.bin.map { UInt32(truncatingIfNeeded: $0) } ?? Self.gap)
         guard let bin = observation.bin else {
             missing += 1
             return
@@ -80,7 +86,7 @@ extension Plan {
             let index = requestInputs.firstIndex { $0.name == column.name }!
             var tally: Int?
             if !tallies.contains(where: { $0.input == index }) {
-                tallies.append(ColumnTally(input: index, bins: column.profile.fractions.count))
+                tallies.append(ColumnTally(input: index, bins: column.profile.fractions.count, rows: count))
                 tally = tallies.count - 1
             }
             columns.append((column, input, tally))

@@ -126,9 +126,10 @@ extension Plan {
     /// themselves, self-tests).
     public func rowBlock(_ given: [NamedInput], outputs requested: [String], limits: RequestLimits,
                          encodedFeatures: Bool = false) throws(InputError) -> RowBlock {
-        let known = encodedFeatures ? inputs.map(\.name) : requestInputs.map(\.name)
-        for input in given where !known.contains(input.name) {
-            throw .unknownInput(name: input.name, known: known)
+        // No array of names unless one is unknown: this runs on every request.
+        for input in given {
+            let known = encodedFeatures ? inputs.contains { $0.name == input.name } : requestInputs.contains { $0.name == input.name }
+            guard known else { throw .unknownInput(name: input.name, known: encodedFeatures ? inputs.map(\.name) : requestInputs.map(\.name)) }
         }
         var rows: Int?
         var laidOut: [[Float]] = []

@@ -48,12 +48,8 @@ public final class LoadedModel: Sendable {
         response.columns = plan.requestInputs.compactMap(\.column).map { column in
             var info = Nnserve_ColumnInfo()
             info.name = column.name
-            if case .categorical(let categories) = column.kind {
-                info.kind = "categorical"
-                info.categories = Int64(categories.vocabulary.count)
-            } else {
-                info.kind = "numeric"
-            }
+            info.kind = column.kindName
+            info.categories = Int64(column.categoryCount)
             return info
         }
         response.outputs = zip(plan.outputs, file.graph.outputs).map { output, graphOutput in

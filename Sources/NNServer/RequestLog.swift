@@ -1,4 +1,5 @@
 import Foundation
+import NNCore
 import NIOConcurrencyHelpers
 import NNInference
 
@@ -88,7 +89,8 @@ public final class RequestLog: @unchecked Sendable {
             let output = model.plan.outputs[index]
             columns += output.width == 1 ? [output.name] : (0..<output.width).map { "\(output.name)_\($0)" }
         }
-        return columns + ["model_version", "time"]
+        // Raw models' one-hot features are named like 'name=Allen, Miss': quoted as CSV.
+        return (columns + ["model_version", "time"]).map(CSVWriter.field)
     }
 
     private func write(model: LoadedModel, prepared: RowBlock, values: [[Float]], time: Double) {

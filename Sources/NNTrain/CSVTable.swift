@@ -18,6 +18,8 @@ public struct CSVTable: Sendable {
     public var text: [Int: [String?]]
     /// The line each row starts on (a quoted field may span lines).
     public var lines: [Int]
+    /// The field delimiter it was read with (a run keeps it, to read its files again).
+    public var delimiter: UInt8 = CSVReader.comma
     public var rowCount: Int { lines.count }
 
     /// A table of numbers only, one row per line after the header.
@@ -30,8 +32,8 @@ public struct CSVTable: Sendable {
         lines = (0..<rows).map { $0 + 2 }
     }
 
-    /// Reads `path`, one record at a time, checking every field: a field that is neither a
-    /// finite number, a gap nor text (inf; bytes that are not UTF-8) names its line and column.
+    /// Reads `path`, one record at a time: a record with the wrong number of fields, or bytes
+    /// that are not UTF-8, name their line.
     public static func read(_ path: String, delimiter: UInt8 = CSVReader.comma) throws(DataError) -> CSVTable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .unreadable(file: path, detail: "cannot read the file")
@@ -48,7 +50,9 @@ public struct CSVTable: Sendable {
 
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String, delimiter: UInt8) throws(DataError) -> CSVTable {
         var table = CSVTable(file: file, header: [], values: [])
-        // Blank lines are held back: at the end of the file they are not rows.
+        table.delimiter = delimiter
+        // Blank lines are held back: at the end of the file they are not rows; before a row,
+        // one is a row of one gap in a one-column file and a wrong field count otherwise.
         var blankLines: [Int] = []
         do {
             try CSVReader.forEachRecord(bytes, delimiter: delimiter) { record in
@@ -56,13 +60,17 @@ public struct CSVTable: Sendable {
                     table.header = record.fields.map { $0.trimmingCharacters(in: .whitespaces) }
                     return
                 }
-                if record.fields.count == 1, record.fields[0].trimmingCharacters(in: .whitespaces).isEmpty, table.header.count > 1 {
+                if record.isBlank || (record.fields.count == 1 && record.fields[0].trimmingCharacters(in: .whitespaces).isEmpty) {
                     blankLines.append(record.line)
                     return
                 }
-                if let blank = blankLines.first {
-                    throw DataError.wrongFieldCount(file: file, line: blank, expected: table.header.count, got: 1)
+                for line in blankLines {
+                    guard table.header.count == 1 else {
+                        throw DataError.wrongFieldCount(file: file, line: line, expected: table.header.count, got: 1)
+                    }
+                    try table.append(CSVReader.Record(line: line, fields: [""]))
                 }
+                blankLines.removeAll()
                 try table.append(record)
             }
         } catch let error as DataError {
@@ -81,22 +89,20 @@ public struct CSVTable: Sendable {
         let row = rowCount
         lines.append(record.line)
         for (column, field) in record.fields.enumerated() {
-            switch RawValue(field: field) {
-            case .missing:
+            guard case .text(let written) = RawValue(field: field) else {
                 values.append(.nan)
                 text[column]?.append(nil)
-            case .text(let written):
-                if let number = Float(written) {
-                    guard number.isFinite else { throw .nonFinite(file: file, line: record.line, column: header[column], value: written) }
-                    values.append(number)
-                    text[column]?.append(RawValue.categoryText(of: number))
-                } else {
-                    values.append(.nan)
-                    if text[column] == nil { text[column] = spelled(column: column, rows: row) }
-                    text[column]!.append(written)
-                }
-            case .number(let number):
+                continue
+            }
+            // "inf" is text here, as it is to a server's categorical column: used as a
+            // number (`matrix`), it is refused as not finite.
+            if let number = Float(written), number.isFinite {
                 values.append(number)
+                text[column]?.append(RawValue.categoryText(of: number))
+            } else {
+                values.append(.nan)
+                if text[column] == nil { text[column] = spelled(column: column, rows: row) }
+                text[column]!.append(written)
             }
         }
     }
@@ -113,6 +119,12 @@ public struct CSVTable: Sendable {
     public func rawValue(row: Int, column: Int) -> RawValue {
         if let fields = text[column] { return fields[row].map(RawValue.text) ?? .missing }
         return RawValue(number: values[row * header.count + column])
+    }
+
+    /// Whether any row of `column` is a gap.
+    public func hasGaps(column: Int) -> Bool {
+        if let fields = text[column] { return fields.contains(nil) }
+        return (0..<rowCount).contains { values[$0 * header.count + column].isNaN }
     }
 
     /// The first `count` rows.
@@ -154,6 +166,9 @@ public struct CSVTable: Sendable {
                 let value = values[row * width + column]
                 guard !value.isNaN else {
                     if let written = text[column]?[row] {
+                        if let number = Float(written), !number.isFinite {
+                            throw .nonFinite(file: file, line: lines[row], column: header[column], value: written)
+                        }
                         throw .badValue(file: file, line: lines[row], column: header[column], value: written)
                     }
                     throw .missingValue(file: file, line: lines[row], column: header[column])

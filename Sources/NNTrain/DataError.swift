@@ -10,6 +10,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case missingColumns(file: String, columns: [String], available: [String])
     /// A gap (empty, NA, NaN, …) where a number is needed.
     case missingValue(file: String, line: Int, column: String)
+    /// A text target outside its head's labels.
+    case unknownLabel(file: String, line: Int, column: String, label: String, labels: [String])
     case badValue(file: String, line: Int, column: String, value: String)
     case nonFinite(file: String, line: Int, column: String, value: String)
     case wrongFieldCount(file: String, line: Int, expected: Int, got: Int)
@@ -29,7 +31,9 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             "\(file): no columns \(columns.map { "'\($0)'\(Self.nearest($0, available))" }.joined(separator: ", ")); "
                 + "columns are \(available.joined(separator: ", "))\(Self.delimiterHint(available))"
         case .missingValue(let file, let line, let column):
-            "\(file):\(line): column '\(column)' has no value; it is used as a number here (a model input's gaps are filled only in columns that had gaps at training)"
+            "\(file):\(line): column '\(column)' has no value where one is needed (a target, or a column of numbers without gaps at training)"
+        case .unknownLabel(let file, let line, let column, let label, let labels):
+            "\(file):\(line): target '\(column)' is '\(label)', not one of the output's labels \(labels.joined(separator: ", "))"
         case .badValue(let file, let line, let column, let value):
             "\(file):\(line): column '\(column)': '\(value)' is not a number"
         case .nonFinite(let file, let line, let column, let value):

@@ -51,7 +51,7 @@ enum EmbeddingExpansion {
             let embedded = columns.compactMap { column -> (RawColumn, Int)? in
                 guard case .categorical(let categories) = column.kind else { return nil }
                 if let asked = input.embeddings?[column.name] { return (column, asked) }
-                return categories.vocabulary.count > above ? (column, dimension(categories: categories.width)) : nil
+                return categories.vocabulary.count > above ? (column, dimension(categories: categories.vocabulary.count)) : nil
             }
             for part in result.columns.keys where part.hasPrefix(input.name + "#") { result.columns[part] = nil }
             guard !embedded.isEmpty else {

@@ -28,7 +28,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         /// frequent; the others share an "other" slot.
         public var maxCategories: Int?
         /// A category seen fewer times than this in the training rows (default 1) goes to the
-        /// "other" slot; so does a gap, then.
+        /// "other" slot; gaps get a slot of their own only when this frequent.
         public var minFrequency: Int?
         /// A numeric column with gaps gets a 0/1 "was missing" feature (default true).
         public var missingIndicator: Bool?

@@ -34,7 +34,6 @@ public enum OfflinePrediction {
         let outputs = try Executor(plan: Plan(graph: checkpoint.graph)).predict(inputs)
         let spec = try? checkpoint.state.modelSpec()
         let classifiers = Set(spec?.outputs.filter { [LossKind.sparseCategoricalCrossEntropy, .categoricalCrossEntropy].contains($0.loss) }.map(\.name) ?? [])
-        let thresholds = Dictionary(spec?.outputs.compactMap { head in head.threshold.map { (head.name, $0) } } ?? [], uniquingKeysWith: { $1 })
         var header: [String] = []
         for output in checkpoint.graph.outputs {
             let width = outputs[output.name]!.shape[1]
@@ -49,9 +48,8 @@ public enum OfflinePrediction {
                 let tensor = outputs[output.name]!
                 let values = (0..<tensor.shape[1]).map { tensor[row, $0] }
                 fields += values.map { "\($0)" }
-                let top = values.indices.max { values[$0] < values[$1] }!
-                if classifiers.contains(output.name) { fields.append("\(top)") }
-                if !output.labels.isEmpty { fields.append(CSVWriter.field(output.labels[values.count == 1 ? (values[0] > (thresholds[output.name] ?? 0.5) ? 1 : 0) : top])) }
+                if classifiers.contains(output.name) { fields.append("\(values.indices.max { values[$0] < values[$1] }!)") }
+                if !output.labels.isEmpty { fields.append(CSVWriter.field(output.labels[GraphOutput.predictedClass(values)])) }
             }
             lines.append(fields.joined(separator: ","))
         }

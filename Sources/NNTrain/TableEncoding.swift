@@ -46,11 +46,7 @@ public struct TableEncoding: Sendable {
             }
             // Numbers without gaps need no encoding: the input stays numeric.
             let raw = zip(columns, names).contains { column, name in
-                if case .numeric(let numeric) = column.kind {
-                    let index = table.header.firstIndex(of: name)!
-                    return numeric.indicatesMissing || (0..<table.rowCount).contains { table.values[$0 * table.header.count + index].isNaN }
-                }
-                return true
+                column.isCategorical || table.hasGaps(column: table.header.firstIndex(of: name)!)
             }
             if raw { encoding.columns[input.name] = columns }
         }
@@ -67,8 +63,7 @@ public struct TableEncoding: Sendable {
             let seen = Set(fields.compactMap { $0 })
             let labels = head.labels ?? seen.sorted()
             if let unnamed = seen.subtracting(labels).sorted().first, let row = fields.firstIndex(of: unnamed) {
-                throw .targetOutOfRange(file: table.file, line: table.lines[row], column: target, value: .nan,
-                                        detail: "label '\(unnamed)' is not one of the output's labels \(labels.joined(separator: ", "))")
+                throw .unknownLabel(file: table.file, line: table.lines[row], column: target, label: unnamed, labels: labels)
             }
             encoding.labels[head.name] = labels
         }
@@ -143,8 +138,7 @@ private struct ColumnLearner {
         for value in present { counts[profile.bin(of: value)] += 1 }
         profile.fractions = counts.map { Float($0) / Float(present.count) }
         // Gaps anywhere in the file (a validation row's too) make the column one with gaps.
-        let hasGaps = (0..<table.rowCount).contains { table.values[$0 * width + column].isNaN }
-        let indicates = hasGaps && input.missingIndicator != false
+        let indicates = table.hasGaps(column: column) && input.missingIndicator != false
         return RawColumn(name: name, kind: .numeric(.init(fill: Float(mean), indicatesMissing: indicates)), profile: profile)
     }
 
@@ -158,12 +152,15 @@ private struct ColumnLearner {
                 missing += 1
                 continue
             case .number(let number): category = RawValue.categoryText(of: number)
-            case .text(let text): category = RawValue.category(text)
+            case .text(let text):
+                // The text as written is what is bounded, as a server bounds a request's.
+                guard text.utf8.count <= Categories.maximumBytes else {
+                    throw .unreadable(file: "\(table.file):\(table.lines[rows[slot]])",
+                                      detail: "column '\(name)': a category of \(text.utf8.count) bytes; categories are at most \(Categories.maximumBytes) bytes")
+                }
+                category = RawValue.category(text)
             }
             let line = table.lines[rows[slot]]
-            guard category.utf8.count <= Categories.maximumBytes else {
-                throw .unreadable(file: "\(table.file):\(line)", detail: "column '\(name)': a category of \(category.utf8.count) bytes; categories are at most \(Categories.maximumBytes) bytes")
-            }
             counts[category, default: 0] += 1
             guard counts.count <= Categories.maximumVocabulary else {
                 throw .unreadable(file: "\(table.file):\(line)", detail: "column '\(name)' has more than \(Categories.maximumVocabulary) distinct values by this line; "
@@ -257,8 +254,7 @@ extension TableEncoding {
             }
             guard let written else { throw .missingValue(file: table.file, line: table.lines[row], column: column) }
             guard let slot = slots[written] else {
-                throw .targetOutOfRange(file: table.file, line: table.lines[row], column: column, value: .nan,
-                                        detail: "label '\(written)' is not one of output '\(head)''s labels \(labels.joined(separator: ", "))")
+                throw .unknownLabel(file: table.file, line: table.lines[row], column: column, label: written, labels: labels)
             }
             values.append(slot)
         }

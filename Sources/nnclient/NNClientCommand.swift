@@ -63,9 +63,14 @@ extension NNClientCommand {
             if !metadata.columns.isEmpty {
                 // A model taking raw rows: the CSV's columns by name, strings and gaps as written.
                 guard let csv else { throw ValidationError("model '\(model)' takes raw rows (columns \(metadata.columns.map(\.name).joined(separator: ", "))): give them with --csv FILE") }
-                let columns: [String: [String]]
-                do { columns = try PredictRows.rawColumns(fromCSV: csv, columns: metadata.columns, delimiter: delimiter) } catch { throw ValidationError("\(error)") }
-                let result = try await client.predict(model: model, version: version, rawColumns: columns)
+                let columns: [String: [String]], numeric: [String: Tensor]
+                do {
+                    columns = try PredictRows.rawColumns(fromCSV: csv, columns: metadata.columns, delimiter: delimiter)
+                    numeric = metadata.inputs.isEmpty ? [:] : try PredictRows.fromCSV(csv, inputs: metadata.inputs, delimiter: delimiter)
+                } catch {
+                    throw ValidationError("\(error)")
+                }
+                let result = try await client.predict(model: model, version: version, rawColumns: columns, inputs: numeric)
                 print(PredictionCSV.text(result.outputs, metadata: metadata, rows: columns.values.first?.count ?? 0), terminator: "")
                 await client.close()
                 return
@@ -73,7 +78,7 @@ extension NNClientCommand {
             let inputs: [String: Tensor]
             do {
                 if let csv {
-                    inputs = try PredictRows.fromCSV(csv, inputs: metadata.inputs)
+                    inputs = try PredictRows.fromCSV(csv, inputs: metadata.inputs, delimiter: delimiter)
                 } else if let json {
                     inputs = try PredictRows.fromJSON(json, inputs: metadata.inputs)
                 } else {

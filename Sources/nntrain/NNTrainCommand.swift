@@ -102,7 +102,7 @@ extension NNTrainCommand {
             guard epochs >= 1 else { throw ValidationError("--epochs \(epochs): resume trains at least 1 more epoch") }
             guard schedule != nil || learningRate == nil else { throw ValidationError("--lr goes with --schedule (a new schedule for the added epochs)") }
             let file = try CheckpointFile.read(from: checkpoint)
-            let table = try CSVTable.read(data ?? file.state.split.trainingFile)
+            let table = try CSVTable.read(data ?? file.state.split.trainingFile, delimiter: file.state.split.delimiter)
             var trainer = try Trainer.resume(file, table: table, additionalEpochs: epochs,
                                              restart: schedule.map { Trainer.ScheduleRestart(schedule: $0, learningRate: learningRate) }) { warning in
                 FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
@@ -118,8 +118,8 @@ extension NNTrainCommand {
 
         @Argument(help: "The checkpoint.") var checkpoint: String
         @Option(help: "Data to evaluate on (CSV with the training columns); with --one-shot, the queries.") var data: String
-        @Option(help: "The data files' field delimiter: one character (';', '|') or tab.", transform: DelimiterFlag.parse)
-        var delimiter: UInt8 = CSVReader.comma
+        @Option(help: "The data file's field delimiter: one character (';', '|') or tab (default: the run's).", transform: DelimiterFlag.parse)
+        var delimiter: UInt8?
         @Flag(help: "N-way one-shot accuracy of the model's embedding instead of its metrics.") var oneShot = false
         @Option(help: "With --one-shot: labeled examples to draw the shots from (CSV with the features and --label).") var support: String?
         @Option(help: "With --one-shot: the class column of --support and --data.") var label = "label"
@@ -148,8 +148,9 @@ extension NNTrainCommand {
                     return
                 }
             } else {
-                metrics = try Trainer.resume(file, table: try CSVTable.read(file.state.split.trainingFile, delimiter: delimiter), additionalEpochs: 0)
-                    .evaluate(on: try CSVTable.read(data, delimiter: delimiter))
+                let split = file.state.split
+                metrics = try Trainer.resume(file, table: try CSVTable.read(split.trainingFile, delimiter: split.delimiter), additionalEpochs: 0)
+                    .evaluate(on: try CSVTable.read(data, delimiter: delimiter ?? split.delimiter))
             }
             if options.json {
                 printJSON(metrics, extra: ["data": data])
@@ -191,12 +192,13 @@ extension NNTrainCommand {
 
         @Argument(help: "The checkpoint.") var checkpoint: String
         @Option(help: "Rows to predict (CSV with the columns the run's inputs were built from: numbers, or raw strings and gaps for a run on a raw table).") var data: String
-        @Option(help: "The data file's field delimiter: one character (';', '|') or tab.", transform: DelimiterFlag.parse)
-        var delimiter: UInt8 = CSVReader.comma
+        @Option(help: "The data file's field delimiter: one character (';', '|') or tab (default: the run's).", transform: DelimiterFlag.parse)
+        var delimiter: UInt8?
         @Option(help: "Write the predictions here (CSV); default: standard output.") var out: String?
 
         func run() throws {
-            let text = try OfflinePrediction.csv(try CheckpointFile.read(from: checkpoint), table: try CSVTable.read(data, delimiter: delimiter))
+            let file = try CheckpointFile.read(from: checkpoint)
+            let text = try OfflinePrediction.csv(file, table: try CSVTable.read(data, delimiter: delimiter ?? file.state.split.delimiter))
             if let out {
                 try text.write(toFile: out, atomically: true, encoding: .utf8)
                 FileHandle.standardError.write(Data("wrote \(out)\n".utf8))
@@ -218,7 +220,8 @@ extension NNTrainCommand {
         }
 
         func run() throws {
-            print(try Trainer.diagnose(try CheckpointFile.read(from: checkpoint), table: try CSVTable.read(data), rows: rows).text)
+            let file = try CheckpointFile.read(from: checkpoint)
+            print(try Trainer.diagnose(file, table: try CSVTable.read(data, delimiter: file.state.split.delimiter), rows: rows).text)
         }
     }
 

@@ -67,11 +67,17 @@ final class RawColumnTests: XCTestCase {
         var wrong = GraphInput(name: "x", columns: [age, klass])
         wrong.featureNames[0] = "years"
         XCTAssertThrowsError(try graph([wrong]).validate()) {
-            XCTAssertEqual("\($0)", "input 'x': its 2 raw columns encode 7 features named otherwise than its 7")
+            XCTAssertEqual("\($0)", "input 'x': feature 0 is named 'years'; its raw column encodes 'age' there")
         }
         var bad = klass
         bad.profile.fractions = [1]
-        XCTAssertThrowsError(try graph([GraphInput(name: "x", columns: [age, bad])]).validate())
+        XCTAssertThrowsError(try graph([GraphInput(name: "x", columns: [age, bad])]).validate()) {
+            XCTAssertEqual("\($0)", "input 'x': column 'class' has 1 category fractions for 3 categories and other")
+        }
+        var huge = age
+        huge.profile.edges = (0...ColumnProfile.maximumEdges).map(Float.init)
+        huge.profile.fractions = [Float](repeating: 0, count: huge.profile.edges.count + 1)
+        XCTAssertThrowsError(try graph([GraphInput(name: "x", columns: [huge, klass])]).validate(), "a file cannot make a server count a million bins")
         var clash = graph([GraphInput(name: "x", columns: [age, klass]), GraphInput(name: "age", width: 2)])
         XCTAssertThrowsError(try clash.validate()) {
             XCTAssertEqual("\($0)", "input 'x': raw column 'age' has the name of a numeric input; a request could not tell them apart")
@@ -99,12 +105,14 @@ final class RawColumnTests: XCTestCase {
     func testDelimitersAndBytesThatAreNotText() throws {
         XCTAssertEqual(try CSVReader.records("a;b\n\"x;y\";2\n", delimiter: 59).map(\.fields), [["a", "b"], ["x;y", "2"]])
         XCTAssertEqual(try CSVReader.records("a\tb\n1\t2\n", delimiter: CSVReader.delimiter(named: "tab")!).map(\.fields), [["a", "b"], ["1", "2"]])
+        XCTAssertEqual(try CSVReader.records("\"a\"\t\"b\"\n\"x y\" \t2\n", delimiter: 9).map(\.fields), [["a", "b"], ["x y", "2"]],
+                       "a tab after a closing quote is the delimiter, not padding")
         XCTAssertEqual(CSVReader.delimiter(named: "|"), 124)
         XCTAssertNil(CSVReader.delimiter(named: "\""))
         XCTAssertNil(CSVReader.delimiter(named: ";;"))
         let bytes: [UInt8] = Array("a,b\n1,2\n3,".utf8) + [0xFF, 0x0A]
         XCTAssertThrowsError(try bytes.withUnsafeBufferPointer { try CSVReader.records($0) }) {
-            XCTAssertEqual("\($0)", "line 3: field 2 is not UTF-8 text (byte 0xFF)")
+            XCTAssertEqual("\($0)", "line 3: field 2 is not UTF-8 text")
         }
         XCTAssertEqual(CSVWriter.field("Allen, Miss. \"Elisabeth\""), "\"Allen, Miss. \"\"Elisabeth\"\"\"")
         XCTAssertEqual(try CSVReader.records(CSVWriter.field("a,\"b\"\nc")).map(\.fields), [["a,\"b\"\nc"]], "what the writer quotes, the reader reads back")

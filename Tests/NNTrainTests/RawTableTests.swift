@@ -22,10 +22,12 @@ final class RawTableTests: XCTestCase {
         XCTAssertEqual(parsed.rawValue(row: 1, column: 1), .missing)
         XCTAssertEqual(parsed.text[2], ["1st", "3rd", "2"], "a number in a text column is spelled as a category")
         XCTAssertThrowsError(try parsed.matrix(columns: ["age"])) {
-            XCTAssertEqual("\($0)", "t.csv:3: column 'age' has no value; it is used as a number here (a model input's gaps are filled only in columns that had gaps at training)")
+            XCTAssertEqual("\($0)", "t.csv:3: column 'age' has no value where one is needed (a target, or a column of numbers without gaps at training)")
         }
         XCTAssertThrowsError(try parsed.matrix(columns: ["class"])) { XCTAssertEqual("\($0)", "t.csv:2: column 'class': '1st' is not a number") }
-        XCTAssertThrowsError(try table("a,b\n1,inf\n")) { XCTAssertEqual("\($0)", "t.csv:2: column 'b': inf is not finite") }
+        XCTAssertThrowsError(try table("a,b\n1,inf\n").matrix(columns: ["b"])) { XCTAssertEqual("\($0)", "t.csv:2: column 'b': inf is not finite") }
+        XCTAssertEqual(try table("v\n1\n\n2\n\n\n").rowCount, 3, "a one-column file: a blank line inside is a gap, at the end nothing")
+        XCTAssertThrowsError(try table("a,b\n1,2\n\n3,4\n")) { XCTAssertEqual("\($0)", "t.csv:3: 1 fields, the header has 2") }
     }
 
     func testHeaderCheckNamesEveryMissingColumnAndTheDelimiterHint() throws {
@@ -37,7 +39,13 @@ final class RawTableTests: XCTestCase {
         XCTAssertThrowsError(try semicolons.requireColumns(["price"])) {
             XCTAssertEqual("\($0)", "t.csv: no column 'price'; columns are carat;cut;price. The file has one column: is it separated by ';'? Pass --delimiter ';'")
         }
-        XCTAssertEqual(try table("carat;cut;price\n1;Ideal;3\n", delimiter: 59).header, ["carat", "cut", "price"])
+        let separated = try table("carat;cut;price\n" + (0..<20).map { "\($0 % 5);\($0 % 2 == 0 ? "Ideal" : "Fair");\($0)\n" }.joined(), delimiter: 59)
+        XCTAssertEqual(separated.header, ["carat", "cut", "price"])
+        let spec = ModelSpec(inputs: [.init(name: "x")], layers: [.init(name: "out", type: .dense, inputs: ["x"], units: 1)],
+                             outputs: [.init(name: "price", node: "out", loss: .mse)])
+        let run = try Trainer(spec: spec, table: separated, settings: settings)
+        let stored = try CheckpointFile.decode(run.checkpointFile().encoded(), source: "run.ckpt")
+        XCTAssertEqual(stored.state.split.delimiter, 59, "resume and evaluate read the run's files with its delimiter")
     }
 
     private let passengerSpec = ModelSpec(
@@ -163,7 +171,7 @@ final class RawTableTests: XCTestCase {
         named.layers[0].units = 3
         named.outputs[0].labels = ["Adelie", "Gentoo"]
         XCTAssertThrowsError(try Trainer(spec: named, table: penguins, settings: settings)) {
-            XCTAssertTrue("\($0)".contains("label 'Chinstrap' is not one of the output's labels Adelie, Gentoo"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix("penguins.csv:278: target 'species' is 'Chinstrap', not one of the output's labels Adelie, Gentoo"), "\($0)")
         }
     }
 

@@ -96,6 +96,9 @@ public nonisolated struct Nnserve_DataSplit: Sendable {
 
   public var targetColumns: [String] = []
 
+  /// The data files' field delimiter (a byte); 0, the default, is a comma.
+  public var delimiter: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -380,7 +383,7 @@ nonisolated extension Nnserve_RngState: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Nnserve_DataSplit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DataSplit"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}training_file\0\u{3}validation_file\0\u{3}validation_fraction\0\u{3}split_seed\0\u{3}training_rows\0\u{3}validation_rows\0\u{3}target_columns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}training_file\0\u{3}validation_file\0\u{3}validation_fraction\0\u{3}split_seed\0\u{3}training_rows\0\u{3}validation_rows\0\u{3}target_columns\0\u{1}delimiter\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -395,6 +398,7 @@ nonisolated extension Nnserve_DataSplit: SwiftProtobuf.Message, SwiftProtobuf._M
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.trainingRows) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.validationRows) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.targetColumns) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.delimiter) }()
       default: break
       }
     }
@@ -422,6 +426,9 @@ nonisolated extension Nnserve_DataSplit: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.targetColumns.isEmpty {
       try visitor.visitRepeatedStringField(value: self.targetColumns, fieldNumber: 7)
     }
+    if self.delimiter != 0 {
+      try visitor.visitSingularUInt32Field(value: self.delimiter, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -433,6 +440,7 @@ nonisolated extension Nnserve_DataSplit: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.trainingRows != rhs.trainingRows {return false}
     if lhs.validationRows != rhs.validationRows {return false}
     if lhs.targetColumns != rhs.targetColumns {return false}
+    if lhs.delimiter != rhs.delimiter {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -215,7 +215,8 @@ public nonisolated struct Nnserve_MetadataResponse: Sendable {
 
   public var versions: [Int64] = []
 
-  /// A model taking raw rows lists its columns here and has no numeric inputs.
+  /// Numeric inputs ([rows, width]); the raw columns of a model taking raw rows are in
+  /// `columns` (one [rows, 1] tensor each).
   public var inputs: [Nnserve_TensorInfo] = []
 
   public var outputs: [Nnserve_TensorInfo] = []

@@ -121,6 +121,10 @@ struct ServingCore: Sendable {
         case .tensors(let tensors):
             given = try tensors.map { (tensor) throws(ServingError) in try tensor.rows() }
         case .onlyInputRows(let bytes):
+            guard !model.plan.takesRawRows else {
+                throw ServingError(.invalidArgument, "a raw binary request (\(InferenceReply.binaryHeaderLength): 0) carries FP32 rows; '\(model.name)' takes raw columns "
+                    + "(\(model.plan.requestInputs.map(\.name).joined(separator: ", "))): send them as named inputs")
+            }
             guard model.plan.inputs.count == 1, let input = model.plan.inputs.first else {
                 throw ServingError(.invalidArgument, "a raw binary request (\(InferenceReply.binaryHeaderLength): 0) needs a one-input model; '\(model.name)' has \(model.plan.inputs.count) inputs")
             }

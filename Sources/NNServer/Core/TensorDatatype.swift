@@ -133,6 +133,4 @@ extension RequestInput {
     /// The datatype metadata announces: FP32 for numbers, BYTES for a categorical column (which
     /// also takes FP32 or integers for categories that are numbers, and a numeric column BYTES).
     var datatype: TensorDatatype { column?.isCategorical == true ? .bytes : .fp32 }
-    /// The shape metadata announces, the batch dimension variable (-1).
-    var shape: [Int64] { [-1, Int64(width)] }
 }

@@ -195,13 +195,10 @@ struct KServeEndpoints: Sendable {
             writer.array(columns) { writer, column in
                 writer.raw("{")
                 writer.member("name", column.name, first: true)
-                writer.raw(",")
-                if case .categorical(let categories) = column.kind {
-                    writer.member("kind", "categorical", first: true)
+                writer.member("kind", column.kindName)
+                if column.isCategorical {
                     writer.raw(",\"categories\":")
-                    writer.integer(categories.vocabulary.count)
-                } else {
-                    writer.member("kind", "numeric", first: true)
+                    writer.integer(column.categoryCount)
                 }
                 writer.raw("}")
             }

@@ -23,18 +23,16 @@ final class ColumnMonitor: Sendable {
         var values = 0, missing = 0, unknown = 0, outsideRange = 0
         /// The bins of the last `windowRows` values (gaps: the last bin), oldest overwritten
         /// first, and how many of each the ring holds.
-        var ring: [UInt16]
+        var ring: [UInt32]
         var next = 0
         var filled = 0
         var window: [Int]
 
-        mutating func push(_ bin: Int, times: Int) {
-            for _ in 0..<min(times, ring.count) {
-                if filled == ring.count { window[Int(ring[next])] -= 1 } else { filled += 1 }
-                ring[next] = UInt16(bin)
-                window[bin] += 1
-                next = next + 1 == ring.count ? 0 : next + 1
-            }
+        mutating func push(_ bin: Int) {
+            if filled == ring.count { window[Int(ring[next])] -= 1 } else { filled += 1 }
+            ring[next] = UInt32(bin)
+            window[bin] += 1
+            next = next + 1 == ring.count ? 0 : next + 1
         }
     }
 
@@ -43,19 +41,17 @@ final class ColumnMonitor: Sendable {
 
     /// Nil when `plan` takes numbers only.
     init?(plan: Plan, windowRows: Int) {
+        guard plan.takesRawRows else { return nil }
         let raw = plan.requestInputs.compactMap(\.column)
-        guard !raw.isEmpty else { return nil }
         self.windowRows = max(windowRows, 1)
         columns = NIOLockedValueBox(raw.map { [windowRows = self.windowRows] column in
-            // Bins fit in 16 bits: a vocabulary has at most `Categories.maximumVocabulary` slots.
             Column(name: column.name, expected: PopulationStability.expected(column.profile),
-                   ring: [UInt16](repeating: 0, count: windowRows), window: [Int](repeating: 0, count: column.profile.fractions.count + 1))
+                   ring: [UInt32](repeating: 0, count: windowRows), window: [Int](repeating: 0, count: column.profile.fractions.count + 1))
         })
     }
 
-    /// Adds a request's tallies (`RowBlock.tallies`), whose `input` indexes `plan.requestInputs`.
-    /// A request's values enter the window bin by bin (their order inside one request does
-    /// not matter to a distribution).
+    /// Adds a request's tallies (`RowBlock.tallies`), whose `input` indexes `plan.requestInputs`;
+    /// its values enter the window in row order.
     func record(_ tallies: [ColumnTally], plan: Plan) {
         columns.withLockedValue { columns in
             for tally in tallies {
@@ -67,8 +63,10 @@ final class ColumnMonitor: Sendable {
                 columns[slot].unknown += tally.unknown
                 columns[slot].outsideRange += tally.outsideRange
                 let gapBin = columns[slot].window.count - 1
-                for (bin, count) in tally.bins.enumerated() where bin < gapBin && count > 0 { columns[slot].push(bin, times: count) }
-                columns[slot].push(gapBin, times: tally.missing)
+                // Rows before the last `windowRows` would only pass through the window.
+                for bin in tally.rowBins.suffix(windowRows) {
+                    columns[slot].push(bin == ColumnTally.gap || Int(bin) >= gapBin ? gapBin : Int(bin))
+                }
             }
         }
     }

@@ -34,9 +34,19 @@ enum RunChecks {
             let loss = spec.loss(of: head)
             let named = columns.map { "'\($0)'" }.joined(separator: ", ")
             let labels = graph.outputs[index].labels
-            if !labels.isEmpty, labels.count != (width == 1 ? 2 : width) {
-                throw .invalidModel(file: file, detail: "output '\(head.name)' reads '\(node)', which has \(width) unit\(width == 1 ? "" : "s"), but its target \(named) "
-                                    + "has \(labels.count) labels (\(labels.joined(separator: ", "))); give it \(labels.count == 2 ? "1 unit (binary) or 2" : "\(labels.count)") units")
+            if !labels.isEmpty {
+                let binary = loss.name == LossKind.binaryCrossEntropy.rawValue
+                let expected = binary ? 2 : width
+                guard labels.count == expected, !binary || width == 1 else {
+                    throw .invalidModel(file: file, detail: "output '\(head.name)' reads '\(node)', which has \(width) unit\(width == 1 ? "" : "s"), but its target \(named) "
+                                        + "has \(labels.count) labels (\(labels.joined(separator: ", "))); "
+                                        + (binary ? (labels.count == 2 ? "binary_crossentropy with labels needs 1 unit" : "binary_crossentropy takes 2 labels; use sparse_categorical_crossentropy")
+                                           : "give it \(labels.count) units"))
+                }
+                // A label is chosen from a probability (p > 0.5): the head must answer one.
+                if binary, !graph.endsInSigmoid(node) {
+                    throw .invalidModel(file: file, detail: "output '\(head.name)' has labels and one unit, so its layer '\(node)' must end in sigmoid (its answer is the probability of '\(labels[1])')")
+                }
             }
             switch loss {
             case .sparseCategoricalCrossEntropy:
@@ -80,6 +90,18 @@ enum RunChecks {
                     }
                 }
             }
+        }
+    }
+}
+
+extension Graph {
+    /// Whether the value of `node` is a sigmoid's (a dense layer's activation, or an
+    /// activation node).
+    func endsInSigmoid(_ node: String) -> Bool {
+        switch self.node(named: node)?.operation {
+        case .dense(let dense)?: dense.activation == .sigmoid
+        case .activation(let activation)?: activation == .sigmoid
+        default: false
         }
     }
 }

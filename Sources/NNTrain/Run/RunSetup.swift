@@ -88,6 +88,7 @@ struct RunSetup {
         split.trainingRows = trainRows.count
         split.validationRows = validationRows.count
         split.targetColumns = spec.outputs.flatMap(spec.targets(of:))
+        split.delimiter = table.delimiter
         var setup = RunSetup(spec: spec, settings: settings, graph: graph, regularization: regularization, training: training,
                              validation: data.subset(validationRows[...]), split: split, modelFile: modelFile)
         setup.targetChecks = [(table.file, data)]

@@ -56,7 +56,7 @@ extension Trainer {
         }
         let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: state.split.splitSeed)
         let validation = separateValidation
-            ? try TrainingData.from(try CSVTable.read(state.split.validationFile), spec: spec, encoding: encoding).0 : data.subset(validationRows[...])
+            ? try TrainingData.from(try CSVTable.read(state.split.validationFile, delimiter: state.split.delimiter), spec: spec, encoding: encoding).0 : data.subset(validationRows[...])
         // Pinned only when the run grows past its length: a crashed run resumed to its planned
         // end writes the uninterrupted run's bytes.
         if state.epoch + additionalEpochs != settings.epochs { settings.scheduleEpochs = settings.scheduleEpochs ?? settings.epochs }

@@ -178,7 +178,8 @@ struct  Nnserve__MetadataResponse
   size_t n_versions;
   int64_t *versions;
   /*
-   * A model taking raw rows lists its columns here and has no numeric inputs.
+   * Numeric inputs ([rows, width]); the raw columns of a model taking raw rows are in
+   * `columns` (one [rows, 1] tensor each).
    */
   size_t n_inputs;
   Nnserve__TensorInfo **inputs;

@@ -23,13 +23,21 @@ MAX_FRAME_SIZE = 16 << 20
 
 
 def _is_gap(value):
-    """None, NaN (pandas' gap in a numeric column) and pandas' NA are gaps."""
+    """None, NaN (a gap in a numeric column) and pandas' NA / NaT are gaps."""
     if value is None:
         return True
     try:
-        return value != value
+        import pandas
+        return bool(pandas.isna(value))
+    except ImportError:
+        return isinstance(value, float) and value != value
     except (TypeError, ValueError):
         return False
+
+
+def _is_text(value):
+    """Strings, and booleans, which a CSV spelled as text ("True"): the model learned them so."""
+    return isinstance(value, (str, bool, np.bool_))
 
 
 class NNServeError(Exception):
@@ -93,11 +101,12 @@ class Client:
         self._send(request)
         return request.id
 
-    def submit_rows(self, model, columns, outputs=(), version=0, timeout_micros=0):
+    def submit_rows(self, model, columns, outputs=(), version=0, timeout_micros=0, inputs=None):
         """Sends raw rows to a model taking raw rows (strings, gaps) without waiting; returns
         its id for `receive`. `columns`: a dict of column name -> sequence of one value per
         row: strings for a categorical column (None or "" for a gap), numbers for a numeric
-        one (None or NaN for a gap; numbers written as strings are read too)."""
+        one (None or NaN for a gap; numbers written as strings are read too). `inputs`: the
+        numeric inputs of a model that has both, as for `submit`."""
         request = wire_pb2.Request(id=self._take_id())
         predict = request.predict
         predict.model = model
@@ -107,10 +116,13 @@ class Client:
         for name, values in columns.items():
             values = list(values.tolist() if hasattr(values, "tolist") else values)
             tensor = predict.inputs.add(name=name, shape=[len(values), 1])
-            if any(isinstance(value, str) for value in values):
+            if any(_is_text(value) for value in values):
                 tensor.text.extend("" if _is_gap(value) else str(value) for value in values)
             else:
                 tensor.data.extend(float("nan") if _is_gap(value) else float(value) for value in values)
+        for name, values in (inputs or {}).items():
+            array = np.asarray(values, dtype=np.float32).reshape(len(values), -1)
+            predict.inputs.add(name=name, shape=list(array.shape)).data.extend(array.ravel().tolist())
         self._send(request)
         return request.id
 
@@ -141,12 +153,15 @@ class Client:
         metadata = self.metadata(model, version)
         columns = list(frame.columns)
         if metadata.columns:
-            # A model taking raw rows: its columns by name, strings and gaps as they are.
-            missing = [column.name for column in metadata.columns if column.name not in columns]
+            # A model taking raw rows: its columns by name, strings and gaps as they are (and
+            # its numeric inputs, if it has any, by their feature names).
+            needed = [column.name for column in metadata.columns] + [name for tensor in metadata.inputs for name in tensor.feature_names]
+            missing = [name for name in needed if name not in columns]
             if missing:
                 raise ValueError(f"model '{model}' needs columns {missing}; the frame has {columns}")
+            numeric = {tensor.name: frame[list(tensor.feature_names)].to_numpy(dtype=np.float32) for tensor in metadata.inputs}
             results = self.receive(self.submit_rows(model, {column.name: list(frame[column.name]) for column in metadata.columns},
-                                                    version=version))
+                                                    version=version, inputs=numeric))
             return self._table(results, metadata, getattr(frame, "index", None))
         values = frame.to_numpy(dtype=np.float32) if hasattr(frame, "to_numpy") else np.asarray(frame, dtype=np.float32)
         inputs = {}
