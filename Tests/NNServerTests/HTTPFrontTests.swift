@@ -290,8 +290,8 @@ final class ReadmeCurlExamplesTests: XCTestCase {
             process.waitUntilExit()
             XCTAssertEqual(process.terminationStatus, 0, command)
             XCTAssertEqual(text.split(separator: "\n").last, "200", "\(command)\n\(text)")
-            if command.contains("/infer") {
-                XCTAssertTrue(text.contains(#""model_name":"diamonds""#) && text.contains(#""id":"q1""#), text)
+            if let model = command.firstMatch(of: #/v2/models/(\w+)/infer/#)?.1 {
+                XCTAssertTrue(text.contains("\"model_name\":\"\(model)\"") && text.contains(#""id":"q1""#), text)
             }
         }
         XCTAssertEqual(server.stop(), 0, server.log)
