@@ -23,14 +23,14 @@ let model: LoadedModel = {
                        settings: settings, metrics: ServerMetrics().modelMetrics(name: "m", version: 1), driftWindowRows: 100)
 }()
 
-/// The same model taking raw columns: `n` a number with gaps (2 features), `c` a category of
-/// two with an other slot (3 features); requests send tensors named `n` and `c`.
+/// A model taking raw columns: `n` a number with gaps (2 features), `c` a category of two with
+/// a gap slot (3 features); requests send tensors named `n` and `c`.
 let rawModel: LoadedModel = {
     let number = RawColumn(name: "n", kind: .numeric(.init(fill: 1, indicatesMissing: true)),
                            profile: ColumnProfile(rows: 10, missingRate: 0.1, minimum: 0, maximum: 5, mean: 1, std: 1, edges: [1], fractions: [0.5, 0.5]))
     let category = RawColumn(name: "c", kind: .categorical(Categories(vocabulary: ["a", "b"], hasOther: false, hasMissing: true)),
                              profile: ColumnProfile(rows: 10, missingRate: 0.1, fractions: [0.5, 0.5, 0]))
-    let weights = Tensor(shape: [4, 3], values: (0..<12).map { Float($0) / 10 - 0.5 })
+    let weights = Tensor(shape: [5, 3], values: (0..<15).map { Float($0) / 10 - 0.5 })
     let graph = Graph(inputs: [GraphInput(name: "x", columns: [number, category])],
                       nodes: [Node(name: "d", operation: .dense(DenseParameters(weights: weights, bias: Tensor(zeros: [3]), activation: .relu)), inputs: ["x"])],
                       outputs: [GraphOutput(name: "y", node: "d")])
@@ -60,7 +60,7 @@ public func fuzzHTTP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     if let decoded = try? HTTPInferenceDecoding.decode(request),
        let prepared = try? ServingCore.prepare(decoded.inputs, outputs: decoded.outputs.map(\.name), for: rawModel, limits: limits) {
-        precondition(prepared.inputs.count == 1 && prepared.inputs[0].count == prepared.rows * 4 && prepared.inputs[0].allSatisfy(\.isFinite),
+        precondition(prepared.inputs.count == 1 && prepared.inputs[0].count == prepared.rows * 5 && prepared.inputs[0].allSatisfy(\.isFinite),
                      "an accepted raw request does not hold rows × width finite features")
         rawModel.columns?.record(prepared.tallies, plan: rawModel.plan)
         precondition(rawModel.columns?.snapshot.allSatisfy { $0.drift.isFinite && $0.drift >= 0 } ?? false, "drift is a finite index")
