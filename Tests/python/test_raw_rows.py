@@ -306,3 +306,27 @@ def test_the_c_client_sends_raw_columns(raw_server, tmp_path):
                        {"name": "passengerClass", "datatype": "BYTES", "shape": [3, 1], "data": ["1st", "3rd", "2nd"]}]}
     want = requests.post(f"http://{ports['http']}/v2/models/titanic/infer", json=body).json()["outputs"][0]["data"]
     np.testing.assert_array_equal(np.array(got, dtype=np.float32), np.array(want, dtype=np.float32))
+
+
+def test_nnclient_predict_sends_a_raw_csv(raw_server, tmp_path):
+    """`nnclient predict --csv` on titanic rows as the file writes them (a quoted name with a
+    comma, an empty age), and the same rows separated by ';'."""
+    ports, expected = raw_server
+    with open(os.path.join(DATASETS, "titanic.csv"), newline="") as file:
+        lines = file.read().splitlines(keepends=True)[:21]
+    path = tmp_path / "rows.csv"
+    path.write_text("".join(lines))
+    header, rows = read_csv(str(path))
+    semicolons = tmp_path / "rows-semicolon.csv"
+    with open(semicolons, "w", newline="") as file:
+        csv.writer(file, delimiter=";").writerows([header] + rows)
+    nnclient = os.path.join(BUILD, "nnclient")
+    for arguments in ([str(path)], [str(semicolons), "--delimiter", ";"]):
+        output = subprocess.run([nnclient, "predict", "--port", str(ports["binary"]), "--model", "titanic", "--csv", *arguments],
+                                check=True, capture_output=True, text=True).stdout.splitlines()
+        assert output[0] == "survived[0],survived_label"
+        got = [line.split(",") for line in output[1:]]
+        assert len(got) == 20
+        want = expected["titanic"][:20]
+        np.testing.assert_allclose([float(row[0]) for row in got], [float(row["survived"]) for row in want], rtol=1e-4)
+        assert [row[1] for row in got] == [row["survived_label"] for row in want]
