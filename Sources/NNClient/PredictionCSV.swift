@@ -18,8 +18,7 @@ public enum PredictionCSV {
                 let values = (0..<output.shape[1]).map { output[row, $0] }
                 fields += values.map { "\($0)" }
                 if !info.labels.isEmpty {
-                    let index = values.count == 1 ? (values[0] > 0.5 ? 1 : 0) : values.indices.max { values[$0] < values[$1] }!
-                    fields.append(CSVWriter.field(info.labels[min(index, info.labels.count - 1)]))
+                    fields.append(CSVWriter.field(info.labels[min(GraphOutput.predictedClass(values), info.labels.count - 1)]))
                 }
             }
             lines.append(fields.joined(separator: ","))

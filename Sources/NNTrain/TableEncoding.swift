@@ -24,7 +24,7 @@ public struct TableEncoding: Sendable {
         for output in graph.outputs where !output.labels.isEmpty { labels[output.name] = output.labels }
     }
 
-    /// The numbers of distinct values past which a categorical column looks like an
+    /// The number of distinct values past which a categorical column looks like an
     /// identifier (a name, a ticket number) and is worth a warning.
     static let identifierWarningCategories = 50
 
