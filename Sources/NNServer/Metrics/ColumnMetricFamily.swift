@@ -13,7 +13,7 @@ enum ColumnMetricFamily {
             text += "# HELP \(name) \(MetricName.help[name]!)\n# TYPE \(name) \(type)\n"
             for (model, columns) in models {
                 for column in columns {
-                    text += "\(name){model=\"\(escaped(model.name))\",version=\"\(model.version)\",column=\"\(escaped(column.column))\"} \(value(column))\n"
+                    text += "\(name){model=\"\(MetricName.escapedLabel(model.name))\",version=\"\(model.version)\",column=\"\(MetricName.escapedLabel(column.column))\"} \(value(column))\n"
                 }
             }
         }
@@ -24,10 +24,5 @@ enum ColumnMetricFamily {
         family(MetricName.columnDrift, "gauge") { String(format: "%.6g", $0.drift) }
         family(MetricName.columnDriftWindow, "gauge") { "\($0.windowRows)" }
         return Array(text.utf8)
-    }
-
-    /// Label values escape backslash, quote and newline (the text format's rule).
-    static func escaped(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 }

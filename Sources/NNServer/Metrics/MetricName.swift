@@ -59,6 +59,11 @@ enum MetricName {
         startTime: "Start time of the server process since the Unix epoch, in seconds.",
     ]
 
+    /// A label value as the text format writes it: backslash, quote and newline escaped.
+    static func escapedLabel(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
     /// Inserts a `# HELP` line before each `# TYPE` line whose family has help above.
     /// (swift-metrics has no help text; Prometheus shows it next to the series.)
     static func addingHelp(to exposition: [UInt8]) -> [UInt8] {

@@ -39,7 +39,7 @@ enum TritonMetricFamily {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for sample in samples { text += "\(name){\(sample.labels)} \(sample.value)\n" }
         }
-        func labels(_ model: Model) -> String { "model=\"\(escaped(model.name))\",version=\"\(model.version)\"" }
+        func labels(_ model: Model) -> String { "model=\"\(MetricName.escapedLabel(model.name))\",version=\"\(model.version)\"" }
         let first = counters[0]
         family(first.name, "counter", first.help, models.map { (labels($0), first.value($0.statistics)) })
         family("nv_inference_request_failure", "counter", "Number of failed inference requests, all batch sizes",
@@ -54,10 +54,5 @@ enum TritonMetricFamily {
         family("nv_inference_pending_request_count", "gauge", "Instantaneous number of pending requests awaiting execution per-model.",
                models.map { (labels($0), UInt64($0.pending)) })
         return Array(text.utf8)
-    }
-
-    /// Label values escape backslash, quote and newline (the text format's rule).
-    private static func escaped(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 }
