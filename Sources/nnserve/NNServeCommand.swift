@@ -69,6 +69,12 @@ struct NNServeCommand: ParsableCommand {
     /// links OpenBLAS (its plans never called it), so the value changes nothing. Hidden.
     @Option(help: .hidden) var blasThreads: Int?
 
+    func validate() throws {
+        guard driftWindowRows > 0 else {
+            throw ValidationError("--drift-window-rows \(driftWindowRows): the drift window holds at least 1 value per column")
+        }
+    }
+
     func run() throws {
         ServerMemory.returnLargeBlocksWhenFreed()
         var configuration = ServerConfiguration()

@@ -330,3 +330,9 @@ def test_nnclient_predict_sends_a_raw_csv(raw_server, tmp_path):
         want = expected["titanic"][:20]
         np.testing.assert_allclose([float(row[0]) for row in got], [float(row["survived"]) for row in want], rtol=1e-4)
         assert [row[1] for row in got] == [row["survived_label"] for row in want]
+
+
+def test_a_drift_window_of_no_rows_is_refused():
+    result = subprocess.run([NNSERVE, os.path.join(ROOT, "models"), "--drift-window-rows", "0"], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "--drift-window-rows 0: the drift window holds at least 1 value per column" in result.stderr
