@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "NNTrain", targets: ["NNTrain"]),
         .library(name: "NNTune", targets: ["NNTune"]),
         .library(name: "NNExport", targets: ["NNExport"]),
+        .library(name: "NNOnnx", targets: ["NNOnnx"]),
         .library(name: "NNServer", targets: ["NNServer"]),
         .library(name: "NNClient", targets: ["NNClient"]),
     ],
@@ -110,8 +111,19 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(
+            name: "NNOnnx",
+            dependencies: ["NNCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "NNOnnxTests",
+            dependencies: ["NNOnnx", "NNCore", "NNExport", "NNInference", "NNFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSwift
+        ),
+        .target(
             name: "NNExport",
-            dependencies: ["NNCore", "NNFormat", "NNInference"],
+            dependencies: ["NNCore", "NNFormat", "NNInference", "NNOnnx"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -122,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "nnexport",
             dependencies: [
-                "NNExport", "NNFormat",
+                "NNExport", "NNFormat", "NNOnnx",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -145,7 +157,7 @@ let package = Package(
         .target(
             name: "NNServer",
             dependencies: [
-                "NNCore", "NNFormat", "NNInference", "NNWire", "CAllocator", "CZlib",
+                "NNCore", "NNFormat", "NNInference", "NNExport", "NNWire", "CAllocator", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -37,6 +37,16 @@ protoc --plugin=protoc-gen-swift="$scratch/src/.build/release/protoc-gen-swift" 
   -I "$root/proto" "$root"/proto/kserve/*.proto "$root"/proto/grpc/health/v1/health.proto
 echo "generated: $(ls "$grpc_out"/*.swift | xargs -n1 basename | tr '\n' ' ')"
 
+# ONNX's messages (module NNOnnx: the importer reads .onnx files, the exporter writes them),
+# from proto/onnx/onnx-ml.proto3 (refreshed by ops/update-onnx-proto.sh).
+onnx_out="$root/Sources/NNOnnx/Generated"
+rm -f "$onnx_out"/*.pb.swift
+mkdir -p "$onnx_out"
+protoc --plugin=protoc-gen-swift="$scratch/src/.build/release/protoc-gen-swift" \
+  --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores --swift_out="$onnx_out" \
+  -I "$root/proto" "$root/proto/onnx/onnx-ml.proto3"
+echo "generated: $(ls "$onnx_out"/*.swift | xargs -n1 basename | tr '\n' ' ')"
+
 # The Python client's messages (clients/python/nnserve_client/wire_pb2.py), by protoc itself.
 protoc -I "$root/proto/nnserve" --python_out="$root/clients/python/nnserve_client" "$root/proto/nnserve/wire.proto"
 echo "generated: clients/python/nnserve_client/wire_pb2.py"

@@ -199,4 +199,21 @@ public struct BatchNorm: Sendable, Equatable {
     }
 
     public var width: Int { gamma.count }
+
+    /// ε of `affine`: the smallest positive normal float, which √(1 + ε) rounds away.
+    public static let affineEpsilon = Float.leastNormalMagnitude
+
+    /// x·scale + shift per feature, as a frozen batch norm (μ = 0, σ² = 1): how an imported
+    /// model's scaling by constants (ONNX `Add`/`Mul` by a vector, scikit-learn's `Scaler`)
+    /// is held, so that folding treats it like any batch norm.
+    public static func affine(scale: [Float], shift: [Float]) -> BatchNorm {
+        BatchNorm(gamma: Tensor(scale), beta: Tensor(shift), movingMean: Tensor(zeros: [scale.count]),
+                  movingVariance: Tensor([Float](repeating: 1, count: scale.count)), epsilon: affineEpsilon)
+    }
+
+    /// Whether this is an `affine` transform rather than a normalization learned in training.
+    public var isAffine: Bool { epsilon == Self.affineEpsilon }
+
+    /// "batch norm" or "scale and shift", for messages about folding it.
+    public var kindDescription: String { isAffine ? "scale and shift" : "batch norm" }
 }

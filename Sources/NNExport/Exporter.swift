@@ -48,31 +48,42 @@ public enum Exporter {
     }
 
     public static func export(_ checkpoint: CheckpointFile, options: Options, producerVersion: String = "0.1.0") throws -> Report {
-        var graph = checkpoint.graph
+        var metrics = checkpoint.state.metadata.trainingMetrics
+        if metrics.isEmpty, let last = checkpoint.state.history.last { metrics = last.metrics }
+        let description = "exported from checkpoint '\(checkpoint.state.name)' at epoch \(checkpoint.state.epoch)"
+            + (checkpoint.state.best.map { " (early stopping: the weights of epoch \($0.epoch))" } ?? "")
+        let name = options.name ?? (checkpoint.state.name.isEmpty ? "model" : checkpoint.state.name)
+        return try publish(checkpoint.graph, name: name, description: description, trainingMetrics: metrics,
+                           options: options, producerVersion: producerVersion)
+    }
+
+    /// The pipeline every model file goes through on its way into a repository: select
+    /// outputs, strip dropout, fold, embed self-test rows computed on the graph as given
+    /// (every operation unfolded: the oracle), compress, publish, reload and verify.
+    /// `notes` are what happened before (an import's conversion notes) and lead the rewrites.
+    public static func publish(_ source: Graph, name: String, description: String, trainingMetrics: [String: Double] = [:],
+                               notes: [String] = [], options: Options, producerVersion: String = "0.1.0") throws -> Report {
+        var graph = source
         if let until = options.until { graph = try GraphSurgery.until(graph, node: until) }
         if let outputs = options.outputs { graph = try GraphSurgery.selectOutputs(graph, outputs) }
         let warnings = untrainedBatchNorms(graph)
 
-        // The oracle: the training graph in inference mode, every operation unfolded.
+        // The oracle: the graph in inference mode, every operation unfolded.
         let selfTestInputs = syntheticRows(graph, rows: options.selfTestRows, seed: options.seed)
         let expected = try Executor(plan: Plan(graph: graph, options: .unoptimized())).predict(
             Dictionary(uniqueKeysWithValues: selfTestInputs.map { ($0.name, $0.tensor) }))
 
         var (exported, rewrites) = GraphSurgery.removeDropout(graph)
+        rewrites = notes + rewrites
         if options.fold {
             let (folded, foldRewrites) = GraphSurgery.foldAffine(exported)
             exported = folded
             rewrites += foldRewrites
         }
         let tolerance = tolerance(for: options.weights)
-        let name = options.name ?? (checkpoint.state.name.isEmpty ? "model" : checkpoint.state.name)
-        var metrics = checkpoint.state.metadata.trainingMetrics
-        if metrics.isEmpty, let last = checkpoint.state.history.last { metrics = last.metrics }
         let metadata = ModelMetadata(producer: "nnexport", producerVersion: producerVersion,
                                      createdUnixMillis: Int64(Date().timeIntervalSince1970 * 1000),
-                                     trainingMetrics: metrics, description: "exported from checkpoint '\(checkpoint.state.name)' at epoch \(checkpoint.state.epoch)"
-                                        + (checkpoint.state.best.map { " (early stopping: the weights of epoch \($0.epoch))" } ?? ""),
-                                     folds: rewrites)
+                                     trainingMetrics: trainingMetrics, description: description, folds: rewrites)
         let selfTest = SelfTestCase(inputs: selfTestInputs,
                                     expectedOutputs: exported.outputs.map { NamedTensor(name: $0.name, tensor: expected[$0.name]!) },
                                     tolerance: Float(tolerance))
@@ -118,7 +129,7 @@ public enum Exporter {
     /// saw training data, so inference would not normalize anything.
     static func untrainedBatchNorms(_ graph: Graph) -> [String] {
         graph.nodes.compactMap { node in
-            guard case .batchNorm(let norm) = node.operation,
+            guard case .batchNorm(let norm) = node.operation, !norm.isAffine,
                   norm.movingMean.scalars.allSatisfy({ $0 == 0 }), norm.movingVariance.scalars.allSatisfy({ $0 == 1 }) else { return nil }
             return "batch norm '\(node.name)' still has its initial moving statistics (mean 0, variance 1): it never saw training data"
         }

@@ -69,7 +69,7 @@ public enum GraphSurgery {
                     graph.nodes[producer].operation = .dense(dense)
                     graph.nodes.remove(at: index)
                     rename(node.name, to: source, in: &graph)
-                    rewrites.append("folded batch norm '\(node.name)' into the preceding dense '\(source)'")
+                    rewrites.append("folded \(norm.kindDescription) '\(node.name)' into the preceding dense '\(source)'")
                     changed = true
                     break
                 }
@@ -82,7 +82,7 @@ public enum GraphSurgery {
                     }
                     graph.nodes.remove(at: index)
                     rename(node.name, to: source, in: &graph)
-                    rewrites.append("folded batch norm '\(node.name)' into the following dense \(consumers.map { "'\(graph.nodes[$0 > index ? $0 - 1 : $0].name)'" }.joined(separator: ", "))")
+                    rewrites.append("folded \(norm.kindDescription) '\(node.name)' into the following dense \(consumers.map { "'\(graph.nodes[$0 > index ? $0 - 1 : $0].name)'" }.joined(separator: ", "))")
                     changed = true
                     break
                 }

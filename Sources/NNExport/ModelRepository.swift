@@ -38,7 +38,7 @@ public struct ModelRepository: Sendable {
     /// concurrent exports of one model each get their own version. An explicit `version` that
     /// exists is an error.
     @discardableResult
-    public func publish(_ bytes: [UInt8], name: String, version: Int? = nil,
+    public func publish(_ bytes: [UInt8], name: String, version: Int? = nil, fileName: String = RepositoryLayout.modelFileName,
                         verify: (String) throws -> Void) throws -> Int {
         guard !name.isEmpty, !name.hasPrefix("."), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ExportError.invalidName(name)
@@ -60,7 +60,7 @@ public struct ModelRepository: Sendable {
             throw ExportError.io(path: staging, detail: "cannot create: \(error.localizedDescription)")
         }
         do {
-            let file = "\(staging)/\(RepositoryLayout.modelFileName)"
+            let file = "\(staging)/\(fileName)"
             do { try AtomicFile.write(bytes, to: file) } catch { throw ExportError.file(error) }
             try verify(file)
             var claimed = version ?? nextVersion(of: name)

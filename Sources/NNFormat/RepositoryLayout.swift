@@ -18,6 +18,9 @@ public struct RepositoryLayout: Sendable, Equatable {
     }
 
     public static let modelFileName = "model.nnm"
+    /// An ONNX model in a version directory (Triton's layout), converted when it is loaded;
+    /// a `model.nnm` beside it wins.
+    public static let onnxFileName = "model.onnx"
     public static let configFileName = "config.pbtxt"
 
     public let root: String
@@ -66,18 +69,26 @@ public struct RepositoryLayout: Sendable, Equatable {
     /// Versions that hold a model file, ascending (a single model's lone `model.nnm` is 1).
     public func versions(of name: String) -> [Int] {
         let versions = versionDirectories(of: name).filter { FileManager.default.fileExists(atPath: modelFile(name, version: $0)) }
-        if versions.isEmpty, case .singleModel = kind, FileManager.default.fileExists(atPath: "\(root)/\(Self.modelFileName)") {
+        // A single model's lone `model.nnm` or `model.onnx` is version 1.
+        if versions.isEmpty, case .singleModel = kind,
+           [Self.modelFileName, Self.onnxFileName].contains(where: { FileManager.default.fileExists(atPath: "\(root)/\($0)") }) {
             return [1]
         }
         return versions
     }
 
+    /// The file serving a version: its `model.nnm`, else its `model.onnx`; the `.nnm` path when
+    /// neither exists yet.
     public func modelFile(_ name: String, version: Int) -> String {
-        let versioned = "\(modelDirectory(name))/\(version)/\(Self.modelFileName)"
-        if case .singleModel = kind, version == 1, !FileManager.default.fileExists(atPath: versioned) {
-            return "\(root)/\(Self.modelFileName)"
-        }
-        return versioned
+        let directory = "\(modelDirectory(name))/\(version)"
+        var candidates = ["\(directory)/\(Self.modelFileName)", "\(directory)/\(Self.onnxFileName)"]
+        if case .singleModel = kind, version == 1 { candidates += ["\(root)/\(Self.modelFileName)", "\(root)/\(Self.onnxFileName)"] }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[candidates.count > 2 ? 2 : 0]
+    }
+
+    /// Whether a version's file is an ONNX model (converted at load).
+    public static func isOnnx(_ path: String) -> Bool {
+        path.hasSuffix(".onnx")
     }
 
     /// A path inside the repository as clients may see it: relative to the root.

@@ -121,7 +121,7 @@ struct PlanBuilder {
             (dense.weights, dense.bias) = (folded.weights, folded.bias)
             replaceProducingStep(of: symbol.value, with: .dense(dense))
             symbols[node.name] = symbol
-            rewrites.append("folded batch norm '\(node.name)' into the preceding dense '\(dense.node)'")
+            rewrites.append("folded \(norm.kindDescription) '\(node.name)' into the preceding dense '\(dense.node)'")
             return
         }
         let composed = symbol.affine.map { $0.then(affine) } ?? affine

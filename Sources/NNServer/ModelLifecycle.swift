@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NNFormat
+import NNExport
 import NNInference
 
 /// Loads a version (read, self-test, compile, start its batcher) and retires one (answer its
@@ -37,7 +38,8 @@ final class ModelLifecycle: @unchecked Sendable {
         if let known = lock.withLock({ refused[path] }), known.modified == modified { return .refused(known.reason) }
         let started = DispatchTime.now().uptimeNanoseconds
         do {
-            let file = try ModelFile.read(from: path)
+            // A model.onnx is converted here, self-test rows included (OnnxImport).
+            let file = RepositoryLayout.isOnnx(path) ? try OnnxImport.modelFile(path, name: name) : try ModelFile.read(from: path)
             // nnexport always writes self-test rows: a file without them was made or altered by
             // something else, and nothing would notice wrong weights.
             guard !file.selfTests.isEmpty || configuration.allowUntestedModels else {

@@ -184,7 +184,7 @@ public final class ModelStore: @unchecked Sendable {
             let versions = snapshot[name]!
             guard !versions.isEmpty else {
                 return [RepositoryEntry(name: name, version: nil, state: nil,
-                                        reason: "no <version>/\(RepositoryLayout.modelFileName) under '\(name)/'")]
+                                        reason: "no <version>/\(RepositoryLayout.modelFileName) or <version>/\(RepositoryLayout.onnxFileName) under '\(name)/'")]
             }
             return versions.keys.sorted().map { RepositoryEntry(name: name, version: $0, state: versions[$0]!, reason: versions[$0]!.reason) }
         }

@@ -2,13 +2,25 @@ import ArgumentParser
 import Foundation
 import NNExport
 import NNFormat
+import NNOnnx
+
+extension WeightStorage {
+    init(flag: String) throws {
+        switch flag {
+        case "fp32": self = .float32
+        case "fp16": self = .float16
+        case "bf16": self = .bfloat16
+        default: throw ValidationError("--weights must be fp32, fp16 or bf16, got '\(flag)'")
+        }
+    }
+}
 
 @main
 struct NNExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nnexport",
-        abstract: "Freeze a training checkpoint into a served model file in a versioned repository.",
-        subcommands: [Export.self, Inspect.self],
+        abstract: "Freeze a training checkpoint into a served model file in a versioned repository; import and export ONNX.",
+        subcommands: [Export.self, Import.self, ToOnnx.self, Inspect.self],
         defaultSubcommand: Export.self
     )
 }
@@ -27,8 +39,10 @@ extension NNExportCommand {
         @Option(help: "Export the sub-graph ending at this node (an encoder's embedding).") var until: String?
         @Option(help: "Weight storage: fp32, fp16, bf16 (fp16 is upcast at load; bf16 runs with bf16 dot products where the CPU has AVX512_BF16, else upcast).") var weights = "fp32"
         @Flag(help: "Skip reloading and checking the written file.") var noVerify = false
+        @Option(help: "nnm (nnserve's model file) or onnx (<repository>/<name>/<version>/model.onnx, opset 17, for any ONNX runtime; nnserve serves it too).") var format = "nnm"
 
         func run() throws {
+            guard ["nnm", "onnx"].contains(format) else { throw ValidationError("--format must be nnm or onnx, got '\(format)'") }
             var options = Exporter.Options(repository: repository)
             options.name = name
             options.version = version
@@ -36,17 +50,62 @@ extension NNExportCommand {
             options.outputs = outputs?.split(separator: ",").map(String.init)
             options.until = until
             options.verify = !noVerify
-            switch weights {
-            case "fp32": options.weights = .float32
-            case "fp16": options.weights = .float16
-            case "bf16": options.weights = .bfloat16
-            default: throw ValidationError("--weights must be fp32, fp16 or bf16, got '\(weights)'")
+            options.weights = try WeightStorage(flag: weights)
+            if format == "onnx" {
+                guard options.weights == .float32 else { throw ValidationError("--weights applies to .nnm files; ONNX is written in float32") }
+                let (written, _) = try OnnxExport.publish(try CheckpointFile.read(from: checkpoint), options: options)
+                for rewrite in written.rewrites { print("  \(rewrite)") }
+                print("wrote \(written.path): \(written.bytes) bytes, opset \(OnnxExporter.opset); read back: max relative error \(String(format: "%.3g", written.maxRelativeError))")
+                return
             }
             let report = try Exporter.export(try CheckpointFile.read(from: checkpoint), options: options)
             for warning in report.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             for rewrite in report.rewrites { print("  \(rewrite)") }
             let verified = report.maxRelativeError.map { String(format: "verified: max relative error %.3g (tolerance %.0e)", $0, report.tolerance) } ?? "not verified"
             print("wrote \(report.path): \(report.parameters) parameters, \(report.fileBytes) bytes; \(verified)")
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Convert an ONNX model (PyTorch, scikit-learn, Keras exports of MLPs) into <repository>/<name>/<version>/model.nnm, folded and verified.",
+            discussion: "What imports and what is refused: docs/ONNX.md. A model.onnx placed in a version directory is served without this step.")
+
+        @Argument(help: "The ONNX file (external data files are read from its directory).") var model: String
+        @Option(help: "Model repository.") var repository = "models"
+        @Option(help: "Model name (default: the file's base name).") var name: String?
+        @Option(help: "Version (default: the next free one).") var version: Int?
+        @Option(help: "Import only these outputs, comma separated (a classifier's 'probabilities' without its 'label').") var outputs: String?
+        @Flag(help: "Keep batch norm and constant scaling as nodes (debugging).") var noFold = false
+        @Option(help: "Weight storage: fp32, fp16, bf16.") var weights = "fp32"
+
+        func run() throws {
+            var options = Exporter.Options(repository: repository)
+            options.name = name
+            options.version = version
+            options.fold = !noFold
+            options.outputs = outputs?.split(separator: ",").map(String.init)
+            options.weights = try WeightStorage(flag: weights)
+            let report = try OnnxImport.publish(model, options: options)
+            for warning in report.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+            for rewrite in report.rewrites { print("  \(rewrite)") }
+            let verified = report.maxRelativeError.map { String(format: "verified: max relative error %.3g (tolerance %.0e)", $0, report.tolerance) } ?? "not verified"
+            print("wrote \(report.path): \(report.parameters) parameters, \(report.fileBytes) bytes; \(verified)")
+        }
+    }
+
+    struct ToOnnx: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "to-onnx",
+            abstract: "Write a model file (.nnm) as ONNX (opset 17, IR 8) for ONNX Runtime and other runtimes; checked by reading it back.")
+
+        @Argument(help: "A model file (.nnm).") var model: String
+        @Option(name: [.short, .long], help: "The ONNX file to write (default: the model's name + .onnx).") var output: String?
+
+        func run() throws {
+            let file = try ModelFile.read(from: model)
+            let written = try OnnxExport.write(file, to: output ?? "\(file.name).onnx")
+            print("wrote \(written.path): \(written.bytes) bytes, opset \(OnnxExporter.opset); read back: max relative error \(String(format: "%.3g", written.maxRelativeError))")
         }
     }
 
