@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NNOnnxTests",
-            dependencies: ["NNOnnx", "NNCore", "NNExport", "NNInference", "NNFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["NNOnnx", "NNCore", "NNExport", "NNInference", "NNFormat", "NNTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Fixtures"],
             swiftSettings: strictSwift
         ),

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 # kserve and tritonclient.grpc register the same protobuf symbols: one process imports one.
-if ! "$python" -c "import pytest, requests, prometheus_client, tensorboard, tritonclient.grpc, numpy, pandas, h2, grpc_health.v1.health_pb2" 2>/dev/null \
+if ! "$python" -c "import pytest, requests, prometheus_client, tensorboard, tritonclient.grpc, numpy, pandas, h2, grpc_health.v1.health_pb2, onnx, onnxruntime" 2>/dev/null \
    || ! "$python" -c "import kserve" 2>/dev/null; then
   echo "installing the Python test requirements (Tests/python/requirements.txt)"
   "$python" -m pip install --quiet --disable-pip-version-check -r Tests/python/requirements.txt

@@ -86,7 +86,9 @@ struct GraphConversion {
             }
             let value = try tensor(name, role: "output")
             if value.dims.isEmpty { notes.append("output '\(name)' is [batch] in the ONNX file; nnserve serves it as [batch, 1]") }
-            outputs.append(GraphOutput(name: name, node: value.name))
+            let labels = jsonList(model.metadata["\(OnnxExporter.labelsKey).\(name)"]) ?? []
+            let fits = labels.count == value.width || (value.width == 1 && labels.count == 2)
+            outputs.append(GraphOutput(name: name, node: value.name, labels: fits ? labels : []))
         }
         if outputs.isEmpty, let zipMap = labelOutputs.first(where: { $0.label.zipMap }) { throw zipMap.label.refusal(output: zipMap.name) }
         for (name, label) in labelOutputs {
@@ -100,16 +102,21 @@ struct GraphConversion {
             notes.append("output '\(name)' (the class label, an ArgMax over '\(outputs[index].name)') is left out: ask '\(outputs[index].name)' for the classification extension's labels, or `--outputs` to choose")
         }
         guard !outputs.isEmpty else { throw .brokenGraph("no output left to serve") }
-        return pruned(Graph(inputs: graphInputs, nodes: nodes, outputs: outputs))
+        // Every declared input, in the file's order: clients send what ONNX Runtime would take.
+        var inputs: [GraphInput] = []
+        for input in model.graph.input where initializers[input.name] == nil {
+            _ = try tensor(input.name, role: "input")
+            if let converted = graphInputs.first(where: { $0.name == input.name }) { inputs.append(converted) }
+        }
+        return pruned(Graph(inputs: inputs, nodes: nodes, outputs: outputs))
     }
 
-    /// Only what the outputs read: a value converted on the way to an output left out, or an
-    /// input only a left-out output reads, is not served.
+    /// Only the nodes the outputs read: a value converted on the way to an output left out is
+    /// not computed.
     private func pruned(_ graph: Graph) -> Graph {
         var needed = Set(graph.outputs.map(\.node))
         for node in graph.nodes.reversed() where needed.contains(node.name) { needed.formUnion(node.inputs) }
-        return Graph(inputs: graph.inputs.filter { needed.contains($0.name) }, nodes: graph.nodes.filter { needed.contains($0.name) },
-                     outputs: graph.outputs)
+        return Graph(inputs: graph.inputs, nodes: graph.nodes.filter { needed.contains($0.name) }, outputs: graph.outputs)
     }
 
     // MARK: - Values
@@ -198,9 +205,12 @@ struct GraphConversion {
 
     /// Feature names nnexport wrote as metadata (`nnserve.feature_names.<input>`, a JSON list).
     private func featureNames(of input: String, width: Int) -> [String] {
-        guard let text = model.metadata["\(OnnxExporter.featureNamesKey).\(input)"],
-              let names = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String], names.count == width else { return [] }
+        guard let names = jsonList(model.metadata["\(OnnxExporter.featureNamesKey).\(input)"]), names.count == width else { return [] }
         return names
+    }
+
+    private func jsonList(_ text: String?) -> [String]? {
+        text.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String] }
     }
 
     // MARK: - Emitting nodes

@@ -30,10 +30,12 @@ public enum OnnxExporter {
 
     /// The ONNX model of `graph` (already folded as the caller wants it).
     public static func model(of graph: Graph, name: String, producerVersion: String, description: String = "") throws(ExportError) -> Onnx_ModelProto {
+        if let raw = graph.inputs.first(where: { !$0.columns.isEmpty }) { throw .rawColumns(input: raw.name) }
         let analysis: GraphAnalysis
         do { analysis = try graph.validate() } catch { throw .invalidGraph("\(error)") }
-        if let raw = graph.inputs.first(where: { !$0.columns.isEmpty }) { throw .rawColumns(input: raw.name) }
-        var builder = Builder()
+        // Output names are given to Identity (or scaling) nodes at the end; a node sharing one
+        // is renamed so that every ONNX value is defined once.
+        var builder = Builder(reserved: Set(graph.outputs.map(\.name)))
         var metadata: [(String, String)] = []
         for input in graph.inputs {
             builder.graph.input.append(valueInfo(input.name, width: input.width))
@@ -48,17 +50,14 @@ public enum OnnxExporter {
             let node = graph.nodes[index]
             builder.add(node, in: graph)
         }
-        let nodeNames = Set(graph.nodes.map(\.name))
         for output in graph.outputs {
             var value = builder.values[output.node]!
             if output.scale != 1 {
                 value = builder.binary("Mul", value, builder.constant([output.scale], shape: [], name: "\(output.name)/scale"), name: "\(output.name)/scaled")
             }
-            // An output's name is an ONNX value name: give it to the value unless a node has it.
-            let outputName = nodeNames.contains(output.name) && output.name != output.node ? "\(output.name)/output" : output.name
-            if value != outputName { builder.node("Identity", [value], outputName) }
-            builder.graph.output.append(valueInfo(outputName, width: analysis.widths[output.node]!))
-            if !output.labels.isEmpty { metadata.append(("\(labelsKey).\(outputName)", json(output.labels))) }
+            if value != output.name { builder.node("Identity", [value], output.name) }
+            builder.graph.output.append(valueInfo(output.name, width: analysis.widths[output.node]!))
+            if !output.labels.isEmpty { metadata.append(("\(labelsKey).\(output.name)", json(output.labels))) }
         }
         var model = Onnx_ModelProto()
         model.irVersion = irVersion
@@ -112,34 +111,40 @@ public enum OnnxExporter {
         var graph = Onnx_GraphProto()
         var values: [String: String] = [:]
         private var dense: [String: (weights: String, bias: String)] = [:]
+        /// The graph's output names, which no node's value may take.
+        let reserved: Set<String>
+
+        init(reserved: Set<String>) {
+            self.reserved = reserved
+        }
 
         mutating func add(_ node: Node, in source: Graph) {
             let inputs = node.inputs.map { values[$0]! }
-            let name = node.name
+            let name = reserved.contains(node.name) ? "\(node.name)/value" : node.name
             switch node.operation {
             case .dense(let parameters):
                 let weights = initializer(transposed(parameters.weights), shape: [parameters.outputWidth, parameters.inputWidth], name: "\(name)/weights")
                 let bias = initializer(parameters.bias.scalars, shape: [parameters.outputWidth], name: "\(name)/bias")
-                dense[name] = (weights, bias)
-                values[name] = gemm(inputs[0], weights, bias, activation: parameters.activation, name: name)
+                dense[node.name] = (weights, bias)
+                values[node.name] = gemm(inputs[0], weights, bias, activation: parameters.activation, name: name)
             case .sharedDense(let owner):
                 guard case .dense(let parameters)? = source.node(named: owner)?.operation, let shared = dense[owner] else { return }
-                values[name] = gemm(inputs[0], shared.weights, shared.bias, activation: parameters.activation, name: name)
+                values[node.name] = gemm(inputs[0], shared.weights, shared.bias, activation: parameters.activation, name: name)
             case .batchNorm(let norm):
                 let parts = [norm.gamma, norm.beta, norm.movingMean, norm.movingVariance].enumerated().map { index, tensor in
                     initializer(tensor.scalars, shape: [norm.width], name: "\(name)/\(["scale", "bias", "mean", "variance"][index])")
                 }
                 self.node("BatchNormalization", [inputs[0]] + parts, name, attributes: [float("epsilon", norm.epsilon)])
-                values[name] = name
+                values[node.name] = name
             case .dropout, .alphaDropout:
-                values[name] = inputs[0]
+                values[node.name] = inputs[0]
             case .activation(let activation):
-                values[name] = self.activation(activation, of: inputs[0], name: name)
+                values[node.name] = self.activation(activation, of: inputs[0], name: name)
             case .concat:
                 self.node("Concat", inputs, name, attributes: [int("axis", 1)])
-                values[name] = name
+                values[node.name] = name
             case .add:
-                values[name] = binary("Add", inputs[0], inputs[1], name: name)
+                values[node.name] = binary("Add", inputs[0], inputs[1], name: name)
             }
         }
 
