@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-crossover bench-sizes bench-train bench-tune bench-serve bench-http bench-protocols studies
+.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-onnx bench-crossover bench-sizes bench-train bench-tune bench-serve bench-http bench-protocols studies
 
 setup:
 	@bash ops/setup.sh
@@ -82,6 +82,12 @@ clean:
 bench-kernels: setup
 	$(SWIFT) build -c release --product nnbench
 	.build/release/nnbench kernels $(BENCH_FLAGS)
+
+## bench-onnx: the ONNX fixtures (PyTorch, scikit-learn, onnx.helper exports) imported by nnserve
+## against ONNX Runtime on the same files, 1 thread, batches 1/8/64/256 (release build).
+bench-onnx: setup
+	$(SWIFT) build -c release --product nnbench
+	.build/release/nnbench onnx Tests/NNOnnxTests/Fixtures/*.onnx $(BENCH_FLAGS)
 
 ## bench-crossover: our tiled Dense kernel vs OpenBLAS sgemm per layer shape and row count
 ## (the evidence that serving needs no sgemm; only nnbench links OpenBLAS).

@@ -224,7 +224,7 @@ let package = Package(
         .executableTarget(
             name: "nnbench",
             dependencies: [
-                "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "COpenBLAS",
+                "NNCore", "NNFormat", "NNInference", "NNTrain", "NNExport", "NNOnnx", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -258,6 +258,7 @@ if Context.environment["NNSERVE_FUZZ"] != nil {
         ("fuzz-config", ["NNFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         ("fuzz-modeljson", ["NNTrain", "NNCore"]),
         ("fuzz-csv", ["NNTrain", "NNCore"]),
+        ("fuzz-onnx", ["NNOnnx", "NNCore", "NNInference"]),
     ]
     for target in fuzzTargets {
         package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies, path: "Fuzz/Sources/\(target.name)",

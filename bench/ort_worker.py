@@ -75,8 +75,13 @@ sessions = {}
 
 
 def session(name, threads):
+    """A reference model by name, or an ONNX file by path (`nnbench onnx FILE`)."""
     if (name, threads) not in sessions:
-        blob, width = build(name)
+        if name.endswith(".onnx"):
+            blob = name  # InferenceSession reads the file and its external data beside it
+            width = onnx.load(name, load_external_data=False).graph.input[0].type.tensor_type.shape.dim[1].dim_value
+        else:
+            blob, width = build(name)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -90,8 +95,9 @@ def seconds_per_call(name, batch, threads, block_seconds):
     sess, width = session(name, threads)
     x = np.random.default_rng(5).uniform(-1, 1, (batch, width)).astype(np.float32)
     binding = sess.io_binding()
-    binding.bind_cpu_input("input", x)
-    binding.bind_output("output")
+    binding.bind_cpu_input(sess.get_inputs()[0].name, x)
+    for output in sess.get_outputs():
+        binding.bind_output(output.name)
     run = sess.run_with_iobinding
 
     def timed(calls):

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire http grpc model checkpoint config modeljson csv)
+[ ${#targets[@]} -gt 0 ] || targets=(wire http grpc model checkpoint config modeljson csv onnx)
 # SwiftPM's --sanitize=fuzzer instruments only the fuzz target's own module in a clean build
 # (2,419 counters for fuzz-csv; libFuzzer ran blind: "no interesting inputs"): the coverage
 # libFuzzer needs is asked for explicitly, for every module (137,397 counters).

@@ -142,6 +142,9 @@ extension GraphConversion {
         case .shape(let shape): return shape
         case .constant(let constant):
             guard constant.shape.count <= 1 else { throw refuse("'\(name)' is a \(constant.shape.count)-dimensional constant where a list of integers belongs") }
+            guard constant.isInteger, constant.values.allSatisfy({ abs($0) <= 0x1p40 }) else {
+                throw refuse("'\(name)' holds \(constant.isInteger ? "integers beyond any shape" : "floats") where integers (a shape, axes) belong")
+            }
             return ShapeVector(elements: constant.integers, isScalar: constant.shape.isEmpty)
         case .tensor: throw refuse("'\(name)' is computed from the inputs where a shape or axes belong")
         }
@@ -252,7 +255,7 @@ extension GraphConversion {
             case .constant(var constant):
                 let resolved = axis < 0 ? axis + constant.shape.count : axis
                 guard (0...constant.shape.count).contains(resolved) else { throw refuse("axis \(axis) is outside rank \(constant.shape.count)") }
-                constant.shape = [constant.shape.prefix(resolved).reduce(1, *), constant.shape.dropFirst(resolved).reduce(1, *)]
+                constant.shape = [elementCount(Array(constant.shape.prefix(resolved))) ?? 0, elementCount(Array(constant.shape.dropFirst(resolved))) ?? 0]
                 return .constant(constant)
             case .shape: throw refuse("Flatten of a shape vector")
             }
@@ -278,13 +281,13 @@ extension GraphConversion {
             }
             if let inferred = dims.firstIndex(of: -1) {
                 guard first != -1 else { throw refuse("two dimensions are -1") }
-                let known = dims.enumerated().filter { $0.offset != inferred }.map(\.element).reduce(1, *)
+                let known = elementCount(dims.enumerated().filter { $0.offset != inferred }.map(\.element)) ?? 0
                 guard known > 0, tensor.width % known == 0 else { throw refuse("cannot reshape \(tensor.width) features to \(target.elements.map { $0.map(String.init) ?? "batch" })") }
                 dims[inferred] = tensor.width / known
             }
             let batchKept = first == nil || first == -1 || (first == 0 && !allowZero)
-                || (first == fixedBatch && dims.reduce(1, *) == tensor.width)
-            guard batchKept, dims.allSatisfy({ $0 > 0 }), dims.reduce(1, *) == tensor.width else {
+                || (first == fixedBatch && elementCount(dims) == tensor.width)
+            guard batchKept, dims.allSatisfy({ $0 > 0 }), elementCount(dims) == tensor.width else {
                 throw refuse("reshapes [batch, \(tensor.dims.map(String.init).joined(separator: ", "))] to [\(target.elements.map { $0.map(String.init) ?? "batch" }.joined(separator: ", "))], which does not keep the batch dimension first")
             }
             tensor.dims = dims
@@ -303,11 +306,11 @@ extension GraphConversion {
     static func resolvedShape(_ target: [Int], from shape: [Int], count: Int, allowZero: Bool, refuse: (String) -> OnnxError) throws(OnnxError) -> [Int] {
         var dims = target.enumerated().map { $0.element == 0 && !allowZero && $0.offset < shape.count ? shape[$0.offset] : $0.element }
         if let inferred = dims.firstIndex(of: -1) {
-            let known = dims.enumerated().filter { $0.offset != inferred }.map(\.element).reduce(1, *)
+            let known = elementCount(dims.enumerated().filter { $0.offset != inferred }.map(\.element)) ?? 0
             guard known > 0, count % known == 0 else { throw refuse("cannot reshape \(count) numbers to \(target)") }
             dims[inferred] = count / known
         }
-        guard dims.allSatisfy({ $0 >= 0 }), dims.reduce(1, *) == count else { throw refuse("cannot reshape \(shape) to \(target)") }
+        guard dims.allSatisfy({ $0 >= 0 }), elementCount(dims) == count else { throw refuse("cannot reshape \(shape) to \(target)") }
         return dims
     }
 

@@ -21,7 +21,20 @@ struct OnnxConstant: Equatable {
 
     var count: Int { values.count }
     var floats: [Float] { values.map { Float($0) } }
-    var integers: [Int] { values.map { Int($0) } }
+    /// The values as integers, clamped to ±2⁴⁰ (a NaN is 0): every use checks them against
+    /// shapes an MLP has, so a clamped absurd value is refused there instead of trapping here.
+    var integers: [Int] { values.map { $0.isNaN ? 0 : Int(Swift.max(Swift.min($0, 0x1p40), -0x1p40)) } }
+}
+
+/// The product of `dims`, or nil when it overflows: shapes in a file are not trusted.
+func elementCount(_ dims: [Int]) -> Int? {
+    var product = 1
+    for dimension in dims {
+        let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+        guard !overflow else { return nil }
+        product = next
+    }
+    return product
 }
 
 /// Reads `TensorProto`s: typed fields or `raw_data` (little-endian), or external data files

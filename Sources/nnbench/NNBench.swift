@@ -11,7 +11,7 @@ struct NNBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nnbench",
         abstract: "Benchmarks of nnserve's kernels and file format (figures go to docs/BENCHMARKS.md).",
-        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self, Train.self, WriteModels.self, RawRows.self]
+        subcommands: [Kernels.self, Crossover.self, ContainerSizesCommand.self, Train.self, WriteModels.self, RawRows.self, OnnxBenchmark.self]
     )
 }
 
