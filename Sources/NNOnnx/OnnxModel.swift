@@ -13,7 +13,7 @@ struct OnnxModel {
     static let mlOpsets: ClosedRange<Int> = 1...5
     /// Files above this are not MLPs; refusing them early bounds what a hostile file costs.
     static let maximumBytes = 1 << 31 - 1
-    static let maximumNodes = 100_000
+    static let maximumNodes = 10_000
 
     let proto: Onnx_ModelProto
     /// Opset version per domain ("" for ai.onnx).
