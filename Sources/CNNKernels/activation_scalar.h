@@ -25,7 +25,8 @@ static inline float nn_act_scalar(float x, int kind, float alpha) {
     case NN_ACT_SIGMOID: return nn_sigmoid_scalar(x);
     case NN_ACT_TANH: return tanhf(x);
     case NN_ACT_SOFTPLUS: return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
-    case NN_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    /* ½·x·erfc(-x/√2), not ½·x·(1 + erf(x/√2)): 1 + erf cancels to noise where GELU is tiny. */
+    case NN_ACT_GELU: return 0.5f * x * erfcf(-x * 0.70710678118654752f);
     default: return x;
     }
 }

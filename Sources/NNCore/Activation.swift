@@ -92,7 +92,8 @@ public enum Activation: Sendable, Hashable {
         case .sigmoid: return Activation.stableSigmoid(x)
         case .tanh: return Foundation.tanh(x)
         case .softplus: return max(x, 0) + Foundation.log1p(Foundation.exp(-abs(x)))
-        case .gelu: return 0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot()))
+        // ½·x·erfc(-x/√2) = x·Φ(x); 1 + erf(x/√2) would cancel to noise below x ≈ -8.
+        case .gelu: return 0.5 * x * Foundation.erfc(-x / 2.0.squareRoot())
         case .softmax: preconditionFailure("softmax is row-wise: use Activation.softmax(row:)")
         }
     }

@@ -32,6 +32,8 @@ final class KernelTests: XCTestCase {
     func testActivationKernelIsStableAtExtremesAVX512() throws { try checkActivationsAtExtremes(table(.avx512)) }
     func testActivationKernelIsStableAtExtremesAVX2() throws { try checkActivationsAtExtremes(table(.avx2)) }
     func testActivationKernelIsStableAtExtremesPortable() throws { try checkActivationsAtExtremes(table(.portable)) }
+    func testVectorSoftplusAndGeluAreAccurateAVX512() throws { try checkVectorSoftplusAndGelu(table(.avx512)) }
+    func testVectorSoftplusAndGeluAreAccurateAVX2() throws { try checkVectorSoftplusAndGelu(table(.avx2)) }
 
     /// Shapes cover 1 and 2 rows (streamed or tiled), every row tail of the 4- and 8-row tiles, columns
     /// that are not a multiple of 8 or 16 (masked tails), one column, and several panels.
@@ -91,6 +93,29 @@ final class KernelTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// Softplus and GELU have vector forms (a vector log and erfc): relative to the value
+    /// itself, not only to 1, so the tiny values of GELU's and softplus' negative side count.
+    private func checkVectorSoftplusAndGelu(_ kernels: nn_kernel_table) {
+        let inputs = stride(from: -30.0, through: 30.0, by: 0.0137).map { Float($0) } + [-1e-30, -1e-7, 0, 1e-7, 1e-30]
+        for activation in [Activation.softplus, .gelu] {
+            var output = [Float](repeating: 0, count: inputs.count)
+            let (code, alpha) = activation.kernelCode
+            kernels.activation(1, Int32(inputs.count), inputs, Int32(inputs.count), &output, Int32(inputs.count), code, alpha)
+            var (worst, worstTiny) = (0.0, 0.0)
+            for (x, y) in zip(inputs, output) {
+                let expected = activation.value(Double(x))
+                guard abs(expected) > 1e-30 else { continue }  // below float's normal range
+                let error = abs(Double(y) - expected) / abs(expected)
+                // GELU is about e^(-x²/2) for negative x: float32 rounds x²/2 to a relative 6e-8,
+                // which e^ turns into a relative error of up to 3e-6 at x = -6 and more below
+                // 1e-10 (x < -6.4, x²/2 up to 80).
+                if abs(expected) >= 1e-10 { worst = max(worst, error) } else { worstTiny = max(worstTiny, error) }
+            }
+            XCTAssertLessThan(worst, 5e-6, "\(String(cString: kernels.name)) \(activation): worst relative error \(worst)")
+            XCTAssertLessThan(worstTiny, 3e-5, "\(String(cString: kernels.name)) \(activation): worst relative error below 1e-10: \(worstTiny)")
         }
     }
 
