@@ -219,6 +219,17 @@ def helper_fixtures():
     refuse("relu6", simple([helper.make_node("Clip", ["h", "zero", "six"], ["y"])], "relu6",
                            extra=[numpy_helper.from_array(np.array(0, np.float32), "zero"), numpy_helper.from_array(np.array(6, np.float32), "six")]),
            "matches no activation")
+    refuse("clip_0_100", simple([helper.make_node("Clip", ["h", "zero", "hundred"], ["y"])], "clip_0_100",
+                                extra=[numpy_helper.from_array(np.array(0, np.float32), "zero"), numpy_helper.from_array(np.array(100, np.float32), "hundred")]),
+           "matches no activation")
+    wide = simple([helper.make_node("Identity", ["x"], ["y"])], "input_dims_overflow")
+    wide.graph.input[0].type.tensor_type.shape.dim.extend([onnx.TensorShapeProto.Dimension(dim_value=1 << 20) for _ in range(4)])
+    refuse("input_dims_overflow", wide, "nnserve takes up to", check=False)
+    refuse("identity_without_input", simple([helper.make_node("Identity", [], ["y"])], "identity_without_input"), "input 0 is missing", check=False)
+    piece = numpy_helper.from_array(np.zeros(1000, np.float32), "piece")
+    blowup = [helper.make_node("Concat", ["piece"] * 1000, ["c1"], axis=0), helper.make_node("Concat", ["c1"] * 1000, ["c2"], axis=0),
+              helper.make_node("Concat", ["c2"] * 1000, ["c3"], axis=0), helper.make_node("Add", ["h", "c3"], ["y"])]
+    refuse("concat_blowup", simple(blowup, "concat_blowup", extra=[piece]), "more than 16777216 numbers", check=False)
     cycle = simple([helper.make_node("Relu", ["y"], ["z"]), helper.make_node("Add", ["h", "z"], ["y"])], "cycle")
     refuse("cycle", cycle, "cycle", check=False)
     missing = simple([helper.make_node("MatMul", ["h", "missing_weights"], ["y"])], "missing_initializer")

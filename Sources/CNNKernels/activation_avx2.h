@@ -116,9 +116,11 @@ NN_AVX2 static inline __attribute__((always_inline)) __m256 nn_act_avx2(__m256 v
         return _mm256_or_ps(t, sign);
     }
     case NN_ACT_SOFTPLUS: {
-        /* max(x, 0) + ln(1 + e^-|x|): e^-|x| is in (0, 1], so nothing overflows. */
+        /* max(x, 0) + ln(1 + e^-|x|): e^-|x| is in (0, 1], so nothing overflows. A NaN stays
+           NaN (the clamps inside nn_exp_avx2 would turn it into a number). */
         __m256 magnitude = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
-        return _mm256_add_ps(_mm256_max_ps(v, zero), nn_log1p_unit_avx2(nn_exp_avx2(_mm256_sub_ps(zero, magnitude))));
+        __m256 y = _mm256_add_ps(_mm256_max_ps(v, zero), nn_log1p_unit_avx2(nn_exp_avx2(_mm256_sub_ps(zero, magnitude))));
+        return _mm256_blendv_ps(y, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     }
     case NN_ACT_GELU: {
         /* x·Φ(x) = ½·x·erfc(-x/√2): erfc(|z|) for x < 0 (accurate where GELU is tiny), 2 - erfc(|z|) above. */

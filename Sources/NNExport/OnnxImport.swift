@@ -63,7 +63,7 @@ public enum OnnxExport {
         let repository = ModelRepository(root: options.repository)
         var measured = 0.0
         let version = try repository.publish(Array(bytes), name: name, version: options.version, fileName: RepositoryLayout.onnxFileName) { file in
-            measured = try check(file)
+            if options.verify { measured = try check(file) }
         }
         return (Written(path: "\(repository.layout.modelDirectory(name))/\(version)/\(RepositoryLayout.onnxFileName)", bytes: bytes.count,
                         maxRelativeError: measured, rewrites: rewrites), version)
@@ -77,7 +77,12 @@ public enum OnnxExport {
         } catch {
             throw ExportError.file(error)
         }
-        return Written(path: path, bytes: bytes.count, maxRelativeError: try check(path), rewrites: rewrites)
+        do {
+            return Written(path: path, bytes: bytes.count, maxRelativeError: try check(path), rewrites: rewrites)
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)  // an unverified file is not left behind
+            throw error
+        }
     }
 
     private static func encode(_ graph: Graph, name: String, producerVersion: String, fold: Bool)

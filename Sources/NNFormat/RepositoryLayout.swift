@@ -80,10 +80,12 @@ public struct RepositoryLayout: Sendable, Equatable {
     /// The file serving a version: its `model.nnm`, else its `model.onnx`; the `.nnm` path when
     /// neither exists yet.
     public func modelFile(_ name: String, version: Int) -> String {
+        // Model files first, in the places they always had; then ONNX files in the same order.
         let directory = "\(modelDirectory(name))/\(version)"
-        var candidates = ["\(directory)/\(Self.modelFileName)", "\(directory)/\(Self.onnxFileName)"]
-        if case .singleModel = kind, version == 1 { candidates += ["\(root)/\(Self.modelFileName)", "\(root)/\(Self.onnxFileName)"] }
-        return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[candidates.count > 2 ? 2 : 0]
+        let lone = { () -> Bool in if case .singleModel = self.kind { version == 1 } else { false } }()
+        let places = lone ? [directory, root] : [directory]
+        let candidates = places.map { "\($0)/\(Self.modelFileName)" } + places.map { "\($0)/\(Self.onnxFileName)" }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? places.last! + "/\(Self.modelFileName)"
     }
 
     /// Whether a version's file is an ONNX model (converted at load).

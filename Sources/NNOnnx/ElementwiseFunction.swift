@@ -13,19 +13,30 @@ enum ElementwiseFunction: Equatable {
     case affine(scale: Double, shift: Double)
     case activation(Activation)
 
-    /// Points spanning both saturations, the kink at 0 and ELU's and softplus' curved region.
+    /// Points spanning both saturations, the kink at 0 and ELU's and softplus' curved region,
+    /// and far out (a clamp at 1e4 must not pass for the identity).
     static let probes: [Double] = {
         var points: [Double] = [-40, -25, -15, -9, -6, -4.5, -3, -2.2, -1.5, -1, -0.7, -0.4, -0.2, -0.1, -0.03, -1e-3, 0,
                                 1e-3, 0.03, 0.1, 0.2, 0.4, 0.7, 1, 1.5, 2.2, 3, 4.5, 6, 9, 15, 19.5, 20.5, 25, 40]
         points += stride(from: -5.0, through: 5.0, by: 0.37).map { $0 }
+        points += [1e2, 1e3, 1e4, 1e6, 1e9, 1e15, 1e30].flatMap { [$0, -$0] }
         return points
     }()
+
+    /// Points around each of `constants`: just below, at and just above it.
+    static func probes(around constants: [Double]) -> [Double] {
+        constants.filter(\.isFinite).flatMap { c in
+            let step = Swift.max(abs(c) * 1e-3, 1e-3)
+            return [c - step, c, c + step, c - 1, c + 1]
+        }
+    }
 
     /// Relative tolerance of a match: float32 evaluation of a chain of a few operations.
     static let tolerance = 2e-5
 
     /// The function `f` is (evaluated at `probes`), or why it is none nnserve runs.
-    static func identify(_ f: (Double) -> Double?) -> Result<ElementwiseFunction, Mismatch> {
+    static func identify(extraProbes constants: [Double] = [], _ f: (Double) -> Double?) -> Result<ElementwiseFunction, Mismatch> {
+        let probes = Self.probes + probes(around: constants)
         var values: [Double] = []
         for x in probes {
             guard let y = f(x) else { return .failure(Mismatch(summary: "cannot be evaluated at \(x)")) }
@@ -132,9 +143,10 @@ enum ScalarOperation {
         case "Round": return unary { $0.rounded(.toNearestOrEven) }
         case "Identity", "Dropout": return unary { $0 }
         case "Cast":
-            // To float (1), double (11) or float16 (10): the value; to bool (9): nonzero.
+            // To float (1) or double (11): the value (float rounding is within the match's
+            // tolerance); to bool (9): nonzero. Half precisions round too much to ignore.
             switch node.int("to", default: 1) {
-            case 1, 10, 11, 16: return unary { $0 }
+            case 1, 11: return unary { $0 }
             case 9: return unary { flag($0 != 0) }
             default: return nil
             }

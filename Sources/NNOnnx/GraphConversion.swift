@@ -42,6 +42,10 @@ struct GraphConversion {
     private var resolving: Set<String> = []
     private var constness: [String: Bool] = [:]
     private var depth = 0
+    /// Numbers created by folding (Concat, elementwise folds) so far: a tiny file must not make
+    /// the importer build constants of billions of numbers.
+    private var derivedElements = 0
+    static let maximumDerivedElements = 1 << 24
     private(set) var nodes: [Node] = []
     private var nodeNames: Set<String> = []
     private var graphInputs: [GraphInput] = []
@@ -194,8 +198,10 @@ struct GraphConversion {
             }
             dims.append(Int(size))
         }
+        guard let width = elementCount(dims), width <= 1 << 20 else {
+            throw .unsupportedValue(value: name, reason: "the input has \(dims.map(String.init).joined(separator: " × ")) features; nnserve takes up to 2²⁰")
+        }
         let value = TensorValue(name: name, dims: dims)
-        guard value.width <= 1 << 20 else { throw .unsupportedValue(value: name, reason: "the input has \(value.width) features") }
         if case .dimValue(let batch)? = shape[0].value {
             notes.append("input '\(name)' has a fixed batch of \(batch) in the ONNX file; nnserve serves it at any batch")
         }
@@ -211,6 +217,14 @@ struct GraphConversion {
 
     private func jsonList(_ text: String?) -> [String]? {
         text.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String] }
+    }
+
+    /// Counts `count` numbers created by folding against `maximumDerivedElements`.
+    mutating func chargeDerived(_ count: Int, node: Onnx_NodeProto) throws(OnnxError) {
+        derivedElements += count
+        guard derivedElements <= Self.maximumDerivedElements else {
+            throw .unsupportedModel("node '\(node.displayName)' (\(node.opType)): folding constants would create more than \(Self.maximumDerivedElements) numbers; nnserve imports MLPs")
+        }
     }
 
     // MARK: - Emitting nodes
@@ -258,6 +272,8 @@ struct GraphConversion {
             guard let (index, _) = producers[current] else { return nil }
             let node = model.graph.node[index]
             switch node.opType {
+            case _ where node.input.isEmpty:
+                return nil  // refused where the node is converted
             case "Cast", "Reshape", "Identity", "Squeeze", "Flatten":
                 current = node.input[0]
             case "ZipMap":
@@ -266,8 +282,8 @@ struct GraphConversion {
                 return ClassLabelOutput(probabilities: node.input[0], classes: nil, zipMap: false)
             case "ArrayFeatureExtractor":
                 guard node.input.count == 2, let (argmaxIndex, _) = producers[node.input[1]],
-                      model.graph.node[argmaxIndex].opType == "ArgMax" else { return nil }
-                return ClassLabelOutput(probabilities: model.graph.node[argmaxIndex].input[0], classes: classNames(node.input[0]), zipMap: false)
+                      model.graph.node[argmaxIndex].opType == "ArgMax", let probabilities = model.graph.node[argmaxIndex].input.first else { return nil }
+                return ClassLabelOutput(probabilities: probabilities, classes: classNames(node.input[0]), zipMap: false)
             default:
                 return nil
             }

@@ -5,12 +5,12 @@ import NNCore
 /// Scaler.
 extension GraphConversion {
     mutating func convertGemm(_ node: Onnx_NodeProto, name: String, refuse: (String) -> OnnxError) throws(OnnxError) -> OnnxValue {
-        guard node.int("transA", default: 0) == 0 else { throw refuse("transA = 1 puts the batch in the columns of A") }
+        guard node.int("transA", default: 0) == 0 else { throw refuse("transA ≠ 0 puts the batch in the columns of A") }
         let input = try tensor(try operand(node, 0, refuse), role: "input of Gemm")
         guard case .constant(let b) = try resolve(try operand(node, 1, refuse)), b.shape.count == 2 else {
             throw refuse("B is computed from the inputs or is not a matrix; nnserve's dense layers have constant weights")
         }
-        let transB = node.int("transB", default: 0) == 1
+        let transB = node.int("transB", default: 0) != 0  // any nonzero value transposes, as in ONNX Runtime
         let (k, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
         guard input.dims.count == 1, input.width == k else {
             throw refuse("A is [batch, \(input.dims.map(String.init).joined(separator: ", "))] and B holds \(k) rows")
@@ -95,6 +95,7 @@ extension GraphConversion {
                 guard case .constant(let constant) = try resolve(input) else { throw refuse("'\(input)' is not a number constant") }
                 constants.append(constant)
             }
+            try chargeDerived(constants.map(\.count).max() ?? 0, node: node)
             return .constant(try Self.fold(node, constants, refuse: refuse))
         }
         // One function of one value (an activation however spelled, a chain of constants).
@@ -198,8 +199,9 @@ extension GraphConversion {
         var scalars: [String: Double] = [:]
         for (_, node) in region {
             for input in node.presentInputs where region[input] == nil && input != root {
-                guard case .constant(let constant)? = try? resolve(input), Set(constant.values).count == 1 else {
-                    return .failure(.init(summary: "reads '\(input)', which is not one number for every feature"))
+                // One number: a vector of equal numbers could still widen the value by broadcasting.
+                guard case .constant(let constant)? = try? resolve(input), constant.count == 1 else {
+                    return .failure(.init(summary: "reads '\(input)', which is not one number"))
                 }
                 scalars[input] = constant.values[0]
             }
@@ -220,7 +222,9 @@ extension GraphConversion {
             memo[name] = result
             return result
         }
-        return ElementwiseFunction.identify { x in
+        // The chain's own constants are where it may switch behaviour (a clip at 100, a
+        // threshold at 20): probed on both sides too.
+        return ElementwiseFunction.identify(extraProbes: Array(scalars.values)) { x in
             var memo: [String: Double] = [:]
             return value(output, x, &memo, depth: 0)
         }

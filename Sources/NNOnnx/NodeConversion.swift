@@ -324,15 +324,21 @@ extension GraphConversion {
             let allConstantFloats = values.allSatisfy { if case .constant(let constant) = $0 { !constant.isInteger } else { false } }
             if allConstantFloats {
                 var joined = OnnxConstant(shape: [0], values: [], isInteger: false)
+                var total = 0
                 for case .constant(let constant) in values {
                     guard constant.shape.count == 1 else { throw refuse("Concat of \(constant.shape.count)-dimensional constants") }
-                    joined.values += constant.values
+                    total += constant.count
                 }
+                try chargeDerived(total, node: node)  // before building it
+                for case .constant(let constant) in values { joined.values += constant.values }
                 joined.shape = [joined.values.count]
                 return .constant(joined)
             }
             var elements: [Int?] = []
-            for input in node.presentInputs { elements += try integerVector(input, refuse: refuse).elements }
+            for input in node.presentInputs {
+                elements += try integerVector(input, refuse: refuse).elements
+                guard elements.count <= 64 else { throw refuse("builds a shape of more than 64 dimensions") }
+            }
             return .shape(ShapeVector(elements: elements, isScalar: false))
         }
         guard tensors.count == values.count else { throw refuse("concatenates a constant with values computed from the inputs") }
@@ -381,6 +387,7 @@ extension GraphConversion {
             throw refuse("Transpose of a \(constant.shape.count)-dimensional constant")
         }
         let (rows, columns) = (constant.shape[0], constant.shape[1])
+        guard constant.count > 0 else { return .constant(OnnxConstant(shape: [columns, rows], values: [], isInteger: constant.isInteger)) }
         var values = [Double](repeating: 0, count: constant.count)
         for row in 0..<rows { for column in 0..<columns { values[column * rows + row] = constant.values[row * columns + column] } }
         return .constant(OnnxConstant(shape: [columns, rows], values: values, isInteger: constant.isInteger))

@@ -116,16 +116,29 @@ struct OnnxTensorReader {
         guard let offset, offset >= 0, length.map({ $0 != nil && $0! >= 0 }) ?? true else {
             throw .badTensor(name: name, reason: "external data offset '\(entries["offset"] ?? "")' or length '\(entries["length"] ?? "")' is not a non-negative integer")
         }
+        // The text of the path stays inside; so must the file it names after symbolic links, and
+        // it must be a regular file (a FIFO would block the loader forever).
         let path = "\(directory)/\(location)"
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        let resolvedDirectory = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard resolved.hasPrefix(resolvedDirectory.hasSuffix("/") ? resolvedDirectory : resolvedDirectory + "/") else {
+            throw .badTensor(name: name, reason: "external data location '\(location)' leads outside the model's directory (a symbolic link)")
+        }
+        guard let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType else {
             throw .badTensor(name: name, reason: "its external data file '\(location)' is missing beside the model")
+        }
+        guard type == .typeRegular, let handle = FileHandle(forReadingAtPath: resolved) else {
+            throw .badTensor(name: name, reason: "its external data '\(location)' is not a regular file")
         }
         defer { try? handle.close() }
         do {
             let size = Int(try handle.seekToEnd())
             let wanted = length.flatMap { $0 } ?? (size - offset)
-            guard offset <= size, wanted <= size - offset, wanted <= Self.maximumElements * 8 else {
+            guard offset <= size, wanted <= size - offset else {
                 throw OnnxError.badTensor(name: name, reason: "external data '\(location)' has \(size) bytes; offset \(offset) + length \(wanted) reaches past its end")
+            }
+            guard wanted <= Self.maximumElements * 8 else {
+                throw OnnxError.badTensor(name: name, reason: "external data of \(wanted) bytes is more than any tensor nnserve reads")
             }
             try handle.seek(toOffset: UInt64(offset))
             return try handle.read(upToCount: wanted) ?? Data()

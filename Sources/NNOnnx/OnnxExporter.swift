@@ -46,10 +46,9 @@ public enum OnnxExporter {
             builder.values[input.name] = value
             if !input.featureNames.isEmpty { metadata.append(("\(featureNamesKey).\(input.name)", json(input.featureNames))) }
         }
-        for index in analysis.order {
-            let node = graph.nodes[index]
-            builder.add(node, in: graph)
-        }
+        // Weights first: a shared dense node may come before its owner in the order.
+        for node in graph.nodes { builder.addWeights(of: node) }
+        for index in analysis.order { builder.add(graph.nodes[index], in: graph) }
         for output in graph.outputs {
             var value = builder.values[output.node]!
             if output.scale != 1 {
@@ -123,12 +122,13 @@ public enum OnnxExporter {
             let name = reserved.contains(node.name) ? "\(node.name)/value" : node.name
             switch node.operation {
             case .dense(let parameters):
-                let weights = initializer(transposed(parameters.weights), shape: [parameters.outputWidth, parameters.inputWidth], name: "\(name)/weights")
-                let bias = initializer(parameters.bias.scalars, shape: [parameters.outputWidth], name: "\(name)/bias")
-                dense[node.name] = (weights, bias)
-                values[node.name] = gemm(inputs[0], weights, bias, activation: parameters.activation, name: name)
+                let own = dense[node.name]!
+                values[node.name] = gemm(inputs[0], own.weights, own.bias, activation: parameters.activation, name: name)
             case .sharedDense(let owner):
-                guard case .dense(let parameters)? = source.node(named: owner)?.operation, let shared = dense[owner] else { return }
+                // Validation checked that the owner is a dense node.
+                guard case .dense(let parameters)? = source.node(named: owner)?.operation, let shared = dense[owner] else {
+                    preconditionFailure("shared dense '\(node.name)' reads '\(owner)', which validation accepted as a dense node")
+                }
                 values[node.name] = gemm(inputs[0], shared.weights, shared.bias, activation: parameters.activation, name: name)
             case .batchNorm(let norm):
                 let parts = [norm.gamma, norm.beta, norm.movingMean, norm.movingVariance].enumerated().map { index, tensor in
@@ -146,6 +146,15 @@ public enum OnnxExporter {
             case .add:
                 values[node.name] = binary("Add", inputs[0], inputs[1], name: name)
             }
+        }
+
+        /// A dense node's weights (transposed for `transB=1`) and bias as initializers.
+        mutating func addWeights(of node: Node) {
+            guard case .dense(let parameters) = node.operation else { return }
+            let name = reserved.contains(node.name) ? "\(node.name)/value" : node.name
+            let weights = initializer(transposed(parameters.weights), shape: [parameters.outputWidth, parameters.inputWidth], name: "\(name)/weights")
+            let bias = initializer(parameters.bias.scalars, shape: [parameters.outputWidth], name: "\(name)/bias")
+            dense[node.name] = (weights, bias)
         }
 
         private mutating func gemm(_ input: String, _ weights: String, _ bias: String, activation: Activation, name: String) -> String {

@@ -38,7 +38,9 @@ final class ModelLifecycle: @unchecked Sendable {
         if let known = lock.withLock({ refused[path] }), known.modified == modified { return .refused(known.reason) }
         let started = DispatchTime.now().uptimeNanoseconds
         do {
-            // A model.onnx is converted here, self-test rows included (OnnxImport).
+            // A model.onnx is converted here (OnnxImport). Its self-test rows are computed on the
+            // converted graph before folding: they check folding and kernels; the conversion itself
+            // is checked against ONNX Runtime by the test fixtures.
             let file = RepositoryLayout.isOnnx(path) ? try OnnxImport.modelFile(path, name: name) : try ModelFile.read(from: path)
             // nnexport always writes self-test rows: a file without them was made or altered by
             // something else, and nothing would notice wrong weights.

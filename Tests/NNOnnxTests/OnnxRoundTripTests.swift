@@ -1,5 +1,7 @@
 import Foundation
 import NNCore
+import NNExport
+import NNFormat
 import NNInference
 @testable import NNOnnx
 import NNTestSupport
@@ -111,6 +113,30 @@ final class OnnxRoundTripTests: XCTestCase {
         }
     }
 
+    /// A plain relative name can still lead outside (a symbolic link) or block (a FIFO).
+    func testExternalDataMustBeARegularFileInsideTheDirectory() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-external-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createSymbolicLink(atPath: "\(directory)/escape.data", withDestinationPath: "/etc/hostname")
+        XCTAssertEqual(mkfifo("\(directory)/pipe.data", 0o600), 0)
+        for (location, phrase) in [("escape.data", "leads outside the model's directory"), ("pipe.data", "not a regular file"),
+                                   ("absent.data", "missing beside the model")] {
+            var tensor = Onnx_TensorProto()
+            tensor.name = "w"
+            tensor.dims = [1]
+            tensor.dataType = 1
+            tensor.dataLocation = .external
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = "location"
+            entry.value = location
+            tensor.externalData = [entry]
+            XCTAssertThrowsError(try OnnxTensorReader(directory: directory).read(tensor, name: "w"), location) { error in
+                XCTAssertTrue("\(error)".contains(phrase), "\(location): \(error)")
+            }
+        }
+    }
+
     func testAbsurdDimensionsAreRefusedBeforeAllocating() throws {
         var tensor = Onnx_TensorProto()
         tensor.name = "huge"
@@ -136,5 +162,41 @@ final class OnnxRoundTripTests: XCTestCase {
         let tanhGelu = { (x: Double) -> Double? in 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x * x * x))) }
         XCTAssertThrowsError(try ElementwiseFunction.identify(tanhGelu).get())
         XCTAssertThrowsError(try ElementwiseFunction.identify({ min(max($0, 0), 6) }).get())
+        // Clamps far from the fixed probes: found by the far probes and by probing around the
+        // chain's own constants.
+        XCTAssertThrowsError(try ElementwiseFunction.identify({ min(max($0, -1e4), 1e4) }).get())
+        XCTAssertThrowsError(try ElementwiseFunction.identify(extraProbes: [0, 100]) { min(max($0, 0), 100) }.get())
+    }
+}
+
+/// `nnexport run.ckpt --format onnx`: a checkpoint's graph (dropout, batch norm,
+/// standardization) published as `<name>/<version>/model.onnx`, which nnserve serves.
+final class OnnxCheckpointExportTests: XCTestCase {
+    func testCheckpointPublishedAsOnnxIsServedAsTheTrainingGraphAnswers() throws {
+        let repository = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-export-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: repository) }
+        var rng = CounterRNG(seed: 4)
+        let graph = Graph(inputs: [GraphInput(name: "x", width: 5, featureNames: ["a", "b", "c", "d", "e"],
+                                              standardization: Standardization(mean: [1, 2, 3, 4, 5], std: [1, 2, 1, 2, 0.5]))],
+                          nodes: [GraphFixtures.dense("d1", from: "x", 5, 12, activation: .linear, rng: &rng),
+                                  GraphFixtures.batchNorm("bn1", from: "d1", width: 12, rng: &rng),
+                                  Node(name: "gelu", operation: .activation(.gelu), inputs: ["bn1"]),
+                                  Node(name: "drop", operation: .dropout(rate: 0.2), inputs: ["gelu"]),
+                                  GraphFixtures.dense("price", from: "drop", 12, 1, activation: .softplus, rng: &rng)],
+                          outputs: [GraphOutput(name: "price", node: "price", scale: 250)])
+        var state = TrainingState()
+        state.name = "houses"
+        let (written, version) = try OnnxExport.publish(CheckpointFile(graph: graph, state: state), options: Exporter.Options(repository: repository))
+        XCTAssertEqual(version, 1)
+        XCTAssertLessThanOrEqual(written.maxRelativeError, 1e-5)
+        let path = RepositoryLayout(root: repository).modelFile("houses", version: 1)
+        XCTAssertTrue(path.hasSuffix("houses/1/model.onnx"), path)
+        let served = try ServedModel(try OnnxImport.modelFile(path, name: "houses"))
+        guard case .passed = served.selfTest else { return XCTFail("\(served.selfTest)") }
+        XCTAssertEqual(served.file.graph.inputs[0].featureNames, ["a", "b", "c", "d", "e"])
+        let rows = GraphFixtures.randomBatch(rows: 9, width: 5, seed: 8)
+        let expected = try Executor(plan: Plan(graph: graph, options: .unoptimized())).predict(["x": rows])["price"]!
+        let actual = try Executor(plan: served.plan).predict(["x": rows])["price"]!
+        XCTAssertLessThanOrEqual(OnnxFixtureTests.maxRelativeError(actual, expected), 1e-5)
     }
 }

@@ -82,7 +82,7 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
         try FileManager.default.createDirectory(atPath: "\(repository)/empty", withIntermediateDirectories: true)
         let store = store()
         store.reload()
-        XCTAssertEqual(states(store, "empty"), ["v0 - no <version>/model.nnm under 'empty/'"])
+        XCTAssertEqual(states(store, "empty"), ["v0 - no <version>/model.nnm or <version>/model.onnx under 'empty/'"])
     }
 
     func testConfigFieldsOverrideTheFlagsAndZeroMeansTheFlag() throws {
