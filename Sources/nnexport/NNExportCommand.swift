@@ -4,6 +4,16 @@ import NNExport
 import NNFormat
 import NNOnnx
 
+extension Exporter.Report {
+    /// Warnings on stderr, then what was rewritten and what was written: export and import alike.
+    func print() {
+        for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        for rewrite in rewrites { Swift.print("  \(rewrite)") }
+        let verified = maxRelativeError.map { String(format: "verified: max relative error %.3g (tolerance %.0e)", $0, tolerance) } ?? "not verified"
+        Swift.print("wrote \(path): \(parameters) parameters, \(fileBytes) bytes; \(verified)")
+    }
+}
+
 extension WeightStorage {
     init(flag: String) throws {
         switch flag {
@@ -59,10 +69,7 @@ extension NNExportCommand {
                 return
             }
             let report = try Exporter.export(try CheckpointFile.read(from: checkpoint), options: options)
-            for warning in report.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-            for rewrite in report.rewrites { print("  \(rewrite)") }
-            let verified = report.maxRelativeError.map { String(format: "verified: max relative error %.3g (tolerance %.0e)", $0, report.tolerance) } ?? "not verified"
-            print("wrote \(report.path): \(report.parameters) parameters, \(report.fileBytes) bytes; \(verified)")
+            report.print()
         }
     }
 
@@ -87,10 +94,7 @@ extension NNExportCommand {
             options.outputs = outputs?.split(separator: ",").map(String.init)
             options.weights = try WeightStorage(flag: weights)
             let report = try OnnxImport.publish(model, options: options)
-            for warning in report.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-            for rewrite in report.rewrites { print("  \(rewrite)") }
-            let verified = report.maxRelativeError.map { String(format: "verified: max relative error %.3g (tolerance %.0e)", $0, report.tolerance) } ?? "not verified"
-            print("wrote \(report.path): \(report.parameters) parameters, \(report.fileBytes) bytes; \(verified)")
+            report.print()
         }
     }
 

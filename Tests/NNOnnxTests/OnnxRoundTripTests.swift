@@ -96,18 +96,23 @@ final class OnnxRoundTripTests: XCTestCase {
         }
     }
 
+    /// A float tensor of `count` numbers whose data is in the external file `location`.
+    static func externalTensor(_ location: String, count: Int64) -> Onnx_TensorProto {
+        var tensor = Onnx_TensorProto()
+        tensor.name = "w"
+        tensor.dims = [count]
+        tensor.dataType = 1
+        tensor.dataLocation = .external
+        var entry = Onnx_StringStringEntryProto()
+        entry.key = "location"
+        entry.value = location
+        tensor.externalData = [entry]
+        return tensor
+    }
+
     func testExternalDataMustStayInTheModelsDirectory() throws {
         for location in ["../secrets", "/etc/passwd", "a//b"] {
-            var tensor = Onnx_TensorProto()
-            tensor.name = "w"
-            tensor.dims = [2]
-            tensor.dataType = 1
-            tensor.dataLocation = .external
-            var entry = Onnx_StringStringEntryProto()
-            entry.key = "location"
-            entry.value = location
-            tensor.externalData = [entry]
-            XCTAssertThrowsError(try OnnxTensorReader(directory: "/tmp").read(tensor, name: "w"), location) { error in
+            XCTAssertThrowsError(try OnnxTensorReader(directory: "/tmp").read(Self.externalTensor(location, count: 2), name: "w"), location) { error in
                 XCTAssertTrue("\(error)".contains("not a path inside the model's directory"), "\(error)")
             }
         }
@@ -122,16 +127,7 @@ final class OnnxRoundTripTests: XCTestCase {
         XCTAssertEqual(mkfifo("\(directory)/pipe.data", 0o600), 0)
         for (location, phrase) in [("escape.data", "leads outside the model's directory"), ("pipe.data", "not a regular file"),
                                    ("absent.data", "missing beside the model")] {
-            var tensor = Onnx_TensorProto()
-            tensor.name = "w"
-            tensor.dims = [1]
-            tensor.dataType = 1
-            tensor.dataLocation = .external
-            var entry = Onnx_StringStringEntryProto()
-            entry.key = "location"
-            entry.value = location
-            tensor.externalData = [entry]
-            XCTAssertThrowsError(try OnnxTensorReader(directory: directory).read(tensor, name: "w"), location) { error in
+            XCTAssertThrowsError(try OnnxTensorReader(directory: directory).read(Self.externalTensor(location, count: 1), name: "w"), location) { error in
                 XCTAssertTrue("\(error)".contains(phrase), "\(location): \(error)")
             }
         }
