@@ -112,8 +112,9 @@ public struct LineChart: Sendable {
             let position = x(marker.x)
             svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"1.5\" stroke-dasharray=\"5,4\"/>\n",
                           position, top, position, top + plotHeight, marker.color)
-            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"%@\">%@</text>\n", min(position + 6, left + plotWidth - 110), top + 16,
-                          marker.color, Self.escape(marker.label))
+            // Along the line, reading downwards: markers half a decade apart do not overlap.
+            svg += String(format: "<text transform=\"translate(%.1f %.1f) rotate(90)\" fill=\"%@\" font-size=\"11\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">%@</text>\n",
+                          position + 3, top + 6, marker.color, Self.escape(marker.label))
         }
         svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%@</text>\n", left + plotWidth / 2, height - 10,
                       Self.escape(xLabel + (xScale == .log ? " (log scale)" : "")))

@@ -21,11 +21,14 @@ public enum Metrics {
         /// A probability for binary heads (default 0.5), a distance for contrastive heads
         /// (default margin / 2).
         public var threshold: Double?
+        /// The head's weight in the training loss (`"weight"` of the output).
+        public var weight: Double
 
-        public init(name: String, loss: Loss, threshold: Double? = nil) {
+        public init(name: String, loss: Loss, threshold: Double? = nil, weight: Double = 1) {
             self.name = name
             self.loss = loss
             self.threshold = threshold
+            self.weight = weight
         }
     }
 
@@ -96,6 +99,11 @@ public enum Metrics {
                 metrics[prefix + "mae"] = errors.reduce(0) { $0 + abs($1) } / Double(errors.count)
                 metrics[prefix + "r2"] = total > 0 ? 1 - squared / total : 0
             }
+        }
+        if heads.count > 1 {
+            // The total, weighted as trained (Σ weight × head loss, without class weights): the
+            // default monitor of early stopping and tuning, for one head or many.
+            metrics["loss"] = heads.reduce(0) { $0 + $1.weight * metrics["\($1.name)_loss"]! }
         }
         return metrics
     }

@@ -10,7 +10,7 @@ extension Trainer {
         let rows = data ?? (validation.rows > 0 ? validation : training)
         let prefix = data != nil ? "" : validation.rows > 0 ? "val_" : "train_"
         let metricHeads = zip(heads, spec.outputs).map { head, output in
-            Metrics.Head(name: head.name, loss: head.loss, threshold: output.threshold.map(Double.init))
+            Metrics.Head(name: head.name, loss: head.loss, threshold: output.threshold.map(Double.init), weight: Double(head.weight))
         }
         let metrics = try Metrics.evaluate(model.graph, heads: metricHeads, data: rows)
         return Dictionary(uniqueKeysWithValues: metrics.map { (prefix + $0.key, $0.value) })
