@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-onnx bench-crossover bench-sizes bench-train bench-tune bench-serve bench-http bench-protocols studies
+.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-onnx bench-crossover bench-sizes bench-train bench-lr bench-tune bench-serve bench-http bench-protocols studies
 
 setup:
 	@bash ops/setup.sh
@@ -99,6 +99,12 @@ bench-crossover: setup
 bench-train: setup
 	$(SWIFT) build -c release --product nnbench
 	.build/release/nnbench train $(BENCH_FLAGS)
+
+## bench-lr: `nntrain fit --lr auto` against a grid of rates (half-decades 1e-4…1, 10 seeds) on ten
+## problems; prints the table docs/TRAINING.md keeps (BENCH_FLAGS="--only digits --seeds 3" for less).
+bench-lr: setup
+	$(SWIFT) build -c release --product nntrain
+	python3 ops/bench-lr.py $(BENCH_FLAGS)
 
 ## bench-tune: PBT vs random search vs the example defaults at an equal epoch budget, 3 seeds,
 ## and a study's wall time at 1 and 2 workers (docs/TUNING.md).
