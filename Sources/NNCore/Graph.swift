@@ -84,6 +84,13 @@ public struct GraphOutput: Sendable, Equatable {
         self.labels = labels
     }
 
+    /// The CSV columns of an output's values, the one spelling every tool writes (nntrain
+    /// predict, nnclient predict): `name` for a one-wide output, `name_0`, `name_1`, … for a
+    /// wider one.
+    public static func valueColumns(name: String, width: Int) -> [String] {
+        width == 1 ? [name] : (0..<width).map { "\(name)_\($0)" }
+    }
+
     /// The class a row of this output's values names: the largest value's index, or for a
     /// one-unit (binary, sigmoid) head 1 when its probability is over 0.5. Every tool that
     /// writes a label (nntrain predict, nnclient, the Python client) decides the same way.

@@ -35,8 +35,10 @@ public struct CSVTable: Sendable {
     /// Reads `path`, one record at a time: a record with the wrong number of fields, or bytes
     /// that are not UTF-8, name their line.
     public static func read(_ path: String, delimiter: UInt8 = CSVReader.comma) throws(DataError) -> CSVTable {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadable(file: path, detail: "cannot read the file")
+        let data: Data
+        switch FileProblem.contents(path) {
+        case .success(let bytes): data = bytes
+        case .failure(let problem): throw .unreadable(file: path, detail: problem.reason)
         }
         return try data.withUnsafeBytes { raw in
             Result { () throws(DataError) in try parse(raw.bindMemory(to: UInt8.self), file: path, delimiter: delimiter) }

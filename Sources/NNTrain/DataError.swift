@@ -17,7 +17,9 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case wrongFieldCount(file: String, line: Int, expected: Int, got: Int)
     case targetOutOfRange(file: String, line: Int, column: String, value: Float, detail: String)
     case invalidModel(file: String, detail: String)
-    case lossDiverged(epoch: Int, step: Int, loss: Double)
+    /// A non-finite loss; `checkpointEpoch` is the epoch whose weights the checkpoint on disk
+    /// holds (nil: none was written).
+    case lossDiverged(epoch: Int, step: Int, loss: Double, checkpointEpoch: Int? = nil)
     /// A training setting no run can use: the flag, the value given, the rule.
     case invalidSetting(flag: String, value: String, rule: String)
 
@@ -44,8 +46,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             "\(file):\(line): target '\(column)' is \(value); \(detail)"
         case .invalidModel(let file, let detail): "\(file): \(detail)"
         case .invalidSetting(let flag, let value, let rule): "\(flag) \(value): \(rule)"
-        case .lossDiverged(let epoch, let step, let loss):
-            "training loss became \(loss) at epoch \(epoch), step \(step); the last good checkpoint was kept (lower the learning rate or clip gradients)"
+        case .lossDiverged(let epoch, let step, let loss, let checkpointEpoch):
+            "training loss became \(loss) at epoch \(epoch), step \(step); "
+                + (checkpointEpoch.map { "the checkpoint keeps epoch \($0)'s weights" } ?? "no checkpoint was written (none was due before it diverged)")
+                + " (lower the learning rate or clip gradients; `nntrain lr-find` measures the usable range)"
         }
     }
 

@@ -129,10 +129,44 @@ public enum Diagnostics {
             }
             if !varies {
                 collapsed.append(output.name)
-                findings.append("output '\(output.name)' is the same for every row: the model collapsed to a constant — a learning rate far too high (try `nntrain lr-find`), dead units before it, or inputs of a scale nothing learns from (an input with \"standardize\": false)")
+                findings.append("output '\(output.name)' is the same for every row: the model collapsed to a constant — " + collapseCause(layers))
             }
         }
         return Report(rows: rows, layers: layers, collapsedOutputs: collapsed, findings: findings)
+    }
+
+    /// Why an output is constant, from what the diagnosis found in the layers before it: the
+    /// advice to lower the rate misled when the gradients had vanished.
+    static func collapseCause(_ layers: [Layer]) -> String {
+        if let vanishing = vanishingLayers(layers), !vanishing.isEmpty {
+            return "the gradient vanishes at \(vanishing.joined(separator: ", ")) (above), so the layers before the output barely learn: "
+                + "use relu/elu/selu (with he/lecun init) or batch norm, or fewer layers"
+        }
+        let dead = layers.filter { ($0.deadUnits ?? 0) > 0 && $0.deadUnits == $0.units }.map(\.name)
+        if !dead.isEmpty {
+            return "every relu unit of \(dead.joined(separator: ", ")) is dead (zero on every row): lower the learning rate (`nntrain lr-find`), or use leaky_relu/elu"
+        }
+        let saturated = layers.filter { ($0.saturatedUnits ?? 0) > 0 && $0.saturatedUnits == $0.units }.map(\.name)
+        if !saturated.isEmpty {
+            return "every unit of \(saturated.joined(separator: ", ")) is saturated: standardize the inputs, or use relu"
+        }
+        return "a learning rate far too high (try `nntrain lr-find`), dead units before it, or inputs of a scale nothing learns from (an input with \"standardize\": false)"
+    }
+
+    /// Layers whose relative gradient is under `vanishingRatio` of the liveliest layer's (nil
+    /// without gradients).
+    static func vanishingLayers(_ layers: [Layer]) -> [String]? {
+        let relative = relativeGradients(layers)
+        guard !relative.isEmpty else { return nil }
+        guard let liveliest = relative.filter({ $0.1.isFinite }).max(by: { $0.1 < $1.1 }), liveliest.1 > 0 else { return [] }
+        return relative.filter { $0.1.isFinite && $0.1 < vanishingRatio * liveliest.1 }.map(\.0)
+    }
+
+    static func relativeGradients(_ layers: [Layer]) -> [(String, Double)] {
+        layers.compactMap { layer -> (String, Double)? in
+            guard let gradient = layer.gradientNorm, let weights = layer.weightNorm else { return nil }
+            return (layer.name, weights > 0 ? gradient / weights : gradient)
+        }
     }
 
     private static func norm(_ tensor: Tensor) -> Double {
@@ -142,10 +176,7 @@ public enum Diagnostics {
     /// Exploding (a gradient larger than the weights it moves, or not finite) and vanishing
     /// (a layer whose relative gradient is a thousandth of the liveliest layer's) gradients.
     static func gradientFindings(_ layers: [Layer]) -> [String] {
-        let relative = layers.compactMap { layer -> (String, Double)? in
-            guard let gradient = layer.gradientNorm, let weights = layer.weightNorm else { return nil }
-            return (layer.name, weights > 0 ? gradient / weights : gradient)
-        }
+        let relative = relativeGradients(layers)
         var findings: [String] = []
         for (name, ratio) in relative where !ratio.isFinite || ratio > explodingRatio {
             findings.append(String(format: "%@: gradient norm %.3g times the weights' — exploding gradients: clip them (--clip-norm 1) or lower the learning rate", name, ratio))

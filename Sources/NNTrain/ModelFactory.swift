@@ -29,6 +29,7 @@ public enum ModelFactory {
         }
         var nodes: [Node] = []
         var parameters = 0
+        var seluLayers: Set<String> = []
         for (index, layer) in spec.layers.enumerated() {
             func fail(_ detail: String) -> DataError { .invalidModel(file: file, detail: "layer '\(layer.name)': \(detail)") }
             var inputWidths: [Int] = []
@@ -80,6 +81,18 @@ public enum ModelFactory {
                     warn("layer '\(layer.name)' uses selu on input '\(input.name)', which is not standardized: self-normalization needs inputs with mean 0 and variance 1")
                 }
             }
+            // SELU keeps mean 0 and variance 1 only with LeCun's initial variance (1/fan-in) and a
+            // dropout that keeps them too (alpha_dropout); he_normal doubles the variance.
+            if activation == .selu {
+                seluLayers.insert(layer.name)
+                if let initializer = layer.initializer, initializer != .lecunNormal {
+                    warn("layer '\(layer.name)' uses selu with \(initializer) init: self-normalization needs lecun_normal (the default for selu)")
+                }
+            }
+            if layer.type == .dropout, let source = layer.inputs.first(where: seluLayers.contains) {
+                warn("layer '\(layer.name)' is dropout after the selu layer '\(source)': plain dropout breaks self-normalization; use \"type\": \"alpha_dropout\"")
+            }
+            if layer.type == .alphaDropout || layer.type == .dropout, layer.inputs.contains(where: seluLayers.contains) { seluLayers.insert(layer.name) }
             let node = Node(name: layer.name, operation: operation, inputs: layer.inputs)
             nodes.append(node)
             let graphSoFar = Graph(inputs: inputs, nodes: nodes, outputs: [GraphOutput(name: "_", node: layer.name)])

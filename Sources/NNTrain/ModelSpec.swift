@@ -176,6 +176,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
             // An unknown spelling ("unknown layer type 'dnse' (did you mean 'dense'?) …").
             throw .invalidModel(file: file, detail: "\(context.debugDescription) at \(Self.path(context))")
         } catch {
+            if let syntax = JSONSyntax.error(in: data) { throw .invalidModel(file: file, detail: syntax) }
             throw .invalidModel(file: file, detail: "not a model file: \(error)")
         }
         try checkKeysAreKnown(data, file: file)

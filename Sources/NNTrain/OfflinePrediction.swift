@@ -30,21 +30,26 @@ public enum OfflinePrediction {
     /// wider one) and, for classification heads, `name_class` (the most likely class) and, for
     /// heads trained on text labels, `name_label` (that class's name).
     public static func csv(_ checkpoint: CheckpointFile, table: CSVTable) throws -> String {
-        let inputs = try self.inputs(for: checkpoint.graph, table: table)
-        let outputs = try Executor(plan: Plan(graph: checkpoint.graph)).predict(inputs)
         let spec = try? checkpoint.state.modelSpec()
-        let classifiers = Set(spec?.outputs.filter { [LossKind.sparseCategoricalCrossEntropy, .categoricalCrossEntropy].contains($0.loss) }.map(\.name) ?? [])
+        return try csv(checkpoint.graph, heads: spec?.outputs ?? [], table: table)
+    }
+
+    /// The same for a graph whose heads are `heads` (an exported model's: `ExportedModel.heads`).
+    public static func csv(_ graph: Graph, heads: [ModelSpec.Head], table: CSVTable) throws -> String {
+        let inputs = try self.inputs(for: graph, table: table)
+        let outputs = try Executor(plan: Plan(graph: graph)).predict(inputs)
+        let classifiers = Set(heads.filter { [LossKind.sparseCategoricalCrossEntropy, .categoricalCrossEntropy].contains($0.loss) }.map(\.name))
         var header: [String] = []
-        for output in checkpoint.graph.outputs {
+        for output in graph.outputs {
             let width = outputs[output.name]!.shape[1]
-            header += width == 1 ? [output.name] : (0..<width).map { "\(output.name)_\($0)" }
+            header += GraphOutput.valueColumns(name: output.name, width: width)
             if classifiers.contains(output.name) { header.append("\(output.name)_class") }
             if !output.labels.isEmpty { header.append("\(output.name)_label") }
         }
         var lines = [header.joined(separator: ",")]
         for row in 0..<table.rowCount {
             var fields: [String] = []
-            for output in checkpoint.graph.outputs {
+            for output in graph.outputs {
                 let tensor = outputs[output.name]!
                 let values = (0..<tensor.shape[1]).map { tensor[row, $0] }
                 fields += values.map { "\($0)" }

@@ -4,12 +4,23 @@ import NNFormat
 
 /// Human-readable descriptions of a run: the per-epoch progress line and `nntrain summary`.
 public enum RunSummary {
-    /// "epoch 3/20  loss 0.1234  val_accuracy 0.9612  (1.2 s, ETA 20 s)"
-    public static func progressLine(_ report: Trainer.EpochReport, of epochs: Int, averageSeconds: Double) -> String {
+    /// "epoch 3/20  loss 0.1234  val_accuracy 0.9612  (1.2 s, ETA 20 s)"; `lossName` says what
+    /// the training loss is when it is not comparable with val_loss ("weighted loss").
+    public static func progressLine(_ report: Trainer.EpochReport, of epochs: Int, averageSeconds: Double, lossName: String = "loss") -> String {
         let metrics = report.metrics.keys.sorted().map { String(format: "%@ %.4f", $0, report.metrics[$0]!) }
         let remaining = Double(epochs - report.epoch) * averageSeconds
-        return String(format: "epoch %d/%d  loss %.4f  ", report.epoch, epochs, report.trainingLoss)
+        return String(format: "epoch %d/%d  %@ %.4f  ", report.epoch, epochs, lossName, report.trainingLoss)
             + metrics.joined(separator: "  ") + String(format: "  (%.1f s, ETA %.0f s)", report.seconds, remaining)
+    }
+
+    /// What weighs the training loss but not the validation metrics (class weights, a sample
+    /// weight column), said once before the first epoch; nil when the two compare directly.
+    public static func lossWeightingNote(_ trainer: Trainer) -> String? {
+        var weights: [String] = []
+        if !trainer.classWeights.isEmpty { weights.append("class weights (\(trainer.classWeights.keys.sorted().joined(separator: ", ")))") }
+        if let column = trainer.spec.sampleWeightColumn { weights.append("the sample weights in '\(column)'") }
+        guard !weights.isEmpty else { return nil }
+        return "the training loss (\"weighted loss\") is weighted by \(weights.joined(separator: " and ")); val_loss and the other metrics are not, so the two do not compare"
     }
 
     /// Layers, shapes, parameter counts, batch-norm statistics, the settings; the model file's
@@ -75,7 +86,7 @@ public enum RunSummary {
             lines.append("batch norm \(node.name): gamma \(stats(norm.gamma)), beta \(stats(norm.beta)), moving mean \(stats(norm.movingMean)), moving variance \(stats(norm.movingVariance))")
         }
         lines += history(state)
-        lines.append("training settings: \(state.trainingSettingsText)")
+        lines.append("training settings: \(SnakeCaseJSON.display(state.trainingSettingsText))")
         if let settings, settings.scaleLearningRate != nil {
             lines.append(String(format: "learning rate %.4g: --lr %.4g × batch size %d / base batch size %d (--scale-lr linear)",
                                 settings.effectiveLearningRate, settings.learningRate, settings.batchSize, settings.baseBatchSize ?? 0))

@@ -2,7 +2,8 @@ import NNCore
 import NNFormat
 
 /// A run's TensorBoard log (`--logdir DIR`): per epoch, the losses, metrics and learning rate
-/// as scalars, and each layer's weights, biases and activations as histograms.
+/// as scalars, and each layer's weights, biases (batch norm's gamma and beta) and activations
+/// as histograms.
 ///
 /// As Keras does, the training side goes to DIR/train and the validation metrics, without
 /// their "val_" prefix, to DIR/validation: TensorBoard then draws a metric's two curves on one
@@ -52,7 +53,11 @@ public final class TrainingLog {
             case .dense(let dense):
                 histograms.append(("\(node.name)/weights", dense.weights.scalars))
                 histograms.append(("\(node.name)/bias", dense.bias.scalars))
-            case .sharedDense, .activation, .batchNorm:
+            case .batchNorm(let norm):
+                // γ and β, the two numbers per unit batch norm learns (the practice asked where to see them).
+                histograms.append(("\(node.name)/gamma", norm.gamma.scalars))
+                histograms.append(("\(node.name)/beta", norm.beta.scalars))
+            case .sharedDense, .activation:
                 break
             default:
                 continue

@@ -40,6 +40,11 @@ public final class SQLiteStudyStore: StudyStore {
         return try SQLiteStudyStore(path: path)
     }
 
+    /// Deletes a study's database (and its WAL files) and its member directory.
+    public static func remove(path: String, members: String) {
+        for file in [path, path + "-wal", path + "-shm", path + "-journal", members] { try? FileManager.default.removeItem(atPath: file) }
+    }
+
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("study v1") { db in
@@ -61,6 +66,14 @@ public final class SQLiteStudyStore: StudyStore {
                 CREATE TABLE metric (
                     generation INTEGER NOT NULL, member INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
                     PRIMARY KEY (generation, member, name), FOREIGN KEY (generation, member) REFERENCES member(generation, member));
+                """)
+        }
+        // nntrain prints generations from 1 ("generation 3/10"), the tables key them from 0 (as
+        // the member files g0/, g1/ are named): the number the screen shows sits beside the key.
+        migrator.registerMigration("study v2: generation numbers as printed") { db in
+            try db.execute(sql: """
+                ALTER TABLE generation ADD COLUMN generation_number INTEGER GENERATED ALWAYS AS (generation + 1) VIRTUAL;
+                ALTER TABLE member ADD COLUMN generation_number INTEGER GENERATED ALWAYS AS (generation + 1) VIRTUAL;
                 """)
         }
         return migrator

@@ -70,6 +70,7 @@ public struct SearchSpace: Sendable, Equatable {
     /// Reads and checks a space file: known names (`units.<layer>` included), one distribution
     /// each, non-empty ordered ranges, values of the right kind.
     public static func decode(json data: Data, file: String) throws(TuneError) -> SearchSpace {
+        if let syntax = JSONSyntax.error(in: data) { throw .invalidSpace(file: file, detail: syntax) }
         guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw .invalidSpace(file: file, detail: "not a JSON object of hyperparameters")
         }

@@ -40,9 +40,12 @@ func runToCompletion(_ trainer: inout Trainer, checkpoint: String, name: String,
     var seconds: [Double] = []
     let epochs = trainer.settings.epochs
     let log = try logdir.map { try TrainingLog(directory: $0) }
+    let weighting = RunSummary.lossWeightingNote(trainer)
+    if let weighting { FileHandle.standardError.write(Data("note: \(weighting)\n".utf8)) }
     try trainer.fit(checkpoint: checkpoint, name: name, log: log) { report in
         seconds.append(report.seconds)
-        let line = RunSummary.progressLine(report, of: epochs, averageSeconds: seconds.reduce(0, +) / Double(seconds.count))
+        let line = RunSummary.progressLine(report, of: epochs, averageSeconds: seconds.reduce(0, +) / Double(seconds.count),
+                                           lossName: weighting == nil ? "loss" : "weighted loss")
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
     if trainer.stoppedEarly, let best = trainer.best {
@@ -73,9 +76,10 @@ extension NNTrainCommand {
             options.apply()
             var trainer = try training.trainer()
             if training.learningRate == .auto {
-                let sweep = LearningRateFinder.run(trainer)
+                let sweep = LearningRateFinder.run(trainer, progress: LearningRateProgress.printer())
                 guard !sweep.points.isEmpty else { throw ValidationError("--lr auto: the loss was not finite at the sweep's first rate") }
                 try trainer.useRate(from: sweep)
+                for note in sweep.notes { FileHandle.standardError.write(Data("--lr auto: note: \(note)\n".utf8)) }
                 FileHandle.standardError.write(Data(String(format: "--lr auto: %.3g (%@; %d-step sweep, %@)\n",
                                                            sweep.suggestion, sweep.rule, sweep.points.count, sweep.stop).utf8))
             }
@@ -88,7 +92,7 @@ extension NNTrainCommand {
         static let configuration = CommandConfiguration(abstract: "Continue a run from its checkpoint, bit-identically.")
 
         @Argument(help: "The checkpoint to continue (rewritten as the run goes on).") var checkpoint: String
-        @Option(help: "More epochs to train.") var epochs: Int
+        @Option(help: "More epochs to train (default: the rest of the run's planned epochs, for a run that was interrupted).") var epochs: Int?
         @Option(help: "Training data (default: the file the run was started on).") var data: String?
         @Option(help: ArgumentHelp("Start a new learning-rate schedule (\(ScheduleKind.spellings.joined(separator: ", "))) spanning the added epochs, instead of continuing the run's (which, once a decaying schedule has ended, trains at its final rate)."),
                 transform: ScheduleKind.spelled)
@@ -99,9 +103,18 @@ extension NNTrainCommand {
 
         func run() throws {
             options.apply()
-            guard epochs >= 1 else { throw ValidationError("--epochs \(epochs): resume trains at least 1 more epoch") }
             guard schedule != nil || learningRate == nil else { throw ValidationError("--lr goes with --schedule (a new schedule for the added epochs)") }
             let file = try CheckpointFile.read(from: checkpoint)
+            let planned = try file.state.trainingSettings().epochs
+            let epochs = self.epochs ?? planned - file.state.epoch
+            guard epochs >= 1 else {
+                throw ValidationError(self.epochs == nil
+                    ? "\(checkpoint) has finished the \(planned) epochs it planned (at epoch \(file.state.epoch)); --epochs N trains N more"
+                    : "--epochs \(epochs): resume trains at least 1 more epoch")
+            }
+            if self.epochs == nil {
+                FileHandle.standardError.write(Data("resuming at epoch \(file.state.epoch) of \(planned): \(epochs) more to finish the run\n".utf8))
+            }
             let table = try CSVTable.read(data ?? file.state.split.trainingFile, delimiter: file.state.split.delimiter)
             var trainer = try Trainer.resume(file, table: table, additionalEpochs: epochs,
                                              restart: schedule.map { Trainer.ScheduleRestart(schedule: $0, learningRate: learningRate) }) { warning in
@@ -116,7 +129,8 @@ extension NNTrainCommand {
             abstract: "Metrics of a checkpoint on a CSV file (inference mode, through NNInference), or an encoder's N-way one-shot accuracy.",
             discussion: "With --one-shot: each episode draws --ways classes of --support, one example of each, and one query of --data from one of them; the query takes the class of the nearest support example in the embedding (a contrastive head's encoder, or --head). Also prints the nearest-neighbour accuracy of every query against every support row.")
 
-        @Argument(help: "The checkpoint.") var checkpoint: String
+        @Argument(help: "The checkpoint, or an exported model file (.nnm: its accuracy after folding and fp16/bf16 storage; each output's target column is named like it).")
+        var checkpoint: String
         @Option(help: "Data to evaluate on (CSV with the training columns); with --one-shot, the queries.") var data: String
         @Option(help: "The data file's field delimiter: one character (';', '|') or tab (default: the run's).", transform: DelimiterFlag.parse)
         var delimiter: UInt8?
@@ -136,6 +150,12 @@ extension NNTrainCommand {
 
         func run() throws {
             options.apply()
+            if let graph = try ExportedModel.graph(at: checkpoint) {
+                guard !oneShot else { throw ValidationError("--one-shot reads the run's heads: give the checkpoint, not the exported \(checkpoint)") }
+                let metrics = try ExportedModel.evaluate(graph, table: try CSVTable.read(data, delimiter: delimiter ?? CSVReader.comma))
+                printMetrics(metrics)
+                return
+            }
             let file = try CheckpointFile.read(from: checkpoint)
             let metrics: [String: Double]
             if oneShot, let support {
@@ -152,6 +172,10 @@ extension NNTrainCommand {
                 metrics = try Trainer.resume(file, table: try CSVTable.read(split.trainingFile, delimiter: split.delimiter), additionalEpochs: 0)
                     .evaluate(on: try CSVTable.read(data, delimiter: delimiter ?? split.delimiter))
             }
+            printMetrics(metrics)
+        }
+
+        private func printMetrics(_ metrics: [String: Double]) {
             if options.json {
                 printJSON(metrics, extra: ["data": data])
             } else {
@@ -190,15 +214,20 @@ extension NNTrainCommand {
     struct Predict: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Predictions of a checkpoint for the rows of a CSV file, through NNInference (the numbers nnserve will give).")
 
-        @Argument(help: "The checkpoint.") var checkpoint: String
+        @Argument(help: "The checkpoint, or an exported model file (.nnm: the graph nnserve serves, at its stored precision).") var checkpoint: String
         @Option(help: "Rows to predict (CSV with the columns the run's inputs were built from: numbers, or raw strings and gaps for a run on a raw table).") var data: String
         @Option(help: "The data file's field delimiter: one character (';', '|') or tab (default: the run's).", transform: DelimiterFlag.parse)
         var delimiter: UInt8?
         @Option(help: "Write the predictions here (CSV); default: standard output.") var out: String?
 
         func run() throws {
-            let file = try CheckpointFile.read(from: checkpoint)
-            let text = try OfflinePrediction.csv(file, table: try CSVTable.read(data, delimiter: delimiter ?? file.state.split.delimiter))
+            let text: String
+            if let graph = try ExportedModel.graph(at: checkpoint) {
+                text = try OfflinePrediction.csv(graph, heads: ExportedModel.heads(of: graph), table: try CSVTable.read(data, delimiter: delimiter ?? CSVReader.comma))
+            } else {
+                let file = try CheckpointFile.read(from: checkpoint)
+                text = try OfflinePrediction.csv(file, table: try CSVTable.read(data, delimiter: delimiter ?? file.state.split.delimiter))
+            }
             if let out {
                 try text.write(toFile: out, atomically: true, encoding: .utf8)
                 FileHandle.standardError.write(Data("wrote \(out)\n".utf8))
@@ -230,9 +259,16 @@ extension NNTrainCommand {
 
         @Argument(help: "The checkpoint.") var checkpoint: String
         @Flag(help: "Also print the model file the run was started from.") var modelConfig = false
+        @Option(help: "Print one layer unit by unit instead: batch norm's gamma, beta and moving statistics, a dense layer's weight norms and biases.")
+        var layer: String?
 
         func run() throws {
-            print(RunSummary.describe(try CheckpointFile.read(from: checkpoint), includeModelConfig: modelConfig))
+            let file = try CheckpointFile.read(from: checkpoint)
+            if let layer {
+                print(try LayerReport.text(file.graph, layer: layer), terminator: "")
+            } else {
+                print(RunSummary.describe(file, includeModelConfig: modelConfig))
+            }
         }
     }
 }

@@ -75,9 +75,7 @@ struct TrainingFlags: ParsableArguments {
 
     /// The trainer `fit` starts from: data read and split, weights initialized.
     func trainer() throws -> Trainer {
-        guard let text = FileManager.default.contents(atPath: model) else {
-            throw ValidationError("cannot read model file '\(model)'")
-        }
+        let text = try FileProblem.contents(model).get()
         var spec = try ModelSpec.decode(json: text, file: model)
         if let target { spec = try spec.withTarget(target.split(separator: ",").map(String.init), file: model) }
         if let sampleWeightColumn { spec.sampleWeightColumn = sampleWeightColumn }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import NNCore
 import NNFormat
 import NNInference
 import NNTrain
@@ -61,7 +62,8 @@ extension NNTrainCommand {
             let databasePath = resume ?? study
             let store: SQLiteStudyStore
             let definition: StudyDefinition
-            if !FileManager.default.fileExists(atPath: databasePath) {
+            let createdNow = !FileManager.default.fileExists(atPath: databasePath)
+            if createdNow {
                 guard resume == nil else { throw ValidationError("--resume \(databasePath): no such study database; start one with --space, --model and --data") }
                 definition = try given(stored: nil)!
                 store = try SQLiteStudyStore.create(path: databasePath, definition: definition)
@@ -78,7 +80,15 @@ extension NNTrainCommand {
                     definition = fresh
                 }
             }
-            let study = try Study(definition: definition, store: store, directory: databasePath + ".members")
+            let study: Study
+            do {
+                study = try Study(definition: definition, store: store, directory: databasePath + ".members")
+            } catch {
+                // A study refused before its first member (a bad space, model or monitor) leaves
+                // nothing behind: no empty database to trip the next --resume.
+                if createdNow { SQLiteStudyStore.remove(path: databasePath, members: databasePath + ".members") }
+                throw error
+            }
             let stop = StopRequest.installed()
             let total = definition.generations
             let say: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
@@ -108,9 +118,7 @@ extension NNTrainCommand {
         /// different one (a plain --resume), else the flags' (which the study then checks).
         private func given(stored: StudyDefinition?) throws -> StudyDefinition? {
             guard let space, let model, let data else { return nil }
-            guard let modelText = FileManager.default.contents(atPath: model).map({ String(decoding: $0, as: UTF8.self) }) else {
-                throw ValidationError("cannot read model file '\(model)'")
-            }
+            let modelText = String(decoding: try FileProblem.contents(model).get(), as: UTF8.self)
             guard let spaceText = FileManager.default.contents(atPath: space).map({ String(decoding: $0, as: UTF8.self) }) else {
                 throw ValidationError("cannot read space file '\(space)'")
             }
@@ -134,11 +142,11 @@ extension NNTrainCommand {
                 say("no member finished with a finite \(study.definition.monitor)")
                 throw ExitCode.failure
             }
-            print("\nlineage of member \(best.member) (the hyperparameters its weights trained with, generation by generation):")
+            print("\nlineage of member \(best.member), whose weights \(out) holds (the hyperparameters they trained with, generation by generation):")
             print(report.lineageText)
             let name = URL(fileURLWithPath: study.definition.modelFile).deletingPathExtension().lastPathComponent
             try report.lineageCSV.write(toFile: "\(self.report)-lineage.csv", atomically: true, encoding: .utf8)
-            try report.lineageSVG(title: "\(name): the learning rate of the best member's lineage").write(toFile: "\(self.report)-lineage.svg", atomically: true, encoding: .utf8)
+            try report.lineageSVG(title: "\(name): the learning rate of the best member's lineage (\(URL(fileURLWithPath: out).lastPathComponent))").write(toFile: "\(self.report)-lineage.svg", atomically: true, encoding: .utf8)
             try report.populationSVG(title: "\(name): \(study.definition.monitor) of every member, per generation")
                 .write(toFile: "\(self.report)-population.svg", atomically: true, encoding: .utf8)
             var checkpoint = try CheckpointFile.read(from: study.finalCheckpoint(member: best.member))

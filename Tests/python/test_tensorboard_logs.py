@@ -111,3 +111,8 @@ def test_histograms_cover_every_weight_and_activation(run):
     weights = train.Histograms("hidden1/weights")[0].histogram_value
     bias = train.Histograms("hidden1/bias")[0].histogram_value
     assert weights.num == 64 * bias.num
+    # Batch norm's γ and β, one value per unit of bn1 (as many as hidden1's biases).
+    assert {"bn1/gamma", "bn1/beta"} <= tags
+    gamma = train.Histograms("bn1/gamma")[-1].histogram_value
+    assert gamma.num == bias.num
+    assert train.Histograms("bn1/beta")[-1].histogram_value.num == bias.num

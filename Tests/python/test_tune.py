@@ -140,3 +140,23 @@ def test_a_study_killed_as_it_starts_leaves_a_whole_database_or_none(tmp_path):
                                      capture_output=True, text=True, timeout=60)
             assert refused.returncode == 64 and "no such study database" in refused.stderr, refused.stderr
             assert tune(directory, *STUDY, "--generations", "1", "--study", "study.db")["value"] is not None
+
+
+def test_a_refused_study_leaves_nothing_and_the_tables_number_generations_as_printed(tmp_path):
+    """Issue 27's first hour: a study refused before it starts left an empty .db (which the next
+    --resume then tripped over); the report did not name the checkpoint it wrote; the database
+    numbered generations from 0 where the screen says 1."""
+    refused_flags = [flag if flag != "val_accuracy" else "val_acuracy" for flag in STUDY]
+    refused = subprocess.run([os.path.join(BUILD, "nntrain"), "tune", *refused_flags, "--generations", "1", "--study", "refused.db"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "val_acuracy" in refused.stderr, refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "nothing is left behind"
+
+    result = subprocess.run([os.path.join(BUILD, "nntrain"), "tune", *STUDY, "--generations", "2", "--study", "study.db", "--out", "best.ckpt"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"lineage of member \d+, whose weights best\.ckpt holds", result.stdout), result.stdout
+    assert "generation 2/2" in result.stderr
+    with sqlite3.connect(tmp_path / "study.db") as connection:
+        assert connection.execute("SELECT generation, generation_number FROM generation ORDER BY 1").fetchall() == [(0, 1), (1, 2)]
+        assert {row[0] for row in connection.execute("SELECT generation_number FROM member")} == {1, 2}

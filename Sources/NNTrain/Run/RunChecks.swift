@@ -64,6 +64,23 @@ enum RunChecks {
         }
     }
 
+    /// A class head wider than the training file's classes is a model file meant for other
+    /// data: digits.json (a 10-way head, 64 pixels) trained on wine.csv (3 classes, 13
+    /// features) without a word. Refused, naming both files and what each holds.
+    static func classesCoverHeads(_ data: TrainingData, table: String, spec: ModelSpec, graph: Graph, modelFile: String) throws(DataError) {
+        let widths = (try? graph.validate().widths) ?? [:]
+        for (index, head) in spec.outputs.enumerated() where spec.loss(of: head) == .sparseCategoricalCrossEntropy {
+            guard graph.outputs[index].labels.isEmpty, let target = data.targets[head.name], target.rows > 0 else { continue }
+            let units = widths[graph.outputs[index].node] ?? 0
+            let largest = Int(target.scalars.max() ?? 0)
+            guard largest + 1 < units else { continue }
+            let inputs = graph.inputs.map { "input '\($0.name)' takes \($0.width) of its columns" }.joined(separator: ", ")
+            throw .invalidModel(file: modelFile, detail: "output '\(head.name)' has \(units) classes (layer '\(graph.outputs[index].node)' has \(units) units), "
+                                + "but \(table) has classes 0…\(largest) only (\(largest + 1)), and \(inputs): is this the model file for \(table)? "
+                                + "Give the layer \(largest + 1) units, or train on a file with all \(units) classes")
+        }
+    }
+
     /// Targets a loss cannot take are refused before training, with the line that holds them.
     static func targets(_ data: TrainingData, file: String, spec: ModelSpec, graph: Graph) throws(DataError) {
         let widths = (try? graph.validate().widths) ?? [:]

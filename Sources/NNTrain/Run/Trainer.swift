@@ -122,9 +122,14 @@ public struct Trainer {
         if let stopping = settings.earlyStopping, epoch < settings.epochs {
             try stopping.checkMonitor(reported: try monitorableMetrics())
         }
+        // The epoch the checkpoint on disk holds: a resumed run's file holds where it resumed.
+        var checkpointEpoch = path != nil && epoch > 0 && FileManager.default.fileExists(atPath: path!) ? epoch : nil
         while epoch < settings.epochs, !stoppedEarly {
             let started = DispatchTime.now().uptimeNanoseconds
-            let loss = try trainOneEpoch()
+            let loss: Double
+            do { loss = try trainOneEpoch() } catch DataError.lossDiverged(let epoch, let step, let value, _) {
+                throw DataError.lossDiverged(epoch: epoch, step: step, loss: value, checkpointEpoch: checkpointEpoch)
+            }
             let metrics = try evaluate()
             let entry = EpochReport(epoch: epoch, trainingLoss: loss, metrics: metrics,
                                     seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
@@ -136,6 +141,7 @@ public struct Trainer {
             if let bestWeights = earlyStop.observe(entry, weights: model.graph) { model.restore(bestWeights) }
             if let path, epoch % max(settings.checkpointEvery, 1) == 0 || epoch == settings.epochs || stoppedEarly {
                 try checkpointFile(name: name).write(to: path)
+                checkpointEpoch = epoch
             }
             if let logError { throw logError }
             try report(entry)
