@@ -12,10 +12,15 @@ public enum ClientError: Error, CustomStringConvertible, Equatable {
     case connectionClosed
     case timedOut(seconds: Double)
     case unexpectedResponse(String)
+    /// The address answered in another protocol: the HTTP or gRPC front, not the binary one.
+    case wrongProtocol(String)
+    case cannotConnect(host: String, port: Int, reason: String)
 
     public var description: String {
         switch self {
         case .server(let code, let message): "\(code): \(message)"
+        case .wrongProtocol(let front): "the server answered in \(front), not nnserve's binary protocol: point the client at nnserve's --port (8500 by default)"
+        case .cannotConnect(let host, let port, let reason): "cannot connect to \(host):\(port): \(reason)"
         case .connectionClosed: "the connection closed before the response arrived"
         case .timedOut(let seconds): "no response within \(seconds) s"
         case .unexpectedResponse(let detail): "unexpected response: \(detail)"
@@ -43,36 +48,54 @@ public final class NNClient: Sendable {
     public func connect() async throws {
         if state.box.withLockedValue({ $0.channel?.isActive ?? false }) { return }
         let state = state, tls = tls, host = host
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler(host: host)) }
-                    // Responses are as large as the server makes them (it bounds them itself).
-                    try channel.pipeline.syncOperations.addHandlers([
-                        PrefaceWriter(),
-                        ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
-                        ResponseCodec(),
-                        ResponseMatcher(),
-                    ])
+        state.box.withLockedValue { $0.failure = nil }
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler(host: host)) }
+                        // Responses are as large as the server makes them (it bounds them itself).
+                        try channel.pipeline.syncOperations.addHandlers([
+                            PrefaceWriter(),
+                            ProtocolSniffer { failure in state.box.withLockedValue { $0.failure = failure } },
+                            ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
+                            ResponseCodec(),
+                            ResponseMatcher(),
+                        ])
+                    }
                 }
-            }
-            .connect(host: host, port: port).get()
+                .connect(host: host, port: port).get()
+        } catch {
+            throw ClientError.cannotConnect(host: host, port: port, reason: Self.reason(error))
+        }
         state.box.withLockedValue { $0.channel = channel }
         channel.closeFuture.whenComplete { _ in
             state.box.withLockedValue { if $0.channel === channel { $0.channel = nil } }
         }
     }
 
+    /// What went wrong connecting, in words (NIO's text names errno and descriptors).
+    static func reason(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Connection refused") { return "connection refused (is nnserve running, with this --port?)" }
+        if text.contains("timed out") || text.contains("Timed out") { return "timed out (a firewall, or the wrong host?)" }
+        if text.contains("resolve") || text.contains("NXDOMAIN") || text.contains("not known") { return "the host name does not resolve" }
+        if text.contains("unreachable") { return "the network is unreachable" }
+        return text
+    }
+
     /// Sends one request and waits for its response (the connection's matcher assigns the id).
     public func send(_ request: Nnserve_Request, timeout: Double = 30) async throws -> Nnserve_Response {
         try await connect()
-        guard let channel = state.box.withLockedValue({ $0.channel }) else { throw ClientError.connectionClosed }
+        let state = state
+        guard let channel = state.box.withLockedValue({ $0.channel }) else { throw state.box.withLockedValue { $0.failure } ?? ClientError.connectionClosed }
         let response = channel.eventLoop.makePromise(of: Nnserve_Response.self)
         let outstanding = OutstandingRequest(request: request, response: response, timeout: .nanoseconds(Int64(timeout * 1e9)))
         // A write that never reaches the matcher (the channel closed meanwhile) is failed here;
         // once it has, the matcher answers for it.
-        channel.writeAndFlush(outstanding).whenFailure { _ in response.fail(ClientError.connectionClosed) }
+        channel.writeAndFlush(outstanding).whenFailure { _ in response.fail(state.box.withLockedValue { $0.failure } ?? ClientError.connectionClosed) }
         return try await response.futureResult.get()
     }
 
@@ -168,6 +191,9 @@ public final class NNClient: Sendable {
 final class ConnectionState: Sendable {
     struct Fields {
         var channel: (any Channel)?
+        /// Why the connection was closed by this side (the other end speaks another protocol):
+        /// what a request that finds it closed is told, rather than "the connection closed".
+        var failure: ClientError?
     }
 
     let box = NIOLockedValueBox(Fields())

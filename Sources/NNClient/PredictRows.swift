@@ -9,7 +9,7 @@ import NNFormat
 /// for a model taking raw rows, the CSV's raw columns by name, as text.
 public enum PredictRows {
     public enum Failure: Error, CustomStringConvertible, Equatable {
-        case unreadable(file: String)
+        case unreadable(file: String, reason: String)
         case missingColumn(file: String, column: String, input: String)
         case notANumber(file: String, line: Int, column: String)
         case ambiguous(detail: String)
@@ -18,7 +18,7 @@ public enum PredictRows {
 
         public var description: String {
             switch self {
-            case .unreadable(let file): "\(file): cannot read it as UTF-8 text"
+            case .unreadable(let file, let reason): "\(file): \(reason)"
             case .missingColumn(let file, let column, let input): "\(file) has no column '\(column)' (a feature of input '\(input)')"
             case .notANumber(let file, let line, let column): "\(file):\(line): column '\(column)' is not a number"
             case .ambiguous(let detail), .rowCounts(let detail): detail
@@ -83,6 +83,7 @@ public enum PredictRows {
 
     /// JSON rows: `[[…], …]` for a one-input model, `{"left": [[…]], "right": [[…]]}` otherwise.
     public static func fromJSON(_ path: String, inputs: [Nnserve_TensorInfo]) throws(Failure) -> [String: Tensor] {
+        if let reason = FileProblem.reason(path) { throw .unreadable(file: path, reason: reason) }
         guard let data = FileManager.default.contents(atPath: path), let object = try? JSONSerialization.jsonObject(with: data) else {
             throw .notRows(file: path, detail: "not JSON")
         }
@@ -143,7 +144,8 @@ public enum PredictRows {
     }
 
     private static func readCSV(_ path: String, delimiter: UInt8 = CSVReader.comma) throws(Failure) -> Table {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable(file: path) }
+        if let reason = FileProblem.reason(path) { throw .unreadable(file: path, reason: reason) }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable(file: path, reason: "not UTF-8 text") }
         let records: [CSVReader.Record]
         do { records = try CSVReader.records(text, delimiter: delimiter).filter { !$0.isBlank } } catch { throw .notRows(file: path, detail: error.description) }
         guard let header = records.first?.fields.map({ $0.trimmingCharacters(in: .whitespaces) }) else {

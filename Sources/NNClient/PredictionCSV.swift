@@ -3,11 +3,12 @@ import NNFormat
 
 /// What `nnclient predict` prints: the answers as CSV.
 public enum PredictionCSV {
-    /// CSV of the outputs: `name[j]` per value, and `name_label` for a head with class names.
+    /// CSV of the outputs: `name` (or `name_0`, `name_1`, … for a wider output) as `nntrain
+    /// predict` writes them, and `name_label` for a head with class names.
     public static func text(_ outputs: [String: Tensor], metadata: Nnserve_MetadataResponse, rows: Int) -> String {
         var header: [String] = []
         for output in metadata.outputs {
-            header += (0..<Int(output.width)).map { "\(output.name)[\($0)]" }
+            header += GraphOutput.valueColumns(name: output.name, width: Int(output.width))
             if !output.labels.isEmpty { header.append("\(output.name)_label") }
         }
         var lines = [header.joined(separator: ",")]

@@ -82,6 +82,8 @@ final class ResponseMatcher: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let wire = error as? WireError {
             failAll(with: ClientError.unexpectedResponse(wire.description))
+        } else if let client = error as? ClientError {
+            failAll(with: client)
         } else {
             failAll(with: ClientError.connectionClosed)
         }

@@ -4,6 +4,8 @@ import NNFormat
 public enum ExportError: Error, Equatable, CustomStringConvertible {
     case unknownOutput(String, known: [String])
     case unknownNode(String, known: [String])
+    case unknownInput(String, known: [String])
+    case nameTaken(String)
     case versionExists(path: String)
     case invalidName(String)
     case verificationFailed(path: String, maxRelativeError: Double, tolerance: Double)
@@ -16,6 +18,10 @@ public enum ExportError: Error, Equatable, CustomStringConvertible {
             "unknown output '\(name)'; the checkpoint's outputs are \(known.map { "'\($0)'" }.joined(separator: ", "))"
         case .unknownNode(let name, let known):
             "unknown node '\(name)'; nodes are \(known.map { "'\($0)'" }.joined(separator: ", "))"
+        case .unknownInput(let name, let known):
+            "unknown input '\(name)'; the exported graph's inputs are \(known.map { "'\($0)'" }.joined(separator: ", "))"
+        case .nameTaken(let name):
+            "'\(name)' already names an input or a node of the exported graph"
         case .versionExists(let path):
             "\(path) already exists: versions are immutable; pick another --version or leave it out for the next free one"
         case .invalidName(let name):

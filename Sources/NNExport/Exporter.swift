@@ -13,6 +13,8 @@ public enum Exporter {
         public var fold = true
         public var outputs: [String]?
         public var until: String?
+        /// Input renames (`--rename-input left=pixels`), applied after `until`/`outputs`.
+        public var renameInputs: [String: String] = [:]
         public var weights: WeightStorage = .float32
         public var verify = true
         public var selfTestRows = 8
@@ -66,6 +68,15 @@ public enum Exporter {
         var graph = source
         if let until = options.until { graph = try GraphSurgery.until(graph, node: until) }
         if let outputs = options.outputs { graph = try GraphSurgery.selectOutputs(graph, outputs) }
+        var renames: [String] = []
+        if options.until != nil || !options.renameInputs.isEmpty {
+            // A sub-graph of a pair model keeps one branch: its columns lose the branch prefix.
+            let originalNames = Dictionary(uniqueKeysWithValues: options.renameInputs.map { ($1, $0) })
+            let renamed = try GraphSurgery.renameInputs(graph, options.renameInputs)
+            let stripped = options.until != nil ? GraphSurgery.stripBranchPrefixes(renamed.0, originalNames: originalNames) : (renamed.0, [])
+            graph = stripped.0
+            renames = renamed.1 + stripped.1
+        }
         let warnings = untrainedBatchNorms(graph)
 
         // The oracle: the graph in inference mode, every operation unfolded.
@@ -74,7 +85,7 @@ public enum Exporter {
             Dictionary(uniqueKeysWithValues: selfTestInputs.map { ($0.name, $0.tensor) }))
 
         var (exported, rewrites) = GraphSurgery.removeDropout(graph)
-        rewrites = notes + rewrites
+        rewrites = notes + renames + rewrites
         if options.fold {
             let (folded, foldRewrites) = GraphSurgery.foldAffine(exported)
             exported = folded

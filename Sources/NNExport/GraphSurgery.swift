@@ -21,6 +21,37 @@ public enum GraphSurgery {
         return prune(Graph(inputs: graph.inputs, nodes: graph.nodes, outputs: [GraphOutput(name: node, node: node)]))
     }
 
+    /// Renames inputs (`left` → `pixels`): an encoder cut from a siamese pair model with
+    /// `--until` reads the pair's left branch, and is served for single rows.
+    public static func renameInputs(_ graph: Graph, _ renames: [String: String]) throws(ExportError) -> (Graph, [String]) {
+        var graph = graph
+        var rewrites: [String] = []
+        for (old, new) in renames.sorted(by: { $0.key < $1.key }) {
+            guard let index = graph.inputs.firstIndex(where: { $0.name == old }) else { throw .unknownInput(old, known: graph.inputs.map(\.name)) }
+            guard graph.inputs.allSatisfy({ $0.name != new }), graph.node(named: new) == nil else { throw .nameTaken(new) }
+            graph.inputs[index].name = new
+            rename(old, to: new, in: &graph)
+            rewrites.append("renamed input '\(old)' to '\(new)'")
+        }
+        return (graph, rewrites)
+    }
+
+    /// Drops a prefix every feature name of an input shares with the input's own name
+    /// (`left_px0`, `left_px1`, … of input `left` → `px0`, `px1`, …): the column names a pair
+    /// file gave the branch are not the names single rows have.
+    public static func stripBranchPrefixes(_ graph: Graph, originalNames: [String: String] = [:]) -> (Graph, [String]) {
+        var graph = graph
+        var rewrites: [String] = []
+        for index in graph.inputs.indices where graph.inputs[index].columns.isEmpty && !graph.inputs[index].featureNames.isEmpty {
+            let branch = (originalNames[graph.inputs[index].name] ?? graph.inputs[index].name) + "_"
+            let names = graph.inputs[index].featureNames
+            guard names.allSatisfy({ $0.hasPrefix(branch) && $0.count > branch.count }) else { continue }
+            graph.inputs[index].featureNames = names.map { String($0.dropFirst(branch.count)) }
+            rewrites.append("input '\(graph.inputs[index].name)': feature names without the pair file's '\(branch)' (\(names[0]) → \(graph.inputs[index].featureNames[0]), …)")
+        }
+        return (graph, rewrites)
+    }
+
     /// Drops nodes no output depends on and inputs nothing reads (shared-dense owners stay).
     static func prune(_ graph: Graph) -> Graph {
         var needed = Set(graph.outputs.map(\.node))

@@ -113,6 +113,9 @@ public struct ModelInspection: Codable, Sendable {
             lines.append("input  \(input.name) [rows, \(input.width)]\(input.standardized ? " standardized" : "")"
                          + (input.columns.isEmpty ? "" : " from \(input.columns.count) raw columns:"))
             lines += input.columns.map { "  column \($0)" }
+            if input.columns.isEmpty, !input.featureNames.isEmpty {
+                lines.append("  features, in order: \(input.featureNames.joined(separator: ", "))")
+            }
         }
         for output in outputs {
             lines.append("output \(output.name) [rows, \(output.width)] from \(output.node)\(output.scale == 1 ? "" : " × \(output.scale)")"

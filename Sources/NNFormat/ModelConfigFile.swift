@@ -1,4 +1,5 @@
 import Foundation
+import NNCore
 import SwiftProtobuf
 
 /// Reads `models/<name>/config.pbtxt`: a `ModelConfig` in protobuf text format.
@@ -10,6 +11,9 @@ public enum ModelConfigFile {
         let config: Nnserve_ModelConfig
         do {
             config = try Nnserve_ModelConfig(textFormatString: text)
+        } catch TextFormatDecodingError.unknownField {
+            // swift-protobuf says only "unknownField"; the typo is what the user needs to see.
+            throw .invalidConfig(source: source, detail: unknownField(in: text) ?? "an unknown field (text format)")
         } catch {
             throw .invalidConfig(source: source, detail: "not a valid ModelConfig in text format: \(error)")
         }
@@ -28,6 +32,45 @@ public enum ModelConfigFile {
             throw .invalidConfig(source: source, detail: "version_policy.latest.count must be at least 1")
         }
         return config
+    }
+
+    /// The fields of each message a config can hold, by the name of the field that holds it.
+    static let fields: [String: [String]] = [
+        "": ["name", "version_policy", "max_batch_size", "max_queue_delay_micros", "preferred_batch_sizes", "queue_bound",
+             "instances", "default_timeout_micros"],
+        "version_policy": ["latest", "all", "specific"],
+        "latest": ["count"], "specific": ["versions"], "all": [],
+    ]
+
+    /// "line 3: unknown field 'max_batch' (did you mean 'max_batch_size'?); a ModelConfig has …":
+    /// the first field name the text format's messages do not have, found by walking the text
+    /// (names before `:` or `{`, nesting by braces). Nil when every name is known.
+    static func unknownField(in text: String) -> String? {
+        var stack = [""]
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            var scanner = Substring(code)
+            while let match = scanner.firstMatch(of: /([A-Za-z_][A-Za-z0-9_]*)\s*(:?\s*\{|:)|(\})/) {
+                scanner = scanner[match.range.upperBound...]
+                guard let field = match.output.1 else {
+                    if stack.count > 1 { stack.removeLast() }
+                    continue
+                }
+                let name = String(field)
+                let message = stack.last!
+                let known = fields[message] ?? []
+                guard known.contains(name) else {
+                    let what = message.isEmpty ? "a ModelConfig" : "'\(message)'"
+                    return "line \(index + 1): unknown field '\(name)' (did you mean '\(Spelling.nearest(to: name, in: known))'?); "
+                        + "\(what) has \(known.joined(separator: ", "))"
+                }
+                if (match.output.2 ?? "").hasSuffix("{") { stack.append(name) } else {
+                    // Skip the value: a string may hold a colon.
+                    if let value = scanner.firstMatch(of: /^\s*("[^"]*"|\[[^\]]*\]|[^\s,;]+)/) { scanner = scanner[value.range.upperBound...] }
+                }
+            }
+        }
+        return nil
     }
 
     public static func read(from path: String) throws(FormatError) -> Nnserve_ModelConfig {

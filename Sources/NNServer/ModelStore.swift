@@ -72,6 +72,13 @@ public final class ModelStore: @unchecked Sendable {
                 for version in model.versions { nextStates[name]![version] = .unavailable(.unloadedByRequest) }
                 continue
             }
+            if let configError = model.configError {
+                // A config that cannot be read leaves what it configured as it was: versions
+                // already serving keep their settings; nothing new loads on the flags' instead.
+                for (version, loaded) in existing[name] ?? [:] { next[name, default: [:]][version] = loaded }
+                for version in model.versions { nextStates[name]![version] = next[name]?[version] != nil ? .ready : .unavailable(.refused(configError)) }
+                continue
+            }
             let (candidates, wanted) = model.settings.candidates(among: model.versions)
             var refusals: [Int: ModelState.Unavailable] = [:]
             // Newest first; a version that fails to load is skipped, so an older one keeps serving.

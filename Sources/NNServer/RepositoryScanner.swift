@@ -8,6 +8,9 @@ struct ScannedModel: Equatable {
     var name: String
     var settings: ModelSettings
     var versions: [Int]
+    /// Why its config.pbtxt was refused (a typo, a bad value): the model is not loaded on the
+    /// flags' settings in its place, since the config said otherwise.
+    var configError: String?
 }
 
 /// Reads the repository: which models, which versions, which settings. Reads files only; the
@@ -22,19 +25,20 @@ struct RepositoryScanner {
     }
 
     func scan(_ name: String) -> ScannedModel {
-        ScannedModel(name: name, settings: ModelSettings(config: config(of: name), defaults: defaults), versions: layout.versions(of: name))
+        let (config, error) = config(of: name)
+        return ScannedModel(name: name, settings: ModelSettings(config: config, defaults: defaults), versions: layout.versions(of: name),
+                            configError: error)
     }
 
-    /// The model's config.pbtxt; nil when it has none, or (logged) when it cannot be read, so
-    /// the model is served with the flags' settings rather than not at all.
-    private func config(of name: String) -> Nnserve_ModelConfig? {
+    /// The model's config.pbtxt (nil when it has none), or why it was refused.
+    private func config(of name: String) -> (Nnserve_ModelConfig?, String?) {
         let path = layout.configFile(name)
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard FileManager.default.fileExists(atPath: path) else { return (nil, nil) }
         do {
-            return try ModelConfigFile.read(from: path)
+            return (try ModelConfigFile.read(from: path), nil)
         } catch {
             logger.error("refused config \(error)", metadata: ["model": "\(name)"])
-            return nil
+            return (nil, "refused config \(error)")
         }
     }
 }

@@ -39,9 +39,15 @@ extension NNClientCommand {
         @OptionGroup var connection: Connection
         @Option(help: "Model name.") var model: String
         @Option(help: "Model version (default: newest).") var version = 0
-        @Option(help: "CSV file: each input takes the columns named like its features, in the model's order (a single input that names none takes all columns).") var csv: String?
+        // --data and --rows-json, as nntrain names its inputs and as --json (print JSON) is meant
+        // elsewhere; --csv and --json FILE still work, with a note (scripts use them).
+        @Option(name: [.customLong("data"), .customLong("csv")],
+                help: "CSV file: each input takes the columns named like its features, in the model's order (a single input that names none takes all columns). (--csv: the old spelling)")
+        var csv: String?
         @Option(name: .customLong("input"), help: "NAME=FILE: the CSV of one input (repeat for each input).") var inputFiles: [String] = []
-        @Option(help: "JSON file: an array of rows (arrays of numbers), or for several inputs an object of input name → rows.") var json: String?
+        @Option(name: [.customLong("rows-json"), .customLong("json")],
+                help: "JSON file: an array of rows (arrays of numbers), or for several inputs an object of input name → rows. (--json FILE: the old spelling)")
+        var json: String?
         @Option(help: "The CSV file's field delimiter: one character (';', '|') or tab.", transform: { text in
             guard let delimiter = CSVReader.delimiter(named: text) else { throw ValidationError("--delimiter \(text): give one character other than a quote or a line break, or tab") }
             return delimiter
@@ -50,7 +56,10 @@ extension NNClientCommand {
 
         func validate() throws {
             guard [csv != nil, !inputFiles.isEmpty, json != nil].filter({ $0 }).count == 1 else {
-                throw ValidationError("give one of --csv FILE, --input NAME=FILE (per input) or --json FILE")
+                throw ValidationError("give one of --data FILE (CSV), --input NAME=FILE (per input) or --rows-json FILE")
+            }
+            for (old, new) in [("--csv", "--data"), ("--json", "--rows-json")] where CommandLine.arguments.contains(where: { $0 == old || $0.hasPrefix(old + "=") }) {
+                FileHandle.standardError.write(Data("note: \(old) is now \(new) (\(old) keeps working)\n".utf8))
             }
             for assignment in inputFiles where !assignment.contains("=") {
                 throw ValidationError("--input \(assignment): expected NAME=FILE")
@@ -62,7 +71,7 @@ extension NNClientCommand {
             let metadata = try await client.metadata(model: model, version: version)
             if !metadata.columns.isEmpty {
                 // A model taking raw rows: the CSV's columns by name, strings and gaps as written.
-                guard let csv else { throw ValidationError("model '\(model)' takes raw rows (columns \(metadata.columns.map(\.name).joined(separator: ", "))): give them with --csv FILE") }
+                guard let csv else { throw ValidationError("model '\(model)' takes raw rows (columns \(metadata.columns.map(\.name).joined(separator: ", "))): give them with --data FILE") }
                 let columns: [String: [String]], numeric: [String: Tensor]
                 do {
                     columns = try PredictRows.rawColumns(fromCSV: csv, columns: metadata.columns, delimiter: delimiter)

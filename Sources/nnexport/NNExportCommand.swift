@@ -46,7 +46,9 @@ extension NNExportCommand {
         @Option(help: "Version (default: the next free one).") var version: Int?
         @Flag(help: "Keep batch norm and standardization as nodes (debugging).") var noFold = false
         @Option(help: "Export only these outputs, comma separated.") var outputs: String?
-        @Option(help: "Export the sub-graph ending at this node (an encoder's embedding).") var until: String?
+        @Option(help: "Export the sub-graph ending at this node (an encoder's embedding); a pair model's branch loses its column prefix (left_px0 → px0).") var until: String?
+        @Option(help: "OLD=NEW: rename an input of the exported model (repeat for several), e.g. left=pixels for an encoder cut from a pair model.")
+        var renameInput: [String] = []
         @Option(help: "Weight storage: fp32, fp16, bf16 (fp16 is upcast at load; bf16 runs with bf16 dot products where the CPU has AVX512_BF16, else upcast).") var weights = "fp32"
         @Flag(help: "Skip reloading and checking the written file.") var noVerify = false
         @Option(help: "nnm (nnserve's model file) or onnx (<repository>/<name>/<version>/model.onnx, opset 17, for any ONNX runtime; nnserve serves it too).") var format = "nnm"
@@ -59,6 +61,11 @@ extension NNExportCommand {
             options.fold = !noFold
             options.outputs = outputs?.split(separator: ",").map(String.init)
             options.until = until
+            for assignment in renameInput {
+                let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--rename-input \(assignment): expected OLD=NEW") }
+                options.renameInputs[parts[0]] = parts[1]
+            }
             options.verify = !noVerify
             options.weights = try WeightStorage(flag: weights)
             if format == "onnx" {

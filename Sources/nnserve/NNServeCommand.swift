@@ -70,8 +70,31 @@ struct NNServeCommand: ParsableCommand {
     @Option(help: .hidden) var blasThreads: Int?
 
     func validate() throws {
+        // A mistyped path served 0 models without a word: the repository must exist (it may be
+        // empty: models published into it later are loaded at the next poll).
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: repository, isDirectory: &isDirectory)
+        guard exists, isDirectory.boolValue else {
+            throw ValidationError("model repository '\(repository)': " + (exists ? "is a file, not a directory" : "no such directory")
+                                  + " (nnexport run.ckpt --repository DIR writes one; `nnexport import model.onnx --repository DIR` too)")
+        }
         guard driftWindowRows > 0 else {
             throw ValidationError("--drift-window-rows \(driftWindowRows): the drift window holds at least 1 value per column")
+        }
+    }
+
+    /// Binds one front; a failure names the address, the flag that chose it and what to do
+    /// (NIO says only "bind(descriptor:ptr:bytes:): Address already in use (errno: 98)").
+    private func listening<Bound>(_ flag: String, _ port: Int, _ bind: () throws -> Bound) throws -> Bound {
+        do {
+            return try bind()
+        } catch {
+            let text = "\(error)"
+            let reason = text.contains("Address already in use") ? "the port is in use (another nnserve, or another server); choose another with \(flag)"
+                : text.contains("Permission denied") ? "permission denied (ports below 1024 need privileges); choose another with \(flag)"
+                : text.contains("Cannot assign requested address") ? "this machine has no address \(host) (--host)"
+                : text
+            throw ValidationError("cannot listen on \(host):\(port) (\(flag)): \(reason)")
         }
     }
 
@@ -122,6 +145,9 @@ struct NNServeCommand: ParsableCommand {
         }
         let store = ModelStore(layout: layout, configuration: configuration, logger: logger, requestLog: log)
         store.reload()
+        if store.loadedCount == 0 {
+            logger.warning("repository '\(repository)' holds no model that loads yet: serving none until one is published (nnexport --repository \(repository)); /v2/repository/index lists what was refused")
+        }
         let tls: ServerTLS?
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?):
@@ -133,10 +159,10 @@ struct NNServeCommand: ParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
         let server = InferenceServer(store: store, configuration: configuration, eventLoopThreads: eventLoopThreads, tls: tls)
-        let bound = try server.start(host: host, port: port)
-        let httpBound = httpPort >= 0 ? try server.startHTTP(host: host, port: httpPort) : nil
-        let healthBound = healthPort >= 0 ? try server.startHealth(host: host, port: healthPort, plain: plainHealth) : nil
-        let grpcBound = grpcPort >= 0 ? try server.startGRPC(host: host, port: grpcPort) : nil
+        let bound = try listening("--port", port) { try server.start(host: host, port: port) }
+        let httpBound = httpPort >= 0 ? try listening("--http-port", httpPort) { try server.startHTTP(host: host, port: httpPort) } : nil
+        let healthBound = healthPort >= 0 ? try listening("--health-port", healthPort) { try server.startHealth(host: host, port: healthPort, plain: plainHealth) } : nil
+        let grpcBound = grpcPort >= 0 ? try listening("--grpc-port", grpcPort) { try server.startGRPC(host: host, port: grpcPort) } : nil
         let reloads = DispatchQueue(label: "nnserve.reload")
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: reloads)

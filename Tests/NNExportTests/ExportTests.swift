@@ -275,6 +275,10 @@ final class InspectVerdictTests: XCTestCase {
         let passed = try inspect("\(directory)/good.nnm")
         XCTAssertEqual(passed.status, 0, passed.output)
         XCTAssertTrue(passed.output.contains("passed"), passed.output)
+        var named = good
+        named.graph.inputs[0].featureNames = ["carat", "depth", "table", "x"]
+        try named.write(to: "\(directory)/named.nnm")
+        XCTAssertTrue(try inspect("\(directory)/named.nnm").output.contains("  features, in order: carat, depth, table, x"))
 
         let firstDense = good.graph.nodes.first { if case .dense = $0.operation { true } else { false } }!.name
         // NaN weights with valid checksums: the file decodes; inspect must say so.

@@ -186,7 +186,15 @@ final class RoundTripTests: XCTestCase {
         XCTAssertThrowsError(try ModelConfigFile.parse("max_batch_size: 8\npreferred_batch_sizes: 16", source: "c.pbtxt")) {
             XCTAssertTrue("\($0)".contains("preferred_batch_sizes contains 16"), "\($0)")
         }
-        XCTAssertThrowsError(try ModelConfigFile.parse("max_batch: 8", source: "c.pbtxt")) {
+        // A typo is named with its line and the field that was meant, not "unknownField".
+        XCTAssertThrowsError(try ModelConfigFile.parse("name: \"a:b\"\nmax_batch: 8", source: "c.pbtxt")) {
+            XCTAssertTrue("\($0)".hasPrefix("c.pbtxt: line 2: unknown field 'max_batch' (did you mean 'max_batch_size'?); a ModelConfig has name, version_policy, max_batch_size"), "\($0)")
+        }
+        XCTAssertThrowsError(try ModelConfigFile.parse("version_policy {\n  latest { cont: 2 }\n}", source: "c.pbtxt")) {
+            XCTAssertEqual("\($0)", "c.pbtxt: line 2: unknown field 'cont' (did you mean 'count'?); 'latest' has count")
+        }
+        XCTAssertNil(ModelConfigFile.unknownField(in: "# max_batch: 1\nversion_policy: { specific { versions: [1, 2] } }\nmax_batch_size: 4"))
+        XCTAssertThrowsError(try ModelConfigFile.parse("max_batch_size: eight", source: "c.pbtxt")) {
             XCTAssertTrue("\($0)".hasPrefix("c.pbtxt: not a valid ModelConfig"), "\($0)")
         }
     }

@@ -44,6 +44,27 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
         XCTAssertEqual(try store.route("mlp", version: 0, from: .binary).version, 3)
     }
 
+    /// A config.pbtxt with a typo refuses its model, naming the field and the file, instead of
+    /// serving it on the flags' settings; a model already serving keeps its settings.
+    func testAConfigTypoRefusesTheModelAndNamesTheField() throws {
+        try publish("typo", 1)
+        let config = "\(repository)/typo/config.pbtxt"
+        try "max_batch_size: 8\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let store = store()
+        store.reload()
+        XCTAssertEqual(states(store, "typo"), ["v1 READY "])
+        try "max_batch_size: 8\nmax_queue_delay: 100\n".write(toFile: config, atomically: true, encoding: .utf8)
+        store.reload()
+        XCTAssertEqual(states(store, "typo"), ["v1 READY "], "a served version keeps serving on its settings")
+        let fresh = self.store()
+        fresh.reload()
+        let state = states(fresh, "typo")
+        XCTAssertEqual(state.count, 1)
+        XCTAssertTrue(state[0].hasPrefix("v1 UNAVAILABLE refused config "), state[0])
+        XCTAssertTrue(state[0].contains("config.pbtxt: line 2: unknown field 'max_queue_delay' (did you mean 'max_queue_delay_micros'?)"), state[0])
+        XCTAssertThrowsError(try fresh.route("typo", version: 0, from: .binary))
+    }
+
     /// A model written with bf16 weights loads with bf16 dot products where the CPU has them,
     /// and passes its self-test (bf16's tolerance) compiled that way; an fp32 model never does.
     func testABF16ModelIsServedWithBF16DotProductsWhereTheCPUHasThem() throws {

@@ -32,7 +32,7 @@ def rows_file(tmp_path, name, count):
 
 
 def nnclient_predictions(server, model, path):
-    output = subprocess.run([NNCLIENT, "predict", "--port", str(server.binary_port), "--model", model, "--csv", path],
+    output = subprocess.run([NNCLIENT, "predict", "--port", str(server.binary_port), "--model", model, "--data", path],
                             capture_output=True, text=True, timeout=60, check=True).stdout.strip().splitlines()
     return [[float(v) for v in line.split(",")] for line in output[1:]]
 

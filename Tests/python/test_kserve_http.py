@@ -62,6 +62,8 @@ def test_model_metadata(server, path):
     assert isinstance(body["platform"], str)
     assert body["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": [-1, 64]}]
     assert body["outputs"] == [{"name": "label", "datatype": "FP32", "shape": [-1, 10]}]
+    # nnserve's addition: which column is which feature, in order.
+    assert body["feature_names"] == {"pixels": [f"px{i}" for i in range(64)]}
 
 
 @pytest.mark.parametrize("path", ["/v2/models/digits/ready", "/v2/models/digits/versions/1/ready"])

@@ -322,9 +322,9 @@ def test_nnclient_predict_sends_a_raw_csv(raw_server, tmp_path):
         csv.writer(file, delimiter=";").writerows([header] + rows)
     nnclient = os.path.join(BUILD, "nnclient")
     for arguments in ([str(path)], [str(semicolons), "--delimiter", ";"]):
-        output = subprocess.run([nnclient, "predict", "--port", str(ports["binary"]), "--model", "titanic", "--csv", *arguments],
+        output = subprocess.run([nnclient, "predict", "--port", str(ports["binary"]), "--model", "titanic", "--data", *arguments],
                                 check=True, capture_output=True, text=True).stdout.splitlines()
-        assert output[0] == "survived[0],survived_label"
+        assert output[0] == "survived,survived_label"
         got = [line.split(",") for line in output[1:]]
         assert len(got) == 20
         want = expected["titanic"][:20]

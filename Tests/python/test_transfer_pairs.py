@@ -74,6 +74,14 @@ def test_siamese_pairs_one_shot_and_multi_input_predict(tmp_path):
     assert one_shot["one_shot_accuracy"] > 0.45, one_shot  # digits it never saw, well above chance
 
     run("nnexport", "siamese.ckpt", "--repository", "repo", "--name", "pairs", cwd=tmp_path)
+    # The encoder alone, for single rows: its input renamed, its columns without the pair's left_.
+    encoder = run("nnexport", "siamese.ckpt", "--repository", "repo", "--name", "encoder", "--until", "embedding",
+                  "--rename-input", "left=pixels", cwd=tmp_path)
+    assert "renamed input 'left' to 'pixels'" in encoder.stdout + encoder.stderr
+    inspected = run("nnexport", "inspect", str(tmp_path / "repo" / "encoder" / "1" / "model.nnm"), cwd=tmp_path).stdout
+    assert "input  pixels [rows, 64]" in inspected and "features, in order: px0, px1, px2," in inspected, inspected
+    with open(os.path.join(ROOT, "datasets", "digits.csv")) as source:
+        (tmp_path / "digits5.csv").write_text("".join(source.readlines()[:6]))
     with open(tmp_path / "balanced.csv") as source:
         lines = source.read().splitlines()[:6]
     (tmp_path / "five.csv").write_text("\n".join(lines) + "\n")
@@ -98,6 +106,8 @@ def test_siamese_pairs_one_shot_and_multi_input_predict(tmp_path):
                                  cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert refused.returncode != 0
         assert "left.csv has no column 'right_px0' (a feature of input 'right')" in refused.stderr
+        embedded = run("nnclient", "predict", "--port", port, "--model", "encoder", "--data", "digits5.csv", cwd=tmp_path).stdout.splitlines()
+        assert embedded[0] == ",".join(f"embedding_{i}" for i in range(16)) and len(embedded) == 6, embedded
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) == 0

@@ -188,7 +188,8 @@ struct KServeEndpoints: Sendable {
             }
             if key == "inputs" { writer.raw(",") }
         }
-        // nnserve's additions: a raw column's kind and vocabulary size, a head's class names.
+        // nnserve's additions: a raw column's kind and vocabulary size, each input's feature
+        // names, a head's class names.
         let columns = model.plan.requestInputs.compactMap(\.column)
         if !columns.isEmpty {
             writer.raw(",\"columns\":")
@@ -202,6 +203,18 @@ struct KServeEndpoints: Sendable {
                 }
                 writer.raw("}")
             }
+        }
+        // Which column is which feature, in order: a row sent by hand needs it.
+        let named = model.file.graph.inputs.filter { !$0.featureNames.isEmpty }
+        if !named.isEmpty {
+            writer.raw(",\"feature_names\":{")
+            for (index, input) in named.enumerated() {
+                if index > 0 { writer.raw(",") }
+                writer.string(input.name)
+                writer.raw(":")
+                writer.array(input.featureNames) { $0.string($1) }
+            }
+            writer.raw("}")
         }
         let labeled = model.file.graph.outputs.filter { !$0.labels.isEmpty }
         if !labeled.isEmpty {
