@@ -164,7 +164,7 @@ def main():
             ok = auto <= best * 1.05
         failures += not ok
         rate_text = ", ".join(f"{rate:.2g}" for rate in rates[name])
-        spread = statistics.stdev(scores[(name, best_rate)])
+        spread = statistics.stdev(scores[(name, best_rate)]) if len(seeds) > 1 else 0.0
         print(f"| {name} | {metric} ({flags.get('epochs')} epochs) | {best:.4g} ({best_rate:.2g}) ± {spread:.2g} | {auto:.4g} ({rate_text}) | {gap} | "
               f"{'yes' if ok else '**no**'} |")
     print("\nThe grid, mean over the seeds (diverged runs count as 0 accuracy or infinite RMSE):\n")

@@ -48,7 +48,7 @@ public final class NNClient: Sendable {
     public func connect() async throws {
         if state.box.withLockedValue({ $0.channel?.isActive ?? false }) { return }
         let state = state, tls = tls, host = host
-        state.box.withLockedValue { $0.failure = nil }
+        state.box.withLockedValue { $0.lastFailure = nil }
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
@@ -59,7 +59,13 @@ public final class NNClient: Sendable {
                         // Responses are as large as the server makes them (it bounds them itself).
                         try channel.pipeline.syncOperations.addHandlers([
                             PrefaceWriter(),
-                            ProtocolSniffer { failure in state.box.withLockedValue { $0.failure = failure } },
+                            ProtocolSniffer { failure in
+                                state.box.withLockedValue {
+                                    if $0.failures.count >= 16 { $0.failures.removeAll() }  // a client retrying the wrong port
+                                    $0.failures[ObjectIdentifier(channel)] = failure
+                                    $0.lastFailure = failure
+                                }
+                            },
                             ByteToMessageHandler(FrameDecoder(maxFrameSize: .max, expectsPreface: false)),
                             ResponseCodec(),
                             ResponseMatcher(),
@@ -90,12 +96,15 @@ public final class NNClient: Sendable {
     public func send(_ request: Nnserve_Request, timeout: Double = 30) async throws -> Nnserve_Response {
         try await connect()
         let state = state
-        guard let channel = state.box.withLockedValue({ $0.channel }) else { throw state.box.withLockedValue { $0.failure } ?? ClientError.connectionClosed }
+        guard let channel = state.box.withLockedValue({ $0.channel }) else {
+            throw state.box.withLockedValue { $0.lastFailure } ?? ClientError.connectionClosed
+        }
         let response = channel.eventLoop.makePromise(of: Nnserve_Response.self)
         let outstanding = OutstandingRequest(request: request, response: response, timeout: .nanoseconds(Int64(timeout * 1e9)))
         // A write that never reaches the matcher (the channel closed meanwhile) is failed here;
         // once it has, the matcher answers for it.
-        channel.writeAndFlush(outstanding).whenFailure { _ in response.fail(state.box.withLockedValue { $0.failure } ?? ClientError.connectionClosed) }
+        let identifier = ObjectIdentifier(channel)
+        channel.writeAndFlush(outstanding).whenFailure { _ in response.fail(state.box.withLockedValue { $0.failures[identifier] } ?? ClientError.connectionClosed) }
         return try await response.futureResult.get()
     }
 
@@ -191,9 +200,12 @@ public final class NNClient: Sendable {
 final class ConnectionState: Sendable {
     struct Fields {
         var channel: (any Channel)?
-        /// Why the connection was closed by this side (the other end speaks another protocol):
-        /// what a request that finds it closed is told, rather than "the connection closed".
-        var failure: ClientError?
+        /// The newest connection's failure, for a request that finds no channel at all.
+        var lastFailure: ClientError?
+        /// Why a connection was closed by this side (the other end speaks another protocol), by
+        /// channel: what a request that finds that channel closed is told, rather than "the
+        /// connection closed" (a reconnect's new channel does not erase it).
+        var failures: [ObjectIdentifier: ClientError] = [:]
     }
 
     let box = NIOLockedValueBox(Fields())

@@ -71,9 +71,15 @@ public enum Exporter {
         var renames: [String] = []
         if options.until != nil || !options.renameInputs.isEmpty {
             // A sub-graph of a pair model keeps one branch: its columns lose the branch prefix.
-            let originalNames = Dictionary(uniqueKeysWithValues: options.renameInputs.map { ($1, $0) })
+            let originalNames = Dictionary(options.renameInputs.map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            if originalNames.count < options.renameInputs.count {
+                throw ExportError.nameTaken(options.renameInputs.values.first { name in options.renameInputs.values.filter { $0 == name }.count > 1 }!)
+            }
             let renamed = try GraphSurgery.renameInputs(graph, options.renameInputs)
-            let stripped = options.until != nil ? GraphSurgery.stripBranchPrefixes(renamed.0, originalNames: originalNames) : (renamed.0, [])
+            // Only a model with several inputs has branches (`left_`, `right_`): an input's own
+            // columns may well start with its name (`feat` reading `feat_1`, `feat_2`).
+            let stripped = options.until != nil && source.inputs.count > 1
+                ? GraphSurgery.stripBranchPrefixes(renamed.0, originalNames: originalNames) : (renamed.0, [])
             graph = stripped.0
             renames = renamed.1 + stripped.1
         }

@@ -43,31 +43,36 @@ public enum ModelConfigFile {
     ]
 
     /// "line 3: unknown field 'max_batch' (did you mean 'max_batch_size'?); a ModelConfig has …":
-    /// the first field name the text format's messages do not have, found by walking the text
-    /// (names before `:` or `{`, nesting by braces). Nil when every name is known.
+    /// the first field name the config's messages do not have. A small reader of the text
+    /// format: fields are names followed by `:` and a value, or by a message in `{ }` or
+    /// `< >` (on the same line or the next); strings, lists and comments are skipped. Nil when
+    /// every name is known, or when the text is not what this reader understands (then the
+    /// generic message is the honest one).
     static func unknownField(in text: String) -> String? {
+        var tokens = TextFormatTokens(text)
         var stack = [""]
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let code = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            var scanner = Substring(code)
-            while let match = scanner.firstMatch(of: /([A-Za-z_][A-Za-z0-9_]*)\s*(:?\s*\{|:)|(\})/) {
-                scanner = scanner[match.range.upperBound...]
-                guard let field = match.output.1 else {
-                    if stack.count > 1 { stack.removeLast() }
-                    continue
-                }
-                let name = String(field)
+        while let token = tokens.next() {
+            switch token.kind {
+            case .close:
+                guard stack.count > 1 else { return nil }
+                stack.removeLast()
+            case .name:
                 let message = stack.last!
-                let known = fields[message] ?? []
-                guard known.contains(name) else {
+                guard let known = fields[message] else { return nil }
+                guard known.contains(token.text) else {
                     let what = message.isEmpty ? "a ModelConfig" : "'\(message)'"
-                    return "line \(index + 1): unknown field '\(name)' (did you mean '\(Spelling.nearest(to: name, in: known))'?); "
+                    return "line \(token.line): unknown field '\(token.text)' (did you mean '\(Spelling.nearest(to: token.text, in: known))'?); "
                         + "\(what) has \(known.joined(separator: ", "))"
                 }
-                if (match.output.2 ?? "").hasSuffix("{") { stack.append(name) } else {
-                    // Skip the value: a string may hold a colon.
-                    if let value = scanner.firstMatch(of: /^\s*("[^"]*"|\[[^\]]*\]|[^\s,;]+)/) { scanner = scanner[value.range.upperBound...] }
+                var next = tokens.next()
+                if next?.kind == .colon { next = tokens.next() }
+                switch next?.kind {
+                case .open?: stack.append(token.text)
+                case .value?: break
+                default: return nil
                 }
+            default:
+                return nil
             }
         }
         return nil
@@ -79,5 +84,87 @@ public enum ModelConfigFile {
             throw .invalidConfig(source: path, detail: "is not UTF-8 text")
         }
         return try parse(text, source: path)
+    }
+}
+
+/// The tokens of protobuf text format that `ModelConfigFile.unknownField` reads: names, `:`,
+/// message brackets, and values (a number, an identifier after `:`, a string, a `[…]` list)
+/// as one token each; `#` comments skipped; with the line each starts on.
+struct TextFormatTokens {
+    enum Kind { case name, colon, open, close, value }
+    struct Token { var kind: Kind; var text: String; var line: Int }
+
+    private let characters: [Character]
+    private var index = 0
+    private var line = 1
+    private var afterColon = false
+
+    init(_ text: String) { characters = Array(text) }
+
+    mutating func next() -> Token? {
+        skipSpaceAndComments()
+        guard index < characters.count else { return nil }
+        let start = line, character = characters[index]
+        defer { afterColon = false }
+        switch character {
+        case ":":
+            index += 1
+            defer { afterColon = true }
+            return Token(kind: .colon, text: ":", line: start)
+        case "{", "<":
+            index += 1
+            return Token(kind: .open, text: String(character), line: start)
+        case "}", ">":
+            index += 1
+            return Token(kind: .close, text: String(character), line: start)
+        case "\"", "'":
+            index += 1
+            while index < characters.count, characters[index] != character {
+                if characters[index] == "\\" { index += 1 }
+                if index < characters.count, characters[index].isNewline { line += 1 }
+                index += 1
+            }
+            index += 1
+            return Token(kind: .value, text: "string", line: start)
+        case "[":
+            while index < characters.count, characters[index] != "]" {
+                if characters[index].isNewline { line += 1 }
+                index += 1
+            }
+            index += 1
+            return Token(kind: .value, text: "list", line: start)
+        default:
+            let word = readWord()
+            guard !word.isEmpty else {
+                index += 1
+                return Token(kind: .value, text: String(character), line: start)
+            }
+            // A name where a field may start; an identifier value (an enum) right after ':'.
+            let isName = !afterColon && (word.first!.isLetter || word.first == "_")
+            return Token(kind: isName ? .name : .value, text: word, line: start)
+        }
+    }
+
+    private mutating func readWord() -> String {
+        var word = ""
+        while index < characters.count, characters[index].isLetter || characters[index].isNumber || "_.-+".contains(characters[index]) {
+            word.append(characters[index])
+            index += 1
+        }
+        return word
+    }
+
+    private mutating func skipSpaceAndComments() {
+        while index < characters.count {
+            let character = characters[index]
+            if character == "#" {
+                while index < characters.count, !characters[index].isNewline { index += 1 }
+            } else if character.isWhitespace || character == "," || character == ";" {
+                if character.isNewline { line += 1 }
+                index += 1
+            } else {
+                return
+            }
+        }
     }
 }

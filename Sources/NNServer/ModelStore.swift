@@ -75,7 +75,7 @@ public final class ModelStore: @unchecked Sendable {
             if let configError = model.configError {
                 // A config that cannot be read leaves what it configured as it was: versions
                 // already serving keep their settings; nothing new loads on the flags' instead.
-                for (version, loaded) in existing[name] ?? [:] { next[name, default: [:]][version] = loaded }
+                for (version, loaded) in existing[name] ?? [:] where model.versions.contains(version) { next[name, default: [:]][version] = loaded }
                 for version in model.versions { nextStates[name]![version] = next[name]?[version] != nil ? .ready : .unavailable(.refused(configError)) }
                 continue
             }

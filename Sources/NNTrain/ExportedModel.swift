@@ -29,6 +29,14 @@ public enum ExportedModel {
         }
     }
 
+    /// What `heads` assumed, said beside the metrics: a model file does not store the run's
+    /// losses, weights or thresholds.
+    public static func assumptions(of graph: Graph) -> String {
+        let heads = heads(of: graph).map { "'\($0.name)' as \($0.loss.rawValue) against column '\($0.name)'" }
+        return "a model file keeps no losses: read \(heads.joined(separator: ", ")) (weight 1, threshold 0.5); "
+            + "the checkpoint's own evaluate uses the run's"
+    }
+
     /// Metrics of the exported graph on `table`, which has the inputs' columns and a column
     /// per output (named like it) holding the targets.
     public static func evaluate(_ graph: Graph, table: CSVTable) throws -> [String: Double] {

@@ -85,6 +85,7 @@ extension LearningRateFinder {
     /// longer than a tenth of the sweep.
     static func valleyIndex(_ points: [Point]) -> Int? {
         let count = points.count
+        guard count >= 3 else { return nil }
         var length = [Int](repeating: 1, count: count)
         var start = Array(0..<count)
         var end = 0

@@ -28,8 +28,8 @@ public enum LearningRateFinder {
         public var smoothing: Double?
         /// The sweep stops once the smoothed loss exceeds this multiple of its minimum.
         public var divergence = 4.0
-        /// Confirm the candidates with trial fits (false: the steepest descent, unconfirmed,
-        /// or minimum/100 without one).
+        /// Confirm the candidates with trial fits (false: the steepest descent where it falls
+        /// in the ladder's range, else minimum/100, unconfirmed).
         public var confirm = true
         /// Steps of each trial; nil: the epoch's steps the sweep left, shared, at least 100.
         public var trialSteps: Int?
@@ -71,6 +71,12 @@ public enum LearningRateFinder {
         public func rate(of rule: String) -> Float? { candidates.first { $0.rules.contains(rule) }?.rate }
         /// The rate at the smoothed loss's minimum, which the ladder hangs from.
         public var minimumRate: Float? { minimumIndex(points).map { points[$0].rate } }
+        /// The steepest descent and the valley, read off the curve whether or not they fall in
+        /// the ladder's range (where they are candidates).
+        public var steepestRate: Float? {
+            minimumIndex(points).flatMap { steepestIndex(points, before: $0) }.map { points[$0].rate }
+        }
+        public var valleyRate: Float? { valleyIndex(points).map { points[$0].rate } }
     }
 
     /// What a checkpoint keeps of a sweep that chose the run's rate: the choice, its rule, the
@@ -170,7 +176,10 @@ public enum LearningRateFinder {
         }
         var result = Result(points: points, candidates: candidates(points), suggestion: 0, rule: "", stop: stop)
         if let lengthNote { result.notes.append(lengthNote) }
-        if let minimum = minimumIndex(points), minimum < 20 {
+        let smoothed = points.map(\.smoothed)
+        if let low = smoothed.min(), let high = smoothed.max(), points.count >= 10, high - low <= 0.01 * abs(high) {
+            result.notes.append("the loss did not move over the sweep (within 1%): the curve says nothing about the rate; check the data and the model, or widen --min-lr/--max-lr")
+        } else if let minimum = minimumIndex(points), minimum < 20 {
             result.notes.append("the loss was lowest at step \(minimum + 1) of the sweep, too early to read a descent: lower --min-lr (now \(String(format: "%.0e", settings.minRate)))")
         }
         choose(&result, trainer: trainer, sweepSteps: steps, settings: settings, progress: progress)
@@ -206,9 +215,10 @@ public enum LearningRateFinder {
                 if let reason = chosen.reason { result.rule += "; \(reason)" }
                 return
             }
-            result.notes.append("no confirmation trial had a finite loss: the suggestion is unconfirmed")
+            result.notes.append("no confirmation trial lowered the loss from the initial weights: the suggestion is unconfirmed")
         }
-        let fallback = result.candidates.first { $0.rules.contains(steepestRule) } ?? result.candidates.first { $0.rules.contains(fallbackRule) }!
+        let fallback = result.candidates.first { $0.rules.contains(steepestRule) } ?? result.candidates.first { $0.rules.contains(fallbackRule) }
+            ?? result.candidates[result.candidates.count / 2]
         result.suggestion = fallback.rate
         result.rule = String(format: "%@ (%.3g), unconfirmed", fallback.label, fallback.rate)
     }

@@ -26,20 +26,28 @@ enum LearningRateTrials {
     }
 
     /// Trains each candidate, records its loss (+∞ when it diverged), and returns the chosen
-    /// one; nil when no trial had a finite loss. `ceiling` is the sweep's minimum, the
+    /// one; nil when no trial had a finite loss lower than the initial one. `ceiling` is the sweep's minimum, the
     /// highest rate a plateau may climb to.
     static func run(_ candidates: inout [LearningRateFinder.Candidate], trainer: Trainer, steps first: Int, ceiling: Float,
                     progress: (LearningRateFinder.Progress) -> Void) -> Outcome? {
         guard let (metric, initial) = monitored(trainer) else { return nil }
+        let first = max(1, first)
         var steps = first
+        var previous: (candidates: [LearningRateFinder.Candidate], steps: Int)?
         while true {
             for index in candidates.indices {
                 candidates[index].trialLoss = trial(trainer, rate: candidates[index].rate, steps: steps, metric: metric)
                 progress(.trial(candidates[index], steps: steps))
             }
             let best = candidates.compactMap(\.trialLoss).min() ?? .infinity
-            guard best.isFinite else { return nil }
+            guard best.isFinite else {
+                // Every longer trial diverged: the shorter round is what there is to go on.
+                guard let previous else { return nil }
+                (candidates, steps) = previous
+                break
+            }
             if initial - best >= informativeImprovement * abs(initial) || steps * 2 > maximumLengthening * first { break }
+            previous = (candidates, steps)
             steps *= 2
         }
         if steps > first { climb(&candidates, trainer: trainer, steps: steps, metric: metric, ceiling: ceiling, progress: progress) }
@@ -87,7 +95,8 @@ enum LearningRateTrials {
     /// `initial` (on a plateau every loss is within 15% of every other).
     static func pick(_ candidates: [LearningRateFinder.Candidate], initial: Double) -> (index: Int, reason: String?)? {
         let losses = candidates.map { $0.trialLoss ?? .infinity }
-        guard let best = losses.indices.min(by: { losses[$0] < losses[$1] }), losses[best].isFinite else { return nil }
+        // No trial that improved on the initial weights confirms anything.
+        guard let best = losses.indices.min(by: { losses[$0] < losses[$1] }), losses[best].isFinite, losses[best] < initial else { return nil }
         let bound = min(losses[best] * (1 + lossTolerance), initial - progressShare * (initial - losses[best]))
         guard let lower = losses.indices.first(where: { losses[$0] <= bound }), lower < best else { return (best, nil) }
         return (lower, String(format: "%@ (%.3g) reached %.4g, and a lower rate within %.0f%% of it is the safer one over a whole run",

@@ -85,8 +85,8 @@ public enum ModelFactory {
             // dropout that keeps them too (alpha_dropout); he_normal doubles the variance.
             if activation == .selu {
                 seluLayers.insert(layer.name)
-                if let initializer = layer.initializer, initializer != .lecunNormal {
-                    warn("layer '\(layer.name)' uses selu with \(initializer) init: self-normalization needs lecun_normal (the default for selu)")
+                if let initializer = layer.initializer, ![.lecunNormal, .lecunUniform].contains(initializer) {
+                    warn("layer '\(layer.name)' uses selu with \(initializer) init: self-normalization needs LeCun's variance, lecun_normal (the default for selu) or lecun_uniform")
                 }
             }
             if layer.type == .dropout, let source = layer.inputs.first(where: seluLayers.contains) {

@@ -40,9 +40,11 @@ public final class SQLiteStudyStore: StudyStore {
         return try SQLiteStudyStore(path: path)
     }
 
-    /// Deletes a study's database (and its WAL files) and its member directory.
-    public static func remove(path: String, members: String) {
-        for file in [path, path + "-wal", path + "-shm", path + "-journal", members] { try? FileManager.default.removeItem(atPath: file) }
+    /// Deletes a study's database (and its WAL files) and, when given, its member directory.
+    public static func remove(path: String, members: String?) {
+        for file in [path, path + "-wal", path + "-shm", path + "-journal"] + (members.map { [$0] } ?? []) {
+            try? FileManager.default.removeItem(atPath: file)
+        }
     }
 
     private static var migrator: DatabaseMigrator {
@@ -70,10 +72,11 @@ public final class SQLiteStudyStore: StudyStore {
         }
         // nntrain prints generations from 1 ("generation 3/10"), the tables key them from 0 (as
         // the member files g0/, g1/ are named): the number the screen shows sits beside the key.
+        // Views, not generated columns: any sqlite3 a user queries with reads them.
         migrator.registerMigration("study v2: generation numbers as printed") { db in
             try db.execute(sql: """
-                ALTER TABLE generation ADD COLUMN generation_number INTEGER GENERATED ALWAYS AS (generation + 1) VIRTUAL;
-                ALTER TABLE member ADD COLUMN generation_number INTEGER GENERATED ALWAYS AS (generation + 1) VIRTUAL;
+                CREATE VIEW generation_numbered AS SELECT *, generation + 1 AS generation_number FROM generation;
+                CREATE VIEW member_numbered AS SELECT *, generation + 1 AS generation_number FROM member;
                 """)
         }
         return migrator

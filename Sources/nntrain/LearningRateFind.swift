@@ -22,8 +22,8 @@ extension NNTrainCommand {
         @Option(help: "First rate of the sweep.") var minLr: Float = 1e-7
         @Option(help: "Last rate of the sweep.") var maxLr: Float = 10
         @Option(help: "Steps of the sweep (default: one epoch, at least 100, at most 300).") var steps: Int?
-        @Option(help: "Steps of each confirmation trial (default: the rest of the epoch, shared, at least 50).") var trialSteps: Int?
-        @Flag(help: "Skip the confirmation trials: suggest the steepest descent.") var noConfirm = false
+        @Option(help: "Steps of each confirmation trial (default: the rest of the epoch, shared, at least 100).") var trialSteps: Int?
+        @Flag(help: "Skip the confirmation trials: suggest the steepest descent (when it lies in the ladder's range, else minimum/100).") var noConfirm = false
         @Option(help: "Write the curve as CSV here.") var csv = "lr-find.csv"
         @Option(help: "Write the plot as SVG here.") var svg = "lr-find.svg"
         @OptionGroup var options: RunOptions
@@ -59,9 +59,8 @@ extension NNTrainCommand {
             print("wrote \(csv) and \(svg)")
             if options.json {
                 var values = ["suggested_lr": Double(result.suggestion), "steps": Double(result.points.count)]
-                for (rule, key) in [(LearningRateFinder.steepestRule, "steepest_lr"), (LearningRateFinder.valleyRule, "valley_lr")] {
-                    if let rate = result.rate(of: rule) { values[key] = Double(rate) }
-                }
+                if let rate = result.steepestRate { values["steepest_lr"] = Double(rate) }
+                if let rate = result.valleyRate { values["valley_lr"] = Double(rate) }
                 if let minimum = result.minimumRate {
                     values["minimum_lr"] = Double(minimum)
                     values["minimum_over_ten_lr"] = Double(minimum / 10)

@@ -105,7 +105,11 @@ extension NNTrainCommand {
             options.apply()
             guard schedule != nil || learningRate == nil else { throw ValidationError("--lr goes with --schedule (a new schedule for the added epochs)") }
             let file = try CheckpointFile.read(from: checkpoint)
-            let planned = try file.state.trainingSettings().epochs
+            let stored = try file.state.trainingSettings()
+            let planned = stored.epochs
+            if self.epochs == nil, let patience = stored.earlyStopping?.patience, let best = file.state.best, best.epochsWithoutImprovement >= patience {
+                throw ValidationError("\(checkpoint) was ended by early stopping at epoch \(file.state.epoch) (best epoch \(best.epoch)); --epochs N trains N more")
+            }
             let epochs = self.epochs ?? planned - file.state.epoch
             guard epochs >= 1 else {
                 throw ValidationError(self.epochs == nil
@@ -153,6 +157,7 @@ extension NNTrainCommand {
             if let graph = try ExportedModel.graph(at: checkpoint) {
                 guard !oneShot else { throw ValidationError("--one-shot reads the run's heads: give the checkpoint, not the exported \(checkpoint)") }
                 let metrics = try ExportedModel.evaluate(graph, table: try CSVTable.read(data, delimiter: delimiter ?? CSVReader.comma))
+                FileHandle.standardError.write(Data("note: \(ExportedModel.assumptions(of: graph))\n".utf8))
                 printMetrics(metrics)
                 return
             }

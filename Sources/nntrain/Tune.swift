@@ -63,6 +63,7 @@ extension NNTrainCommand {
             let store: SQLiteStudyStore
             let definition: StudyDefinition
             let createdNow = !FileManager.default.fileExists(atPath: databasePath)
+            let membersExisted = FileManager.default.fileExists(atPath: databasePath + ".members")
             if createdNow {
                 guard resume == nil else { throw ValidationError("--resume \(databasePath): no such study database; start one with --space, --model and --data") }
                 definition = try given(stored: nil)!
@@ -86,7 +87,7 @@ extension NNTrainCommand {
             } catch {
                 // A study refused before its first member (a bad space, model or monitor) leaves
                 // nothing behind: no empty database to trip the next --resume.
-                if createdNow { SQLiteStudyStore.remove(path: databasePath, members: databasePath + ".members") }
+                if createdNow { SQLiteStudyStore.remove(path: databasePath, members: membersExisted ? nil : databasePath + ".members") }
                 throw error
             }
             let stop = StopRequest.installed()

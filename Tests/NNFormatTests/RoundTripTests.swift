@@ -194,6 +194,11 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual("\($0)", "c.pbtxt: line 2: unknown field 'cont' (did you mean 'count'?); 'latest' has count")
         }
         XCTAssertNil(ModelConfigFile.unknownField(in: "# max_batch: 1\nversion_policy: { specific { versions: [1, 2] } }\nmax_batch_size: 4"))
+        // Angle brackets, a brace on the next line, a colon inside a string: all valid.
+        XCTAssertNil(ModelConfigFile.unknownField(in: "version_policy < latest < count: 2 > >\nname: \"a: b\\\" c: d\""))
+        XCTAssertNil(ModelConfigFile.unknownField(in: "version_policy\n{\n  latest:\n  { count: 2 }\n}\ninstances: 2\r\n"))
+        XCTAssertEqual(ModelConfigFile.unknownField(in: "version_policy\n{\n  all { }\n}\r\nqueue_bond: 3"),
+                       "line 5: unknown field 'queue_bond' (did you mean 'queue_bound'?); a ModelConfig has name, version_policy, max_batch_size, max_queue_delay_micros, preferred_batch_sizes, queue_bound, instances, default_timeout_micros")
         XCTAssertThrowsError(try ModelConfigFile.parse("max_batch_size: eight", source: "c.pbtxt")) {
             XCTAssertTrue("\($0)".hasPrefix("c.pbtxt: not a valid ModelConfig"), "\($0)")
         }

@@ -35,6 +35,12 @@ final class FirstHourTests: XCTestCase {
         XCTAssertThrowsError(try Trainer(spec: digits, table: try CSVTable.read(datasets + "/wine.csv"), settings: TrainingSettings(), modelFile: "examples/digits.json")) {
             XCTAssertTrue("\($0)".hasPrefix("examples/digits.json: output 'label' has 10 classes (layer 'probabilities' has 10 units), but \(self.datasets)/wine.csv has classes 0…2 only (3), and input 'pixels' takes 13 of its columns"), "\($0)")
         }
+        // Digits 0…6 for the 10-way head (a subset to fine-tune from later) trains, with a warning.
+        let lines = try String(contentsOfFile: datasets + "/digits.csv", encoding: .utf8).split(separator: "\n")
+        let subset = ([lines[0]] + lines.dropFirst().filter { Int($0.split(separator: ",").last!)! <= 6 }).joined(separator: "\n") + "\n"
+        var warnings: [String] = []
+        _ = try Trainer(spec: digits, table: try CSVTable.parse(subset, file: "digits-0-6.csv"), settings: TrainingSettings()) { warnings.append($0) }
+        XCTAssertTrue(warnings.contains("output 'label' has 10 classes, but digits-0-6.csv has classes 0…6 only: classes 7…9 are never trained"), "\(warnings)")
     }
 
     func testAMissingFileIsCalledMissing() throws {
@@ -100,7 +106,7 @@ final class FirstHourTests: XCTestCase {
         """#)
         var warnings: [String] = []
         _ = try Trainer(spec: model, table: try CSVTable.parse("x,y\n1,2\n2,3\n3,5\n4,4\n", file: "d.csv"), settings: TrainingSettings()) { warnings.append($0) }
-        XCTAssertTrue(warnings.contains("layer 'h' uses selu with he_normal init: self-normalization needs lecun_normal (the default for selu)"), "\(warnings)")
+        XCTAssertTrue(warnings.contains("layer 'h' uses selu with he_normal init: self-normalization needs LeCun's variance, lecun_normal (the default for selu) or lecun_uniform"), "\(warnings)")
         XCTAssertTrue(warnings.contains("layer 'd' is dropout after the selu layer 'h': plain dropout breaks self-normalization; use \"type\": \"alpha_dropout\""), "\(warnings)")
     }
 

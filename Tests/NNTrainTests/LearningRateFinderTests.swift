@@ -194,6 +194,23 @@ final class LearningRateFinderTests: XCTestCase {
         XCTAssertEqual(resumed.settings.learningRate, result.suggestion)
     }
 
+    /// A diverged trial's loss is +∞, which plain JSON cannot hold: the record kept it anyway
+    /// (it was dropped from the checkpoint in silence).
+    func testARecordWithADivergedTrialSurvivesTheCheckpoint() throws {
+        var settings = TrainingSettings()
+        settings.epochs = 1
+        var trainer = try Trainer(spec: try digitsSpec(), table: try CSVTable.read(datasets + "/digits.csv"), settings: settings)
+        let points = curve(losses, rates: rates)
+        var candidates = LearningRateFinder.candidates(points)
+        candidates[candidates.count - 1].trialLoss = .infinity
+        candidates[0].trialLoss = 0.5
+        try trainer.useRate(from: LearningRateFinder.Result(points: points, candidates: candidates, suggestion: candidates[0].rate,
+                                                            rule: "test", stop: "test"))
+        let stored = try XCTUnwrap(trainer.checkpointFile().state.rateSweep)
+        XCTAssertEqual(stored.candidates?.last?.trialLoss, .infinity)
+        XCTAssertEqual(stored.candidates?.first?.trialLoss, 0.5)
+    }
+
     func testPlotsCarryBothCurvesAndEveryCandidate() throws {
         var points = curve(losses, rates: rates)
         // A raw loss above every smoothed value before the minimum must stay inside the chart.

@@ -158,5 +158,5 @@ def test_a_refused_study_leaves_nothing_and_the_tables_number_generations_as_pri
     assert re.search(r"lineage of member \d+, whose weights best\.ckpt holds", result.stdout), result.stdout
     assert "generation 2/2" in result.stderr
     with sqlite3.connect(tmp_path / "study.db") as connection:
-        assert connection.execute("SELECT generation, generation_number FROM generation ORDER BY 1").fetchall() == [(0, 1), (1, 2)]
-        assert {row[0] for row in connection.execute("SELECT generation_number FROM member")} == {1, 2}
+        assert connection.execute("SELECT generation, generation_number FROM generation_numbered ORDER BY 1").fetchall() == [(0, 1), (1, 2)]
+        assert {row[0] for row in connection.execute("SELECT generation_number FROM member_numbered")} == {1, 2}

@@ -64,20 +64,30 @@ enum RunChecks {
         }
     }
 
-    /// A class head wider than the training file's classes is a model file meant for other
-    /// data: digits.json (a 10-way head, 64 pixels) trained on wine.csv (3 classes, 13
-    /// features) without a word. Refused, naming both files and what each holds.
-    static func classesCoverHeads(_ data: TrainingData, table: String, spec: ModelSpec, graph: Graph, modelFile: String) throws(DataError) {
+    /// A class head much wider than the training file's classes is a model file meant for
+    /// other data: digits.json (a 10-way head, 64 pixels) trained on wine.csv (3 classes, 13
+    /// features) without a word. Refused when the head has more than twice the classes the
+    /// file holds (naming both files and what each holds); a few missing top classes (a rare
+    /// class, a subset to fine-tune from) are only warned about. Runs after `targets`, which
+    /// names a target that is no class index at all.
+    static func classesCoverHeads(_ data: TrainingData, table: String, spec: ModelSpec, graph: Graph, modelFile: String,
+                                  warn: (String) -> Void) throws(DataError) {
         let widths = (try? graph.validate().widths) ?? [:]
         for (index, head) in spec.outputs.enumerated() where spec.loss(of: head) == .sparseCategoricalCrossEntropy {
-            guard graph.outputs[index].labels.isEmpty, let target = data.targets[head.name], target.rows > 0 else { continue }
+            guard graph.outputs[index].labels.isEmpty, let target = data.targets[head.name], target.rows > 0,
+                  let top = target.scalars.max(), top.isFinite, top >= 0, top < Float(Int32.max) else { continue }
             let units = widths[graph.outputs[index].node] ?? 0
-            let largest = Int(target.scalars.max() ?? 0)
-            guard largest + 1 < units else { continue }
+            let classes = Int(top) + 1
+            guard classes < units else { continue }
+            let node = graph.outputs[index].node
+            guard units > 2 * classes else {
+                warn("output '\(head.name)' has \(units) classes, but \(table) has classes 0…\(classes - 1) only: classes \(classes)…\(units - 1) are never trained")
+                continue
+            }
             let inputs = graph.inputs.map { "input '\($0.name)' takes \($0.width) of its columns" }.joined(separator: ", ")
-            throw .invalidModel(file: modelFile, detail: "output '\(head.name)' has \(units) classes (layer '\(graph.outputs[index].node)' has \(units) units), "
-                                + "but \(table) has classes 0…\(largest) only (\(largest + 1)), and \(inputs): is this the model file for \(table)? "
-                                + "Give the layer \(largest + 1) units, or train on a file with all \(units) classes")
+            throw .invalidModel(file: modelFile, detail: "output '\(head.name)' has \(units) classes (layer '\(node)' has \(units) units), "
+                                + "but \(table) has classes 0…\(classes - 1) only (\(classes)), and \(inputs): is this the model file for \(table)? "
+                                + "Give the layer \(classes) units, or train on a file with the classes it is for")
         }
     }
 

@@ -92,7 +92,8 @@ struct RunSetup {
         var setup = RunSetup(spec: spec, settings: settings, graph: graph, regularization: regularization, training: training,
                              validation: data.subset(validationRows[...]), split: split, modelFile: modelFile)
         setup.targetChecks = [(table.file, data)]
-        try RunChecks.classesCoverHeads(data, table: table.file, spec: spec, graph: graph, modelFile: modelFile)
+        try RunChecks.targets(data, file: table.file, spec: spec, graph: graph)
+        try RunChecks.classesCoverHeads(data, table: table.file, spec: spec, graph: graph, modelFile: modelFile, warn: warn)
         if let validationTable {
             let validation = try TrainingData.from(validationTable, spec: spec, encoding: encoding).0
             setup.validation = validation

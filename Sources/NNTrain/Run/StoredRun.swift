@@ -32,7 +32,11 @@ extension TrainingState {
 
     /// The learning-rate sweep that chose the run's rate (`fit --lr auto`), if one did.
     public var rateSweep: LearningRateFinder.Record? {
-        settings[Self.rateSweepKey].flatMap { try? JSONDecoder().decode(LearningRateFinder.Record.self, from: Data($0.utf8)) }
+        settings[Self.rateSweepKey].flatMap { text in
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            return try? decoder.decode(LearningRateFinder.Record.self, from: Data(text.utf8))
+        }
     }
 
     public mutating func store(spec: ModelSpec) throws {
@@ -44,7 +48,11 @@ extension TrainingState {
     }
 
     mutating func store(rateSweep: LearningRateFinder.Record?) {
-        guard let rateSweep, let json = try? Self.sortedKeys.encode(rateSweep) else { return }
+        guard let rateSweep else { return }
+        // A diverged trial's loss is +∞, which plain JSON cannot hold: spelled "inf".
+        let encoder = Self.sortedKeys
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let json = try? encoder.encode(rateSweep) else { return }
         settings[Self.rateSweepKey] = String(decoding: json, as: UTF8.self)
     }
 
