@@ -91,7 +91,8 @@ extension NNTrainCommand {
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Continue a run from its checkpoint, bit-identically.")
 
-        @Argument(help: "The checkpoint to continue (rewritten as the run goes on).") var checkpoint: String
+        @Argument(help: "The checkpoint to continue (rewritten as the run goes on), or a study database (as `nntrain tune --resume study.db`).")
+        var checkpoint: String
         @Option(help: "More epochs to train (default: the rest of the run's planned epochs, for a run that was interrupted).") var epochs: Int?
         @Option(help: "Training data (default: the file the run was started on).") var data: String?
         @Option(help: ArgumentHelp("Start a new learning-rate schedule (\(ScheduleKind.spellings.joined(separator: ", "))) spanning the added epochs, instead of continuing the run's (which, once a decaying schedule has ended, trains at its final rate)."),
@@ -102,6 +103,16 @@ extension NNTrainCommand {
         @OptionGroup var options: RunOptions
 
         func run() throws {
+            // `resume run.ckpt` and `tune --resume study.db` continue the two kinds of run: each
+            // takes the other's file too, so the one a user remembers works.
+            if Self.isStudyDatabase(checkpoint) {
+                guard epochs == nil, schedule == nil, learningRate == nil, logdir == nil else {
+                    throw ValidationError("\(checkpoint) is a study database: it continues with the settings it stores (no --epochs, --schedule, --lr or --logdir)")
+                }
+                let tune = try Tune.parse(["--resume", checkpoint] + (options.json ? ["--json"] : []))
+                try tune.run()
+                return
+            }
             options.apply()
             guard schedule != nil || learningRate == nil else { throw ValidationError("--lr goes with --schedule (a new schedule for the added epochs)") }
             let file = try CheckpointFile.read(from: checkpoint)
@@ -125,6 +136,13 @@ extension NNTrainCommand {
                 FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
             }
             try runToCompletion(&trainer, checkpoint: checkpoint, name: file.state.name, logdir: logdir, options: options)
+        }
+
+        /// SQLite's 16-byte header, "SQLite format 3\0".
+        static func isStudyDatabase(_ path: String) -> Bool {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+            defer { try? handle.close() }
+            return (try? handle.read(upToCount: 16)) == Data("SQLite format 3\0".utf8)
         }
     }
 

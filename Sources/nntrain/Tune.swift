@@ -41,7 +41,7 @@ extension NNTrainCommand {
         @Option(help: "Optimizer where the space sets none.", transform: OptimizerKind.spelled) var optimizer = Self.defaults.optimizer
         @Option(help: "Fraction of rows held out for validation.") var validationFraction = Self.defaults.validationFraction
         @Option(help: "The study database (SQLite), created if missing.") var study = "study.db"
-        @Option(help: "Continue the study in this database (its model, space and data are stored in it).") var resume: String?
+        @Option(help: "Continue the study in this database (its model, space and data are stored in it); `nntrain resume study.db` does the same.") var resume: String?
         @Option(help: "Members training at once (each on one thread).") var workers = 1
         @Option(help: "Write the best member's final checkpoint here.") var out = "tune-best.ckpt"
         @Option(help: "Prefix of the report files: PREFIX-lineage.svg, -lineage.csv, -population.svg.") var report = "tune"

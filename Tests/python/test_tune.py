@@ -68,7 +68,9 @@ def test_a_killed_study_resumes_to_the_uninterrupted_result(tmp_path):
     process.wait()
     if was_running:
         assert committed(killed / "study.db") == 2, "killed during the third generation"
-    resumed = tune(killed, "--resume", "study.db", "--json")
+    # `nntrain resume study.db` is `nntrain tune --resume study.db` (resume CKPT vs tune --resume DB).
+    resumed = json.loads(subprocess.run([os.path.join(BUILD, "nntrain"), "resume", "study.db", "--json"], cwd=killed,
+                                        capture_output=True, text=True, timeout=600, check=True).stdout.strip().splitlines()[-1])
     assert resumed == reference
     assert members(killed / "study.db") == members(whole / "study.db")
 
