@@ -19,7 +19,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "studies"))
-from common import DIGITS_PIXELS, dense, mlp, read_csv, write_csv, write_json  # noqa: E402
+from common import DIGITS_PIXELS, cpu_description, dense, mlp, read_csv, write_csv, write_json  # noqa: E402
 
 NNTRAIN = os.environ.get("NNTRAIN", os.path.join(ROOT, ".build", "release", "nntrain"))
 DATASETS = os.path.join(ROOT, "datasets")
@@ -111,17 +111,6 @@ def fit(job):
     return job, json.loads(result.stdout.strip().splitlines()[-1])[metric], chosen
 
 
-def cpu():
-    """The CPU as every benchmark record names it: model, family/model, vCPUs, vector ISA."""
-    fields = {}
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    isa = "AVX-512" if "avx512f" in fields.get("flags", "") else "AVX2, no AVX-512"
-    return f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')}), {os.cpu_count()} vCPU, {isa}"
-
-
 def mean(values):
     return sum(values) / len(values)
 
@@ -147,7 +136,7 @@ def main():
                 if job[6] == "auto":
                     rates.setdefault(job[0], []).append(rate)
                     print(f"{job[0]}, seed {job[7]}: auto {rate:.3g} → {score:.4g}", file=sys.stderr, flush=True)
-    print(f"CPU: {cpu()}; nntrain fit --threads 1, seeds 1-{len(seeds)}; grid {', '.join(f'{rate:.3g}' for rate in GRID)}; "
+    print(f"CPU: {cpu_description()}; nntrain fit --threads 1, seeds 1-{len(seeds)}; grid {', '.join(f'{rate:.3g}' for rate in GRID)}; "
           f"{len(jobs)} runs in {time.time() - started:.0f} s\n")
     print("| problem | metric | grid best (rate) ± seed σ | --lr auto (rates chosen) | gap | within bar |")
     print("|---|---|---|---|---|---|")

@@ -9,9 +9,12 @@ import os
 import statistics
 import subprocess
 import tempfile
+import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "studies"))
+from common import cpu_description  # noqa: E402
 NNTRAIN = os.path.join(ROOT, ".build", "release", "nntrain")
 DATASETS = {
     "digits": dict(model="examples/digits.json", space="examples/digits-space.json", data="datasets/digits.csv",
@@ -22,17 +25,6 @@ DATASETS = {
     "diamonds, wide space": dict(model="examples/diamonds.json", space="examples/diamonds-space-wide.json", data="datasets/diamonds.csv",
                                  monitor="val_rmse", extra=["--target", "price"]),
 }
-
-
-def cpu():
-    fields = {}
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    avx512 = "AVX-512" if "avx512f" in fields.get("flags", "") else "AVX2, no AVX-512"
-    return (f"{fields.get('model name', 'unknown CPU')} family {fields.get('cpu family', '?')} model {fields.get('model', '?')}, "
-            f"{os.cpu_count()} vCPU, {avx512}")
 
 
 def run(arguments, cwd):
@@ -77,7 +69,7 @@ def main():
     args = parser.parse_args()
     epochs = args.generations * args.epochs_per_generation
     budget = args.population * epochs
-    print(f"CPU: {cpu()}; nntrain release build; {time.strftime('%Y-%m-%d')}")
+    print(f"CPU: {cpu_description()}; nntrain release build; {time.strftime('%Y-%m-%d')}")
     print(f"budget: {args.population} members × {args.generations} generations × {args.epochs_per_generation} epochs = {budget} epochs "
           f"per study; the defaults train one model for {epochs} epochs\n")
     print("| dataset (metric) | defaults | random search | PBT |")

@@ -239,6 +239,19 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def cpu_description():
+    """The CPU as every benchmark record names it: model, family and model numbers, vCPUs,
+    vector ISA (ops/bench-lr.py and ops/bench-tune.py print it)."""
+    fields = {}
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    avx512 = "AVX-512" if "avx512f" in fields.get("flags", "") else "AVX2, no AVX-512"
+    return (f"{fields.get('model name', 'unknown CPU')} family {fields.get('cpu family', '?')} model {fields.get('model', '?')}, "
+            f"{os.cpu_count()} vCPU, {avx512}")
+
+
 def cpu_name():
     with open("/proc/cpuinfo") as info:
         for line in info:

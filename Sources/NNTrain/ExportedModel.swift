@@ -20,7 +20,7 @@ public enum ExportedModel {
         graph.outputs.map { output in
             let width = (try? graph.validate().widths[output.node]) ?? nil
             let loss: LossKind
-            switch activation(of: output.node, in: graph) {
+            switch graph.activation(endingNode: output.node) {
             case .softmax?: loss = .sparseCategoricalCrossEntropy
             case .sigmoid? where width == 1: loss = .binaryCrossEntropy
             default: loss = .mse
@@ -49,13 +49,5 @@ public enum ExportedModel {
         let spec = ModelSpec(inputs: inputs, layers: [], outputs: heads)
         let (data, _) = try TrainingData.from(table, spec: spec, encoding: TableEncoding(graph: graph))
         return try Metrics.evaluate(graph, heads: heads.map { Metrics.Head(name: $0.name, loss: spec.loss(of: $0)) }, data: data)
-    }
-
-    private static func activation(of node: String, in graph: Graph) -> Activation? {
-        switch graph.node(named: node)?.operation {
-        case .dense(let dense)?: dense.activation
-        case .activation(let activation)?: activation
-        default: nil
-        }
     }
 }

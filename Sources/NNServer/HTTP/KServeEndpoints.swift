@@ -204,31 +204,26 @@ struct KServeEndpoints: Sendable {
                 writer.raw("}")
             }
         }
-        // Which column is which feature, in order: a row sent by hand needs it.
-        let named = model.file.graph.inputs.filter { !$0.featureNames.isEmpty }
-        if !named.isEmpty {
-            writer.raw(",\"feature_names\":{")
-            for (index, input) in named.enumerated() {
-                if index > 0 { writer.raw(",") }
-                writer.string(input.name)
-                writer.raw(":")
-                writer.array(input.featureNames) { $0.string($1) }
-            }
-            writer.raw("}")
-        }
-        let labeled = model.file.graph.outputs.filter { !$0.labels.isEmpty }
-        if !labeled.isEmpty {
-            writer.raw(",\"labels\":{")
-            for (index, output) in labeled.enumerated() {
-                if index > 0 { writer.raw(",") }
-                writer.string(output.name)
-                writer.raw(":")
-                writer.array(output.labels) { $0.string($1) }
-            }
-            writer.raw("}")
-        }
+        // Which column is which feature, in order (a row sent by hand needs it); class names.
+        Self.writeNames(",\"feature_names\":", model.file.graph.inputs.map { ($0.name, $0.featureNames) }, to: &writer)
+        Self.writeNames(",\"labels\":", model.file.graph.outputs.map { ($0.name, $0.labels) }, to: &writer)
         writer.raw("}")
         return writer.bytes
+    }
+
+    /// `key{"name": ["a", …], …}` for the entries with names; nothing when none has any.
+    private static func writeNames(_ key: StaticString, _ entries: [(name: String, names: [String])], to writer: inout JSONWriter) {
+        let named = entries.filter { !$0.names.isEmpty }
+        guard !named.isEmpty else { return }
+        writer.raw(key)
+        writer.raw("{")
+        for (index, entry) in named.enumerated() {
+            if index > 0 { writer.raw(",") }
+            writer.string(entry.name)
+            writer.raw(":")
+            writer.array(entry.names) { $0.string($1) }
+        }
+        writer.raw("}")
     }
 
     // MARK: - Repository control

@@ -122,13 +122,16 @@ enum RunChecks {
 }
 
 extension Graph {
-    /// Whether the value of `node` is a sigmoid's (a dense layer's activation, or an
-    /// activation node).
-    func endsInSigmoid(_ node: String) -> Bool {
+    /// The activation the value of `node` ends in: a dense layer's, or an activation node's
+    /// (nil for any other node).
+    func activation(endingNode node: String) -> Activation? {
         switch self.node(named: node)?.operation {
-        case .dense(let dense)?: dense.activation == .sigmoid
-        case .activation(let activation)?: activation == .sigmoid
-        default: false
+        case .dense(let dense)?: dense.activation
+        case .activation(let activation)?: activation
+        default: nil
         }
     }
+
+    /// Whether the value of `node` is a sigmoid's.
+    func endsInSigmoid(_ node: String) -> Bool { activation(endingNode: node) == .sigmoid }
 }
