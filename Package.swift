@@ -232,7 +232,7 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .testTarget(
             name: "NNInferenceTests",
-            dependencies: ["NNInference", "NNCore", "NNTestSupport", "CNNKernels", "CMallocCounter"],
+            dependencies: ["NNInference", "NNCore", "NNFormat", "NNTestSupport", "CNNKernels", "CMallocCounter"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -2,7 +2,10 @@
 one run (the VM is noisy: only ratios measured side by side mean anything).
 
 Protocol (one line each way): nnbench writes `MODEL BATCH THREADS BLOCK_SECONDS`; the worker
-answers the median seconds per call, or `error: ...`. On start it prints `ready onnxruntime
+answers the median seconds per call, or `error: ...`. `MODEL:int8` is ONNX Runtime's own
+dynamic int8 of the model (`quantize_dynamic`, per-channel int8 weights, the MatMul form it
+quantizes); `error MODEL` answers that int8 model's largest error against the fp32 model on 256
+seeded rows, relative to the largest output magnitude. On start it prints `ready onnxruntime
 VERSION` or `unavailable: REASON` and exits.
 
 The models are bench/anchors/models.py's shapes built from numpy (no torch needed), one
@@ -31,7 +34,9 @@ LAYERS = {
 }
 
 
-def build(name):
+def build(name, matmul=False):
+    """The model as ONNX bytes and its input width; `matmul` writes MatMul + Add instead of Gemm
+    (quantize_dynamic quantizes MatMul), with the same weights."""
     rng = np.random.default_rng(1234)
     nodes, initializers = [], []
 
@@ -39,7 +44,11 @@ def build(name):
         weights = (rng.standard_normal((k, n)) * np.sqrt(2.0 / k)).astype(np.float32)
         bias = ((rng.random(n) - 0.5) * 0.1).astype(np.float32)
         initializers.extend([numpy_helper.from_array(weights, f"{tag}_W"), numpy_helper.from_array(bias, f"{tag}_B")])
-        nodes.append(helper.make_node("Gemm", [x, f"{tag}_W", f"{tag}_B"], [f"{tag}_out"]))
+        if matmul:
+            nodes.append(helper.make_node("MatMul", [x, f"{tag}_W"], [f"{tag}_product"]))
+            nodes.append(helper.make_node("Add", [f"{tag}_product", f"{tag}_B"], [f"{tag}_out"]))
+        else:
+            nodes.append(helper.make_node("Gemm", [x, f"{tag}_W", f"{tag}_B"], [f"{tag}_out"]))
         return f"{tag}_out"
 
     def relu(x):
@@ -71,6 +80,24 @@ def build(name):
     return model.SerializeToString(), width_in
 
 
+def build_int8(name):
+    """ONNX Runtime's dynamic int8 of the model: int8 per-channel weights, inputs quantized per
+    call (DynamicQuantizeLinear + MatMulInteger), as its documentation recommends for MLPs."""
+    import os
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    blob, width = build(name, matmul=True)
+    with tempfile.TemporaryDirectory() as directory:
+        source, target = os.path.join(directory, "fp32.onnx"), os.path.join(directory, "int8.onnx")
+        with open(source, "wb") as handle:
+            handle.write(blob)
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
+        with open(target, "rb") as handle:
+            return handle.read(), width
+
+
 sessions = {}
 
 
@@ -80,6 +107,8 @@ def session(name, threads):
         if name.endswith(".onnx"):
             blob = name  # InferenceSession reads the file and its external data beside it
             width = onnx.load(name, load_external_data=False).graph.input[0].type.tensor_type.shape.dim[1].dim_value
+        elif name.endswith(":int8"):
+            blob, width = build_int8(name[: -len(":int8")])
         else:
             blob, width = build(name)
         options = ort.SessionOptions()
@@ -114,9 +143,21 @@ def seconds_per_call(name, batch, threads, block_seconds):
     return sorted(timed(calls) / calls for _ in range(5))[2]
 
 
+def int8_error(name):
+    fp32, width = session(name, 1)
+    int8, _ = session(f"{name}:int8", 1)
+    x = np.random.default_rng(5).uniform(-1, 1, (256, width)).astype(np.float32)
+    exact = fp32.run(None, {fp32.get_inputs()[0].name: x})[0].astype(np.float64)
+    reduced = int8.run(None, {int8.get_inputs()[0].name: x})[0].astype(np.float64)
+    return float(np.abs(reduced - exact).max() / max(np.abs(exact).max(), 1e-6))
+
+
 print(f"ready onnxruntime {ort.__version__}", flush=True)
 for line in sys.stdin:
     try:
+        if line.startswith("error "):
+            print(f"{int8_error(line.split()[1]):.9g}", flush=True)
+            continue
         name, batch, threads, block = line.split()
         print(f"{seconds_per_call(name, int(batch), int(threads), float(block)):.9g}", flush=True)
     except Exception as error:  # noqa: BLE001 - reported to nnbench, which keeps going

@@ -18,6 +18,13 @@ void nn_dense_avx512(NN_DENSE_ARGUMENTS);
                                 const nn_epilogue *ep
 void nn_dense_bf16_avx512(NN_DENSE_BF16_ARGUMENTS);
 
+#define NN_DENSE_INT8_ARGUMENTS int rows, int k, int n, const float *x, int ldx, const int8_t *packed, \
+                                const float *column_scales, const int32_t *column_sums, void *scratch, float *y, int ldy, \
+                                const nn_epilogue *ep
+void nn_dense_int8_portable(NN_DENSE_INT8_ARGUMENTS);
+void nn_dense_int8_avx2(NN_DENSE_INT8_ARGUMENTS);
+void nn_dense_int8_avx512_vnni(NN_DENSE_INT8_ARGUMENTS);
+
 void nn_epilogue_apply_portable(int rows, int n, float *y, int ldy, const nn_epilogue *ep);
 void nn_epilogue_apply_avx2(int rows, int n, float *y, int ldy, const nn_epilogue *ep);
 void nn_activation_portable(int rows, int n, const float *x, int ldx, float *y, int ldy, int kind, float alpha);

@@ -45,6 +45,7 @@ public enum Exporter {
         switch weights {
         case .float16: 1e-2
         case .bfloat16: 5e-2
+        case .int8: 1e-1
         case .float32: 1e-4
         }
     }

@@ -3,8 +3,8 @@ import NNCore
 /// Conversion between the graph IR and its stored form. Decoding checks every tensor and
 /// then validates the graph, so what it returns is safe to compile.
 enum GraphCoding {
-    /// The storage of the Dense weights: fp16 or bf16 when every Dense layer's weights have
-    /// that type, else fp32.
+    /// The storage of the Dense weights: fp16, bf16 or int8 when every Dense layer's weights
+    /// have that type, else fp32.
     static func weightStorage(of graph: Nnserve_Graph) -> WeightStorage {
         let types = graph.nodes.compactMap { node -> Nnserve_DataType? in
             if case .dense(let dense)? = node.operation { return dense.weights.dataType }
@@ -76,7 +76,7 @@ enum GraphCoding {
         case .dense(let dense):
             var storedDense = Nnserve_Dense()
             storedDense.weights = TensorCoding.encode(dense.weights, as: weights.dataType)
-            storedDense.bias = TensorCoding.encode(dense.bias, as: weights.dataType)
+            storedDense.bias = TensorCoding.encode(dense.bias, as: weights.biasDataType)
             storedDense.activation = encode(dense.activation)
             stored.operation = .dense(storedDense)
         case .batchNorm(let norm):

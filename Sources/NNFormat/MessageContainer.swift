@@ -29,20 +29,27 @@ enum MessageContainer {
     }
 }
 
-/// How a model file or checkpoint is written.
-/// How Dense kernels and biases are stored in a file. Lossy types are upcast to fp32 at load;
-/// a server computes a bf16 file with bf16 dot products where the CPU has them.
+/// How Dense kernels and biases are stored in a file. Lossy types are read back as fp32 values;
+/// a server computes a bf16 file with bf16 dot products and an int8 file with int8 dot
+/// products where they measure faster (`PlanOptions.storedWeights`). int8 applies to the
+/// kernels only (symmetric, one scale per output column); biases stay fp32.
 public enum WeightStorage: String, Sendable, CaseIterable {
-    case float32, float16, bfloat16
+    case float32, float16, bfloat16, int8
 
     var dataType: Nnserve_DataType {
         switch self {
         case .float32: .float32
         case .float16: .float16
         case .bfloat16: .bfloat16
+        case .int8: .int8
         }
     }
+
+    /// The type of a Dense bias under this storage.
+    var biasDataType: Nnserve_DataType { self == .int8 ? .float32 : dataType }
 }
+
+/// How a model file or checkpoint is written.
 
 public struct WriteOptions: Sendable {
     /// Store tensors byte-shuffled (smaller files; costs a pass over the weights).

@@ -10,21 +10,25 @@ public struct ModelMetadata: Sendable, Equatable {
     public var description: String
     /// Rewrites applied at export, in order.
     public var folds: [String]
+    /// What export's accuracy gate measured for reduced-precision weights (empty for fp32).
+    public var precisionGate: [String: Double]
 
     public init(producer: String = "", producerVersion: String = "", createdUnixMillis: Int64 = 0,
-                trainingMetrics: [String: Double] = [:], description: String = "", folds: [String] = []) {
+                trainingMetrics: [String: Double] = [:], description: String = "", folds: [String] = [],
+                precisionGate: [String: Double] = [:]) {
         self.producer = producer
         self.producerVersion = producerVersion
         self.createdUnixMillis = createdUnixMillis
         self.trainingMetrics = trainingMetrics
         self.description = description
         self.folds = folds
+        self.precisionGate = precisionGate
     }
 
     init(_ stored: Nnserve_Metadata) {
         self.init(producer: stored.producer, producerVersion: stored.producerVersion,
                   createdUnixMillis: stored.createdUnixMillis, trainingMetrics: stored.trainingMetrics,
-                  description: stored.description_p, folds: stored.folds)
+                  description: stored.description_p, folds: stored.folds, precisionGate: stored.precisionGate)
     }
 
     var stored: Nnserve_Metadata {
@@ -33,6 +37,7 @@ public struct ModelMetadata: Sendable, Equatable {
         stored.producerVersion = producerVersion
         stored.createdUnixMillis = createdUnixMillis
         stored.trainingMetrics = trainingMetrics
+        stored.precisionGate = precisionGate
         stored.description_p = description
         stored.folds = folds
         return stored

@@ -7,6 +7,7 @@ enum TensorCoding {
     /// rejects them before the size matters).
     static func elementSize(of dataType: Nnserve_DataType) -> Int {
         switch dataType {
+        case .int8: 1
         case .float16, .bfloat16: 2
         default: 4
         }
@@ -17,6 +18,12 @@ enum TensorCoding {
         var stored = Nnserve_Tensor()
         stored.shape = tensor.shape.map(Int64.init)
         stored.dataType = dataType
+        if dataType == .int8 {
+            let (codes, scales) = Int8Quantization.columnCodes(tensor.scalars, columns: tensor.shape.last ?? 1)
+            stored.data = codes.withUnsafeBytes { Data($0) }
+            stored.columnScales = scales
+            return stored
+        }
         var bytes = Data(count: tensor.count * elementSize(of: dataType))
         tensor.withUnsafeBufferPointer { values in
             bytes.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in
@@ -44,7 +51,7 @@ enum TensorCoding {
     /// allocation, so a lying shape is an error, never a huge buffer.
     static func decode(_ stored: Nnserve_Tensor, name: String, source: String) throws(FormatError) -> Tensor {
         switch stored.dataType {
-        case .float32, .float16, .bfloat16: break
+        case .float32, .float16, .bfloat16, .int8: break
         case .UNRECOGNIZED(let raw):
             throw .invalidTensor(source: source, tensor: name, detail: "has unknown data type \(raw)")
         }
@@ -58,10 +65,22 @@ enum TensorCoding {
             throw .invalidTensor(source: source, tensor: name,
                                  detail: "has shape \(shape) but \(stored.data.count) bytes of \(stored.dataType) data")
         }
+        let columns = shape.last ?? 1
+        if stored.dataType == .int8 {
+            guard !shape.isEmpty, stored.columnScales.count == columns,
+                  stored.columnScales.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw .invalidTensor(source: source, tensor: name,
+                                     detail: "is int8 with \(stored.columnScales.count) column scales for \(columns) columns (each must be finite and positive)")
+            }
+        }
         var tensor = Tensor(zeros: shape)
         tensor.withUnsafeMutableBufferPointer { values in
             stored.data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
                 switch stored.dataType {
+                case .int8:
+                    for index in 0..<count {
+                        values[index] = Float(raw.load(fromByteOffset: index, as: Int8.self)) * stored.columnScales[index % columns]
+                    }
                 case .float16:
                     for index in 0..<count {
                         let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))

@@ -24,7 +24,8 @@ public final class Executor {
         let base = arena.pointer
         var resolved = ContiguousArray<ResolvedStep>()
         for (index, step) in plan.steps.enumerated() {
-            resolved.append(ResolvedStep(step, arena: base, epilogue: epilogues.baseAddress! + index))
+            resolved.append(ResolvedStep(step, arena: base, scratch: UnsafeMutableRawPointer(base + plan.int8ScratchOffset),
+                                         epilogue: epilogues.baseAddress! + index))
         }
         steps = resolved
     }
@@ -97,7 +98,7 @@ public final class Executor {
 /// A plan step with its arena addresses resolved: plain values only, so the run loop does no
 /// reference counting.
 private struct ResolvedStep {
-    enum Kind { case dense, denseBF16, affine, activation, add, copy }
+    enum Kind { case dense, affine, activation, add, copy }
 
     var kind: Kind
     var x: UnsafeMutablePointer<Float>
@@ -110,24 +111,28 @@ private struct ResolvedStep {
     var n: Int32
     var parameters: UnsafePointer<Float>?
     var parameters2: UnsafePointer<Float>?
-    var packed: UnsafePointer<Float>?
+    /// The Dense kernel with its weights (unused by other kinds).
+    var dense: DenseKernel?
+    /// `dense_int8`'s quantized rows, in the arena past the values.
+    var scratch: UnsafeMutableRawPointer?
     /// Row 0 of the residual; the epilogue's pointer is moved to each chunk's first row.
     var residualBase: UnsafePointer<Float>?
     var activation: Int32 = 0
     var alpha: Float = 0
     var epilogue: UnsafeMutablePointer<nn_epilogue>
 
-    init(_ step: Plan.Step, arena: UnsafeMutablePointer<Float>, epilogue: UnsafeMutablePointer<nn_epilogue>) {
+    init(_ step: Plan.Step, arena: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer,
+         epilogue: UnsafeMutablePointer<nn_epilogue>) {
         self.epilogue = epilogue
+        self.scratch = scratch
         switch step {
         case .dense(let dense):
-            kind = dense.bf16 ? .denseBF16 : .dense
-            packed = UnsafePointer(dense.packedWeights.pointer)
+            kind = .dense
+            self.dense = dense.panels.kernel(weights: UnsafePointer(dense.weights.pointer))
             (x, ldx) = (arena + dense.input.offset, Int32(dense.input.leadingDimension))
             (y, ldy) = (arena + dense.output.offset, Int32(dense.output.leadingDimension))
             k = Int32(dense.input.width)
             n = Int32(dense.output.width)
-            parameters = UnsafePointer(dense.weights.pointer)
             let (code, alpha) = dense.activation.kernelCode
             let (postCode, postAlpha) = dense.postActivation.kernelCode
             residualBase = dense.residual.map { UnsafePointer(arena + $0.offset) }
@@ -171,11 +176,8 @@ private struct ResolvedStep {
         }
         switch kind {
         case .dense:
-            kernels.pointee.dense(rows, k, n, x, ldx, parameters, n, packed, y, ldy, epilogue)
-        case .denseBF16:
-            // The bf16 panels (Plan.packedBF16), two per float slot.
-            let panels = UnsafeRawPointer(packed!).assumingMemoryBound(to: UInt16.self)
-            kernels.pointee.dense_bf16(rows, k, n, x, ldx, panels, y, ldy, epilogue)
+            dense.unsafelyUnwrapped.run(table: kernels, rows: rows, k: k, n: n, x: x, ldx: ldx, y: y, ldy: ldy,
+                                        epilogue: epilogue, scratch: scratch)
         case .affine:
             nn_affine(rows, n, x, ldx, parameters, parameters2, y, ldy)
         case .activation:

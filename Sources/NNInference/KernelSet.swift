@@ -7,10 +7,13 @@ import NNCore
 /// runs (`detected`). Each set is a table of C function pointers, so kernel code carries no
 /// per-call "which instructions" flag.
 public enum KernelSet: String, Sendable, Equatable, CaseIterable, CustomStringConvertible {
-    /// The AVX-512 set plus AVX512_BF16: models stored as bf16 are computed with vdpbf16ps
+    /// The AVX-512 VNNI set plus AVX512_BF16: models stored as bf16 are computed with vdpbf16ps
     /// (bf16 weights and inputs, fp32 sums); fp32 models run exactly as under `avx512`
     /// (Cooper Lake, Sapphire Rapids and later Xeons, Zen 4/5).
     case avx512bf16
+    /// The AVX-512 set plus AVX512_VNNI: models stored as int8 are computed with vpdpbusd
+    /// (inputs quantized to 255 levels per row; Cascade Lake, Ice Lake and later Xeons, Zen 4/5).
+    case avx512vnni
     /// AVX-512 F/BW/DQ/VL: 8×48 register tiles, masked tails (Skylake-SP and later Xeons, Zen 4/5).
     case avx512
     /// AVX2 + FMA: 4×24 register tiles (Haswell, Zen 1-3).
@@ -43,13 +46,14 @@ public enum KernelSet: String, Sendable, Equatable, CaseIterable, CustomStringCo
 
     public var isSupported: Bool { nn_cpu_supports(code) == 1 }
 
-    /// Whether the set computes bf16-stored models in bf16 (`PlanOptions.bf16Weights`).
+    /// Whether the set computes bf16-stored models in bf16 (`PlanOptions.storedWeights`).
     public var hasBF16DotProducts: Bool { isSupported && table.dense_bf16 != nil }
 
     /// The CPU features the set needs (what a test names when it cannot run a path here).
     public var requiredFeatures: String {
         switch self {
-        case .avx512bf16: "avx512f, avx512bw, avx512dq, avx512vl and avx512_bf16"
+        case .avx512bf16: "avx512f, avx512bw, avx512dq, avx512vl, avx512_vnni and avx512_bf16"
+        case .avx512vnni: "avx512f, avx512bw, avx512dq, avx512vl and avx512_vnni"
         case .avx512: "avx512f, avx512bw, avx512dq and avx512vl"
         case .avx2: "avx2 and fma"
         case .portable: "nothing"
@@ -61,6 +65,7 @@ public enum KernelSet: String, Sendable, Equatable, CaseIterable, CustomStringCo
     var code: nn_kernel_set {
         switch self {
         case .avx512bf16: NN_KERNELS_AVX512_BF16
+        case .avx512vnni: NN_KERNELS_AVX512_VNNI
         case .avx512: NN_KERNELS_AVX512
         case .avx2: NN_KERNELS_AVX2
         case .portable: NN_KERNELS_PORTABLE

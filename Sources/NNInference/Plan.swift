@@ -1,8 +1,9 @@
 import CNNKernels
 import NNCore
+import NNFormat
 
 /// A graph compiled for execution: steps with folded weights, every value's place in an
-/// arena, and the kernel (fp32 or bf16) per Dense layer. Immutable and shared by the executors
+/// arena, and the kernel (fp32, bf16 or int8) per Dense layer. Immutable and shared by the executors
 /// that run it (one per thread).
 public final class Plan: Sendable {
     /// A named input or output and where it lives in the arena.
@@ -19,10 +20,8 @@ public final class Plan: Sendable {
     /// A Dense layer as the kernels run it: weights, panels and epilogue, in the arena.
     struct Dense: Sendable {
         var weights: AlignedStorage
-        /// fp32 panels for `dense`, or, with `bf16`, the bf16 panels of `dense_bf16` (two per
-        /// float slot).
-        var packedWeights: AlignedStorage
-        var bf16: Bool
+        /// The weights in the layout of the layer's kernel (fp32, bf16 or int8).
+        var panels: DensePanels
         var bias: AlignedStorage
         var input: ValueLocation
         var output: ValueLocation
@@ -52,13 +51,23 @@ public final class Plan: Sendable {
     public let kernels: KernelSet
     /// Multiply-adds of the Dense steps for one row (what a batch costs, roughly, per row).
     public let multiplyAddsPerRow: Int
-    /// Some Dense steps run `dense_bf16` (bf16 weights and inputs): `PlanOptions.bf16Weights`
-    /// on a kernel set that has bf16 dot products, for layers of `bf16MinimumWeights` or more.
-    public let computesInBF16: Bool
-    /// Layers with fewer weights stay fp32 under `bf16Weights`: 16 KB of fp32 weights sit in L1
-    /// anyway, so halving them saves nothing, and rounding each input costs (M1, 8-30-30-1,
-    /// ran 12% slower at 64-256 rows in bf16).
-    public static let bf16MinimumWeights = 4096
+    /// The kernel of each Dense step, in order (reduced ones chosen by `PrecisionChooser`).
+    public let densePrecisions: [DensePrecision]
+    /// Some Dense steps run `dense_bf16` (bf16 weights and inputs).
+    public var computesInBF16: Bool { densePrecisions.contains(.bf16) }
+    /// Some Dense steps run `dense_int8` (int8 weights, inputs quantized per row).
+    public var computesInInt8: Bool { densePrecisions.contains(.int8) }
+    /// " (int8 dot products on 2 of 3 layers)" for the load log; empty when every layer is fp32.
+    public var reducedPrecisionSummary: String {
+        let reduced = densePrecisions.filter { $0 != .fp32 }
+        guard let kind = reduced.first else { return "" }
+        return " (\(kind) dot products on \(reduced.count) of \(densePrecisions.count) layers)"
+    }
+    /// Why each layer of a reduced-precision model runs the kernel it runs ("dense1 784→300:
+    /// int8, 3.1 µs vs fp32 5.2 µs at 8 rows, …"); empty for fp32 models.
+    public let precisionChoices: [String]
+    /// Where `dense_int8`'s scratch (quantized input rows) starts in the arena, in floats.
+    let int8ScratchOffset: Int
     /// What the compiler did, in order ("folded batch norm 'bn1' into …").
     public let rewrites: [String]
     /// The steps by name and kind, for inspection ("dense deep1 (64→256, relu)").
@@ -86,7 +95,22 @@ public final class Plan: Sendable {
         }
         for value in outputValues { lastUses[value] = planned.count }
         let planner = BufferPlanner(widths: builder.widths, placements: builder.placements, maxRows: options.maxRows)
-        let (locations, arenaFloats) = planner.plan(definitions: definitions, lastUses: lastUses)
+        let (locations, valueFloats) = planner.plan(definitions: definitions, lastUses: lastUses)
+        let rowChunk = Self.rowChunk(arenaFloats: valueFloats, maxRows: options.maxRows)
+        self.rowChunk = rowChunk
+        let decisions = planned.map { step -> PrecisionChooser.Decision? in
+            guard case .dense(let dense) = step else { return nil }
+            return options.precisionChooser.choose(options.storedWeights, kernels: options.kernels,
+                                                   k: dense.inputWidth, n: dense.outputWidth)
+        }
+        // The int8 scratch follows the values, on a cache line, sized for the widest int8 layer.
+        let int8ScratchOffset = (valueFloats + 15) / 16 * 16
+        self.int8ScratchOffset = int8ScratchOffset
+        let scratchFloats = zip(planned, decisions).map { step, decision in
+            guard case .dense(let dense) = step, decision?.precision == .int8 else { return 0 }
+            return DensePanels.int8ScratchFloats(rows: rowChunk, k: dense.inputWidth)
+        }.max() ?? 0
+        let arenaFloats = scratchFloats > 0 ? int8ScratchOffset + scratchFloats : valueFloats
 
         inputs = zip(graph.inputs, builder.inputValues).map {
             Binding(name: $0.name, location: locations[$1]!, featureNames: $0.featureNames, columns: $0.columns)
@@ -97,16 +121,17 @@ public final class Plan: Sendable {
         self.arenaFloats = arenaFloats
         kernels = options.kernels
         rewrites = builder.rewrites
-        steps = planned.flatMap { Self.lower($0, locations: locations, options: options) }
-        rowChunk = Self.rowChunk(arenaFloats: arenaFloats, maxRows: options.maxRows)
+        steps = zip(planned, decisions).flatMap { Self.lower($0, precision: $1?.precision ?? .fp32, locations: locations, options: options) }
         multiplyAddsPerRow = steps.reduce(0) { total, step in
             guard case .dense(let dense) = step else { return total }
             return total + dense.input.width * dense.output.width
         }
-        computesInBF16 = steps.contains { step in
-            if case .dense(let dense) = step { dense.bf16 } else { false }
+        densePrecisions = decisions.compactMap { $0?.precision }
+        stepDescriptions = zip(planned, decisions).map { Self.describe($0, precision: $1?.precision ?? .fp32) }
+        precisionChoices = zip(planned, decisions).compactMap { step, decision in
+            guard case .dense(let dense) = step, let decision else { return nil }
+            return Self.explain(decision, dense: dense, storage: options.storedWeights)
         }
-        stepDescriptions = planned.map { Self.describe($0, options: options) }
     }
 
     private static func storage(_ tensor: Tensor) -> AlignedStorage {
@@ -126,33 +151,12 @@ public final class Plan: Sendable {
         return chunk >= minimumRowChunk ? min(chunk, maxRows) : maxRows
     }
 
-    /// The weights rounded to bf16 in the panel layout of `dense_bf16`.
-    private static func packedBF16(_ weights: Tensor, for kernels: KernelSet) -> AlignedStorage {
-        let (k, n) = (Int32(weights.shape[0]), Int32(weights.shape[1]))
-        let panelColumns = kernels.table.panel_columns
-        let halves = nn_packed_weights_bf16_count(k, n, panelColumns)
-        let storage = AlignedStorage(count: (halves + 1) / 2)
-        let destination = UnsafeMutableRawPointer(storage.pointer).assumingMemoryBound(to: UInt16.self)
-        weights.withUnsafeBufferPointer { nn_pack_weights_bf16(k, n, $0.baseAddress, n, panelColumns, destination) }
-        return storage
-    }
-
-    /// The weights in the panel layout of the kernel set's register tiles.
-    private static func packed(_ weights: Tensor, for kernels: KernelSet) -> AlignedStorage {
-        let (k, n) = (Int32(weights.shape[0]), Int32(weights.shape[1]))
-        let panelColumns = kernels.table.panel_columns
-        let storage = AlignedStorage(count: nn_packed_weights_count(k, n, panelColumns))
-        weights.withUnsafeBufferPointer { nn_pack_weights(k, n, $0.baseAddress, n, panelColumns, storage.pointer) }
-        return storage
-    }
-
-    private static func lower(_ step: PlannedStep, locations: [ValueLocation?], options: PlanOptions) -> [Step] {
+    private static func lower(_ step: PlannedStep, precision: DensePrecision, locations: [ValueLocation?], options: PlanOptions) -> [Step] {
         switch step {
         case .dense(let dense):
-            let bf16 = computesInBF16(dense, options: options)
             return [.dense(Dense(weights: storage(dense.weights),
-                                 packedWeights: bf16 ? packedBF16(dense.weights, for: options.kernels) : packed(dense.weights, for: options.kernels),
-                                 bf16: bf16, bias: storage(dense.bias),
+                                 panels: DensePanels(dense.weights, precision: precision, kernels: options.kernels),
+                                 bias: storage(dense.bias),
                                  input: locations[dense.input]!, output: locations[dense.output]!, activation: dense.activation,
                                  residual: dense.residual.map { locations[$0]! }, postActivation: dense.postActivation))]
         case .affine(let input, let output, let scale, let shift, _):
@@ -171,18 +175,27 @@ public final class Plan: Sendable {
         }
     }
 
-    private static func computesInBF16(_ dense: DenseStep, options: PlanOptions) -> Bool {
-        options.bf16Weights && options.kernels.hasBF16DotProducts && dense.inputWidth * dense.outputWidth >= bf16MinimumWeights
+    /// "dense1 784→300: int8 (8 rows 3.1 µs, fp32 5.2 µs; 64 rows …)".
+    private static func explain(_ decision: PrecisionChooser.Decision, dense: DenseStep, storage: WeightStorage) -> String? {
+        guard storage == .bfloat16 || storage == .int8 else { return nil }
+        let layer = "\(dense.node) \(dense.inputWidth)→\(dense.outputWidth)"
+        guard !decision.fp32Seconds.isEmpty else {
+            return "\(layer): \(decision.precision) (\(dense.inputWidth * dense.outputWidth < PrecisionChooser.minimumWeights ? "under \(PrecisionChooser.minimumWeights) weights, not timed" : "no \(storage) kernel in this set"))"
+        }
+        let reduced = storage == .int8 ? "int8" : "bf16"
+        let timings = zip(PrecisionChooser.timedRows, zip(decision.reducedSeconds, decision.fp32Seconds)).map { rows, pair in
+            String(format: "%d rows %@ %.1f µs, fp32 %.1f µs", rows, reduced, pair.0 * 1e6, pair.1 * 1e6)
+        }
+        return "\(layer): \(decision.precision) (\(timings.joined(separator: "; ")))"
     }
 
-    private static func describe(_ step: PlannedStep, options: PlanOptions) -> String {
+    private static func describe(_ step: PlannedStep, precision: DensePrecision) -> String {
         switch step {
         case .dense(let dense):
-            let bf16 = computesInBF16(dense, options: options)
             var epilogue = [dense.activation.description]
             if dense.residual != nil { epilogue.append("+ residual") }
             if dense.postActivation != .linear { epilogue.append(dense.postActivation.description) }
-            return "dense \(dense.node) (\(dense.inputWidth)→\(dense.outputWidth), \(epilogue.joined(separator: " "))\(bf16 ? ", bf16" : ""))"
+            return "dense \(dense.node) (\(dense.inputWidth)→\(dense.outputWidth), \(epilogue.joined(separator: " "))\(precision == .fp32 ? "" : ", \(precision)"))"
         case .affine(_, _, let scale, _, let node): return "affine \(node) (\(scale.count))"
         case .activation(_, _, let activation, let node): return "activation \(node) (\(activation))"
         case .add(let inputs, _, let node): return "add \(node) (\(inputs.count) inputs)"

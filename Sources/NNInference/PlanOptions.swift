@@ -1,3 +1,5 @@
+import NNFormat
+
 /// How a graph is compiled.
 public struct PlanOptions: Sendable, Equatable {
     /// Rows the arena is sized for; larger batches run in chunks of this many rows.
@@ -9,11 +11,15 @@ public struct PlanOptions: Sendable, Equatable {
     /// Let producers write straight into their column slice of a concat's buffer.
     public var concatByLayout: Bool
     public var kernels: KernelSet
-    /// The model's Dense weights were stored as bf16 (`ModelFile.weightStorage`): where the
-    /// kernel set has bf16 dot products (`avx512bf16`), keep them bf16 and round each layer's
-    /// inputs to bf16 too — half the weight bytes, twice the multiply-adds per instruction,
-    /// error within 2⁻⁷·Σ|x·w| per sum (nn_kernels.h: dense_bf16). Elsewhere they run as fp32.
-    public var bf16Weights: Bool
+    /// How the model's Dense weights were stored (`ModelFile.weightStorage`). bf16 (where the
+    /// set has bf16 dot products: inputs rounded to bf16, error within 2⁻⁷·Σ|x·w| per sum) and
+    /// int8 (inputs quantized per row, exact int32 sums) layers run their reduced kernel where
+    /// `precisionChooser` finds it faster than fp32 over the stored values; fp16 and the rest
+    /// run fp32.
+    public var storedWeights: WeightStorage
+    /// Times reduced-precision kernels against fp32 per layer (`PrecisionChooser.measuring`),
+    /// or a chooser with given timings in tests.
+    public var precisionChooser: PrecisionChooser
 
     /// 256 rows: past this, rows per second are flat on the reference models (a batch is run
     /// in row chunks anyway; docs/BENCHMARKS.md), so bigger arenas only cost memory.
@@ -21,13 +27,14 @@ public struct PlanOptions: Sendable, Equatable {
 
     public init(maxRows: Int = defaultMaxRows, foldAffine: Bool = true, fuseEpilogues: Bool = true,
                 concatByLayout: Bool = true, kernels: KernelSet = .detected,
-                bf16Weights: Bool = false) {
+                storedWeights: WeightStorage = .float32, precisionChooser: PrecisionChooser = .measuring) {
         self.maxRows = maxRows
         self.foldAffine = foldAffine
         self.fuseEpilogues = fuseEpilogues
         self.concatByLayout = concatByLayout
         self.kernels = kernels
-        self.bf16Weights = bf16Weights
+        self.storedWeights = storedWeights
+        self.precisionChooser = precisionChooser
     }
 
     /// Every rewrite off: the graph's operations one by one (for tests and debugging).

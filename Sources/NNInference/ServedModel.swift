@@ -2,7 +2,7 @@ import NNCore
 import NNFormat
 
 /// A model file in the form nnserve serves it: compiled by the one rule for how a version is
-/// compiled (bf16 dot products for a file stored with bf16 weights, where the CPU has them),
+/// compiled (bf16 or int8 dot products for a file stored so, where they measure faster),
 /// with the verdict of its self-test rows run through that very plan on this machine.
 /// nnserve's load, nnexport's verification and `inspect`, and nnbench all take this form, so
 /// a file passes or fails its self-test the same way everywhere.
@@ -20,7 +20,7 @@ public struct ServedModel: Sendable {
 
     /// How `file` is compiled to serve batches of up to `maxRows` rows.
     public static func options(for file: ModelFile, maxRows: Int = PlanOptions.defaultMaxRows) -> PlanOptions {
-        PlanOptions(maxRows: maxRows, bf16Weights: file.weightStorage == .bfloat16)
+        PlanOptions(maxRows: maxRows, storedWeights: file.weightStorage)
     }
 }
 

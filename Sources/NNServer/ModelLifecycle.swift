@@ -53,8 +53,11 @@ final class ModelLifecycle: @unchecked Sendable {
                                          metrics: metrics.modelMetrics(name: name, version: version),
                                          driftWindowRows: configuration.driftWindowRows)
             let millis = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
-            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms\(loaded.plan.computesInBF16 ? " (bf16 dot products)" : ""), self-test \(served.selfTest)",
+            logger.info("loaded \(name) v\(version) in \(String(format: "%.1f", millis)) ms\(loaded.plan.reducedPrecisionSummary), self-test \(served.selfTest)",
                         metadata: ["model": "\(name)", "version": "\(version)"])
+            for choice in loaded.plan.precisionChoices {
+                logger.info("\(name) v\(version) kernel choice: \(choice)", metadata: ["model": "\(name)", "version": "\(version)"])
+            }
             lock.withLock { refused[path] = nil }
             return .loaded(loaded)
         } catch {

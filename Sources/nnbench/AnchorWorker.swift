@@ -52,6 +52,12 @@ final class AnchorWorker {
         ask("\(model) \(batch) \(threads) \(blockSeconds)").flatMap { Double($0) }
     }
 
+    /// ONNX Runtime's dynamic int8 of `model` against its fp32 form on 256 seeded rows: the
+    /// largest error relative to each row's largest output magnitude.
+    func int8Error(model: String) -> Double? {
+        ask("error \(model)").flatMap { Double($0) }
+    }
+
     /// PyTorch: training samples/s of `model` at `batch` with `threads` threads, and the Adam
     /// that gave it ("adam" or "fused": the faster of the two is kept).
     func trainingSamplesPerSecond(model: String, batch: Int, threads: Int, minSeconds: Double) -> (Double, optimizer: String)? {

@@ -57,16 +57,22 @@ extension NNBench {
         @Flag(help: "Print one JSON object per model and batch instead of a table.")
         var json = false
 
-        @Option(help: "Weights as stored: fp32, or bf16 (served as a `nnexport --weights bf16` model: bf16 dot products where the CPU has them; ONNX Runtime stays fp32).")
+        @Option(help: "Weights as stored: fp32, bf16 or int8 (served as a `nnexport --weights` model of that storage, the reduced kernel on every layer it applies to; ONNX Runtime stays fp32, and with int8 its own quantize_dynamic int8 runs beside it).")
         var weights = "fp32"
 
         func run() throws {
             BLASThreads.set(timing.threads)
             guard ort == "auto" || ort == "off" else { throw ValidationError("--ort: '\(ort)' is neither auto nor off") }
-            guard weights == "fp32" || weights == "bf16" else { throw ValidationError("--weights: '\(weights)' is neither fp32 nor bf16") }
+            let storage: WeightStorage
+            switch weights {
+            case "fp32": storage = .float32
+            case "bf16": storage = .bfloat16
+            case "int8": storage = .int8
+            default: throw ValidationError("--weights: '\(weights)' is not fp32, bf16 or int8")
+            }
             let benchmark = KernelBenchmark(stopwatch: timing.stopwatch, anchors: try Self.loadAnchors(anchors),
                                             ort: ort == "auto" ? AnchorWorker.onnxRuntime() : nil, threads: timing.threads, rounds: rounds,
-                                            bf16: weights == "bf16")
+                                            weights: storage)
             var results: [KernelBenchmark.Result] = []
             for name in models.split(separator: ",") {
                 guard let model = ReferenceModel(rawValue: String(name)) else {

@@ -92,7 +92,7 @@ final class BF16Tests: XCTestCase {
         let batch = GraphFixtures.randomBatch(rows: 37, width: 64)
         for kernels in KernelSet.supported {
             let fp32 = try Executor(plan: Plan(graph: graph, options: PlanOptions(kernels: kernels))).predict(["x": batch])
-            let plan = try Plan(graph: graph, options: PlanOptions(kernels: kernels, bf16Weights: true))
+            let plan = try Plan(graph: graph, options: PlanOptions(kernels: kernels, storedWeights: .bfloat16, precisionChooser: .reducedWherePossible))
             XCTAssertEqual(plan.computesInBF16, kernels == .avx512bf16, "\(kernels)")
             // 64×256 weights in bf16; 256×10 (2,560, under bf16MinimumWeights) stays fp32.
             XCTAssertEqual(plan.stepDescriptions.filter { $0.hasSuffix(", bf16)") }.count, kernels == .avx512bf16 ? 1 : 0,
@@ -101,7 +101,7 @@ final class BF16Tests: XCTestCase {
             for (name, expected) in fp32 {
                 let actual = try XCTUnwrap(outputs[name])
                 guard kernels == .avx512bf16 else {
-                    XCTAssertEqual(actual.scalars, expected.scalars, "\(kernels) ignores bf16Weights")
+                    XCTAssertEqual(actual.scalars, expected.scalars, "\(kernels) ignores storedWeights")
                     continue
                 }
                 for row in 0..<expected.shape[0] {

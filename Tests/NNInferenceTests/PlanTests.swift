@@ -100,6 +100,7 @@ final class PlanTests: XCTestCase {
     }
 
     func testAVX512BF16KernelsMatchReference() throws { try assertKernelSetMatchesReference(.avx512bf16) }
+    func testAVX512VNNIKernelsMatchReference() throws { try assertKernelSetMatchesReference(.avx512vnni) }
     func testAVX512KernelsMatchReference() throws { try assertKernelSetMatchesReference(.avx512) }
     func testAVX2KernelsMatchReference() throws { try assertKernelSetMatchesReference(.avx2) }
     func testPortableKernelsMatchReference() throws { try assertKernelSetMatchesReference(.portable) }

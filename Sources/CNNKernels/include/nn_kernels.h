@@ -58,8 +58,10 @@ typedef enum {
     NN_KERNELS_PORTABLE = 0, /* plain C, any CPU: the cross-check for the others */
     NN_KERNELS_AVX2 = 1,     /* AVX2 + FMA (Haswell, Zen 1-3 and later) */
     NN_KERNELS_AVX512 = 2,   /* AVX-512 F/BW/DQ/VL + AVX2 + FMA (Skylake-SP and later Xeons, Zen 4/5) */
-    NN_KERNELS_AVX512_BF16 = 3 /* the AVX-512 set + AVX512_BF16 for bf16-stored models (Cooper Lake,
-                                  Sapphire Rapids and later Xeons, Zen 4/5) */
+    NN_KERNELS_AVX512_BF16 = 3, /* the AVX-512 VNNI set + AVX512_BF16 for bf16-stored models (Cooper
+                                   Lake, Sapphire Rapids and later Xeons, Zen 4/5) */
+    NN_KERNELS_AVX512_VNNI = 4  /* the AVX-512 set + AVX512_VNNI (vpdpbusd) for int8-stored models
+                                   (Cascade Lake, Ice Lake and later Xeons, Zen 4/5) */
 } nn_kernel_set;
 
 /* 1 when this CPU (and OS) runs every instruction of the set, else 0. */
@@ -77,7 +79,16 @@ int nn_cpu_supports(nn_kernel_set set);
  * dense_bf16: as dense, with the weights bf16 as laid out by nn_pack_weights_bf16 and each
  *   input rounded to bf16 (vdpbf16ps; fp32 accumulation and epilogue; within 2⁻⁷·Σ|x·w| of
  *   the exact sum over the packed weights). NULL in every set but
- *   avx512bf16: plans use it only for models stored as bf16 (PlanOptions.bf16Weights).
+ *   avx512bf16: plans use it only for models stored as bf16 (PlanOptions.storedWeights).
+ * dense_int8: as dense, with int8 weights q (w[p][j] ≈ q[p][j]·column_scales[j]) as laid out by
+ *   nn_pack_weights_int8, column_sums[j] = Σ_p q[p][j], and each input row quantized per call
+ *   into `scratch` (nn_int8_scratch_bytes(rows, k) bytes, 64-byte aligned, owned by the caller):
+ *   u = clamp(round(x·L/(hi-lo)) + z, 0, L) with lo = min(0, min x), hi = max(0, max x),
+ *   L = int8_levels, z = round(-lo·L/(hi-lo)), so x ≈ (u - z)·(hi-lo)/L. The products are
+ *   summed exactly in int32 and y = epilogue(float(Σ u·q - z·column_sums[j]) · (row_scale ·
+ *   column_scales[j])): the offset z is removed exactly. Every variant computes the same
+ *   integers as nn_dense_int8_reference with its table's int8_levels, so outputs differ only
+ *   in the epilogue's last bits.
  * epilogue_apply: the epilogue in place on y[rows, n] (after a GEMM wrote the products to y).
  * activation: y = activation(x), elementwise or (softmax) row-wise; y may equal x.
  * gemm: c[m, n] = op(a)[m, k] · b[k, n] (+ bias[j] on every row when bias is not NULL), for
@@ -101,6 +112,12 @@ typedef struct {
     void (*dense_bf16)(int rows, int k, int n, const float *x, int ldx, const uint16_t *packed, float *y, int ldy,
                        const nn_epilogue *epilogue);
     void (*epilogue_apply)(int rows, int n, float *y, int ldy, const nn_epilogue *epilogue);
+    void (*dense_int8)(int rows, int k, int n, const float *x, int ldx, const int8_t *packed, const float *column_scales,
+                       const int32_t *column_sums, void *scratch, float *y, int ldy, const nn_epilogue *epilogue);
+    /* Levels of the inputs' quantization in dense_int8: 255 where products are summed in 32
+       bits (vpdpbusd, portable), 127 where pairs are summed in 16 bits first (vpmaddubsw:
+       2·127·127 fits, 2·255·127 would saturate). */
+    int int8_levels;
     void (*activation)(int rows, int n, const float *x, int ldx, float *y, int ldy, int activation, float alpha);
     void (*gemm)(int m, int n, int k, const float *a, long lda, int transpose_a, const float *b, int ldb,
                  const float *bias, float *c, int ldc);
@@ -127,6 +144,26 @@ long nn_packed_weights_bf16_count(int k, int n, int panel_columns);
    p·panel_columns ... — one 32-bit lane per column, as vdpbf16ps reads them — with zeros past
    n and, for odd k, a zero row at the end. */
 void nn_pack_weights_bf16(int k, int n, const float *w, int ldw, int panel_columns, uint16_t *packed);
+
+/* Columns per panel of the int8 weights: one 512-bit vector of 16 columns × 4 rows, the layout
+   every int8 variant reads (AVX2 as two halves). */
+enum { NN_INT8_PANEL_COLUMNS = 16 };
+
+/* Bytes needed by nn_pack_weights_int8 for a k×n matrix. */
+long nn_packed_weights_int8_bytes(int k, int n);
+
+/* q[k, n] in panels of 16 columns: panel p holds, for each quad of rows (4t ... 4t+3), 16
+   columns × 4 bytes (q[4t][j], q[4t+1][j], q[4t+2][j], q[4t+3][j]) — one 32-bit lane per column,
+   as vpdpbusd reads it — with zeros past n and past k. Also writes column_sums[j] = Σ_p q[p][j]. */
+void nn_pack_weights_int8(int k, int n, const int8_t *q, int ldq, int8_t *packed, int32_t *column_sums);
+
+/* Bytes of the scratch dense_int8 needs for `rows` rows of k inputs. */
+long nn_int8_scratch_bytes(int rows, int k);
+
+/* The oracle of every dense_int8 variant: plain loops, inputs quantized to `levels` levels. */
+void nn_dense_int8_reference(int levels, int rows, int k, int n, const float *x, int ldx, const int8_t *packed,
+                             const float *column_scales, const int32_t *column_sums, void *scratch, float *y, int ldy,
+                             const nn_epilogue *epilogue);
 
 /* y[:, j] = x[:, j] * scale[j] + shift[j]; y may equal x. */
 void nn_affine(int rows, int n, const float *x, int ldx,

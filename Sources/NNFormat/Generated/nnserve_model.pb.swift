@@ -67,6 +67,11 @@ public nonisolated struct Nnserve_Metadata: Sendable {
   /// Rewrites applied at export ("fold_batch_norm:bn1->dense1", "remove_dropout:drop1", …).
   public var folds: [String] = []
 
+  /// Reduced-precision weights (bf16, int8): what export's accuracy gate measured against the
+  /// fp32 model on held-out rows ("rows", "max_relative_error", "label.accuracy_change_points",
+  /// "price.rmse_change_percent", …).
+  public var precisionGate: Dictionary<String,Double> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -170,7 +175,7 @@ nonisolated extension Nnserve_NamedTensor: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Nnserve_Metadata: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Metadata"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}producer\0\u{3}producer_version\0\u{3}created_unix_millis\0\u{3}training_metrics\0\u{1}description\0\u{1}folds\0\u{c}\u{7}\u{19}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}producer\0\u{3}producer_version\0\u{3}created_unix_millis\0\u{3}training_metrics\0\u{1}description\0\u{1}folds\0\u{3}precision_gate\0\u{c}\u{8}\u{18}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -184,6 +189,7 @@ nonisolated extension Nnserve_Metadata: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.trainingMetrics) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.folds) }()
+      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.precisionGate) }()
       default: break
       }
     }
@@ -208,6 +214,9 @@ nonisolated extension Nnserve_Metadata: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.folds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.folds, fieldNumber: 6)
     }
+    if !self.precisionGate.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.precisionGate, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -218,6 +227,7 @@ nonisolated extension Nnserve_Metadata: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.trainingMetrics != rhs.trainingMetrics {return false}
     if lhs.description_p != rhs.description_p {return false}
     if lhs.folds != rhs.folds {return false}
+    if lhs.precisionGate != rhs.precisionGate {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -34,6 +34,9 @@ public nonisolated enum Nnserve_DataType: SwiftProtobuf.Enum, Swift.CaseIterable
   case float32 // = 0
   case float16 // = 1
   case bfloat16 // = 2
+
+  /// Signed 8-bit codes q with one scale per column (the last dimension): value = q·scale.
+  case int8 // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -45,6 +48,7 @@ public nonisolated enum Nnserve_DataType: SwiftProtobuf.Enum, Swift.CaseIterable
     case 0: self = .float32
     case 1: self = .float16
     case 2: self = .bfloat16
+    case 3: self = .int8
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -54,6 +58,7 @@ public nonisolated enum Nnserve_DataType: SwiftProtobuf.Enum, Swift.CaseIterable
     case .float32: return 0
     case .float16: return 1
     case .bfloat16: return 2
+    case .int8: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -63,6 +68,7 @@ public nonisolated enum Nnserve_DataType: SwiftProtobuf.Enum, Swift.CaseIterable
     .float32,
     .float16,
     .bfloat16,
+    .int8,
   ]
 
 }
@@ -146,6 +152,9 @@ public nonisolated struct Nnserve_Tensor: Sendable {
   public var dataType: Nnserve_DataType = .float32
 
   public var data: Data = Data()
+
+  /// DATA_TYPE_INT8: one scale per column of the last dimension.
+  public var columnScales: [Float] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -385,59 +394,62 @@ public nonisolated struct Nnserve_Dense: Sendable {
   fileprivate var _activation: Nnserve_Activation? = nil
 }
 
-public nonisolated struct Nnserve_BatchNorm: Sendable {
+public nonisolated struct Nnserve_BatchNorm: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var gamma: Nnserve_Tensor {
-    get {_gamma ?? Nnserve_Tensor()}
-    set {_gamma = newValue}
+    get {_storage._gamma ?? Nnserve_Tensor()}
+    set {_uniqueStorage()._gamma = newValue}
   }
   /// Returns true if `gamma` has been explicitly set.
-  public var hasGamma: Bool {self._gamma != nil}
+  public var hasGamma: Bool {_storage._gamma != nil}
   /// Clears the value of `gamma`. Subsequent reads from it will return its default value.
-  public mutating func clearGamma() {self._gamma = nil}
+  public mutating func clearGamma() {_uniqueStorage()._gamma = nil}
 
   public var beta: Nnserve_Tensor {
-    get {_beta ?? Nnserve_Tensor()}
-    set {_beta = newValue}
+    get {_storage._beta ?? Nnserve_Tensor()}
+    set {_uniqueStorage()._beta = newValue}
   }
   /// Returns true if `beta` has been explicitly set.
-  public var hasBeta: Bool {self._beta != nil}
+  public var hasBeta: Bool {_storage._beta != nil}
   /// Clears the value of `beta`. Subsequent reads from it will return its default value.
-  public mutating func clearBeta() {self._beta = nil}
+  public mutating func clearBeta() {_uniqueStorage()._beta = nil}
 
   public var movingMean: Nnserve_Tensor {
-    get {_movingMean ?? Nnserve_Tensor()}
-    set {_movingMean = newValue}
+    get {_storage._movingMean ?? Nnserve_Tensor()}
+    set {_uniqueStorage()._movingMean = newValue}
   }
   /// Returns true if `movingMean` has been explicitly set.
-  public var hasMovingMean: Bool {self._movingMean != nil}
+  public var hasMovingMean: Bool {_storage._movingMean != nil}
   /// Clears the value of `movingMean`. Subsequent reads from it will return its default value.
-  public mutating func clearMovingMean() {self._movingMean = nil}
+  public mutating func clearMovingMean() {_uniqueStorage()._movingMean = nil}
 
   public var movingVariance: Nnserve_Tensor {
-    get {_movingVariance ?? Nnserve_Tensor()}
-    set {_movingVariance = newValue}
+    get {_storage._movingVariance ?? Nnserve_Tensor()}
+    set {_uniqueStorage()._movingVariance = newValue}
   }
   /// Returns true if `movingVariance` has been explicitly set.
-  public var hasMovingVariance: Bool {self._movingVariance != nil}
+  public var hasMovingVariance: Bool {_storage._movingVariance != nil}
   /// Clears the value of `movingVariance`. Subsequent reads from it will return its default value.
-  public mutating func clearMovingVariance() {self._movingVariance = nil}
+  public mutating func clearMovingVariance() {_uniqueStorage()._movingVariance = nil}
 
-  public var epsilon: Float = 0
+  public var epsilon: Float {
+    get {_storage._epsilon}
+    set {_uniqueStorage()._epsilon = newValue}
+  }
 
-  public var momentum: Float = 0
+  public var momentum: Float {
+    get {_storage._momentum}
+    set {_uniqueStorage()._momentum = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _gamma: Nnserve_Tensor? = nil
-  fileprivate var _beta: Nnserve_Tensor? = nil
-  fileprivate var _movingMean: Nnserve_Tensor? = nil
-  fileprivate var _movingVariance: Nnserve_Tensor? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Nnserve_Dropout: Sendable {
@@ -629,7 +641,7 @@ public nonisolated struct Nnserve_Graph: Sendable {
 fileprivate nonisolated let _protobuf_package = "nnserve"
 
 nonisolated extension Nnserve_DataType: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATA_TYPE_FLOAT32\0\u{1}DATA_TYPE_FLOAT16\0\u{1}DATA_TYPE_BFLOAT16\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATA_TYPE_FLOAT32\0\u{1}DATA_TYPE_FLOAT16\0\u{1}DATA_TYPE_BFLOAT16\0\u{1}DATA_TYPE_INT8\0")
 }
 
 nonisolated extension Nnserve_ActivationKind: SwiftProtobuf._ProtoNameProviding {
@@ -638,7 +650,7 @@ nonisolated extension Nnserve_ActivationKind: SwiftProtobuf._ProtoNameProviding 
 
 nonisolated extension Nnserve_Tensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Tensor"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shape\0\u{3}data_type\0\u{1}data\0\u{c}\u{4}\u{c}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shape\0\u{3}data_type\0\u{1}data\0\u{3}column_scales\0\u{c}\u{5}\u{b}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -649,6 +661,7 @@ nonisolated extension Nnserve_Tensor: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 1: try { try decoder.decodeRepeatedInt64Field(value: &self.shape) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.dataType) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.data) }()
+      case 4: try { try decoder.decodeRepeatedFloatField(value: &self.columnScales) }()
       default: break
       }
     }
@@ -664,6 +677,9 @@ nonisolated extension Nnserve_Tensor: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.data.isEmpty {
       try visitor.visitSingularBytesField(value: self.data, fieldNumber: 3)
     }
+    if !self.columnScales.isEmpty {
+      try visitor.visitPackedFloatField(value: self.columnScales, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -671,6 +687,7 @@ nonisolated extension Nnserve_Tensor: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.shape != rhs.shape {return false}
     if lhs.dataType != rhs.dataType {return false}
     if lhs.data != rhs.data {return false}
+    if lhs.columnScales != rhs.columnScales {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1110,56 +1127,102 @@ nonisolated extension Nnserve_BatchNorm: SwiftProtobuf.Message, SwiftProtobuf._M
   public static let protoMessageName: String = _protobuf_package + ".BatchNorm"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gamma\0\u{1}beta\0\u{3}moving_mean\0\u{3}moving_variance\0\u{1}epsilon\0\u{1}momentum\0\u{c}\u{7}\u{9}")
 
+  fileprivate class _StorageClass {
+    var _gamma: Nnserve_Tensor? = nil
+    var _beta: Nnserve_Tensor? = nil
+    var _movingMean: Nnserve_Tensor? = nil
+    var _movingVariance: Nnserve_Tensor? = nil
+    var _epsilon: Float = 0
+    var _momentum: Float = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _gamma = source._gamma
+      _beta = source._beta
+      _movingMean = source._movingMean
+      _movingVariance = source._movingVariance
+      _epsilon = source._epsilon
+      _momentum = source._momentum
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._gamma) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._beta) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._movingMean) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._movingVariance) }()
-      case 5: try { try decoder.decodeSingularFloatField(value: &self.epsilon) }()
-      case 6: try { try decoder.decodeSingularFloatField(value: &self.momentum) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._gamma) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._beta) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._movingMean) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._movingVariance) }()
+        case 5: try { try decoder.decodeSingularFloatField(value: &_storage._epsilon) }()
+        case 6: try { try decoder.decodeSingularFloatField(value: &_storage._momentum) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._gamma {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    try { if let v = self._beta {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    try { if let v = self._movingMean {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try { if let v = self._movingVariance {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if self.epsilon.bitPattern != 0 {
-      try visitor.visitSingularFloatField(value: self.epsilon, fieldNumber: 5)
-    }
-    if self.momentum.bitPattern != 0 {
-      try visitor.visitSingularFloatField(value: self.momentum, fieldNumber: 6)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._gamma {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._beta {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._movingMean {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._movingVariance {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if _storage._epsilon.bitPattern != 0 {
+        try visitor.visitSingularFloatField(value: _storage._epsilon, fieldNumber: 5)
+      }
+      if _storage._momentum.bitPattern != 0 {
+        try visitor.visitSingularFloatField(value: _storage._momentum, fieldNumber: 6)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Nnserve_BatchNorm, rhs: Nnserve_BatchNorm) -> Bool {
-    if lhs._gamma != rhs._gamma {return false}
-    if lhs._beta != rhs._beta {return false}
-    if lhs._movingMean != rhs._movingMean {return false}
-    if lhs._movingVariance != rhs._movingVariance {return false}
-    if lhs.epsilon != rhs.epsilon {return false}
-    if lhs.momentum != rhs.momentum {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._gamma != rhs_storage._gamma {return false}
+        if _storage._beta != rhs_storage._beta {return false}
+        if _storage._movingMean != rhs_storage._movingMean {return false}
+        if _storage._movingVariance != rhs_storage._movingVariance {return false}
+        if _storage._epsilon != rhs_storage._epsilon {return false}
+        if _storage._momentum != rhs_storage._momentum {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
