@@ -134,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "nnexport",
             dependencies: [
-                "NNExport", "NNFormat", "NNOnnx",
+                "NNExport", "NNFormat", "NNOnnx", "NNTrain", "NNCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

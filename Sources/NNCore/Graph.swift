@@ -224,3 +224,18 @@ public struct BatchNorm: Sendable, Equatable {
     /// "batch norm" or "scale and shift", for messages about folding it.
     public var kindDescription: String { isAffine ? "scale and shift" : "batch norm" }
 }
+
+extension Graph {
+    /// The activation the value of `node` ends in: a dense layer's, or an activation node's
+    /// (nil for any other node). Tells a classifier's output (softmax, sigmoid) from a value.
+    public func activation(endingNode node: String) -> Activation? {
+        switch self.node(named: node)?.operation {
+        case .dense(let dense)?: dense.activation
+        case .activation(let activation)?: activation
+        default: nil
+        }
+    }
+
+    /// Whether the value of `node` is a sigmoid's.
+    public func endsInSigmoid(_ node: String) -> Bool { activation(endingNode: node) == .sigmoid }
+}

@@ -11,6 +11,7 @@ public enum ExportError: Error, Equatable, CustomStringConvertible {
     case verificationFailed(path: String, maxRelativeError: Double, tolerance: Double)
     case file(FormatError)
     case io(path: String, detail: String)
+    case accuracyBudgetExceeded(weights: WeightStorage, violations: [String], rows: String)
 
     public var description: String {
         switch self {
@@ -32,6 +33,9 @@ public enum ExportError: Error, Equatable, CustomStringConvertible {
             "\(error)"
         case .io(let path, let detail):
             "\(path): \(detail)"
+        case .accuracyBudgetExceeded(let weights, let violations, let rows):
+            "\(weights) weights lose too much against fp32 on \(rows): \(violations.joined(separator: "; ")); nothing was written "
+                + "(keep --weights fp32, or allow more with --max-accuracy-drop / --max-rmse-increase)"
         }
     }
 }

@@ -16,6 +16,11 @@ public enum Exporter {
         /// Input renames (`--rename-input left=pixels`), applied after `until`/`outputs`.
         public var renameInputs: [String: String] = [:]
         public var weights: WeightStorage = .float32
+        /// Rows the accuracy gate of reduced weights measures on (nil: `gateRows` synthetic
+        /// rows around the inputs' training statistics, said so in the report).
+        public var heldOut: HeldOutRows?
+        public var budget = AccuracyBudget.standard
+        public var gateRows = 1000
         public var verify = true
         public var selfTestRows = 8
         public var seed: UInt64 = 1
@@ -36,18 +41,27 @@ public enum Exporter {
         public var tolerance: Double
         public var fileBytes: Int
         public var parameters: Int
+        /// What the accuracy gate measured (reduced weights only), and on which rows.
+        public var gate: AccuracyGate.Report?
+        public var gateSource: String?
     }
 
-    /// Largest accepted self-test error (relative to each output row's largest magnitude) per
-    /// weight storage: float32 differs from the unfolded graph only by folding's rounding;
-    /// the lossy types by their precision (fp16 has 11 significant bits, bf16 8).
-    public static func tolerance(for weights: WeightStorage) -> Double {
-        switch weights {
-        case .float16: 1e-2
-        case .bfloat16: 5e-2
-        case .int8: 1e-1
-        case .float32: 1e-4
+    /// Largest accepted self-test error (relative to each output row's largest magnitude) of
+    /// fp32 weights: the exported graph differs from the unfolded one only by folding's
+    /// rounding. Lossy storage records the error it measured (`measuredTolerance`).
+    public static let float32Tolerance = 1e-4
+
+    /// The self-test bound of a lossy file: twice the worst error of its self-test rows over
+    /// the kernels it may be served with (this CPU's, and the portable set's coarser int8),
+    /// so a load elsewhere passes and a file that computes something else fails.
+    static func measuredTolerance(_ stored: Graph, storage: WeightStorage, inputs: [NamedTensor], expected: [String: Tensor]) throws -> Double {
+        let cases = [(Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.tensor) }), expected)]
+        var worst = 0.0
+        for kernels in Set([KernelSet.detected, .portable]) {
+            let plan = try Plan(graph: stored, options: PlanOptions(kernels: kernels, storedWeights: storage, precisionChooser: .reducedWherePossible))
+            worst = max(worst, try SelfTestCheck.maxRelativeError(plan: plan, cases: cases))
         }
+        return max(1e-3, 2 * worst)
     }
 
     public static func export(_ checkpoint: CheckpointFile, options: Options, producerVersion: String = "0.1.0") throws -> Report {
@@ -94,14 +108,32 @@ public enum Exporter {
         var (exported, rewrites) = GraphSurgery.removeDropout(graph)
         rewrites = notes + renames + rewrites
         if options.fold {
-            let (folded, foldRewrites) = GraphSurgery.foldAffine(exported)
+            let (folded, foldRewrites) = GraphSurgery.foldAffine(exported, intoFollowingDense: options.weights != .int8)
             exported = folded
             rewrites += foldRewrites
         }
-        let tolerance = tolerance(for: options.weights)
+        var tolerance = float32Tolerance
+        var gate: AccuracyGate.Report?
+        var gateSource: String?
+        if options.weights != .float32 {
+            // The graph as a file of this storage will hold it: weights rounded to bf16/fp16 or int8 codes.
+            let stored = try ModelFile.decode(try ModelFile(name: name, graph: exported).encoded(
+                options: WriteOptions(shuffle: false, compressionLevel: 1, weights: options.weights)), source: name).graph
+            let rows = options.heldOut ?? HeldOutRows(
+                inputs: Dictionary(uniqueKeysWithValues: syntheticRows(exported, rows: options.gateRows, seed: options.seed &+ 1).map { ($0.name, $0.tensor) }),
+                source: "\(options.gateRows) synthetic rows around the inputs' training statistics (no held-out data; give --data for the task metric)")
+            let report = try AccuracyGate.measure(reference: exported, stored: stored, storage: options.weights, rows: rows, budget: options.budget)
+            guard report.violations.isEmpty else {
+                throw ExportError.accuracyBudgetExceeded(weights: options.weights, violations: report.violations, rows: rows.source)
+            }
+            (gate, gateSource) = (report, rows.source)
+            tolerance = try measuredTolerance(stored, storage: options.weights, inputs: selfTestInputs,
+                                              expected: Dictionary(uniqueKeysWithValues: exported.outputs.map { ($0.name, expected[$0.name]!) }))
+        }
         let metadata = ModelMetadata(producer: "nnexport", producerVersion: producerVersion,
                                      createdUnixMillis: Int64(Date().timeIntervalSince1970 * 1000),
-                                     trainingMetrics: trainingMetrics, description: description, folds: rewrites)
+                                     trainingMetrics: trainingMetrics, description: description, folds: rewrites,
+                                     precisionGate: gate?.measurements ?? [:])
         let selfTest = SelfTestCase(inputs: selfTestInputs,
                                     expectedOutputs: exported.outputs.map { NamedTensor(name: $0.name, tensor: expected[$0.name]!) },
                                     tolerance: Float(tolerance))
@@ -127,7 +159,7 @@ public enum Exporter {
         }
         return Report(path: repository.path(name: name, version: version), name: name, version: version, rewrites: rewrites,
                       warnings: warnings, maxRelativeError: measured, tolerance: tolerance, fileBytes: bytes.count,
-                      parameters: exported.parameterCount)
+                      parameters: exported.parameterCount, gate: gate, gateSource: gateSource)
     }
 
     /// A model file of `graph` as it stands (no surgery) with a self-test computed the way an
@@ -139,7 +171,7 @@ public enum Exporter {
         let expected = try Executor(plan: Plan(graph: graph, options: .unoptimized())).predict(
             Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.tensor) }))
         let test = SelfTestCase(inputs: inputs, expectedOutputs: graph.outputs.map { NamedTensor(name: $0.name, tensor: expected[$0.name]!) },
-                                tolerance: Float(tolerance(for: .float32)))
+                                tolerance: Float(float32Tolerance))
         return ModelFile(name: name, graph: graph, selfTests: [test])
     }
 

@@ -82,7 +82,10 @@ public enum GraphSurgery {
     /// Dense's only reader, or into the Dense layers that read it when those are its only
     /// readers; folds input standardization into the Dense layers that read an input when
     /// they are its only readers. Anything else stays a node (NNInference folds more at load).
-    public static func foldAffine(_ graph: Graph) -> (Graph, [String]) {
+    /// `intoFollowingDense` false keeps batch norms and standardizations that could only fold
+    /// into the rows of a following dense (int8 weights: a rescaled row would dominate its
+    /// column's scale; see PlanBuilder.lowerDense).
+    public static func foldAffine(_ graph: Graph, intoFollowingDense: Bool = true) -> (Graph, [String]) {
         var graph = graph
         var rewrites: [String] = []
         var changed = true
@@ -105,7 +108,7 @@ public enum GraphSurgery {
                     break
                 }
                 let consumers = readers(of: node.name, in: graph)
-                if !consumers.isEmpty, !graph.outputs.contains(where: { $0.node == node.name }),
+                if intoFollowingDense, !consumers.isEmpty, !graph.outputs.contains(where: { $0.node == node.name }),
                    consumers.allSatisfy({ isFoldableDense(graph.nodes[$0], in: graph) }) {
                     for consumer in consumers {
                         guard case .dense(let dense) = graph.nodes[consumer].operation else { continue }
@@ -119,7 +122,7 @@ public enum GraphSurgery {
                 }
             }
         }
-        for (inputIndex, input) in graph.inputs.enumerated() {
+        for (inputIndex, input) in graph.inputs.enumerated() where intoFollowingDense {
             guard let standardization = input.standardization else { continue }
             let consumers = readers(of: input.name, in: graph)
             guard !consumers.isEmpty, !graph.outputs.contains(where: { $0.node == input.name }),

@@ -48,13 +48,23 @@ public struct ModelInspection: Codable, Sendable {
     public var selfTestTolerance: Double?
     /// What would make nnserve refuse the file, or make its answers wrong; empty when none.
     public var problems: [String]
+    /// How the Dense weights are stored: float32, float16, bfloat16 or int8.
+    public var weights: String
+    /// What export's accuracy gate measured for reduced weights (empty for fp32).
+    public var precisionGate: [String: Double]
+    /// The plan nnserve compiles on this CPU: its kernel set, its steps, and (reduced weights)
+    /// why each layer runs the kernel it runs, as timed here (`--explain`).
+    public var kernelSet: String
+    public var planSteps: [String]
+    public var kernelChoices: [String]
 
     public static func inspect(_ path: String) throws -> ModelInspection {
         let bytes = try AtomicFile.read(path, limit: ReadLimits.default.maxPayloadBytes)
         let model = try ModelFile.decode(bytes, source: path)
         let widths = try model.graph.validate().widths
         let parameters = model.graph.parameterCount
-        let selfTest = try ServedModel(model).selfTest
+        let served = try ServedModel(model)
+        let selfTest = served.selfTest
         let (maxError, tolerance) = (selfTest.maxRelativeError, selfTest.tolerance)
         var problems = model.graph.nodes.compactMap { node -> String? in
             nonFiniteParameters(node.operation).map { "\($0) of node '\(node.name)' are not finite" }
@@ -78,7 +88,9 @@ public struct ModelInspection: Codable, Sendable {
             folds: model.metadata.folds, producer: "\(model.metadata.producer) \(model.metadata.producerVersion)",
             createdUnixMillis: model.metadata.createdUnixMillis, trainingMetrics: model.metadata.trainingMetrics,
             selfTestRows: model.selfTests.reduce(0) { $0 + ($1.inputs.first?.tensor.shape[0] ?? 0) },
-            selfTestMaxRelativeError: maxError, selfTestTolerance: tolerance, problems: problems)
+            selfTestMaxRelativeError: maxError, selfTestTolerance: tolerance, problems: problems,
+            weights: model.weightStorage.rawValue, precisionGate: model.metadata.precisionGate, kernelSet: served.plan.kernels.rawValue,
+            planSteps: served.plan.stepDescriptions, kernelChoices: served.plan.precisionChoices)
     }
 
     /// Which parameters of an operation hold NaN or infinity ("weights", "bias", …), if any.
@@ -106,8 +118,9 @@ public struct ModelInspection: Codable, Sendable {
         }
     }
 
-    public var text: String {
-        var lines = ["model '\(name)': \(parameters) parameters, \(fileBytes) bytes (\(String(format: "%.3f", compressionRatio)) of float32 parameters)"]
+    /// The report; `explain` adds the plan compiled on this CPU and each layer's kernel choice.
+    public func text(explain: Bool = false) -> String {
+        var lines = ["model '\(name)': \(parameters) parameters, \(fileBytes) bytes (\(String(format: "%.3f", compressionRatio)) of float32 parameters), \(weights) weights"]
         lines.append("produced by \(producer) at \(Date(timeIntervalSince1970: Double(createdUnixMillis) / 1000))")
         for input in inputs {
             lines.append("input  \(input.name) [rows, \(input.width)]\(input.standardized ? " standardized" : "")"
@@ -127,6 +140,17 @@ public struct ModelInspection: Codable, Sendable {
         lines.append("folds: " + (folds.isEmpty ? "none" : folds.joined(separator: "; ")))
         if !trainingMetrics.isEmpty {
             lines.append("training metrics: " + trainingMetrics.keys.sorted().map { String(format: "%@ %.4f", $0, trainingMetrics[$0]!) }.joined(separator: "  "))
+        }
+        if !precisionGate.isEmpty {
+            lines.append("accuracy gate at export: " + precisionGate.keys.sorted().map { String(format: "%@ %.4g", $0, precisionGate[$0]!) }.joined(separator: "  "))
+        }
+        if explain {
+            lines.append("plan on this CPU (kernel set \(kernelSet)):")
+            lines += planSteps.map { "  \($0)" }
+            if !kernelChoices.isEmpty {
+                lines.append("kernel choices (timed on this CPU; a reduced kernel runs only where faster than fp32):")
+                lines += kernelChoices.map { "  \($0)" }
+            }
         }
         if let error = selfTestMaxRelativeError, let tolerance = selfTestTolerance {
             lines.append("self-test: \(selfTestRows) rows, max relative error \(error) (tolerance \(tolerance)): \(error <= tolerance ? "passed" : "FAILED")")

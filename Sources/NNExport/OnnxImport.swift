@@ -30,7 +30,7 @@ public enum OnnxImport {
             Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.tensor) }))
         let (graph, rewrites) = GraphSurgery.foldAffine(unfolded)
         let test = SelfTestCase(inputs: inputs, expectedOutputs: graph.outputs.map { NamedTensor(name: $0.name, tensor: expected[$0.name]!) },
-                                tolerance: Float(Exporter.tolerance(for: .float32)))
+                                tolerance: Float(Exporter.float32Tolerance))
         let metadata = ModelMetadata(producer: "nnserve (ONNX import at load)", description: description(of: conversion, file: (path as NSString).lastPathComponent),
                                      folds: conversion.notes + rewrites)
         return ModelFile(name: name, graph: graph, metadata: metadata, selfTests: [test])
@@ -97,7 +97,7 @@ public enum OnnxExport {
             rewrites += foldRewrites
         }
         let bytes = try OnnxExporter.bytes(of: exported, name: name, producerVersion: producerVersion)
-        let tolerance = Exporter.tolerance(for: .float32)
+        let tolerance = Exporter.float32Tolerance
         let check = { (file: String) throws -> Double in
             let reread = try OnnxImporter.convert(contentsOf: file).graph
             let cases = [(inputs: inputs, expected: Dictionary(uniqueKeysWithValues: exported.outputs.map { ($0.name, expected[$0.name]!) }))]

@@ -88,7 +88,11 @@ struct PlanBuilder {
         var weights = dense.weights
         var bias = dense.bias
         let input: Int
-        if options.foldAffine, let symbol = symbols[source], let affine = symbol.affine {
+        // Not into int8 weights: scaling a row by 1/std (a near-constant pixel: std 0.05) makes
+        // it dominate its column's int8 scale and rounds the other rows away (digits lost 0.8
+        // accuracy points). The affine then runs as its own step on the fp32 inputs.
+        let int8Candidate = options.storedWeights == .int8 && dense.weights.count >= PrecisionChooser.minimumWeights
+        if options.foldAffine, !int8Candidate, let symbol = symbols[source], let affine = symbol.affine {
             let folded = DenseParameters(weights: weights, bias: bias, activation: dense.activation).foldingBefore(affine)
             (weights, bias) = (folded.weights, folded.bias)
             input = symbol.value

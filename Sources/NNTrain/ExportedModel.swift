@@ -40,14 +40,19 @@ public enum ExportedModel {
     /// Metrics of the exported graph on `table`, which has the inputs' columns and a column
     /// per output (named like it) holding the targets.
     public static func evaluate(_ graph: Graph, table: CSVTable) throws -> [String: Double] {
+        let (spec, data) = try rows(graph, table: table)
+        return try Metrics.evaluate(graph, heads: spec.outputs.map { Metrics.Head(name: $0.name, loss: spec.loss(of: $0)) }, data: data)
+    }
+
+    /// `table`'s rows as the graph's inputs (features) and, per output, the targets of the column
+    /// named like it (`heads`).
+    public static func rows(_ graph: Graph, table: CSVTable) throws -> (spec: ModelSpec, data: TrainingData) {
         let inputs = graph.inputs.map { input in
             var spec = ModelSpec.Input(name: input.name)
             spec.columns = input.columns.isEmpty ? (input.featureNames.isEmpty ? nil : input.featureNames) : input.columns.map(\.name)
             return spec
         }
-        let heads = heads(of: graph)
-        let spec = ModelSpec(inputs: inputs, layers: [], outputs: heads)
-        let (data, _) = try TrainingData.from(table, spec: spec, encoding: TableEncoding(graph: graph))
-        return try Metrics.evaluate(graph, heads: heads.map { Metrics.Head(name: $0.name, loss: spec.loss(of: $0)) }, data: data)
+        let spec = ModelSpec(inputs: inputs, layers: [], outputs: heads(of: graph))
+        return (spec, try TrainingData.from(table, spec: spec, encoding: TableEncoding(graph: graph)).0)
     }
 }

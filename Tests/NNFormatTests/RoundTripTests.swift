@@ -33,6 +33,42 @@ final class RoundTripTests: XCTestCase {
         }
     }
 
+    /// int8 kernels: codes with one scale per column, read back as q·scale (within half a step
+    /// of the original), biases kept fp32; a second write of what was read stores the same codes.
+    func testInt8WeightsRoundTripWithinHalfAStepAndKeepFP32Biases() throws {
+        let model = FormatFixtures.smallModel()
+        let options = WriteOptions(shuffle: true, compressionLevel: 3, weights: .int8)
+        let decoded = try ModelFile.decode(try model.encoded(options: options), source: "memory")
+        XCTAssertEqual(decoded.weightStorage, .int8)
+        for (original, loaded) in zip(model.graph.nodes, decoded.graph.nodes) {
+            guard case .dense(let a) = original.operation, case .dense(let b) = loaded.operation else { continue }
+            let columns = a.weights.shape[1]
+            for column in 0..<columns {
+                let step = (0..<a.weights.shape[0]).map { abs(a.weights[$0, column]) }.max()! / 127
+                for row in 0..<a.weights.shape[0] {
+                    XCTAssertEqual(b.weights[row, column], a.weights[row, column], accuracy: step / 2 * 1.0001 + 1e-9, "\(original.name) (\(row), \(column))")
+                }
+            }
+            XCTAssertEqual(b.bias, a.bias, "biases stay fp32")
+        }
+        let again = try ModelFile.decode(try decoded.encoded(options: options), source: "memory")
+        XCTAssertEqual(again.graph, decoded.graph, "codes of decoded weights are the stored codes")
+    }
+
+    /// An int8 tensor whose column scales do not match its columns (or are not positive) is
+    /// refused, naming the tensor.
+    func testInt8TensorsWithWrongColumnScalesAreRefused() throws {
+        var stored = TensorCoding.encode(Tensor(shape: [2, 3], values: [127, -2, 3, 4, 127, -127]), as: .int8)
+        XCTAssertEqual(stored.columnScales.count, 3)
+        XCTAssertEqual(try TensorCoding.decode(stored, name: "w", source: "test").scalars, [127, -2, 3, 4, 127, -127], "columns whose largest value is 127 have scale 1")
+        for scales: [Float] in [[1, 1], [1, 0, 1], [1, .nan, 1]] {
+            stored.columnScales = scales
+            XCTAssertThrowsError(try TensorCoding.decode(stored, name: "w", source: "test")) { error in
+                XCTAssertTrue("\(error)".contains("'w' is int8 with \(scales.count) column scales for 3 columns"), "\(error)")
+            }
+        }
+    }
+
     /// Files may hold a Softmax node (older writers); the IR has one form for softmax, so it
     /// decodes as a softmax activation and every consumer has a single branch for it.
     func testSoftmaxNodeDecodesAsTheSoftmaxActivation() throws {

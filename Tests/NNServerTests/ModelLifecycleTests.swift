@@ -72,7 +72,7 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
         var file = try Exporter.selfTestedModel(name: "half", graph: GraphFixtures.mlp([64, 128, 3], seed: 9))
         file.selfTests = file.selfTests.map { test in
             var test = test
-            test.tolerance = Float(Exporter.tolerance(for: .bfloat16))
+            test.tolerance = 5e-2  // bf16 keeps 8 significant bits
             return test
         }
         try file.write(to: "\(repository)/half/1/model.nnm", options: WriteOptions(shuffle: true, compressionLevel: 3, weights: .bfloat16))

@@ -120,18 +120,3 @@ enum RunChecks {
         }
     }
 }
-
-extension Graph {
-    /// The activation the value of `node` ends in: a dense layer's, or an activation node's
-    /// (nil for any other node).
-    func activation(endingNode node: String) -> Activation? {
-        switch self.node(named: node)?.operation {
-        case .dense(let dense)?: dense.activation
-        case .activation(let activation)?: activation
-        default: nil
-        }
-    }
-
-    /// Whether the value of `node` is a sigmoid's.
-    func endsInSigmoid(_ node: String) -> Bool { activation(endingNode: node) == .sigmoid }
-}

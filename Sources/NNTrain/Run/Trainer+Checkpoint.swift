@@ -47,16 +47,7 @@ extension Trainer {
         let state = checkpoint.state
         let spec = try state.modelSpec()
         var settings = try state.trainingSettings()
-        let encoding = TableEncoding(graph: checkpoint.graph)
-        let (data, _) = try TrainingData.from(table, spec: spec, encoding: encoding)
-        let separateValidation = !state.split.validationFile.isEmpty
-        let expectedRows = state.split.trainingRows + (separateValidation ? 0 : state.split.validationRows)
-        guard data.rows == expectedRows else {
-            throw DataError.unreadable(file: table.file, detail: "has \(data.rows) rows; the checkpoint was trained on \(expectedRows)")
-        }
-        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: state.split.splitSeed)
-        let validation = separateValidation
-            ? try TrainingData.from(try CSVTable.read(state.split.validationFile, delimiter: state.split.delimiter), spec: spec, encoding: encoding).0 : data.subset(validationRows[...])
+        let (data, trainRows, validation) = try splitRows(checkpoint, table: table)
         // Pinned only when the run grows past its length: a crashed run resumed to its planned
         // end writes the uninterrupted run's bytes.
         if state.epoch + additionalEpochs != settings.epochs { settings.scheduleEpochs = settings.scheduleEpochs ?? settings.epochs }
@@ -84,5 +75,36 @@ extension Trainer {
         setup.progress = RunSetup.Progress(epoch: state.epoch, optimizerStep: state.optimizer.step, optimizerSlots: state.optimizer.slots,
                                            history: state.history.map(EpochReport.init(record:)), best: best, rateSweep: state.rateSweep)
         return try Trainer(setup)
+    }
+
+    /// The rows of `checkpoint`'s run read from its data file `table`, with the run's split:
+    /// the training rows' indices and the validation data (its own file's, or the rows split
+    /// off `table` with the run's seed).
+    static func splitRows(_ checkpoint: CheckpointFile, table: CSVTable) throws -> (data: TrainingData, trainRows: [Int], validation: TrainingData) {
+        let state = checkpoint.state
+        let spec = try state.modelSpec()
+        let settings = try state.trainingSettings()
+        let encoding = TableEncoding(graph: checkpoint.graph)
+        let (data, _) = try TrainingData.from(table, spec: spec, encoding: encoding)
+        let separateValidation = !state.split.validationFile.isEmpty
+        let expectedRows = state.split.trainingRows + (separateValidation ? 0 : state.split.validationRows)
+        guard data.rows == expectedRows else {
+            throw DataError.unreadable(file: table.file, detail: "has \(data.rows) rows; the checkpoint was trained on \(expectedRows)")
+        }
+        let (trainRows, validationRows) = TrainingData.split(rows: data.rows, validationFraction: settings.validationFraction, seed: state.split.splitSeed)
+        let validation = separateValidation
+            ? try TrainingData.from(try CSVTable.read(state.split.validationFile, delimiter: state.split.delimiter), spec: spec, encoding: encoding).0 : data.subset(validationRows[...])
+        return (data, trainRows, validation)
+    }
+
+    /// Held-out rows for `checkpoint`'s model, with its heads' targets: `table`'s rows when
+    /// given, else the run's validation rows read again from the files it names (what
+    /// `nnexport --weights int8` measures the reduced model on).
+    public static func heldOutRows(of checkpoint: CheckpointFile, table: CSVTable? = nil) throws -> TrainingData {
+        if let table {
+            return try TrainingData.from(table, spec: try checkpoint.state.modelSpec(), encoding: TableEncoding(graph: checkpoint.graph)).0
+        }
+        let split = checkpoint.state.split
+        return try splitRows(checkpoint, table: try CSVTable.read(split.trainingFile, delimiter: split.delimiter)).validation
     }
 }
