@@ -105,7 +105,16 @@ public enum AccuracyGate {
                 let changed = (0..<rows).filter { predicted(exact, $0) != predicted(reduced, $0) }.count
                 return ["class_changes_percent": 100 * Double(changed) / Double(rows)]
             }
-            func correct(_ tensor: Tensor) -> Int { (0..<rows).filter { predicted(tensor, $0) == Int(targets[$0, 0]) }.count }
+            // A class index per row, or one-hot rows (categorical cross-entropy); anything else
+            // (a fraction, a number past the classes) matches no prediction.
+            let oneHot = width > 1 && targets.shape[1] == width
+            func target(_ row: Int) -> Int? {
+                if oneHot { return predicted(targets, row) }
+                let value = targets[row, 0]
+                guard value.isFinite, value >= 0, value < Float(max(width, 2)), value == value.rounded() else { return nil }
+                return Int(value)
+            }
+            func correct(_ tensor: Tensor) -> Int { (0..<rows).filter { predicted(tensor, $0) == target($0) }.count }
             return ["accuracy_change_points": 100 * Double(correct(exact) - correct(reduced)) / Double(rows)]
         }
         func rms(_ values: [Double]) -> Double { (values.map { $0 * $0 }.reduce(0, +) / Double(max(values.count, 1))).squareRoot() }

@@ -100,8 +100,7 @@ public final class Plan: Sendable {
         self.rowChunk = rowChunk
         let decisions = planned.map { step -> PrecisionChooser.Decision? in
             guard case .dense(let dense) = step else { return nil }
-            return options.precisionChooser.choose(options.storedWeights, kernels: options.kernels,
-                                                   k: dense.inputWidth, n: dense.outputWidth)
+            return dense.decision
         }
         // The int8 scratch follows the values, on a cache line, sized for the widest int8 layer.
         let int8ScratchOffset = (valueFloats + 15) / 16 * 16

@@ -88,11 +88,14 @@ struct PlanBuilder {
         var weights = dense.weights
         var bias = dense.bias
         let input: Int
-        // Not into int8 weights: scaling a row by 1/std (a near-constant pixel: std 0.05) makes
-        // it dominate its column's int8 scale and rounds the other rows away (digits lost 0.8
-        // accuracy points). The affine then runs as its own step on the fp32 inputs.
-        let int8Candidate = options.storedWeights == .int8 && dense.weights.count >= PrecisionChooser.minimumWeights
-        if options.foldAffine, !int8Candidate, let symbol = symbols[source], let affine = symbol.affine {
+        // The kernel is chosen first: an affine does not fold into int8 weights. Scaling a row
+        // by 1/std (a near-constant pixel: std 0.05) makes it dominate its column's int8 scale
+        // and rounds the other rows away (digits lost 0.8 accuracy points); it runs as its own
+        // step on the fp32 inputs instead, and the int8 kernel is timed with that step.
+        let pendingAffine = options.foldAffine && symbols[source]?.affine != nil
+        let decision = options.precisionChooser.choose(options.storedWeights, kernels: options.kernels, k: dense.inputWidth,
+                                                       n: dense.outputWidth, withAffine: pendingAffine)
+        if options.foldAffine, decision.precision != .int8, let symbol = symbols[source], let affine = symbol.affine {
             let folded = DenseParameters(weights: weights, bias: bias, activation: dense.activation).foldingBefore(affine)
             (weights, bias) = (folded.weights, folded.bias)
             input = symbol.value
@@ -102,7 +105,7 @@ struct PlanBuilder {
         }
         let output = newValue(width: dense.outputWidth)
         append(.dense(DenseStep(node: node.name, input: input, output: output, weights: weights, bias: bias,
-                                activation: dense.activation, residual: nil, postActivation: .linear)))
+                                activation: dense.activation, residual: nil, postActivation: .linear, decision: decision)))
         symbols[node.name] = Symbol(value: output, affine: nil)
     }
 

@@ -39,6 +39,8 @@ struct DenseStep: Sendable {
     var activation: Activation
     var residual: Int?
     var postActivation: Activation
+    /// The layer's kernel (fp32, or the stored reduced precision where it times faster).
+    var decision: PrecisionChooser.Decision
 
     var inputWidth: Int { weights.shape[0] }
     var outputWidth: Int { weights.shape[1] }

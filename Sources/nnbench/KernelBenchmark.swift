@@ -53,6 +53,9 @@ struct KernelBenchmark {
     /// measured (a served model takes it only where it measures faster: `PrecisionChooser`).
     /// ONNX Runtime keeps fp32; with int8 its own dynamic int8 runs beside it.
     var weights = WeightStorage.float32
+    /// Compile as nnserve does (`PrecisionChooser.measuring`: the reduced kernel only on layers
+    /// where it times faster) instead of the reduced kernel wherever it applies.
+    var asServed = false
 
     /// The model file as nnserve would read it, through a file of the chosen storage.
     private func modelFile(_ model: ReferenceModel) throws -> ModelFile {
@@ -66,7 +69,7 @@ struct KernelBenchmark {
         let file = try modelFile(model)
         let graph = file.graph
         var options = ServedModel.options(for: file, maxRows: max(batch, PlanOptions.defaultMaxRows))
-        options.precisionChooser = .reducedWherePossible
+        options.precisionChooser = asServed ? .measuring : .reducedWherePossible
         var rng = CounterRNG(seed: 5)
         let rows = (0..<batch * model.inputWidth).map { _ in rng.nextUniform() * 2 - 1 }
         // One thread: the serving executor. More: the batch split across threads by rows.

@@ -60,6 +60,9 @@ extension NNBench {
         @Option(help: "Weights as stored: fp32, bf16 or int8 (served as a `nnexport --weights` model of that storage, the reduced kernel on every layer it applies to; ONNX Runtime stays fp32, and with int8 its own quantize_dynamic int8 runs beside it).")
         var weights = "fp32"
 
+        @Flag(help: "With bf16/int8 weights: compile as nnserve does, the reduced kernel only on layers where it times faster than fp32 here (default: on every layer it applies to, to measure the kernel itself).")
+        var asServed = false
+
         func run() throws {
             BLASThreads.set(timing.threads)
             guard ort == "auto" || ort == "off" else { throw ValidationError("--ort: '\(ort)' is neither auto nor off") }
@@ -72,7 +75,7 @@ extension NNBench {
             }
             let benchmark = KernelBenchmark(stopwatch: timing.stopwatch, anchors: try Self.loadAnchors(anchors),
                                             ort: ort == "auto" ? AnchorWorker.onnxRuntime() : nil, threads: timing.threads, rounds: rounds,
-                                            weights: storage)
+                                            weights: storage, asServed: asServed)
             var results: [KernelBenchmark.Result] = []
             for name in models.split(separator: ",") {
                 guard let model = ReferenceModel(rawValue: String(name)) else {

@@ -118,7 +118,7 @@ extension NNExportCommand {
         private func heldOutRows(_ file: CheckpointFile) throws -> HeldOutRows? {
             let rows: TrainingData
             if let data {
-                rows = try Trainer.heldOutRows(of: file, table: try CSVTable.read(data))
+                rows = try Trainer.heldOutRows(of: file, table: try CSVTable.read(data, delimiter: file.state.split.delimiter))
             } else {
                 do {
                     rows = try Trainer.heldOutRows(of: file)
@@ -127,6 +127,8 @@ extension NNExportCommand {
                     return nil
                 }
             }
+            // Inputs the exported graph does not read (`--outputs` of a multi-input model) are
+            // dropped by the exporter; renamed or cut ones are not the run's.
             let renamed = until != nil || !renameInput.isEmpty
             guard rows.rows > 0, !renamed else {
                 FileHandle.standardError.write(Data("note: the accuracy gate measures on synthetic rows: \(rows.rows == 0 ? "the run kept no validation rows" : "the exported graph's inputs are not the run's")\n".utf8))

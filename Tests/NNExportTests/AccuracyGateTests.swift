@@ -120,4 +120,35 @@ final class AccuracyGateTests: XCTestCase {
             XCTAssertEqual(plan.densePrecisions.first, weights == .int8 ? .int8 : (KernelSet.detected.hasBF16DotProducts ? .bf16 : .fp32))
         }
     }
+
+    /// Class targets as indices or one-hot rows score alike; a target that is no class (a huge
+    /// number, a fraction) matches no prediction instead of trapping.
+    func testClassTargetsAsIndicesOrOneHotRowsScoreAlike() throws {
+        let (graph, rows) = try classifier()
+        let stored = try ModelFile.decode(try ModelFile(name: "c", graph: graph).encoded(
+            options: WriteOptions(shuffle: false, compressionLevel: 1, weights: .int8)), source: "c").graph
+        let indices = rows.targets["y"]!
+        var oneHot = [Float](repeating: 0, count: 400 * 10)
+        for row in 0..<400 { oneHot[row * 10 + Int(indices[row, 0])] = 1 }
+        let budget = AccuracyBudget(accuracyPoints: 100, rmsePercent: 100)
+        func change(_ targets: Tensor) throws -> Double {
+            let held = HeldOutRows(inputs: rows.inputs, targets: ["y": targets], source: "fixture")
+            return try XCTUnwrap(AccuracyGate.measure(reference: graph, stored: stored, storage: .int8, rows: held, budget: budget)
+                .measurements["y.accuracy_change_points"])
+        }
+        XCTAssertEqual(try change(indices), try change(Tensor(shape: [400, 10], values: oneHot)))
+        var odd = indices.scalars
+        odd[0] = 1e20
+        odd[1] = 0.5
+        XCTAssertNoThrow(try change(Tensor(shape: [400, 1], values: odd)))
+    }
+
+    /// A column of subnormal weights still gets a positive scale, so its file reads back.
+    func testSubnormalColumnsKeepAPositiveScale() throws {
+        let (codes, scales) = Int8Quantization.columnCodes([1e-44, 1, -1e-44, 2], columns: 2)
+        XCTAssertEqual(scales[0], .leastNormalMagnitude)
+        XCTAssertEqual(codes[0], 0)
+        XCTAssertNoThrow(try ModelFile.decode(try ModelFile(name: "tiny", graph: GraphFixtures.mlp([2, 2])).encoded(
+            options: WriteOptions(shuffle: false, compressionLevel: 1, weights: .int8)), source: "tiny"))
+    }
 }

@@ -3,6 +3,7 @@ import NNCore
 import NNFormat
 @testable import NNInference
 import NNTestSupport
+import Synchronization
 import XCTest
 
 /// int8 dot products (`dense_int8`) for models stored as int8: every variant against the
@@ -172,7 +173,7 @@ final class Int8Tests: XCTestCase {
     func testInt8PlansRunInt8OnlyWhereItMeasuresFaster() throws {
         let graph = GraphFixtures.mlp([64, 256, 10], seed: 5)
         let batch = GraphFixtures.randomBatch(rows: 37, width: 64)
-        let slowInt8 = PrecisionChooser { _, precision, _, _, _ in precision == .int8 ? 3e-6 : 1e-6 }
+        let slowInt8 = PrecisionChooser { _, precision, _, _, _, _ in precision == .int8 ? 3e-6 : 1e-6 }
         for kernels in KernelSet.supported {
             let fp32 = try Executor(plan: Plan(graph: graph, options: PlanOptions(kernels: kernels))).predict(["x": batch])
             let plan = try Plan(graph: graph, options: PlanOptions(kernels: kernels, storedWeights: .int8, precisionChooser: .reducedWherePossible))
@@ -196,6 +197,32 @@ final class Int8Tests: XCTestCase {
             XCTAssertTrue(refused.precisionChoices[0].hasPrefix("dense1 64→256: fp32 (8 rows int8 3.0 µs, fp32 1.0 µs; 64 rows int8 3.0 µs"), refused.precisionChoices[0])
             XCTAssertEqual(refused.precisionChoices[1], "dense2 256→10: fp32 (under 4096 weights, not timed)")
         }
+    }
+
+    /// A standardization folds into fp32 weights but not into int8 ones (a rescaled row would
+    /// set its column's scale): int8 is timed with the affine step it then needs, and where fp32
+    /// wins the affine folds as in any fp32 plan.
+    func testAnInt8LayerIsTimedWithTheAffineItCannotAbsorb() throws {
+        var graph = GraphFixtures.mlp([64, 256, 10], seed: 5)
+        graph.inputs[0].standardization = Standardization(mean: [Float](repeating: 1, count: 64), std: [Float](repeating: 2, count: 64))
+        let timedWithAffine = Mutex<[Bool]>([])
+        let slow = PrecisionChooser { _, precision, _, _, _, affine in
+            if precision == .int8 { timedWithAffine.withLock { $0.append(affine) } }
+            return precision == .int8 ? 3e-6 : 1e-6
+        }
+        let fp32 = try Plan(graph: graph, options: PlanOptions(storedWeights: .int8, precisionChooser: slow))
+        XCTAssertEqual(fp32.densePrecisions, [.fp32, .fp32])
+        XCTAssertTrue(fp32.rewrites.contains("folded the affine transform of 'x' into dense 'dense1'"), "\(fp32.rewrites)")
+        XCTAssertEqual(timedWithAffine.withLock { $0 }, [true, true, true, true, true, true], "3 rounds × 2 row counts, each with the affine")
+
+        let int8 = try Plan(graph: graph, options: PlanOptions(storedWeights: .int8, precisionChooser: .reducedWherePossible))
+        XCTAssertEqual(int8.densePrecisions, [.int8, .fp32])
+        XCTAssertEqual(int8.stepDescriptions.first, "affine standardize 'x' (64)")
+        let batch = GraphFixtures.randomBatch(rows: 9, width: 64)
+        let exact = try Executor(plan: fp32).predict(["x": batch])["y"]!
+        let reduced = try Executor(plan: int8).predict(["x": batch])["y"]!
+        let largest = exact.scalars.map(abs).max()!
+        for (a, e) in zip(reduced.scalars, exact.scalars) { XCTAssertEqual(a, e, accuracy: 3e-2 * largest) }
     }
 
     /// The measuring chooser times both kernels on this CPU, remembers the choice per shape,

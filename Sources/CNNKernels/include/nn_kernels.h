@@ -115,8 +115,9 @@ typedef struct {
     void (*dense_int8)(int rows, int k, int n, const float *x, int ldx, const int8_t *packed, const float *column_scales,
                        const int32_t *column_sums, void *scratch, float *y, int ldy, const nn_epilogue *epilogue);
     /* Levels of the inputs' quantization in dense_int8: 255 where products are summed in 32
-       bits (vpdpbusd, portable), 127 where pairs are summed in 16 bits first (vpmaddubsw:
-       2·127·127 fits, 2·255·127 would saturate). */
+       bits (vpdpbusd), 127 where pairs are summed in 16 bits first (vpmaddubsw: 2·127·127
+       fits, 2·255·127 would saturate) and in the portable set, the oracle of that coarsest
+       variant. */
     int int8_levels;
     void (*activation)(int rows, int n, const float *x, int ldx, float *y, int ldy, int activation, float alpha);
     void (*gemm)(int m, int n, int k, const float *a, long lda, int transpose_a, const float *b, int ldb,
