@@ -7,31 +7,31 @@
 
 static const nn_kernel_table portable_table = {
     NN_KERNELS_PORTABLE, "portable", NN_PORTABLE_PANEL_COLUMNS,
-    nn_dense_portable, NULL, nn_epilogue_apply_portable, nn_dense_int8_portable, 127, nn_activation_portable, nn_gemm_portable, nn_adam_update_portable,
+    nn_dense_portable, NULL, nn_epilogue_apply_portable, nn_dense_int8_portable, 127, nn_activation_portable, nn_gemm_portable, nn_adam_update_portable, nn_transpose,
 };
 
 #if defined(__x86_64__)
 static const nn_kernel_table avx2_table = {
     NN_KERNELS_AVX2, "avx2", NN_AVX2_PANEL_COLUMNS,
-    nn_dense_avx2, NULL, nn_epilogue_apply_avx2, nn_dense_int8_avx2, 127, nn_activation_avx2, nn_gemm_avx2, nn_adam_update_avx2,
+    nn_dense_avx2, NULL, nn_epilogue_apply_avx2, nn_dense_int8_avx2, 127, nn_activation_avx2, nn_gemm_avx2, nn_adam_update_avx2, nn_transpose_avx2,
 };
 
 static const nn_kernel_table avx512_table = {
     NN_KERNELS_AVX512, "avx512", NN_AVX512_PANEL_COLUMNS,
-    nn_dense_avx512, NULL, nn_epilogue_apply_avx2, nn_dense_int8_avx2, 127, nn_activation_avx2, nn_gemm_avx512, nn_adam_update_avx2,
+    nn_dense_avx512, NULL, nn_epilogue_apply_avx2, nn_dense_int8_avx2, 127, nn_activation_avx2, nn_gemm_avx512, nn_adam_update_avx2, nn_transpose_avx2,
 };
 
 /* The AVX-512 set with vpdpbusd for int8-stored models. */
 static const nn_kernel_table avx512_vnni_table = {
     NN_KERNELS_AVX512_VNNI, "avx512vnni", NN_AVX512_PANEL_COLUMNS,
-    nn_dense_avx512, NULL, nn_epilogue_apply_avx2, nn_dense_int8_avx512_vnni, 255, nn_activation_avx2, nn_gemm_avx512, nn_adam_update_avx2,
+    nn_dense_avx512, NULL, nn_epilogue_apply_avx2, nn_dense_int8_avx512_vnni, 255, nn_activation_avx2, nn_gemm_avx512, nn_adam_update_avx2, nn_transpose_avx2,
 };
 
 /* The AVX-512 VNNI set with bf16 dot products for bf16-stored models; fp32 models run exactly
    as in the avx512 set. */
 static const nn_kernel_table avx512_bf16_table = {
     NN_KERNELS_AVX512_BF16, "avx512bf16", NN_AVX512_PANEL_COLUMNS,
-    nn_dense_avx512, nn_dense_bf16_avx512, nn_epilogue_apply_avx2, nn_dense_int8_avx512_vnni, 255, nn_activation_avx2, nn_gemm_avx512, nn_adam_update_avx2,
+    nn_dense_avx512, nn_dense_bf16_avx512, nn_epilogue_apply_avx2, nn_dense_int8_avx512_vnni, 255, nn_activation_avx2, nn_gemm_avx512, nn_adam_update_avx2, nn_transpose_avx2,
 };
 #endif
 

@@ -40,6 +40,8 @@ void nn_gemm_portable(NN_GEMM_ARGUMENTS);
 void nn_gemm_avx2(NN_GEMM_ARGUMENTS);
 void nn_gemm_avx512(NN_GEMM_ARGUMENTS);
 
+void nn_transpose_avx2(int rows, int n, const float *x, int ldx, float *y, int ldy);
+
 #define NN_ADAM_ARGUMENTS long n, float *w, const float *g, float *m, float *v, float beta1, float beta2, \
                           float learning_rate, float correction1, float correction2, float epsilon, float decay
 void nn_adam_update_portable(NN_ADAM_ARGUMENTS);

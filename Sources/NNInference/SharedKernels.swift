@@ -57,9 +57,9 @@ public enum SharedKernels {
 
     private static let parallelKernels = Mutex<ParallelTrainingKernels?>(nil)
 
-    /// y[n, rows] = x[rows, n]ᵀ.
+    /// y[n, rows] = x[rows, n]ᵀ (the detected set's kernel: in-register 8×8 blocks from AVX2 on).
     public static func transpose(rows: Int, columns: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        nn_transpose(Int32(rows), Int32(columns), x, Int32(columns), y, Int32(rows))
+        table.transpose(Int32(rows), Int32(columns), x, Int32(columns), y, Int32(rows))
     }
 
     /// One Adam (or AdamW, with `decay` = rate × weight decay) step in place: the moments `m`

@@ -35,6 +35,26 @@ final class KernelTests: XCTestCase {
     func testVectorSoftplusAndGeluAreAccurateAVX512() throws { try checkVectorSoftplusAndGelu(table(.avx512)) }
     func testVectorSoftplusAndGeluAreAccurateAVX2() throws { try checkVectorSoftplusAndGelu(table(.avx2)) }
 
+    /// Every set's transpose moves each element to its mirrored place and writes nothing else:
+    /// shapes off the 8×8 block grid and past the 64×64 tiles, leading dimensions wider than
+    /// the matrices.
+    func testTransposeMovesEveryElementOnEverySet() throws {
+        for kernels in KernelSet.supported {
+            let table = kernels.table
+            for (rows, n) in [(1, 1), (7, 9), (8, 8), (16, 24), (70, 130), (256, 1024), (1024, 16)] {
+                let (ldx, ldy) = (n + 3, rows + 5)
+                let x = (0..<rows * ldx).map { Float($0) }
+                var y = [Float](repeating: -1, count: n * ldy)
+                table.transpose(Int32(rows), Int32(n), x, Int32(ldx), &y, Int32(ldy))
+                for j in 0..<n {
+                    for r in 0..<ldy {
+                        XCTAssertEqual(y[j * ldy + r], r < rows ? x[r * ldx + j] : -1, "\(kernels) [\(rows)x\(n)] at (\(j), \(r))")
+                    }
+                }
+            }
+        }
+    }
+
     /// Shapes cover 1 and 2 rows (streamed or tiled), every row tail of the 4- and 8-row tiles, columns
     /// that are not a multiple of 8 or 16 (masked tails), one column, and several panels.
     private func checkDenseKernel(_ kernels: nn_kernel_table) {

@@ -124,6 +124,8 @@ typedef struct {
                  const float *bias, float *c, int ldc);
     void (*adam_update)(long n, float *w, const float *g, float *m, float *v, float beta1, float beta2,
                         float learning_rate, float correction1, float correction2, float epsilon, float decay);
+    /* y[n, rows] = x[rows, n]ᵀ (ldy ≥ rows), as nn_transpose: the same values, faster. */
+    void (*transpose)(int rows, int n, const float *x, int ldx, float *y, int ldy);
 } nn_kernel_table;
 
 /* The table of a set, or NULL when this CPU lacks it (nn_cpu_supports(set) == 0). */
