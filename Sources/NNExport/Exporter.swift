@@ -104,7 +104,7 @@ public enum Exporter {
             graph = stripped.0
             renames = renamed.1 + stripped.1
         }
-        let warnings = untrainedBatchNorms(graph)
+        var warnings = untrainedBatchNorms(graph)
 
         // The oracle: the graph in inference mode, every operation unfolded.
         let selfTestInputs = syntheticRows(graph, rows: options.selfTestRows, seed: options.seed)
@@ -135,8 +135,14 @@ public enum Exporter {
                 inputs: Dictionary(uniqueKeysWithValues: syntheticRows(exported, rows: options.gateRows, seed: options.seed &+ 1).map { ($0.name, $0.tensor) }),
                 source: "\(options.gateRows) synthetic rows around the inputs' training statistics (no held-out data; give --data for the task metric)")
             let report = try AccuracyGate.measure(reference: exported, stored: stored, storage: options.weights, rows: rows, budget: options.budget)
-            guard report.violations.isEmpty else {
-                throw ExportError.accuracyBudgetExceeded(weights: options.weights, violations: report.violations, rows: rows.source)
+            if !report.violations.isEmpty {
+                // Synthetic rows are not the task's: near a class boundary they flip where real
+                // rows need not. What they show is said, but only held-out rows refuse.
+                guard heldOut == nil else {
+                    throw ExportError.accuracyBudgetExceeded(weights: options.weights, violations: report.violations, rows: rows.source)
+                }
+                warnings.append("\(options.weights) weights on synthetic rows: \(report.violations.joined(separator: "; ")); "
+                                + "not refused (synthetic rows are not the task's), check on held-out rows (--data)")
             }
             (gate, gateSource) = (report, rows.source)
             tolerance = try measuredTolerance(stored, storage: options.weights, inputs: selfTestInputs,

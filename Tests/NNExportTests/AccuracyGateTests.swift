@@ -90,6 +90,12 @@ final class AccuracyGateTests: XCTestCase {
         XCTAssertTrue(synthetic.gateSource?.hasPrefix("1000 synthetic rows around the inputs' training statistics") ?? false, "\(synthetic.gateSource ?? "")")
         let keys = Set(synthetic.gate?.measurements.keys.map { $0 } ?? [])
         XCTAssertTrue(keys.contains { $0.hasSuffix(".rms_change_percent") }, "\(keys)")
+        // Beyond the budget on synthetic rows: said, not refused (they are not the task's rows).
+        options.budget = AccuracyBudget(accuracyPoints: 0, rmsePercent: 0)
+        let warned = try Exporter.publish(graph, name: "wide", description: "fixture", options: options)
+        XCTAssertTrue(warned.warnings.contains { $0.hasPrefix("int8 weights on synthetic rows: output 'price': rms change percent") && $0.hasSuffix("check on held-out rows (--data)") },
+                      "\(warned.warnings)")
+        options.budget = AccuracyBudget(accuracyPoints: 100, rmsePercent: 100)
 
         let inputs = Dictionary(uniqueKeysWithValues: graph.inputs.map { ($0.name, GraphFixtures.randomBatch(rows: 200, width: $0.width, seed: 31)) })
         let outputs = try Executor(plan: Plan(graph: graph)).predict(inputs)

@@ -91,9 +91,6 @@ final class OnnxFixtureTests: XCTestCase {
                 } catch ExportError.verificationFailed where weights != .float32 {
                     refusedLossy.append("\(name) \(weights)")
                     continue
-                } catch ExportError.accuracyBudgetExceeded where weights != .float32 {
-                    refusedLossy.append("\(name) \(weights) (accuracy gate)")
-                    continue
                 }
                 XCTAssertEqual(report.name, name)
                 let served = try ServedModel(try ModelFile.read(from: report.path))
