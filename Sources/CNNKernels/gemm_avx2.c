@@ -21,7 +21,7 @@ _Static_assert(TILE_COLUMNS * K_BLOCK <= NN_GEMM_MAX_BLOCK_FLOATS, "a packed blo
 /* One tile over one k block, resuming from c's partial sums after the first block and adding
    the bias after the last. */
 NN_AVX2 static inline __attribute__((always_inline)) void
-gemm_tile(const int mr, const int nv, const int masked, const int transposed, int k, const float *a, long lda, const float *b,
+gemm_tile(const int mr, const int nv, const int masked, int k, const float *a, const float *b,
           long ldb, int columns, int first, const float *bias, float *c, int ldc) {
     __m256 acc[TILE_ROWS][TILE_VECTORS];
     /* A constant for unmasked tiles, so their k loop holds no mask register (all 16 ymm are
@@ -39,7 +39,7 @@ gemm_tile(const int mr, const int nv, const int masked, const int transposed, in
         __m256 bv[TILE_VECTORS];
         for (int v = 0; v < nv; v++) bv[v] = v < full_vectors ? _mm256_loadu_ps(brow + 8 * v) : _mm256_maskload_ps(brow + 8 * v, tail);
         for (int r = 0; r < mr; r++) {
-            const __m256 ab = _mm256_broadcast_ss(transposed ? a + (long)p * lda + r : a + (long)r * lda + p);
+            const __m256 ab = _mm256_broadcast_ss(a + (long)p * TILE_ROWS + r);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm256_fmadd_ps(ab, bv[v], acc[r][v]);
         }
     }
@@ -56,14 +56,14 @@ gemm_tile(const int mr, const int nv, const int masked, const int transposed, in
     }
 }
 
-NN_AVX2 static inline __attribute__((always_inline)) void gemm_rows(const int transposed, const nn_gemm_block *g) {
+NN_AVX2 static void gemm_block_avx2(const nn_gemm_block *g) {
     const int nv = (g->columns + 7) / 8;
     for (int row = 0; row < g->m; row += TILE_ROWS) {
         const int mr = g->m - row < TILE_ROWS ? g->m - row : TILE_ROWS;
-        const float *ar = transposed ? g->a + row : g->a + (long)row * g->lda;
+        const float *ar = g->a + (long)row * g->k;
         float *cr = g->c + (long)row * g->ldc;
 #define NN_TILE(MR, NV, MASKED) \
-    gemm_tile(MR, NV, MASKED, transposed, g->k, ar, g->lda, g->b, g->ldb, g->columns, g->first, g->bias, cr, g->ldc)
+    gemm_tile(MR, NV, MASKED, g->k, ar, g->b, g->ldb, g->columns, g->first, g->bias, cr, g->ldc)
 #define NN_TILE_ROWS(MR) \
     if (g->columns == TILE_COLUMNS) NN_TILE(MR, 2, 0); else if (nv == 1) NN_TILE(MR, 1, 1); else NN_TILE(MR, 2, 1)
         NN_FOR_TILE_ROWS_6(mr, NN_TILE_ROWS)
@@ -72,13 +72,8 @@ NN_AVX2 static inline __attribute__((always_inline)) void gemm_rows(const int tr
     }
 }
 
-NN_AVX2 static void gemm_block_avx2(const nn_gemm_block *block) {
-    if (block->transposed) gemm_rows(1, block);
-    else gemm_rows(0, block);
-}
-
 void nn_gemm_avx2(NN_GEMM_ARGUMENTS) {
-    static const nn_gemm_blocking blocking = { TILE_COLUMNS, K_BLOCK, PACK_MIN_ROWS, gemm_block_avx2 };
+    static const nn_gemm_blocking blocking = { TILE_COLUMNS, TILE_ROWS, K_BLOCK, PACK_MIN_ROWS, gemm_block_avx2 };
     nn_gemm_blocked(&blocking, m, n, k, a, lda, transpose_a, b, ldb, bias, c, ldc);
 }
 #endif

@@ -8,10 +8,8 @@
  * step loads 3 vectors from row p of the block (masked at the column tail: masked loads
  * suppress faults, so nothing past a row is touched).
  *
- * op(a) is a with strides (lda, 1), or aᵀ with (1, lda): the broadcast is a scalar load
- * either way, and for aᵀ (the weight gradient xᵀ·dz) the 8 rows of a tile are 8 adjacent
- * floats of one row of a. The two forms are separate instantiations so both index with
- * constants. Per element the sum runs over p ascending, as in the portable variant.
+ * op(a) arrives packed by the blocking loop (a or aᵀ alike): the tile's 8 rows for one k are
+ * 8 adjacent floats. Per element the sum runs over p ascending, as in the portable variant.
  */
 #include "variants.h"
 #include "epilogue_avx512.h"
@@ -26,7 +24,7 @@ _Static_assert(TILE_COLUMNS * K_BLOCK <= NN_GEMM_MAX_BLOCK_FLOATS, "a packed blo
 /* One tile over one k block: c[mr rows, columns] = (first ? 0 : c) + Σ_p op(a)[r, p] · b[p, :],
    plus the bias after the last block. */
 NN_AVX512 static inline __attribute__((always_inline)) void
-gemm_tile(const int mr, const int nv, const int transposed, int k, const float *a, long lda, const float *b, long ldb,
+gemm_tile(const int mr, const int nv, int k, const float *a, const float *b, long ldb,
           int columns, int first, const float *bias, float *c, int ldc) {
     __m512 acc[TILE_ROWS][TILE_VECTORS];
     __mmask16 mask[TILE_VECTORS];
@@ -39,7 +37,7 @@ gemm_tile(const int mr, const int nv, const int transposed, int k, const float *
         __m512 bv[TILE_VECTORS];
         for (int v = 0; v < nv; v++) bv[v] = _mm512_maskz_loadu_ps(mask[v], brow + 16 * v);
         for (int r = 0; r < mr; r++) {
-            const __m512 ab = _mm512_set1_ps(transposed ? a[(long)p * lda + r] : a[(long)r * lda + p]);
+            const __m512 ab = _mm512_set1_ps(a[(long)p * TILE_ROWS + r]);
             for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(ab, bv[v], acc[r][v]);
         }
     }
@@ -50,13 +48,13 @@ gemm_tile(const int mr, const int nv, const int transposed, int k, const float *
     }
 }
 
-NN_AVX512 static inline __attribute__((always_inline)) void gemm_rows(const int transposed, const nn_gemm_block *g) {
+NN_AVX512 static void gemm_block_avx512(const nn_gemm_block *g) {
     const int nv = (g->columns + 15) / 16;
     for (int row = 0; row < g->m; row += TILE_ROWS) {
         const int mr = g->m - row < TILE_ROWS ? g->m - row : TILE_ROWS;
-        const float *ar = transposed ? g->a + row : g->a + (long)row * g->lda;
+        const float *ar = g->a + (long)row * g->k;
         float *cr = g->c + (long)row * g->ldc;
-#define NN_TILE(MR, NV) gemm_tile(MR, NV, transposed, g->k, ar, g->lda, g->b, g->ldb, g->columns, g->first, g->bias, cr, g->ldc)
+#define NN_TILE(MR, NV) gemm_tile(MR, NV, g->k, ar, g->b, g->ldb, g->columns, g->first, g->bias, cr, g->ldc)
 #define NN_TILE_ROWS(MR) switch (nv) { case 1: NN_TILE(MR, 1); break; case 2: NN_TILE(MR, 2); break; default: NN_TILE(MR, 3); }
         NN_FOR_TILE_ROWS_8(mr, NN_TILE_ROWS)
 #undef NN_TILE_ROWS
@@ -64,13 +62,8 @@ NN_AVX512 static inline __attribute__((always_inline)) void gemm_rows(const int 
     }
 }
 
-NN_AVX512 static void gemm_block_avx512(const nn_gemm_block *block) {
-    if (block->transposed) gemm_rows(1, block);
-    else gemm_rows(0, block);
-}
-
 void nn_gemm_avx512(NN_GEMM_ARGUMENTS) {
-    static const nn_gemm_blocking blocking = { TILE_COLUMNS, K_BLOCK, PACK_MIN_ROWS, gemm_block_avx512 };
+    static const nn_gemm_blocking blocking = { TILE_COLUMNS, TILE_ROWS, K_BLOCK, PACK_MIN_ROWS, gemm_block_avx512 };
     nn_gemm_blocked(&blocking, m, n, k, a, lda, transpose_a, b, ldb, bias, c, ldc);
 }
 #endif

@@ -7,10 +7,9 @@
 /* One k block of one column panel: c[m, columns] (+)= op(a)[m, k] · b[k, columns]. */
 typedef struct {
     int m, k, columns;
-    /* op(a) from the block's first k: row i at a + i·lda, or (transposed) column i of a[k, m]. */
+    /* op(a)'s rows for the block's k, packed by tiles of `tile_rows` rows: element (i, p) at
+       a[(i / tile_rows)·k·tile_rows + p·tile_rows + i % tile_rows], zeros past m. */
     const float *a;
-    long lda;
-    int transposed;
     /* The block of b: packed (ldb = the panel width, zeros past `columns`) or b in place. */
     const float *b;
     long ldb;
@@ -24,8 +23,9 @@ typedef struct {
 } nn_gemm_block;
 
 typedef struct {
-    /* The set's tile width: panels of this many columns. */
+    /* The set's tile: panels of this many columns, a packed in tiles of this many rows. */
     int panel_columns;
+    int tile_rows;
     /* Rows of b per block; panel_columns × k_block floats must fit NN_GEMM_MAX_BLOCK_FLOATS. */
     int k_block;
     /* From this many rows of c on, each block is copied into a contiguous buffer first: rows of

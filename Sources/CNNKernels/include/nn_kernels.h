@@ -8,7 +8,9 @@
  *  - Matrices are row-major with an explicit leading dimension (ld >= columns), so a
  *    kernel can read or write a column slice of a wider buffer (concat by layout).
  *  - Outputs never alias inputs unless a function says so.
- *  - Nothing allocates; nothing keeps a pointer after returning.
+ *  - Nothing allocates, except gemm's one buffer per thread for op(a)'s packed k block (grown
+ *    to the largest block that thread has packed and kept); nothing keeps a pointer to its
+ *    arguments after returning.
  *  - Pointers need only float alignment; AVX2 paths use unaligned loads.
  *  - The SIMD variants are reached only through a kernel table (nn_kernel_table_for), which
  *    exists for a set only when nn_cpu_supports(set) is 1: no function takes a per-call
@@ -95,7 +97,8 @@ int nn_cpu_supports(nn_kernel_set set);
  *   training's products x·W, xᵀ·dz and dz·Wᵀ (through nn_transpose). op(a) is a[m, k] (lda)
  *   or, with transpose_a, the transpose of a[k, m] (lda). b is row-major; weights change
  *   every step, so it is not packed once per plan but read a k block at a time (copied into
- *   a stack buffer when c has many rows: gemm_blocking.c). Each element sums over p
+ *   a stack buffer when c has many rows: gemm_blocking.c); op(a)'s k block is packed tile by
+ *   tile first, for a and aᵀ alike. Each element sums over p
  *   ascending, then adds the bias; k = 0 gives the bias. c must not overlap a, b or bias.
  * adam_update: one Adam (or AdamW, decay = lr·weight_decay) step over n parameters in place:
  *   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
