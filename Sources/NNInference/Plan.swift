@@ -64,7 +64,7 @@ public final class Plan: Sendable {
         return " (\(kind) dot products on \(reduced.count) of \(densePrecisions.count) layers)"
     }
     /// Why each layer of a reduced-precision model runs the kernel it runs ("dense1 784→300:
-    /// int8, 3.1 µs vs fp32 5.2 µs at 8 rows, …"); empty for fp32 models.
+    /// int8 (8 rows int8 3.1 µs, fp32 5.2 µs; 64 rows …)"); empty for fp32 models.
     public let precisionChoices: [String]
     /// Where `dense_int8`'s scratch (quantized input rows) starts in the arena, in floats.
     let int8ScratchOffset: Int
@@ -98,17 +98,14 @@ public final class Plan: Sendable {
         let (locations, valueFloats) = planner.plan(definitions: definitions, lastUses: lastUses)
         let rowChunk = Self.rowChunk(arenaFloats: valueFloats, maxRows: options.maxRows)
         self.rowChunk = rowChunk
-        let decisions = planned.map { step -> PrecisionChooser.Decision? in
-            guard case .dense(let dense) = step else { return nil }
-            return dense.decision
+        let denseSteps = planned.compactMap { step -> DenseStep? in
+            if case .dense(let dense) = step { dense } else { nil }
         }
         // The int8 scratch follows the values, on a cache line, sized for the widest int8 layer.
         let int8ScratchOffset = (valueFloats + 15) / 16 * 16
         self.int8ScratchOffset = int8ScratchOffset
-        let scratchFloats = zip(planned, decisions).map { step, decision in
-            guard case .dense(let dense) = step, decision?.precision == .int8 else { return 0 }
-            return DensePanels.int8ScratchFloats(rows: rowChunk, k: dense.inputWidth)
-        }.max() ?? 0
+        let scratchFloats = denseSteps.filter { $0.decision.precision == .int8 }
+            .map { DensePanels.int8ScratchFloats(rows: rowChunk, k: $0.inputWidth) }.max() ?? 0
         let arenaFloats = scratchFloats > 0 ? int8ScratchOffset + scratchFloats : valueFloats
 
         inputs = zip(graph.inputs, builder.inputValues).map {
@@ -120,17 +117,14 @@ public final class Plan: Sendable {
         self.arenaFloats = arenaFloats
         kernels = options.kernels
         rewrites = builder.rewrites
-        steps = zip(planned, decisions).flatMap { Self.lower($0, precision: $1?.precision ?? .fp32, locations: locations, options: options) }
+        steps = planned.flatMap { Self.lower($0, locations: locations, options: options) }
         multiplyAddsPerRow = steps.reduce(0) { total, step in
             guard case .dense(let dense) = step else { return total }
             return total + dense.input.width * dense.output.width
         }
-        densePrecisions = decisions.compactMap { $0?.precision }
-        stepDescriptions = zip(planned, decisions).map { Self.describe($0, precision: $1?.precision ?? .fp32) }
-        precisionChoices = zip(planned, decisions).compactMap { step, decision in
-            guard case .dense(let dense) = step, let decision else { return nil }
-            return Self.explain(decision, dense: dense, storage: options.storedWeights)
-        }
+        densePrecisions = denseSteps.map(\.decision.precision)
+        stepDescriptions = planned.map(Self.describe)
+        precisionChoices = denseSteps.compactMap { Self.explain($0, storage: options.storedWeights) }
     }
 
     private static func storage(_ tensor: Tensor) -> AlignedStorage {
@@ -150,11 +144,11 @@ public final class Plan: Sendable {
         return chunk >= minimumRowChunk ? min(chunk, maxRows) : maxRows
     }
 
-    private static func lower(_ step: PlannedStep, precision: DensePrecision, locations: [ValueLocation?], options: PlanOptions) -> [Step] {
+    private static func lower(_ step: PlannedStep, locations: [ValueLocation?], options: PlanOptions) -> [Step] {
         switch step {
         case .dense(let dense):
             return [.dense(Dense(weights: storage(dense.weights),
-                                 panels: DensePanels(dense.weights, precision: precision, kernels: options.kernels),
+                                 panels: DensePanels(dense.weights, precision: dense.decision.precision, kernels: options.kernels),
                                  bias: storage(dense.bias),
                                  input: locations[dense.input]!, output: locations[dense.output]!, activation: dense.activation,
                                  residual: dense.residual.map { locations[$0]! }, postActivation: dense.postActivation))]
@@ -174,8 +168,9 @@ public final class Plan: Sendable {
         }
     }
 
-    /// "dense1 784→300: int8 (8 rows 3.1 µs, fp32 5.2 µs; 64 rows …)".
-    private static func explain(_ decision: PrecisionChooser.Decision, dense: DenseStep, storage: WeightStorage) -> String? {
+    /// "dense1 784→300: int8 (8 rows int8 3.1 µs, fp32 5.2 µs; 64 rows …)"; nil for fp32 storage.
+    private static func explain(_ dense: DenseStep, storage: WeightStorage) -> String? {
+        let decision = dense.decision
         guard storage == .bfloat16 || storage == .int8 else { return nil }
         let layer = "\(dense.node) \(dense.inputWidth)→\(dense.outputWidth)"
         guard !decision.fp32Seconds.isEmpty else {
@@ -188,9 +183,10 @@ public final class Plan: Sendable {
         return "\(layer): \(decision.precision) (\(timings.joined(separator: "; ")))"
     }
 
-    private static func describe(_ step: PlannedStep, precision: DensePrecision) -> String {
+    private static func describe(_ step: PlannedStep) -> String {
         switch step {
         case .dense(let dense):
+            let precision = dense.decision.precision
             var epilogue = [dense.activation.description]
             if dense.residual != nil { epilogue.append("+ residual") }
             if dense.postActivation != .linear { epilogue.append(dense.postActivation.description) }

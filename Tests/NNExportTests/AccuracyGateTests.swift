@@ -151,10 +151,16 @@ final class AccuracyGateTests: XCTestCase {
 
     /// A column of subnormal weights still gets a positive scale, so its file reads back.
     func testSubnormalColumnsKeepAPositiveScale() throws {
-        let (codes, scales) = Int8Quantization.columnCodes([1e-44, 1, -1e-44, 2], columns: 2)
+        let tiny = Float.leastNonzeroMagnitude * 7
+        let weights: [Float] = [tiny, 1, -tiny, 2]
+        let (codes, scales) = Int8Quantization.columnCodes(weights, columns: 2)
         XCTAssertEqual(scales[0], .leastNormalMagnitude)
         XCTAssertEqual(codes[0], 0)
-        XCTAssertNoThrow(try ModelFile.decode(try ModelFile(name: "tiny", graph: GraphFixtures.mlp([2, 2])).encoded(
+        var graph = GraphFixtures.mlp([2, 2])
+        guard case .dense(var dense) = graph.nodes[0].operation else { return XCTFail("fixture changed") }
+        dense.weights = Tensor(shape: [2, 2], values: weights)
+        graph.nodes[0].operation = .dense(dense)
+        XCTAssertNoThrow(try ModelFile.decode(try ModelFile(name: "tiny", graph: graph).encoded(
             options: WriteOptions(shuffle: false, compressionLevel: 1, weights: .int8)), source: "tiny"))
     }
 }
