@@ -17,7 +17,10 @@ public func fuzzModel(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var limits = ReadLimits.default
     limits.maxPayloadBytes = 4 << 20
     guard let model = try? ModelFile.decode(bytes, source: "fuzz", limits: limits) else { return 0 }
-    _ = try? Plan(graph: model.graph, options: PlanOptions(maxRows: 4))
+    // Compiled as served, the reduced kernels' packing included (bf16 and int8 panels), without
+    // timing them.
+    _ = try? Plan(graph: model.graph, options: PlanOptions(maxRows: 4, storedWeights: model.weightStorage,
+                                                          precisionChooser: .reducedWherePossible))
     let again = try! ModelFile.decode(try! model.encoded(), source: "re-encoded")
     precondition(again.graph == model.graph, "a decoded model does not survive a round trip")
     return 0
