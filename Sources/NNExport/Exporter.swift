@@ -119,39 +119,17 @@ public enum Exporter {
             rewrites += foldRewrites
         }
         var tolerance = float32Tolerance
-        var gate: AccuracyGate.Report?
-        var gateSource: String?
+        var gate: (report: AccuracyGate.Report, source: String)?
         if options.weights != .float32 {
-            // The graph as a file of this storage will hold it: weights rounded to bf16/fp16 or int8 codes.
-            let stored = try ModelFile.decode(try ModelFile(name: name, graph: exported).encoded(
-                options: WriteOptions(shuffle: false, compressionLevel: 1, weights: options.weights)), source: name).graph
-            // Held-out rows carry every input of the run; a sub-graph (`--outputs`) may read fewer.
-            let heldOut = options.heldOut.flatMap { rows -> HeldOutRows? in
-                guard exported.inputs.allSatisfy({ rows.inputs[$0.name] != nil }) else { return nil }
-                return HeldOutRows(inputs: rows.inputs.filter { name, _ in exported.inputs.contains { $0.name == name } },
-                                   targets: rows.targets, source: rows.source)
-            }
-            let rows = heldOut ?? HeldOutRows(
-                inputs: Dictionary(uniqueKeysWithValues: syntheticRows(exported, rows: options.gateRows, seed: options.seed &+ 1).map { ($0.name, $0.tensor) }),
-                source: "\(options.gateRows) synthetic rows around the inputs' training statistics (no held-out data; give --data for the task metric)")
-            let report = try AccuracyGate.measure(reference: exported, stored: stored, storage: options.weights, rows: rows, budget: options.budget)
-            if !report.violations.isEmpty {
-                // Synthetic rows are not the task's: near a class boundary they flip where real
-                // rows need not. What they show is said, but only held-out rows refuse.
-                guard heldOut == nil else {
-                    throw ExportError.accuracyBudgetExceeded(weights: options.weights, violations: report.violations, rows: rows.source)
-                }
-                warnings.append("\(options.weights) weights on synthetic rows: \(report.violations.joined(separator: "; ")); "
-                                + "not refused (synthetic rows are not the task's), check on held-out rows (--data)")
-            }
-            (gate, gateSource) = (report, rows.source)
-            tolerance = try measuredTolerance(stored, storage: options.weights, inputs: selfTestInputs,
-                                              expected: Dictionary(uniqueKeysWithValues: exported.outputs.map { ($0.name, expected[$0.name]!) }))
+            let measured = try gateReducedWeights(exported, name: name, options: options, selfTestInputs: selfTestInputs,
+                                                  expected: Dictionary(uniqueKeysWithValues: exported.outputs.map { ($0.name, expected[$0.name]!) }))
+            (gate, tolerance) = ((measured.report, measured.source), measured.tolerance)
+            warnings += measured.warnings
         }
         let metadata = ModelMetadata(producer: "nnexport", producerVersion: producerVersion,
                                      createdUnixMillis: Int64(Date().timeIntervalSince1970 * 1000),
                                      trainingMetrics: trainingMetrics, description: description, folds: rewrites,
-                                     precisionGate: gate?.measurements ?? [:])
+                                     precisionGate: gate?.report.measurements ?? [:])
         let selfTest = SelfTestCase(inputs: selfTestInputs,
                                     expectedOutputs: exported.outputs.map { NamedTensor(name: $0.name, tensor: expected[$0.name]!) },
                                     tolerance: Float(tolerance))
@@ -177,7 +155,39 @@ public enum Exporter {
         }
         return Report(path: repository.path(name: name, version: version), name: name, version: version, rewrites: rewrites,
                       warnings: warnings, maxRelativeError: measured, tolerance: tolerance, fileBytes: bytes.count,
-                      parameters: exported.parameterCount, gate: gate, gateSource: gateSource)
+                      parameters: exported.parameterCount, gate: gate?.report, gateSource: gate?.source)
+    }
+
+    /// The accuracy gate of lossy weights: the exported graph as a file of `options.weights`
+    /// will hold it, measured against fp32 on held-out rows (or synthetic ones, which warn
+    /// rather than refuse), and the self-test bound the file records.
+    private static func gateReducedWeights(_ exported: Graph, name: String, options: Options, selfTestInputs: [NamedTensor],
+                                           expected: [String: Tensor]) throws -> (report: AccuracyGate.Report, source: String, tolerance: Double, warnings: [String]) {
+        // The graph as a file of this storage will hold it: weights rounded to bf16/fp16 or int8 codes.
+        let stored = try ModelFile.decode(try ModelFile(name: name, graph: exported).encoded(
+            options: WriteOptions(shuffle: false, compressionLevel: 1, weights: options.weights)), source: name).graph
+        // Held-out rows carry every input of the run; a sub-graph (`--outputs`) may read fewer.
+        let heldOut = options.heldOut.flatMap { rows -> HeldOutRows? in
+            guard exported.inputs.allSatisfy({ rows.inputs[$0.name] != nil }) else { return nil }
+            return HeldOutRows(inputs: rows.inputs.filter { name, _ in exported.inputs.contains { $0.name == name } },
+                               targets: rows.targets, source: rows.source)
+        }
+        let rows = heldOut ?? HeldOutRows(
+            inputs: Dictionary(uniqueKeysWithValues: syntheticRows(exported, rows: options.gateRows, seed: options.seed &+ 1).map { ($0.name, $0.tensor) }),
+            source: "\(options.gateRows) synthetic rows around the inputs' training statistics (no held-out data; give --data for the task metric)")
+        let report = try AccuracyGate.measure(reference: exported, stored: stored, storage: options.weights, rows: rows, budget: options.budget)
+        var warnings: [String] = []
+        if !report.violations.isEmpty {
+            // Synthetic rows are not the task's: near a class boundary they flip where real
+            // rows need not. What they show is said, but only held-out rows refuse.
+            guard heldOut == nil else {
+                throw ExportError.accuracyBudgetExceeded(weights: options.weights, violations: report.violations, rows: rows.source)
+            }
+            warnings.append("\(options.weights) weights on synthetic rows: \(report.violations.joined(separator: "; ")); "
+                            + "not refused (synthetic rows are not the task's), check on held-out rows (--data)")
+        }
+        let tolerance = try measuredTolerance(stored, storage: options.weights, inputs: selfTestInputs, expected: expected)
+        return (report, rows.source, tolerance, warnings)
     }
 
     /// A model file of `graph` as it stands (no surgery) with a self-test computed the way an
