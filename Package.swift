@@ -190,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "nnserve",
             dependencies: [
-                "NNServer", "NNFormat",
+                "NNServer", "NNFormat", "NNCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -89,6 +89,16 @@ public struct ModelFile: Sendable, Equatable {
         self.weightStorage = weightStorage
     }
 
+    /// Bytes of the tensors it holds in memory once read (every parameter and self-test value
+    /// as float32): what a loaded file costs beside its compiled plan. Names, labels and the
+    /// metadata's strings are left out (a few kilobytes, not proportional to the model).
+    public var tensorBytes: Int {
+        let selfTestValues = selfTests.reduce(0) { total, test in
+            total + (test.inputs + test.expectedOutputs).reduce(0) { $0 + $1.tensor.count }
+        }
+        return (graph.parameterCount + selfTestValues) * MemoryLayout<Float>.size
+    }
+
     /// The file's bytes: header, zstd frame, protobuf `Model`.
     public func encoded(options: WriteOptions = .default) throws(FormatError) -> [UInt8] {
         var stored = Nnserve_Model()

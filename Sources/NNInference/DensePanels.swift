@@ -41,6 +41,11 @@ final class DensePanels: Sendable {
         }
     }
 
+    /// Bytes of the packed weights, scales and sums.
+    var bytes: Int {
+        (packed.count + (columnScales?.count ?? 0) + (columnSums?.count ?? 0)) * MemoryLayout<Float>.size
+    }
+
     /// Floats of scratch `dense_int8` needs for `rows` rows of `k` inputs.
     static func int8ScratchFloats(rows: Int, k: Int) -> Int {
         (nn_int8_scratch_bytes(Int32(rows), Int32(k)) + 3) / 4

@@ -68,6 +68,9 @@ public final class Plan: Sendable {
     public let precisionChoices: [String]
     /// Where `dense_int8`'s scratch (quantized input rows) starts in the arena, in floats.
     let int8ScratchOffset: Int
+    /// Bytes of the compiled constants (weights, their panels, biases, scales and shifts);
+    /// each executor adds `arenaFloats` floats of its own.
+    public let constantBytes: Int
     /// What the compiler did, in order ("folded batch norm 'bn1' into …").
     public let rewrites: [String]
     /// The steps by name and kind, for inspection ("dense deep1 (64→256, relu)").
@@ -124,6 +127,13 @@ public final class Plan: Sendable {
         }
         densePrecisions = denseSteps.map(\.decision.precision)
         stepDescriptions = planned.map(Self.describe)
+        constantBytes = steps.reduce(0) { total, step in
+            switch step {
+            case .dense(let dense): total + (dense.weights.count + dense.bias.count) * MemoryLayout<Float>.size + dense.panels.bytes
+            case .affine(_, _, let scale, let shift): total + (scale.count + shift.count) * MemoryLayout<Float>.size
+            case .activation, .add, .copy: total
+            }
+        }
         precisionChoices = denseSteps.compactMap { Self.explain($0, storage: options.storedWeights) }
     }
 

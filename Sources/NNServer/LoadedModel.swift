@@ -2,6 +2,7 @@ import Dispatch
 import NNCore
 import NNFormat
 import NNInference
+import Synchronization
 
 /// One version of one model, loaded, self-tested and compiled; immutable and shared by its
 /// batcher's instances. A version is swapped as a whole, never edited.
@@ -18,6 +19,12 @@ public final class LoadedModel: Sendable {
     let settings: ModelSettings
     /// What its raw columns receive, for a model taking raw rows.
     let columns: ColumnMonitor?
+    /// Memory it holds, counted from its buffers: the file's tensors, the plan's constants,
+    /// one arena per executor (the batcher's instances and its inline executor) and the column
+    /// windows. What `--memory-budget` is spent in.
+    let residentBytes: Int
+    /// Uptime nanoseconds of the last request routed to it: who is evicted first.
+    let lastUsed = Atomic<UInt64>(0)
 
     init(name: String, version: Int, served: ServedModel, settings: ModelSettings, metrics: ModelMetrics, driftWindowRows: Int) {
         self.name = name
@@ -28,6 +35,10 @@ public final class LoadedModel: Sendable {
         file = served.file
         plan = served.plan
         columns = ColumnMonitor(plan: plan, windowRows: driftWindowRows)
+        let executors = max(1, settings.instances) + 1
+        residentBytes = file.tensorBytes + plan.constantBytes + executors * plan.arenaFloats * MemoryLayout<Float>.size
+            + (columns?.windowBytes ?? 0)
+        lastUsed.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
         batcher = DynamicBatcher(plan: plan, label: "\(name) v\(version)", maxQueueDelayMicros: settings.maxQueueDelayMicros,
                                  instances: settings.instances, queueBoundRows: settings.queueBoundRows,
                                  preferredBatchSizes: settings.preferredBatchSizes, observer: metrics)
@@ -65,6 +76,11 @@ public final class LoadedModel: Sendable {
 }
 
 extension LoadedModel {
+    /// A request was routed to it now.
+    func touch() {
+        lastUsed.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+    }
+
     /// The uptime deadline of a request that asked for `micros` (0: none, so the model's
     /// `default_timeout_micros` applies); nil for no deadline, also for one beyond a year,
     /// which no request waits for.

@@ -79,10 +79,12 @@ final class ModelLifecycle: @unchecked Sendable {
         lock.withLock { refused = refused.filter { !$0.key.hasPrefix(prefix) } }
     }
 
-    /// Answers what is queued for the version, stops its workers, drops its metrics.
-    func retire(_ model: LoadedModel) {
+    /// Answers what is queued for the version, stops its workers, drops its metrics; `reason`
+    /// goes into the log line.
+    func retire(_ model: LoadedModel, because reason: String? = nil) {
         model.batcher.drainAndStop()
         model.metrics.destroy()
-        logger.info("unloaded \(model.name) v\(model.version)", metadata: ["model": "\(model.name)", "version": "\(model.version)"])
+        logger.info("unloaded \(model.name) v\(model.version)\(reason.map { " (\($0))" } ?? "")",
+                    metadata: ["model": "\(model.name)", "version": "\(model.version)"])
     }
 }

@@ -18,6 +18,8 @@ struct ModelSettings: Equatable, Sendable {
     var preferredBatchSizes: [Int]
     /// Timeout for requests that carry none (0: none).
     var defaultTimeoutMicros: Int64
+    /// Under `--memory-budget`: loaded at start and never evicted.
+    var pinned: Bool
 
     init(config: Nnserve_ModelConfig?, defaults: ServerConfiguration) {
         func positive<Value: BinaryInteger>(_ value: Value?, or fallback: Int) -> Int {
@@ -36,6 +38,7 @@ struct ModelSettings: Equatable, Sendable {
         queueBoundRows = positive(config?.queueBound, or: defaults.queueBoundRows)
         preferredBatchSizes = config?.preferredBatchSizes.map { Int(clamping: $0) } ?? []
         defaultTimeoutMicros = Int64(clamping: config?.defaultTimeoutMicros ?? 0)
+        pinned = config?.pinned ?? false
     }
 
     /// The versions the policy may serve (ascending) and how many of them, newest first.

@@ -16,6 +16,17 @@ enum ModelState: Equatable, Sendable {
         case notSelected
         /// Unloaded through the repository API; reloads skip the model until it is loaded again.
         case unloadedByRequest
+        /// Served under `--memory-budget` but not in memory: its next request loads it.
+        /// `evicted`: it was loaded before and made room for others.
+        case notResident(evicted: Bool)
+    }
+
+    /// Whether a request for the version would be served (now, or after its load).
+    var isServable: Bool {
+        switch self {
+        case .ready, .unavailable(.notResident): true
+        default: false
+        }
     }
 
     var name: String {
@@ -36,6 +47,8 @@ enum ModelState: Equatable, Sendable {
         case .unavailable(.refused(let error)): error
         case .unavailable(.notSelected): "not selected by the version policy"
         case .unavailable(.unloadedByRequest): "unloaded by request"
+        case .unavailable(.notResident(evicted: false)): "not loaded yet (--memory-budget): its first request loads it"
+        case .unavailable(.notResident(evicted: true)): "evicted (--memory-budget, least recently used): its next request loads it again"
         }
     }
 }

@@ -46,6 +46,20 @@ public struct ServerConfiguration: Sendable {
     public var driftWindowRows = 10_000
     /// Who may load and unload models over HTTP.
     public var admin = AdminAccess.loopbackOnly
+    /// Bytes the resident model versions may hold (`LoadedModel.residentBytes`); nil: every
+    /// selected version is loaded at start and stays. With a budget, versions load on their
+    /// first request and the least recently used are evicted to make room (`OnDemandLoading`).
+    public var memoryBudgetBytes: Int?
+    /// With a budget: load versions at start too (pinned ones first, then by name) until the
+    /// budget is full, instead of on their first request.
+    public var preload = false
+    /// With a budget: versions waiting to load at most; requests for another one are refused
+    /// (resource exhausted) rather than queueing unbounded loads.
+    public var maxPendingLoads = 64
+    /// With a budget: requests waiting for their version's load at most, over all versions.
+    public var maxRequestsAwaitingLoad = 4_096
+    /// With a budget: seconds a request without a timeout of its own waits for its load.
+    public var loadWaitSeconds = 30.0
 
     /// Output values one response may carry: no more than the largest request would hold as
     /// float32 (a binary response spends 4 bytes per value), so what a request can make the

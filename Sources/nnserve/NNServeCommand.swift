@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import NNCore
 import NNFormat
 import NNServer
 
@@ -63,6 +64,16 @@ struct NNServeCommand: ParsableCommand {
     var allowUntestedModels = false
     @Option(help: "Rows per raw column the drift index (nnserve_column_drift_psi) of a model taking raw rows is measured over.")
     var driftWindowRows = ServerConfiguration().driftWindowRows
+    @Option(help: "Memory the resident model versions may hold, e.g. 512MiB or 2GB (their tensors, compiled weights and executor arenas, counted exactly). With it, a version loads on its first request and the least recently used are evicted to make room; without it, every served version loads at start and stays.")
+    var memoryBudget: String?
+    @Flag(help: "With --memory-budget: load versions at start (pinned first, then by name) until the budget is full, instead of on their first request.")
+    var preload = false
+    @Option(help: "With --memory-budget: model versions waiting to load at most; requests for another are refused (resource exhausted).")
+    var maxPendingLoads = ServerConfiguration().maxPendingLoads
+    @Option(help: "With --memory-budget: requests waiting for model loads at most.")
+    var maxRequestsAwaitingLoad = ServerConfiguration().maxRequestsAwaitingLoad
+    @Option(help: "With --memory-budget: seconds a request without a timeout of its own waits for its model's load.")
+    var loadWait = ServerConfiguration().loadWaitSeconds
     @Option(help: "Seconds between repository polls (0: only on SIGHUP).") var pollInterval = 10.0
     @Option(help: "Event loop threads for both fronts (connections are spread over them).") var eventLoopThreads = 1
     /// Accepted so command lines and unit files from before keep starting; nnserve no longer
@@ -80,6 +91,13 @@ struct NNServeCommand: ParsableCommand {
         }
         guard driftWindowRows > 0 else {
             throw ValidationError("--drift-window-rows \(driftWindowRows): the drift window holds at least 1 value per column")
+        }
+        if let memoryBudget, ProcessMemory.bytes(in: memoryBudget) == nil {
+            throw ValidationError("--memory-budget '\(memoryBudget)': not a size (bytes, or a number with KB, MB, GB, KiB, MiB or GiB: 512MiB)")
+        }
+        if memoryBudget == nil, preload { throw ValidationError("--preload needs --memory-budget (without one every served version loads at start)") }
+        guard maxPendingLoads > 0, maxRequestsAwaitingLoad > 0, loadWait > 0 else {
+            throw ValidationError("--max-pending-loads \(maxPendingLoads), --max-requests-awaiting-load \(maxRequestsAwaitingLoad) and --load-wait \(loadWait) must be positive")
         }
     }
 
@@ -120,6 +138,11 @@ struct NNServeCommand: ParsableCommand {
         configuration.metricsCompat = Set(metricsCompat)
         configuration.allowUntestedModels = allowUntestedModels
         configuration.driftWindowRows = driftWindowRows
+        configuration.memoryBudgetBytes = memoryBudget.flatMap(ProcessMemory.bytes(in:))
+        configuration.preload = preload
+        configuration.maxPendingLoads = maxPendingLoads
+        configuration.maxRequestsAwaitingLoad = maxRequestsAwaitingLoad
+        configuration.loadWaitSeconds = loadWait
         var token: String?
         if let adminTokenFile {
             guard let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8) else {
@@ -145,7 +168,12 @@ struct NNServeCommand: ParsableCommand {
         }
         let store = ModelStore(layout: layout, configuration: configuration, logger: logger, requestLog: log)
         store.reload()
-        if store.loadedCount == 0 {
+        if let budget = configuration.memoryBudgetBytes {
+            logger.info("""
+                serving on demand within --memory-budget \(ProcessMemory.text(budget)): \(store.onDemandModelCount) models, \
+                \(store.loadedCount) versions loaded at start, the others on their first request
+                """)
+        } else if store.loadedCount == 0 {
             logger.warning("repository '\(repository)' holds no model that loads yet: serving none until one is published (nnexport --repository \(repository)); /v2/repository/index lists what was refused")
         }
         let tls: ServerTLS?

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NNCore
 import NNTrain
 
 extension NNTrainCommand {

@@ -35,13 +35,13 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
         XCTAssertEqual(mlp[0], "v1 READY ", "the broken v2 is refused, so v1 keeps serving")
         XCTAssertTrue(mlp[1].hasPrefix("v2 UNAVAILABLE "), mlp[1])
         XCTAssertTrue(mlp[1].contains("mlp/2/model.nnm"), "the reason names the file, repository-relative: \(mlp[1])")
-        XCTAssertEqual(try store.route("mlp", version: 0, from: .binary).version, 1)
+        XCTAssertEqual(try store.model("mlp", version: 0).0.version, 1)
 
         try publish("mlp", 3, seed: 3)
         store.reload()
         XCTAssertEqual(states(store, "mlp").first, "v1 UNAVAILABLE not selected by the version policy")
         XCTAssertEqual(states(store, "mlp").last, "v3 READY ")
-        XCTAssertEqual(try store.route("mlp", version: 0, from: .binary).version, 3)
+        XCTAssertEqual(try store.model("mlp", version: 0).0.version, 3)
     }
 
     /// A config.pbtxt with a typo refuses its model, naming the field and the file, instead of
@@ -62,7 +62,7 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
         XCTAssertEqual(state.count, 1)
         XCTAssertTrue(state[0].hasPrefix("v1 UNAVAILABLE refused config "), state[0])
         XCTAssertTrue(state[0].contains("config.pbtxt: line 2: unknown field 'max_queue_delay' (did you mean 'max_queue_delay_micros'?)"), state[0])
-        XCTAssertThrowsError(try fresh.route("typo", version: 0, from: .binary))
+        XCTAssertThrowsError(try fresh.model("typo", version: 0))
     }
 
     /// A model written with bf16 weights loads with bf16 dot products where the CPU has them and
@@ -80,11 +80,11 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
         let store = store()
         store.reload()
         XCTAssertEqual(states(store, "half"), ["v1 READY "])
-        let half = try store.route("half", version: 0, from: .binary)
+        let half = try store.model("half", version: 0).0
         let timed = PrecisionChooser.measuring.choose(.bfloat16, kernels: .detected, k: 64, n: 128)
         XCTAssertEqual(half.plan.densePrecisions, [timed.precision, .fp32], "the 128×3 layer is under 4,096 weights")
         XCTAssertEqual(timed.precision, KernelSet.detected.hasBF16DotProducts && zip(timed.reducedSeconds, timed.fp32Seconds).allSatisfy { $0 < $1 } ? .bf16 : .fp32)
-        XCTAssertFalse(try store.route("mlp", version: 0, from: .binary).plan.computesInBF16, "fp32 weights stay fp32")
+        XCTAssertFalse(try store.model("mlp", version: 0).0.plan.computesInBF16, "fp32 weights stay fp32")
     }
 
     func testUnloadAndLoadByRequest() throws {
@@ -92,7 +92,7 @@ final class ModelLifecycleTests: FixtureRepositoryTestCase {
         store.reload()
         try store.unloadModel("wide")
         XCTAssertEqual(states(store, "wide"), ["v1 UNAVAILABLE unloaded by request"])
-        XCTAssertThrowsError(try store.route("wide", version: 0, from: .binary))
+        XCTAssertThrowsError(try store.model("wide", version: 0).0)
         store.reload()
         XCTAssertEqual(states(store, "wide"), ["v1 UNAVAILABLE unloaded by request"], "a poll does not load it back")
         try store.loadModel("wide")

@@ -76,7 +76,7 @@ final class RequestRouterTests: FixtureRepositoryTestCase {
         request.id = 3
         request.predict.model = "mlp"
         var input = Nnserve_InputTensor()
-        input.name = try store.route("mlp", version: 0, from: .binary).plan.inputs[0].name
+        input.name = try store.model("mlp", version: 0).0.plan.inputs[0].name
         input.shape = [1, 7]
         input.data = Array(repeating: 0.5, count: 7)
         request.predict.inputs = [input]

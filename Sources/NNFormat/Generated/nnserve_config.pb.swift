@@ -130,6 +130,9 @@ public nonisolated struct Nnserve_ModelConfig: Sendable {
 
   public var defaultTimeoutMicros: UInt64 = 0
 
+  /// Under nnserve --memory-budget: loaded at start and never evicted.
+  public var pinned: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -306,7 +309,7 @@ nonisolated extension Nnserve_VersionPolicy.Specific: SwiftProtobuf.Message, Swi
 
 nonisolated extension Nnserve_ModelConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}version_policy\0\u{3}max_batch_size\0\u{3}max_queue_delay_micros\0\u{3}preferred_batch_sizes\0\u{3}queue_bound\0\u{1}instances\0\u{3}default_timeout_micros\0\u{c}\u{9}\u{17}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}version_policy\0\u{3}max_batch_size\0\u{3}max_queue_delay_micros\0\u{3}preferred_batch_sizes\0\u{3}queue_bound\0\u{1}instances\0\u{3}default_timeout_micros\0\u{1}pinned\0\u{c}\u{a}\u{16}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -322,6 +325,7 @@ nonisolated extension Nnserve_ModelConfig: SwiftProtobuf.Message, SwiftProtobuf.
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.queueBound) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.instances) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.defaultTimeoutMicros) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.pinned) }()
       default: break
       }
     }
@@ -356,6 +360,9 @@ nonisolated extension Nnserve_ModelConfig: SwiftProtobuf.Message, SwiftProtobuf.
     if self.defaultTimeoutMicros != 0 {
       try visitor.visitSingularUInt64Field(value: self.defaultTimeoutMicros, fieldNumber: 8)
     }
+    if self.pinned != false {
+      try visitor.visitSingularBoolField(value: self.pinned, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -368,6 +375,7 @@ nonisolated extension Nnserve_ModelConfig: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.queueBound != rhs.queueBound {return false}
     if lhs.instances != rhs.instances {return false}
     if lhs.defaultTimeoutMicros != rhs.defaultTimeoutMicros {return false}
+    if lhs.pinned != rhs.pinned {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -33,15 +33,20 @@ struct ServingCore: Sendable {
         if store.isShuttingDown {
             return .notReady("shutting down; requests are still answered until the listeners close", shuttingDown: true)
         }
-        if store.loadedCount == 0 { return .notReady("no model is loaded", shuttingDown: false) }
-        let unserved = Dictionary(grouping: store.index().filter { $0.version != nil }, by: \.name)
-            .filter { _, entries in !entries.contains(where: \.ready) }
+        let entries = store.index().filter { $0.version != nil }
+        // Under --memory-budget a version that would load on its request counts as served.
+        guard entries.contains(where: { $0.state?.isServable == true }) else { return .notReady("no model is loaded", shuttingDown: false) }
+        let unserved = Dictionary(grouping: entries, by: \.name)
+            .filter { _, entries in !entries.contains { $0.state?.isServable == true } }
             .keys.sorted()
         return unserved.isEmpty ? .ready : .notReady("models without a served version: \(unserved.joined(separator: ", "))", shuttingDown: false)
     }
 
-    /// A model (version 0: any of its versions) is ready when that version is served.
+    /// A model (version 0: any of its versions) is ready when that version is served —
+    /// under --memory-budget, also when it is not in memory but its request would load it
+    /// (asking loads nothing).
     func modelReadiness(_ name: String, version: Int64) -> Readiness {
+        if store.isServable(name, version: version) { return .ready }
         do {
             _ = try store.model(name, version: version)
             return .ready
@@ -85,12 +90,42 @@ struct ServingCore: Sendable {
     func infer(model name: String, version: Int64, from front: RequestProtocol, arrived: UInt64 = DispatchTime.now().uptimeNanoseconds,
                into burst: inout PredictionBurst, decode: () throws(ServingError) -> InferenceRequest,
                answer: @escaping @Sendable (Result<InferenceAnswer, ServingError>) -> Void) {
-        let model: LoadedModel, request: InferenceRequest, prepared: RowBlock
+        let routed: ModelStore.Routed
         do {
-            model = try store.route(name, version: version, from: front)
+            routed = try store.route(name, version: version, from: front)
         } catch {
             return answer(.failure(error))
         }
+        switch routed {
+        case .resident(let model):
+            enqueue(model, from: front, arrived: arrived, into: &burst, decode: decode, answer: answer)
+        case .notResident(let key):
+            // Under --memory-budget: decoded now (the wire buffers are the front's), computed
+            // once the version has loaded.
+            let request: InferenceRequest
+            do {
+                request = try decode()
+                try store.whenLoaded(key, requestedMicros: request.timeoutMicros) { loaded in
+                    switch loaded {
+                    case .success(let model):
+                        var burst = PredictionBurst(lonePolicy: .never)
+                        enqueue(model, from: front, arrived: arrived, into: &burst, decode: { request }, answer: answer)
+                        burst.submit()
+                    case .failure(let error):
+                        answer(.failure(error))
+                    }
+                }
+            } catch {
+                answer(.failure(error))
+            }
+        }
+    }
+
+    /// Checks a request routed to a resident `model` and adds it to `burst`.
+    private func enqueue(_ model: LoadedModel, from front: RequestProtocol, arrived: UInt64, into burst: inout PredictionBurst,
+                         decode: () throws(ServingError) -> InferenceRequest,
+                         answer: @escaping @Sendable (Result<InferenceAnswer, ServingError>) -> Void) {
+        let request: InferenceRequest, prepared: RowBlock
         do {
             request = try decode()
             try Self.refuseUnsupported(request, model: model)

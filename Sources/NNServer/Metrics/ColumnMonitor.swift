@@ -39,6 +39,11 @@ final class ColumnMonitor: Sendable {
     let windowRows: Int
     private let columns: NIOLockedValueBox<[Column]>
 
+    /// Bytes of the windows (a bin per row and column, and the bin counts).
+    var windowBytes: Int {
+        columns.withLockedValue { $0.reduce(0) { $0 + $1.ring.count * MemoryLayout<UInt32>.size + $1.window.count * MemoryLayout<Int>.size } }
+    }
+
     /// Nil when `plan` takes numbers only.
     init?(plan: Plan, windowRows: Int) {
         guard plan.takesRawRows else { return nil }

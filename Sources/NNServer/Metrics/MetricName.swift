@@ -23,6 +23,13 @@ enum MetricName {
     static let columnOutsideRange = "nnserve_column_outside_training_range_total"
     static let columnDrift = "nnserve_column_drift_psi"
     static let columnDriftWindow = "nnserve_column_drift_window_rows"
+    static let modelMemory = "nnserve_model_memory_bytes"
+    static let memoryBudget = "nnserve_memory_budget_bytes"
+    static let residentModelMemory = "nnserve_resident_models_memory_bytes"
+    static let modelLoads = "nnserve_model_loads_total"
+    static let modelLoadDuration = "nnserve_model_load_duration_seconds"
+    static let modelEvictions = "nnserve_model_evictions_total"
+    static let loadQueueFull = "nnserve_load_queue_full_total"
     static let residentMemory = "process_resident_memory_bytes"
     static let virtualMemory = "process_virtual_memory_bytes"
     static let cpuSeconds = "process_cpu_seconds_total"
@@ -52,6 +59,13 @@ enum MetricName {
         columnOutsideRange: "Numbers below a numeric column's training minimum or above its maximum.",
         columnDrift: "Population stability index of a raw column's last --drift-window-rows values against its training distribution (0.1: moderate shift, 0.25: major).",
         columnDriftWindow: "Values in the window the drift index is measured over.",
+        modelMemory: "Memory a resident model version holds (file tensors, compiled constants, executor arenas, column windows), in bytes.",
+        memoryBudget: "Bytes the resident model versions may hold (--memory-budget; 0: no budget, every served version stays loaded).",
+        residentModelMemory: "Memory the resident model versions hold together, in bytes.",
+        modelLoads: "Model versions loaded, by outcome (loaded, refused): at start, on a first request under --memory-budget, or on a reload.",
+        modelLoadDuration: "Time to read, self-test and compile a model version, in seconds.",
+        modelEvictions: "Model versions evicted (least recently used) to make room for another under --memory-budget.",
+        loadQueueFull: "Requests refused because too many model versions (--max-pending-loads) or requests (--max-requests-awaiting-load) were waiting for loads.",
         residentMemory: "Resident memory of the server process, in bytes.",
         virtualMemory: "Virtual memory of the server process, in bytes.",
         cpuSeconds: "CPU time used by the server process (user and system), in seconds.",

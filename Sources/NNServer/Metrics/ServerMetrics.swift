@@ -21,6 +21,18 @@ public final class ServerMetrics: Sendable {
     private let commonResponses: [Int: CoreMetrics.Counter]
     private let process: ProcessGauges
     private let loadedVersions = NIOLockedValueBox([String: CoreMetrics.Gauge]())
+    private let memoryGauges = NIOLockedValueBox([VersionKey: CoreMetrics.Gauge]())
+    private let budget: CoreMetrics.Gauge
+    private let residentModelBytes: CoreMetrics.Gauge
+    private let loads: [ModelLoadOutcome: CoreMetrics.Counter]
+    private let loadDuration: CoreMetrics.Timer
+    private let evictions: CoreMetrics.Counter
+    private let loadQueueRefusals: CoreMetrics.Counter
+
+    /// How a model version's load ended.
+    enum ModelLoadOutcome: String, CaseIterable {
+        case loaded, refused
+    }
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -51,6 +63,14 @@ public final class ServerMetrics: Sendable {
             (reason, CoreMetrics.Counter(label: MetricName.closedAbusiveClients, dimensions: [("reason", reason.rawValue)], factory: factory))
         })
         process = ProcessGauges(factory: factory)
+        budget = CoreMetrics.Gauge(label: MetricName.memoryBudget, factory: factory)
+        residentModelBytes = CoreMetrics.Gauge(label: MetricName.residentModelMemory, factory: factory)
+        loads = Dictionary(uniqueKeysWithValues: ModelLoadOutcome.allCases.map { outcome in
+            (outcome, CoreMetrics.Counter(label: MetricName.modelLoads, dimensions: [("outcome", outcome.rawValue)], factory: factory))
+        })
+        loadDuration = CoreMetrics.Timer(label: MetricName.modelLoadDuration, factory: factory)
+        evictions = CoreMetrics.Counter(label: MetricName.modelEvictions, factory: factory)
+        loadQueueRefusals = CoreMetrics.Counter(label: MetricName.loadQueueFull, factory: factory)
         commonResponses = Dictionary(uniqueKeysWithValues: [200, 400, 404, 405, 500, 503, 504].map { status in
             (status, CoreMetrics.Counter(label: MetricName.httpResponses, dimensions: [("code", String(status))], factory: factory))
         })
@@ -59,6 +79,14 @@ public final class ServerMetrics: Sendable {
     func modelMetrics(name: String, version: Int) -> ModelMetrics {
         ModelMetrics(model: name, version: version, factory: factory)
     }
+
+    func modelLoadFinished(_ outcome: ModelLoadOutcome, nanoseconds: UInt64) {
+        loads[outcome]?.increment()
+        loadDuration.recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    func modelEvicted() { evictions.increment() }
+    func loadQueueFull() { loadQueueRefusals.increment() }
 
     func unroutedRequest(_ front: RequestProtocol) {
         unrouted[front.index].increment()
@@ -104,6 +132,7 @@ public final class ServerMetrics: Sendable {
         for model in served.values.joined() {
             model.metrics.queueDepth.record(model.batcher.queueDepth)
         }
+        recordMemory(served, budget: store.memoryBudgetBytes)
         process.update(ProcessStatistics.read())
         var text: [UInt8] = []
         registry.emit(into: &text)
@@ -111,6 +140,29 @@ public final class ServerMetrics: Sendable {
         text += ColumnMetricFamily.exposition(served)
         if store.configuration.metricsCompat.contains(.triton) { text += TritonMetricFamily.exposition(served) }
         return text
+    }
+}
+
+extension ServerMetrics {
+    /// Each resident version's bytes (a version no longer resident loses its series), their
+    /// sum and the budget.
+    private func recordMemory(_ served: [String: [LoadedModel]], budget: Int?) {
+        let resident = Dictionary(served.values.joined().map { (VersionKey(name: $0.name, version: $0.version), $0.residentBytes) },
+                                  uniquingKeysWith: { first, _ in first })
+        memoryGauges.withLockedValue { gauges in
+            for (key, gauge) in gauges where resident[key] == nil {
+                gauge.destroy()
+                gauges[key] = nil
+            }
+            for (key, bytes) in resident {
+                let gauge = gauges[key] ?? CoreMetrics.Gauge(label: MetricName.modelMemory, dimensions: [("model", key.name), ("version", String(key.version))],
+                                                             factory: factory)
+                gauges[key] = gauge
+                gauge.record(bytes)
+            }
+        }
+        residentModelBytes.record(resident.values.reduce(0, +))
+        self.budget.record(budget ?? 0)
     }
 }
 
