@@ -33,6 +33,10 @@ final class ResponseMatcher: ChannelDuplexHandler {
     /// `expiredMemory` more timeouts an id is forgotten.
     private var expired = CircularBuffer<UInt64>()
     private let expiredMemory = 4096
+    /// Why the connection is ending, once an error said so (the server speaks another
+    /// protocol, a frame did not decode): a request written after that is failed with it, not
+    /// with a bare "the connection closed".
+    private var closing: ClientError?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         var outstanding = unwrapOutboundIn(data)
@@ -46,7 +50,8 @@ final class ResponseMatcher: ChannelDuplexHandler {
         }
         waiting[id] = Waiting(response: outstanding.response, timer: timer)
         context.write(wrapOutboundOut(outstanding.request)).whenFailure { error in
-            bound.value.matcher.finish(id, with: .failure(ClientError.connectionClosed))
+            let matcher = bound.value.matcher
+            matcher.finish(id, with: .failure(matcher.closing ?? ClientError.connectionClosed))
         }
         // The request is the matcher's now: what happens to it is told through its response.
         promise?.succeed(())
@@ -69,24 +74,23 @@ final class ResponseMatcher: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(with: ClientError.connectionClosed)
+        failAll(with: closing ?? ClientError.connectionClosed)
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        failAll(with: ClientError.connectionClosed)
+        failAll(with: closing ?? ClientError.connectionClosed)
     }
 
     /// A frame that does not decode leaves the stream out of step; any other failure (a TLS
     /// alert, a reset) leaves nothing to answer. Either way: tell the waiting requests, close.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let wire = error as? WireError {
-            failAll(with: ClientError.unexpectedResponse(wire.description))
+            closing = closing ?? ClientError.unexpectedResponse(wire.description)
         } else if let client = error as? ClientError {
-            failAll(with: client)
-        } else {
-            failAll(with: ClientError.connectionClosed)
+            closing = closing ?? client
         }
+        failAll(with: closing ?? ClientError.connectionClosed)
         context.close(promise: nil)
     }
 

@@ -24,8 +24,8 @@ final class FirstHourServingTests: FixtureRepositoryTestCase {
 
     func testAClientAtTheWrongPortOrNoServerSaysSo() async throws {
         let server = try ServerProcess(repository: repository)
-        // Many times over: the server's last words used to be lost to a reset now and then
-        // (about one connection in 300 at the gRPC port; `LingeringClose`).
+        // Many times over: a request written while the client was closing the connection it had
+        // recognized used to fail as "the connection closed", without the reason (1-2% under load).
         let attempts = Array(repeating: [(server.httpPort, "HTTP/1.1 (the --http-port)"), (server.grpcPort!, "HTTP/2 (the --grpc-port)")], count: 50)
         for (port, front) in attempts.joined() {
             let client = NNClient(port: port)

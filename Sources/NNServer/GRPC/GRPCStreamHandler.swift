@@ -257,11 +257,11 @@ final class GRPCStreamHandler: ChannelInboundHandler {
     }
 
     /// A connection error (a bad preface, a protocol violation): NIOHTTP2 has sent its GOAWAY;
-    /// the connection ends here rather than at the idle timeout, lingering so the GOAWAY
-    /// reaches the client. A stream's error ends only that stream, which NIOHTTP2 has reset.
+    /// the connection ends here rather than at the idle timeout. A stream's error ends only
+    /// that stream, which NIOHTTP2 has reset.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is NIOHTTP2Errors.StreamError { return }
-        LingeringClose.start(context)
+        context.close(promise: nil)
     }
 
     private func madeProgress() {

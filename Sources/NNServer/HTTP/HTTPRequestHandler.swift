@@ -68,9 +68,9 @@ final class HTTPRequestHandler: ChannelInboundHandler {
 
     /// A request NIO's parser rejects has been answered 400 (`HTTPServerProtocolErrorHandler`),
     /// and the stream cannot be read past it: the connection ends here, rather than at the
-    /// header timeout with a second, unsolicited 408 — lingering, so the 400 reaches the client.
+    /// header timeout with a second, unsolicited 408.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        LingeringClose.start(context)
+        context.close(promise: nil)
     }
 
     private static func tooLarge(_ limit: Int) -> String {
