@@ -62,7 +62,7 @@ enum MetricName {
         modelMemory: "Memory a resident model version holds (file tensors, compiled constants, executor arenas, column windows), in bytes.",
         memoryBudget: "Bytes the resident model versions may hold (--memory-budget; 0: no budget, every served version stays loaded).",
         residentModelMemory: "Memory the resident model versions hold together, in bytes.",
-        modelLoads: "Model versions loaded, by outcome (loaded, refused): at start, on a first request under --memory-budget, or on a reload.",
+        modelLoads: "Model versions read, self-tested and compiled (loaded) or refused for their file or self-test (refused): at start, on a reload, or on a request under --memory-budget.",
         modelLoadDuration: "Time to read, self-test and compile a model version, in seconds.",
         modelEvictions: "Model versions evicted (least recently used) to make room for another under --memory-budget.",
         loadQueueFull: "Requests refused because too many model versions (--max-pending-loads) or requests (--max-requests-awaiting-load) were waiting for loads.",

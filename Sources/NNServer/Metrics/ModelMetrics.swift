@@ -1,12 +1,12 @@
 import CoreMetrics
 import Prometheus
 
-/// The metric handles of one model version, made once at load so that recording a request
-/// needs no registry lookup and no allocation (counters are atomic adds; swift-prometheus
-/// histograms take a short lock per observation).
+/// The metric handles of one model version, made at load so that recording a request needs
+/// no registry lookup and no allocation (counters are atomic adds; swift-prometheus
+/// histograms take a short lock per observation) — except the per-protocol request series,
+/// made on their first use (`RequestSeries`).
 public final class ModelMetrics: Sendable {
-    private let requests: [[CoreMetrics.Counter]]
-    private let latency: [CoreMetrics.Timer]
+    private let requests: RequestSeries
     let rows: CoreMetrics.Counter
     let batchSize: CoreMetrics.Recorder
     let queueTime: CoreMetrics.Timer
@@ -21,15 +21,7 @@ public final class ModelMetrics: Sendable {
 
     init(model: String, version: Int, factory: PrometheusMetricsFactory) {
         let labels = [("model", model), ("version", String(version))]
-        requests = RequestProtocol.allCases.map { front in
-            RequestOutcome.allCases.map { outcome in
-                CoreMetrics.Counter(label: MetricName.requests, dimensions: labels + [("protocol", front.rawValue), ("outcome", outcome.rawValue)],
-                        factory: factory)
-            }
-        }
-        latency = RequestProtocol.allCases.map { front in
-            CoreMetrics.Timer(label: MetricName.requestDuration, dimensions: labels + [("protocol", front.rawValue)], factory: factory)
-        }
+        requests = RequestSeries(labels: labels, factory: factory)
         rows = CoreMetrics.Counter(label: MetricName.rows, dimensions: labels, factory: factory)
         batchSize = CoreMetrics.Recorder(label: MetricName.batchSize, dimensions: labels, aggregate: true, factory: factory)
         queueTime = CoreMetrics.Timer(label: MetricName.queueDuration, dimensions: labels, factory: factory)
@@ -41,15 +33,13 @@ public final class ModelMetrics: Sendable {
 
     /// A request answered (or refused) after `nanoseconds`, end to end inside the server.
     func requestFinished(_ front: RequestProtocol, _ outcome: RequestOutcome, nanoseconds: UInt64) {
-        requests[front.index][outcome.index].increment()
-        latency[front.index].recordNanoseconds(Int64(clamping: nanoseconds))
+        requests.record(front, outcome, nanoseconds: nanoseconds)
         statistics.requestFinished(outcome, nanoseconds: nanoseconds)
     }
 
     /// Removes this version's series (it was unloaded).
     func destroy() {
-        requests.joined().forEach { $0.destroy() }
-        latency.forEach { $0.destroy() }
+        requests.destroy()
         rows.destroy()
         batchSize.destroy()
         queueTime.destroy()
