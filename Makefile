@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-onnx bench-crossover bench-sizes bench-train bench-lr bench-tune bench-serve bench-http bench-protocols studies
+.PHONY: setup build test test-tsan test-asan test-python ops-check fuzz soak serve proto clean models bench-kernels bench-onnx bench-crossover bench-sizes bench-train bench-lr bench-tune bench-serve bench-http bench-protocols bench-many-models studies
 
 setup:
 	@bash ops/setup.sh
@@ -115,6 +115,12 @@ bench-tune: setup
 ## bench-serve: nnserve + nnclient bench on M1/M2 at concurrency 1, 16, 64 (and M2 without batching).
 bench-serve: setup
 	bash ops/bench-serve.sh
+
+## bench-many-models: 10,000 models under --memory-budget: startup, first-request latency of a
+## never-loaded and an evicted model, RSS against the budget (docs/BENCHMARKS.md).
+bench-many-models: setup
+	$(SWIFT) build -c release --product nnserve
+	python3 ops/bench-many-models.py $(BENCH_FLAGS)
 
 ## bench-protocols: binary vs gRPC vs HTTP on one server, M1/M2 at concurrency 1, 16, 64 (needs wrk).
 bench-protocols: setup

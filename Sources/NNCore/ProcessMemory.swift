@@ -6,6 +6,9 @@ public enum ProcessMemory {
     /// Resident set size now, in bytes (nil where /proc is missing).
     public static var residentBytes: Int? { statusField("VmRSS") }
 
+    /// Resident set size of another process now, in bytes (nil where it or /proc is missing).
+    public static func residentBytes(ofProcess pid: Int32) -> Int? { statusField("VmRSS", of: "/proc/\(pid)/status") }
+
     /// The largest resident set size since the process started or since the last
     /// `resetPeak()`, in bytes.
     public static var peakResidentBytes: Int? { statusField("VmHWM") }
@@ -40,8 +43,8 @@ public enum ProcessMemory {
             : String(format: "%.1f KiB", Double(bytes) / 1024)
     }
 
-    private static func statusField(_ name: String) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    private static func statusField(_ name: String, of path: String = "/proc/self/status") -> Int? {
+        guard let status = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
             // "VmHWM:	  123456 kB"
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })

@@ -59,10 +59,12 @@ final class ModelLifecycle: @unchecked Sendable {
                 logger.info("\(name) v\(version) kernel choice: \(choice)", metadata: ["model": "\(name)", "version": "\(version)"])
             }
             lock.withLock { refused[path] = nil }
+            metrics.modelLoadFinished(.loaded, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
             return .loaded(loaded)
         } catch {
             let reason = layout.relative("\(error)")
             lock.withLock { refused[path] = (modified, reason) }
+            metrics.modelLoadFinished(.refused, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
             logger.error("refused \(name) v\(version): \(error)", metadata: ["model": "\(name)", "version": "\(version)"])
             return .refused(reason)
         }

@@ -398,12 +398,10 @@ extension ModelStore {
         guard let entry, entry.servable.contains(key.version) else {
             return .failure(ServingError(.notFound, "model \(key) is no longer served (the repository changed while it waited to load)"))
         }
-        let started = DispatchTime.now().uptimeNanoseconds
         let model: LoadedModel
         switch lifecycle.load(key.name, key.version, entry.settings) {
         case .refused(let reason):
             lock.withLock { onDemand[key.name]?.refuse(key.version, reason) }
-            metrics.modelLoadFinished(.refused, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
             return .failure(ServingError(.notFound, "model \(key) could not be loaded: \(reason)"))
         case .loaded(let loaded):
             model = loaded
@@ -416,7 +414,6 @@ extension ModelStore {
         }
         guard case .fits(let victims) = room, evicting || victims.isEmpty else {
             lifecycle.retire(model, because: "it does not fit in --memory-budget")
-            metrics.modelLoadFinished(.refused, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
             guard case .tooLarge(let reason) = room else {
                 return .failure(ServingError(.resourceExhausted, "model \(key) does not fit beside the resident versions without evicting one"))
             }
@@ -441,7 +438,6 @@ extension ModelStore {
             metrics.modelEvicted()
         }
         if !evictedModels.isEmpty { ServerMemory.releaseFreedMemorySoon() }
-        metrics.modelLoadFinished(.loaded, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
         return .success(model)
     }
 
