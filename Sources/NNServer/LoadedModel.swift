@@ -81,12 +81,13 @@ extension LoadedModel {
         lastUsed.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
     }
 
-    /// The uptime deadline of a request that asked for `micros` (0: none, so the model's
-    /// `default_timeout_micros` applies); nil for no deadline, also for one beyond a year,
-    /// which no request waits for.
-    func deadline(requestedMicros micros: Int64) -> UInt64? {
+    /// The uptime deadline of a request that arrived at `arrived` (uptime nanoseconds) and
+    /// asked for `micros` (0: none, so the model's `default_timeout_micros` applies); nil for
+    /// no deadline, also for one beyond a year, which no request waits for. Counted from
+    /// arrival: time spent waiting for the model's load is part of it.
+    func deadline(requestedMicros micros: Int64, arrived: UInt64) -> UInt64? {
         let chosen = micros > 0 ? micros : defaultTimeoutMicros
         guard chosen > 0, chosen < 365 * 86_400 * 1_000_000 else { return nil }
-        return DispatchTime.now().uptimeNanoseconds + UInt64(chosen) * 1000
+        return arrived + UInt64(chosen) * 1000
     }
 }

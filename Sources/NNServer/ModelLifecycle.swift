@@ -34,7 +34,7 @@ final class ModelLifecycle: @unchecked Sendable {
     /// The version ready to serve, or why it cannot be.
     func load(_ name: String, _ version: Int, _ settings: ModelSettings) -> LoadOutcome {
         let path = layout.modelFile(name, version: version)
-        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date()
+        let modified = Self.modified(path)
         if let known = lock.withLock({ refused[path] }), known.modified == modified { return .refused(known.reason) }
         let started = DispatchTime.now().uptimeNanoseconds
         do {
@@ -70,9 +70,23 @@ final class ModelLifecycle: @unchecked Sendable {
         }
     }
 
-    /// Why a version that was not loaded this time was refused before, if it was.
+    /// Why a version that was not loaded this time was refused before, if it was and its file
+    /// has not changed since.
     func refusal(_ name: String, _ version: Int) -> ModelState.Unavailable? {
-        lock.withLock { refused[layout.modelFile(name, version: version)] }.map { .refused($0.reason) }
+        let path = layout.modelFile(name, version: version)
+        guard let known = lock.withLock({ refused[path] }), known.modified == Self.modified(path) else { return nil }
+        return .refused(known.reason)
+    }
+
+    /// Refuses a version that loaded but cannot be served (larger than `--memory-budget`),
+    /// until its file changes or it is loaded by request.
+    func refuse(_ name: String, _ version: Int, because reason: String) {
+        let path = layout.modelFile(name, version: version)
+        lock.withLock { refused[path] = (Self.modified(path), reason) }
+    }
+
+    private static func modified(_ path: String) -> Date {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date()
     }
 
     /// An explicit load retries the versions of `name` that were refused before.

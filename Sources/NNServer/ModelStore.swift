@@ -70,7 +70,10 @@ public final class ModelStore: @unchecked Sendable {
             loader = OnDemandLoader(maxPendingLoads: configuration.maxPendingLoads, maxWaiting: configuration.maxRequestsAwaitingLoad,
                                     load: { [weak self] key in
                                         guard let self else { return .failure(ServingError(.unavailable, "the server is shutting down")) }
-                                        return reloads.sync { loadOnDemand(key) }
+                                        // A load queued behind a drain does not run after it.
+                                        return reloads.sync { loader?.isShutDown == true
+                                            ? .failure(ServingError(.unavailable, "the server is shutting down; model \(key) is not loaded"))
+                                            : loadOnDemand(key) }
                                     },
                                     refused: { [metrics] in metrics.loadQueueFull() })
         }
@@ -201,8 +204,8 @@ public final class ModelStore: @unchecked Sendable {
     }
 
     /// The version to serve, resident: the one asked for, or the newest. Serving on demand, a
-    /// version not in memory starts loading and the caller is told to retry (metadata and
-    /// configuration calls do not wait; an inference request does, through `route`).
+    /// version not in memory starts loading and the caller is told to retry (the fronts ask
+    /// through `afterLoading`, so this is rare: the version was evicted again meanwhile).
     func model(_ name: String, version: Int64) throws(ServingError) -> (LoadedModel, [Int]) {
         let (routed, versions) = try lookup(name, version: version)
         switch routed {
@@ -212,6 +215,19 @@ public final class ModelStore: @unchecked Sendable {
             loader?.prefetch(key)
             throw ServingError(.unavailable, "model \(key) is not in memory (nnserve --memory-budget keeps the most recently used versions): "
                                + "it is loading now; retry, or send an inference request, which waits for the load")
+        }
+    }
+
+    /// Runs `body` once the version a request for `name` gets is resident: at once when it is
+    /// (or when there is no such version: `body` then answers with the error), else on the
+    /// loading thread after its load — whatever the load's outcome, which `body` reads by
+    /// asking again. Metadata and configuration calls wait for a load this way.
+    func afterLoading(_ name: String, version: Int64, _ body: @escaping @Sendable () -> Void) {
+        guard loader != nil, case .notResident(let key)? = try? lookup(name, version: version).0 else { return body() }
+        do {
+            try whenLoaded(key, requestedMicros: 0) { _ in body() }
+        } catch {
+            body()
         }
     }
 
@@ -283,8 +299,12 @@ public final class ModelStore: @unchecked Sendable {
         return (servedModels()[name] ?? []).sorted { $0.version < $1.version }
     }
 
-    /// Answers everything queued in every model, then stops their workers.
+    /// Answers everything queued in every model, then stops their workers. Serving on
+    /// demand, requests waiting for a load are answered `unavailable` first, and a load under
+    /// way finishes before the drain.
     public func drainAll() {
+        loader?.shutDown()
+        reloads.sync {}
         for versions in lock.withLock({ served.values }) {
             for model in versions.values { model.batcher.drainAndStop() }
         }
@@ -370,13 +390,20 @@ extension ModelStore {
         lock.withLock {
             served = kept
             onDemand = table
+            evicted = evicted.filter { table[$0.name]?.versions.contains($0.version) == true }
         }
         for model in retiring { lifecycle.retire(model) }
         // Pinned versions first (never evicted), then, with --preload, the newest of each model by
         // name while they fit without evicting anything.
         let pinned = table.filter { $0.value.settings.pinned }.keys.sorted()
         for name in pinned {
-            for version in table[name]!.servable where kept[name]?[version] == nil { _ = loadOnDemand(VersionKey(name: name, version: version)) }
+            // Servable versions are read again after each load: a refused one hands its place
+            // to an older version, which loads here too.
+            var tried: Set<Int> = []
+            while let version = lock.withLock({ onDemand[name]?.servable.first { served[name]?[$0] == nil && !tried.contains($0) } }) {
+                tried.insert(version)
+                _ = loadOnDemand(VersionKey(name: name, version: version))
+            }
         }
         guard configuration.preload else { return }
         for name in table.keys.sorted() where !table[name]!.settings.pinned {
@@ -417,7 +444,8 @@ extension ModelStore {
             guard case .tooLarge(let reason) = room else {
                 return .failure(ServingError(.resourceExhausted, "model \(key) does not fit beside the resident versions without evicting one"))
             }
-            // Until the next reload: an older version may fit in its place.
+            // Until its file changes: an older version may fit in its place.
+            lifecycle.refuse(key.name, key.version, because: reason)
             lock.withLock { onDemand[key.name]?.refuse(key.version, reason) }
             return .failure(ServingError(.resourceExhausted, reason))
         }

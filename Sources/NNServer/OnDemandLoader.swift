@@ -15,8 +15,15 @@ import Foundation
 final class OnDemandLoader: @unchecked Sendable {
     typealias Waiter = @Sendable (Result<LoadedModel, ServingError>) -> Void
 
+    private struct Waiting {
+        var waiter: Waiter
+        /// Answers the waiter at its deadline; cancelled when the load answers first.
+        var timer: DispatchWorkItem?
+    }
+
     private let lock = NSLock()
-    private var pending: [VersionKey: [UInt64: Waiter]] = [:]
+    private var pending: [VersionKey: [UInt64: Waiting]] = [:]
+    private var shutDownReason: String?
     private var waiting = 0
     private var nextWaiter: UInt64 = 0
     private let queue = DispatchQueue(label: "nnserve.on-demand-load")
@@ -40,15 +47,37 @@ final class OnDemandLoader: @unchecked Sendable {
     /// is full.
     func whenLoaded(_ key: VersionKey, waitMicros: Int64, waiter: @escaping Waiter) throws(ServingError) {
         let id = try enqueue(key, waiter: waiter)
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(clamping: waitMicros) * 1000
-        DispatchQueue.global().asyncAfter(deadline: DispatchTime(uptimeNanoseconds: deadline)) { [self] in
-            guard let waiter = lock.withLock({ () -> Waiter? in
-                guard let waiter = pending[key]?.removeValue(forKey: id) else { return nil }
-                waiting -= 1
-                return waiter
+        let timer = DispatchWorkItem { [self] in
+            guard let waiting = lock.withLock({ () -> Waiting? in
+                guard let waiting = pending[key]?.removeValue(forKey: id) else { return nil }
+                self.waiting -= 1
+                return waiting
             }) else { return }
             let waited = waitMicros >= 1_000_000 ? String(format: "%.1f s", Double(waitMicros) / 1e6) : "\(waitMicros / 1000) ms"
-            waiter(.failure(ServingError(.deadlineExceeded, "model \(key) was still loading after \(waited), the request's deadline")))
+            waiting.waiter(.failure(ServingError(.deadlineExceeded, "model \(key) was still loading after \(waited), the request's deadline")))
+        }
+        // Armed only if the waiter is still there (a fast load may have answered it already).
+        let armed = lock.withLock { () -> Bool in
+            guard pending[key]?[id] != nil else { return false }
+            pending[key]![id]!.timer = timer
+            return true
+        }
+        if armed { DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(Int(clamping: waitMicros)), execute: timer) }
+    }
+
+    /// Serving ends: requests waiting for a load are answered `unavailable`, new ones are
+    /// refused, and loads not started yet do not start.
+    func shutDown() {
+        let waiters = lock.withLock { () -> [Waiting] in
+            shutDownReason = "the server is shutting down"
+            let all = pending.values.flatMap(\.values)
+            for key in pending.keys { pending[key] = [:] }
+            waiting = 0
+            return all
+        }
+        for waiting in waiters {
+            waiting.timer?.cancel()
+            waiting.waiter(.failure(ServingError(.unavailable, "the server is shutting down; the model was not loaded")))
         }
     }
 
@@ -59,11 +88,18 @@ final class OnDemandLoader: @unchecked Sendable {
         (try? enqueue(key, waiter: nil)) != nil
     }
 
+    /// Whether `shutDown` was called: a load that was waiting for its turn does not run.
+    var isShutDown: Bool { lock.withLock { shutDownReason != nil } }
+
     /// Versions waiting to load or loading now.
     var pendingLoads: Int { lock.withLock { pending.count } }
 
     private func enqueue(_ key: VersionKey, waiter: Waiter?) throws(ServingError) -> UInt64 {
         lock.lock()
+        if let reason = shutDownReason {
+            lock.unlock()
+            throw ServingError(.unavailable, "\(reason); model \(key) is not loaded")
+        }
         let isNew = pending[key] == nil
         guard !isNew || pending.count < maxPendingLoads else {
             let count = pending.count
@@ -81,7 +117,7 @@ final class OnDemandLoader: @unchecked Sendable {
         let id = nextWaiter
         if isNew { pending[key] = [:] }
         if let waiter {
-            pending[key]![id] = waiter
+            pending[key]![id] = Waiting(waiter: waiter)
             waiting += 1
         }
         lock.unlock()
@@ -90,12 +126,15 @@ final class OnDemandLoader: @unchecked Sendable {
     }
 
     private func run(_ key: VersionKey) {
-        let result = load(key)
-        let waiters = lock.withLock { () -> [Waiter] in
+        let result = isShutDown ? .failure(ServingError(.unavailable, "the server is shutting down; model \(key) is not loaded")) : load(key)
+        let waiters = lock.withLock { () -> [Waiting] in
             let waiters = pending.removeValue(forKey: key) ?? [:]
             waiting -= waiters.count
             return Array(waiters.values)
         }
-        for waiter in waiters { waiter(result) }
+        for waiting in waiters {
+            waiting.timer?.cancel()
+            waiting.waiter(result)
+        }
     }
 }

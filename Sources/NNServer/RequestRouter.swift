@@ -32,12 +32,22 @@ final class RequestRouter: ChannelInboundHandler {
         case .predict(let predict):
             return predictAndRespond(context: context, id: request.id, predict)
         case .metadata(let metadata):
-            do {
-                let (model, versions) = try core.describe(metadata.model, version: metadata.version)
-                response.metadata = model.metadata(versions: versions)
-            } catch {
-                response.error = error.response
+            let bound = NIOLoopBound((router: self, context: context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop, core = core, id = request.id
+            core.afterLoading(metadata.model, version: metadata.version) {
+                var response = Nnserve_Response()
+                response.id = id
+                do throws(ServingError) {
+                    let (model, versions) = try core.describe(metadata.model, version: metadata.version)
+                    response.metadata = model.metadata(versions: versions)
+                } catch {
+                    response.error = error.response
+                }
+                let answer = response
+                let finish: @Sendable () -> Void = { bound.value.router.write(answer, context: bound.value.context) }
+                if eventLoop.inEventLoop { finish() } else { eventLoop.execute(finish) }
             }
+            return
         case .listModels:
             response.listModels.models = core.store.summaries()
         case .health:

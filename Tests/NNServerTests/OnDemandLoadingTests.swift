@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NNExport
 import NNFormat
+import NNInference
 @testable import NNServer
 import NNTestSupport
 import XCTest
@@ -164,6 +165,72 @@ final class OnDemandLoadingTests: XCTestCase {
         store.drainAll()
     }
 
+    func testATooLargeVersionStaysRefusedAcrossReloadsAndAFixedFileIsTriedAgain() throws {
+        let small = try bytesPerVersion()
+        try publish("m0", 2, seed: 9, widths: [64, 256, 3])
+        let store = store(budget: small * 2)
+        store.reload()
+        // Through the serving core, as every front asks: the request for the newest version
+        // is answered by v1 once v2 turned out not to fit.
+        let core = ServingCore(store: store, configuration: store.configuration)
+        let done = DispatchSemaphore(value: 0)
+        let version = LockedVersion()
+        var burst = PredictionBurst()
+        core.infer(model: "m0", version: 0, from: .binary, into: &burst) { () throws(ServingError) in
+            InferenceRequest(inputs: .rows([NamedInput(name: "x", shape: [1, 5], values: [0.1, 0.2, 0.3, 0.4, 0.5])]))
+        } answer: { result in
+            version.set(result.map(\.model.version))
+            done.signal()
+        }
+        burst.submit()
+        done.wait()
+        XCTAssertEqual(version.get(), 1, "v2 does not fit: v1 serves in its place")
+        store.reload()
+        XCTAssertEqual(try Self.request(store, "m0").version, 1, "a poll does not try v2 again")
+        XCTAssertEqual(metric(store, #"nnserve_model_loads_total{outcome="loaded"}"#), 2, "v2 once, v1 once")
+        XCTAssertTrue(store.index().contains { $0.name == "m0" && $0.version == 2 && $0.reason.contains("--memory-budget is") })
+
+        // A new file for v2 (one that fits) is tried at the next reload.
+        try FileManager.default.removeItem(atPath: "\(repository)/m0/2/model.nnm")
+        try publish("m0", 2, seed: 4)
+        store.reload()
+        XCTAssertEqual(try Self.request(store, "m0").version, 2)
+        store.drainAll()
+    }
+
+    func testShuttingDownAnswersTheRequestsWaitingForALoad() throws {
+        let store = store(budget: 10 << 20)
+        store.reload()
+        let gate = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            store.withReloadsHeld {
+                holding.signal()
+                gate.wait()
+            }
+        }
+        holding.wait()
+        guard case .notResident(let key) = try store.route("m4", version: 0, from: .binary) else { return XCTFail("m4 is not resident") }
+        let answered = DispatchSemaphore(value: 0)
+        let result = LockedLoadResult()
+        try store.whenLoaded(key, requestedMicros: 60_000_000) { loaded in
+            result.set(loaded)
+            answered.signal()
+        }
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            store.drainAll()
+            drained.signal()
+        }
+        answered.wait()
+        XCTAssertThrowsError(try result.get()) { error in
+            XCTAssertEqual((error as? ServingError)?.code, .unavailable)
+        }
+        gate.signal()
+        drained.wait()
+        XCTAssertEqual(store.loadedCount, 0, "the queued load did not run after the drain")
+    }
+
     func testTheLoadQueueIsBoundedAndRefusalsAreCounted() throws {
         let store = store(budget: 10 << 20) { $0.maxPendingLoads = 1 }
         store.reload()
@@ -237,6 +304,14 @@ private final class LockedLoadResult: @unchecked Sendable {
 
     func set(_ value: Result<LoadedModel, ServingError>) { lock.withLock { result = value } }
     func get() throws -> LoadedModel { try lock.withLock { result }!.get() }
+}
+
+private final class LockedVersion: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<Int, ServingError>?
+
+    func set(_ value: Result<Int, ServingError>) { lock.withLock { result = value } }
+    func get() -> Int? { lock.withLock { try? result?.get() } }
 }
 
 private final class LockedModels: @unchecked Sendable {

@@ -63,6 +63,13 @@ struct ServingCore: Sendable {
         try store.model(name, version: version)
     }
 
+    /// Runs `body` once the version `describe` would give is in memory: at once, except
+    /// under --memory-budget for a version not loaded yet, which is loaded first (`body` then
+    /// runs on the loading thread). Asking for metadata loads a model; readiness does not.
+    func afterLoading(_ name: String, version: Int64, _ body: @escaping @Sendable () -> Void) {
+        store.afterLoading(name, version: version, body)
+    }
+
     /// The served versions statistics are asked for: all of every model (no name), all of one
     /// model (version 0), or one version.
     func servedVersions(_ name: String?, version: Int64) throws(ServingError) -> [LoadedModel] {
@@ -102,20 +109,43 @@ struct ServingCore: Sendable {
         case .notResident(let key):
             // Under --memory-budget: decoded now (the wire buffers are the front's), computed
             // once the version has loaded.
-            let request: InferenceRequest
             do {
-                request = try decode()
-                try store.whenLoaded(key, requestedMicros: request.timeoutMicros) { loaded in
-                    switch loaded {
-                    case .success(let model):
+                let request = try decode()
+                try afterLoad(key, name: name, version: version, request, from: front, arrived: arrived, fallbacks: 2, answer: answer)
+            } catch {
+                answer(.failure(error))
+            }
+        }
+    }
+
+    /// Waits for `key` to load, then queues `request` on it. A request for the newest version
+    /// (0) whose version was refused (a broken file, too large for the budget) is routed again
+    /// — to the older version that serves in its place — up to `fallbacks` times.
+    private func afterLoad(_ key: VersionKey, name: String, version: Int64, _ request: InferenceRequest, from front: RequestProtocol,
+                           arrived: UInt64, fallbacks: Int,
+                           answer: @escaping @Sendable (Result<InferenceAnswer, ServingError>) -> Void) throws(ServingError) {
+        try store.whenLoaded(key, requestedMicros: request.timeoutMicros) { loaded in
+            switch loaded {
+            case .success(let model):
+                var burst = PredictionBurst(lonePolicy: .never)
+                enqueue(model, from: front, arrived: arrived, into: &burst, decode: { request }, answer: answer)
+                burst.submit()
+            case .failure(let error) where version == 0 && fallbacks > 0 && [.notFound, .resourceExhausted].contains(error.code):
+                do throws(ServingError) {
+                    switch try store.route(name, version: 0, from: front) {
+                    case .resident(let model):
                         var burst = PredictionBurst(lonePolicy: .never)
                         enqueue(model, from: front, arrived: arrived, into: &burst, decode: { request }, answer: answer)
                         burst.submit()
-                    case .failure(let error):
+                    case .notResident(let next) where next != key:
+                        try afterLoad(next, name: name, version: 0, request, from: front, arrived: arrived, fallbacks: fallbacks - 1, answer: answer)
+                    case .notResident:
                         answer(.failure(error))
                     }
+                } catch let rerouted {
+                    answer(.failure(rerouted))
                 }
-            } catch {
+            case .failure(let error):
                 answer(.failure(error))
             }
         }
@@ -136,7 +166,7 @@ struct ServingCore: Sendable {
             return answer(.failure(error))
         }
         let requestLog = store.requestLog, id = request.id, rawByDefault = request.rawByDefault, outputs = request.outputs
-        let job = DynamicBatcher.Job(block: prepared, deadline: model.deadline(requestedMicros: request.timeoutMicros),
+        let job = DynamicBatcher.Job(block: prepared, deadline: model.deadline(requestedMicros: request.timeoutMicros, arrived: arrived),
                                      cancellation: request.cancellation) { result in
             if case .success(let values) = result { requestLog?.record(model: model, prepared: prepared, values: values) }
             finished(model, front, rows: prepared.rows, result.outcome, since: arrived)

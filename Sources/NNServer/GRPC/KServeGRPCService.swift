@@ -40,7 +40,9 @@ struct KServeGRPCService: Sendable {
         case "ServerReady": unary(call, reply) { (_: Inference_ServerReadyRequest) in serverReady() }
         case "ModelReady": unary(call, reply, modelReady)
         case "ServerMetadata": unary(call, reply) { (_: Inference_ServerMetadataRequest) in serverMetadata() }
-        case "ModelMetadata": unary(call, reply, modelMetadata)
+        case "ModelMetadata":
+            let request: Inference_ModelMetadataRequest? = try? Self.decode(call.message)
+            afterLoading(request?.name, request?.version) { unary(call, reply, modelMetadata) }
         case "ModelInfer":
             do {
                 let request: Inference_ModelInferRequest = try Self.decode(call.message)
@@ -50,7 +52,9 @@ struct KServeGRPCService: Sendable {
             }
         case "ModelStreamInfer":
             streamedInfer(call, burst: &burst, reply: reply)
-        case "ModelConfig": unary(call, reply, modelConfig)
+        case "ModelConfig":
+            let request: Inference_ModelConfigRequest? = try? Self.decode(call.message)
+            afterLoading(request?.name, request?.version) { unary(call, reply, modelConfig) }
         case "ModelStatistics": unary(call, reply, modelStatistics)
         case "RepositoryIndex": unary(call, reply, repositoryIndex)
         case "RepositoryModelLoad":
@@ -214,6 +218,13 @@ struct KServeGRPCService: Sendable {
     private func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
         _ call: GRPCCall, _ reply: Reply, _ body: (Request) throws(GRPCStatus) -> Response) {
         reply(Self.answer(call, body))
+    }
+
+    /// `answer` once the model a call names is in memory (`ServingCore.afterLoading`); at once
+    /// for a call that does not decode or names a bad version (`answer` says so).
+    private func afterLoading(_ name: String?, _ version: String?, _ answer: @escaping @Sendable () -> Void) {
+        guard let name, let version = try? Self.version(version ?? "") else { return answer() }
+        core.afterLoading(name, version: version, answer)
     }
 
     /// As `unary`, on a global queue: for work that blocks.

@@ -53,15 +53,15 @@ struct KServeEndpoints: Sendable {
             reply.contentType = "text/plain; version=0.0.4; charset=utf-8"
             return eventLoop.makeSucceededFuture(reply)
         case .modelMetadata(let reference):
-            return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in try modelMetadata(reference) })
+            return afterLoading(reference, on: eventLoop) { reply { () throws(ServingError) in try modelMetadata(reference) } }
         case .modelReady(let reference):
             return eventLoop.makeSucceededFuture(modelReady(reference))
         case .infer(let reference):
             return infer(reference, request, on: eventLoop, burst: burst)
         case .modelConfig(let reference):
-            return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in
-                TritonExtensions.configJSON(of: try core.describe(reference.name, version: reference.version).model)
-            })
+            return afterLoading(reference, on: eventLoop) {
+                reply { () throws(ServingError) in TritonExtensions.configJSON(of: try core.describe(reference.name, version: reference.version).model) }
+            }
         case .modelStatistics(let reference):
             return eventLoop.makeSucceededFuture(reply { () throws(ServingError) in
                 TritonExtensions.statisticsJSON(try core.servedVersions(reference?.name, version: reference?.version ?? 0))
@@ -90,6 +90,14 @@ struct KServeEndpoints: Sendable {
         default:
             preconditionFailure("\(route) is not a repository control route")
         }
+    }
+
+    /// `answer`, once the model is in memory (`ServingCore.afterLoading`).
+    private func afterLoading(_ reference: ModelReference, on eventLoop: any EventLoop,
+                              _ answer: @escaping @Sendable () -> HTTPReply) -> EventLoopFuture<HTTPReply> {
+        let promise = eventLoop.makePromise(of: HTTPReply.self)
+        core.afterLoading(reference.name, version: reference.version) { promise.succeed(answer()) }
+        return promise.futureResult
     }
 
     private func reply(_ body: () throws(ServingError) -> [UInt8]) -> HTTPReply {

@@ -122,8 +122,15 @@ public final class ServerMetrics: Sendable {
     /// every family with its help line.
     public func exposition(store: ModelStore) -> [UInt8] {
         let served = store.servedModels()
+        let onDemand = store.memoryBudgetBytes != nil
         loadedVersions.withLockedValue { gauges in
             for name in Set(gauges.keys).union(served.keys) {
+                // Serving on demand, a model with nothing resident loses its series: thousands of
+                // models would otherwise leave thousands of zeros.
+                if onDemand, served[name] == nil {
+                    gauges.removeValue(forKey: name)?.destroy()
+                    continue
+                }
                 let gauge = gauges[name] ?? CoreMetrics.Gauge(label: MetricName.loadedVersions, dimensions: [("model", name)], factory: factory)
                 gauges[name] = gauge
                 gauge.record(served[name]?.count ?? 0)
