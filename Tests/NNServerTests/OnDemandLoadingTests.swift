@@ -67,6 +67,20 @@ final class OnDemandLoadingTests: XCTestCase {
         }
     }
 
+    /// Holds every load (and reload) back until the returned gate is signalled.
+    private func holdLoads(_ store: ModelStore) -> DispatchSemaphore {
+        let gate = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            store.withReloadsHeld {
+                holding.signal()
+                gate.wait()
+            }
+        }
+        holding.wait()
+        return gate
+    }
+
     private func states(_ store: ModelStore) -> [String] {
         store.index().map { "\($0.name) \($0.state?.name ?? "-")" }
     }
@@ -201,15 +215,7 @@ final class OnDemandLoadingTests: XCTestCase {
     func testShuttingDownAnswersTheRequestsWaitingForALoad() throws {
         let store = store(budget: 10 << 20)
         store.reload()
-        let gate = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            store.withReloadsHeld {
-                holding.signal()
-                gate.wait()
-            }
-        }
-        holding.wait()
+        let gate = holdLoads(store)
         guard case .notResident(let key) = try store.route("m4", version: 0, from: .binary) else { return XCTFail("m4 is not resident") }
         let answered = DispatchSemaphore(value: 0)
         let result = LockedLoadResult()
@@ -235,15 +241,7 @@ final class OnDemandLoadingTests: XCTestCase {
         let store = store(budget: 10 << 20) { $0.maxPendingLoads = 1 }
         store.reload()
         // The first load occupies the queue's only place until the reload queue is free.
-        let gate = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            store.withReloadsHeld {
-                holding.signal()
-                gate.wait()
-            }
-        }
-        holding.wait()
+        let gate = holdLoads(store)
         let first = DispatchSemaphore(value: 0)
         guard case .notResident(let m0) = try store.route("m0", version: 0, from: .binary),
               case .notResident(let m1) = try store.route("m1", version: 0, from: .binary) else { return XCTFail("nothing is resident yet") }
@@ -262,15 +260,7 @@ final class OnDemandLoadingTests: XCTestCase {
     func testAWaitingRequestGivesUpAtItsDeadline() throws {
         let store = store(budget: 10 << 20)
         store.reload()
-        let gate = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            store.withReloadsHeld {
-                holding.signal()
-                gate.wait()
-            }
-        }
-        holding.wait()
+        let gate = holdLoads(store)
         guard case .notResident(let key) = try store.route("m2", version: 0, from: .binary) else { return XCTFail("m2 is not resident") }
         let answered = DispatchSemaphore(value: 0)
         let result = LockedLoadResult()

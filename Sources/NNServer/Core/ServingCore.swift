@@ -127,16 +127,12 @@ struct ServingCore: Sendable {
         try store.whenLoaded(key, requestedMicros: request.timeoutMicros) { loaded in
             switch loaded {
             case .success(let model):
-                var burst = PredictionBurst(lonePolicy: .never)
-                enqueue(model, from: front, arrived: arrived, into: &burst, decode: { request }, answer: answer)
-                burst.submit()
+                submit(request, to: model, from: front, arrived: arrived, answer: answer)
             case .failure(let error) where version == 0 && fallbacks > 0 && [.notFound, .resourceExhausted].contains(error.code):
                 do throws(ServingError) {
                     switch try store.route(name, version: 0, from: front) {
                     case .resident(let model):
-                        var burst = PredictionBurst(lonePolicy: .never)
-                        enqueue(model, from: front, arrived: arrived, into: &burst, decode: { request }, answer: answer)
-                        burst.submit()
+                        submit(request, to: model, from: front, arrived: arrived, answer: answer)
                     case .notResident(let next) where next != key:
                         try afterLoad(next, name: name, version: 0, request, from: front, arrived: arrived, fallbacks: fallbacks - 1, answer: answer)
                     case .notResident:
@@ -149,6 +145,14 @@ struct ServingCore: Sendable {
                 answer(.failure(error))
             }
         }
+    }
+
+    /// Queues a request decoded before its model loaded (on the loading thread: never inline).
+    private func submit(_ request: InferenceRequest, to model: LoadedModel, from front: RequestProtocol, arrived: UInt64,
+                        answer: @escaping @Sendable (Result<InferenceAnswer, ServingError>) -> Void) {
+        var burst = PredictionBurst(lonePolicy: .never)
+        enqueue(model, from: front, arrived: arrived, into: &burst, decode: { request }, answer: answer)
+        burst.submit()
     }
 
     /// Checks a request routed to a resident `model` and adds it to `burst`.
